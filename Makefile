@@ -1,0 +1,34 @@
+# Two commands are all a newcomer needs:
+#   make run    set everything up, fetch MovieLens 100K, train, start the bot
+#               (on Telegram if TELEGRAM_BOT_TOKEN is set, otherwise the offline chat)
+#   make test   run the test suite and the linter
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install data train lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: install
+	$(BIN)/moviebot data fetch
+
+train: data
+	$(BIN)/moviebot train --if-needed
+
+run: train
+	$(BIN)/moviebot start
+
+test: install
+	$(BIN)/ruff check bot recommender storage tests bench
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,116 @@
+"""All configuration, read once from the environment (and `.env`) into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+GROUP_STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str | None = None
+    api_base_url: str = TELEGRAM_API
+    db_path: Path = Path("data/moviebot.sqlite")
+    data_dir: Path = Path("data")
+    model_dir: Path = Path("models")
+    admin_ids: frozenset[int] = frozenset()
+    retrain_interval: int = 6 * 3600
+    retrain_min_new_ratings: int = 50
+    log_level: str = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    group_strategy: str = "average_without_misery"
+    poll_timeout: int = 3600
+    rate_limit: bool = True
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Build settings from `environ` (default: os.environ) over the values in `env_file`.
+
+        Real environment variables win over `.env`, as with docker and systemd.
+        """
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = values.get(name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+        strategy = get("MOVIEBOT_GROUP_STRATEGY") or cls.group_strategy
+        if strategy not in GROUP_STRATEGIES:
+            raise SettingsError(
+                f"MOVIEBOT_GROUP_STRATEGY must be one of {', '.join(GROUP_STRATEGIES)}"
+            )
+        data_dir = Path(get("MOVIEBOT_DATA_DIR") or "data")
+        return cls(
+            token=get("TELEGRAM_BOT_TOKEN"),
+            api_base_url=get("TELEGRAM_API_BASE_URL") or TELEGRAM_API,
+            db_path=Path(get("MOVIEBOT_DB") or data_dir / "moviebot.sqlite"),
+            data_dir=data_dir,
+            model_dir=Path(get("MOVIEBOT_MODEL_DIR") or "models"),
+            admin_ids=parse_admin_ids(get("MOVIEBOT_ADMIN_IDS") or ""),
+            retrain_interval=integer("MOVIEBOT_RETRAIN_INTERVAL", cls.retrain_interval),
+            retrain_min_new_ratings=integer(
+                "MOVIEBOT_RETRAIN_MIN_NEW_RATINGS", cls.retrain_min_new_ratings
+            ),
+            log_level=(get("MOVIEBOT_LOG_LEVEL") or "INFO").upper(),
+            webhook_url=get("MOVIEBOT_WEBHOOK_URL"),
+            webhook_secret=get("MOVIEBOT_WEBHOOK_SECRET"),
+            webhook_listen=get("MOVIEBOT_WEBHOOK_LISTEN") or cls.webhook_listen,
+            webhook_port=integer("MOVIEBOT_WEBHOOK_PORT", cls.webhook_port),
+            group_strategy=strategy,
+            poll_timeout=integer("MOVIEBOT_POLL_TIMEOUT", cls.poll_timeout),
+            rate_limit=(get("MOVIEBOT_RATE_LIMIT") or "1") not in ("0", "false", "no"),
+        )
+
+    def with_db(self, db_path: str | Path | None) -> Settings:
+        """The same settings with another database file (the CLI's `--db`)."""
+        return self if db_path is None else replace(self, db_path=Path(db_path))
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, put its token in "
+                ".env (see .env.example), or try the bot offline with `moviebot chat`."
+            )
+        return self.token
+
+
+def parse_admin_ids(raw: str) -> frozenset[int]:
+    """Numeric Telegram user ids, comma-separated. Usernames are refused: they can change hands."""
+    ids = set()
+    for part in raw.replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise SettingsError(
+                f"MOVIEBOT_ADMIN_IDS takes numeric Telegram user ids, got {part!r}"
+            )
+        ids.add(int(part))
+    return frozenset(ids)

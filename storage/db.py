@@ -1,0 +1,273 @@
+"""Open the SQLite file, set its pragmas, apply migrations, hand out connections.
+
+Every thread gets its own connection (sqlite3 connections must not be shared across threads
+without care), so the asyncio bot and the training thread can both read while WAL lets one
+writer work. Writes go through `Database.write()`, a `BEGIN IMMEDIATE` transaction: the write
+lock is taken at the start, so two writers queue on the busy timeout instead of failing halfway.
+
+`synchronous=NORMAL` in WAL mode: a commit is durable against a crash of the bot process; only a
+power loss or OS crash can lose the last few transactions (never corrupt the file). That is the
+usual trade for a chat bot: fsync on every rating would cost far more than it protects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StorageError(Exception):
+    """Base class for errors raised by `storage`."""
+
+
+class SchemaTooNewError(StorageError):
+    """The file was written by a newer moviebot than this one."""
+
+
+_V1 = """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE movies (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            year INTEGER,
+            genres TEXT NOT NULL DEFAULT '',
+            imdb_id TEXT,
+            tmdb_id INTEGER
+        );
+        -- Content features of a movie: tags, people and other knowledge-graph entities.
+        CREATE TABLE movie_features (
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            PRIMARY KEY (movie_id, kind, value)
+        ) WITHOUT ROWID;
+        -- Telegram users and data-set users live in one table, told apart by `kind`, so an
+        -- imported MovieLens user 196 can never collide with Telegram user 196.
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('telegram', 'dataset')),
+            external_id INTEGER NOT NULL,
+            name TEXT,
+            created_at INTEGER NOT NULL,
+            age INTEGER,
+            gender TEXT,
+            occupation TEXT,
+            settings TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (kind, external_id)
+        );
+        CREATE TABLE ratings (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            rating REAL NOT NULL,
+            ts INTEGER NOT NULL,
+            PRIMARY KEY (user_id, movie_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX ratings_movie ON ratings (movie_id);
+        CREATE TABLE dismissed (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            ts INTEGER NOT NULL,
+            PRIMARY KEY (user_id, movie_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE watchlist (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            ts INTEGER NOT NULL,
+            PRIMARY KEY (user_id, movie_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE models (
+            version INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            metrics TEXT NOT NULL DEFAULT '{}',
+            counts TEXT NOT NULL DEFAULT '{}',
+            timings TEXT NOT NULL DEFAULT '{}',
+            ratings_seen INTEGER NOT NULL DEFAULT 0
+        );
+"""
+
+
+_V2 = """
+        CREATE TABLE groups (
+            chat_id INTEGER PRIMARY KEY,
+            title TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE movie_nights (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES groups(chat_id) ON DELETE CASCADE,
+            starter_id INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'voting', 'closed')),
+            filters TEXT NOT NULL DEFAULT '{}',
+            message_id INTEGER,
+            poll_id TEXT UNIQUE,
+            poll_message_id INTEGER,
+            winner_movie_id INTEGER,
+            created_at INTEGER NOT NULL,
+            closed_at INTEGER
+        );
+        -- At most one night that is not closed per group.
+        CREATE UNIQUE INDEX movie_nights_one_open ON movie_nights (chat_id)
+            WHERE status != 'closed';
+        CREATE TABLE movie_night_members (
+            night_id INTEGER NOT NULL REFERENCES movie_nights(id) ON DELETE CASCADE,
+            telegram_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            joined_at INTEGER NOT NULL,
+            PRIMARY KEY (night_id, telegram_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE movie_night_picks (
+            night_id INTEGER NOT NULL REFERENCES movie_nights(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            movie_id INTEGER NOT NULL,
+            score REAL NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (night_id, position)
+        ) WITHOUT ROWID;
+        CREATE TABLE movie_night_votes (
+            night_id INTEGER NOT NULL REFERENCES movie_nights(id) ON DELETE CASCADE,
+            telegram_id INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            PRIMARY KEY (night_id, telegram_id)
+        ) WITHOUT ROWID;
+"""
+
+
+# Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
+# Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Database:
+    """One SQLite database file, opened once per process and shared by every component."""
+
+    def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
+        self.path = str(path)
+        if self.path == ":memory:":
+            # A private in-memory database that every thread's connection sees.
+            self._uri = f"file:moviebot-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._uri = Path(self.path).absolute().as_uri()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        # The first connection stays open for the object's life: it keeps an in-memory
+        # database alive and runs the migrations.
+        self.migrate(target_version)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection wrapped by sqlite-utils."""
+        wrapped = getattr(self._local, "db", None)
+        if wrapped is None:
+            wrapped = self._local.db = sqlite_utils.Database(
+                self.conn, execute_plugins=False, recursive_triggers=False
+            )
+        return wrapped
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Nested use joins the outer transaction (through a savepoint), so helpers that write
+        can be combined into one atomic step.
+        """
+        conn = self.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self, target_version: int = SCHEMA_VERSION) -> None:
+        """Bring the schema up to `target_version`, one forward migration at a time."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path} has schema version {current}, but this moviebot knows only up to "
+                f"{SCHEMA_VERSION}. Upgrade moviebot."
+            )
+        conn = self.conn
+        for version in range(current, target_version):
+            # executescript() commits anything pending and manages no transaction itself,
+            # so the script carries its own BEGIN/COMMIT.
+            try:
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
+                    f"PRAGMA user_version = {version + 1};\nCOMMIT;"
+                )
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def close(self) -> None:
+        """Close every connection this object opened, in any thread."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,110 @@
+"""The movie catalogue: titles, years, genres and content features."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class Movie:
+    id: int
+    title: str
+    year: int | None
+    genres: tuple[str, ...]
+    imdb_id: str | None = None
+    tmdb_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """'Heat (1995)': how a movie is named in chat and on the command line."""
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+def _movie(row: tuple) -> Movie:
+    genres = tuple(g for g in row[3].split("|") if g)
+    return Movie(row[0], row[1], row[2], genres, row[4], row[5])
+
+
+_COLUMNS = "id, title, year, genres, imdb_id, tmdb_id"
+
+
+def get(db: Database, movie_id: int) -> Movie | None:
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM movies WHERE id = ?", (movie_id,)).fetchone()
+    return None if row is None else _movie(row)
+
+
+def get_many(db: Database, ids: Iterable[int]) -> dict[int, Movie]:
+    """Movies by id; ids not in the catalogue are left out."""
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    found: dict[int, Movie] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.conn.execute(
+            f"SELECT {_COLUMNS} FROM movies WHERE id IN ({marks})", chunk
+        ):
+            found[row[0]] = _movie(row)
+    return found
+
+
+def all_movies(db: Database) -> list[Movie]:
+    return [_movie(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM movies ORDER BY id")]
+
+
+def count(db: Database) -> int:
+    return db.conn.execute("SELECT count(*) FROM movies").fetchone()[0]
+
+
+def upsert_many(db: Database, movies: Iterable[Movie]) -> int:
+    """Insert or update movies by id; returns how many were written."""
+    rows = [
+        (m.id, m.title, m.year, "|".join(m.genres), m.imdb_id, m.tmdb_id) for m in movies
+    ]
+    with db.write() as conn:
+        conn.executemany(
+            "INSERT INTO movies (id, title, year, genres, imdb_id, tmdb_id) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "title = excluded.title, year = excluded.year, genres = excluded.genres, "
+            "imdb_id = coalesce(excluded.imdb_id, imdb_id), "
+            "tmdb_id = coalesce(excluded.tmdb_id, tmdb_id)",
+            rows,
+        )
+    return len(rows)
+
+
+def add_features(db: Database, features: Iterable[tuple[int, str, str, float]]) -> int:
+    """Add (movie_id, kind, value, weight) content features; a repeated one keeps the max weight.
+
+    Features of movies that are not in the catalogue are skipped.
+    """
+    rows = list(features)
+    with db.write() as conn:
+        conn.executemany(
+            "INSERT INTO movie_features (movie_id, kind, value, weight) "
+            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM movies WHERE id = ?1) "
+            "ON CONFLICT (movie_id, kind, value) DO UPDATE SET "
+            "weight = max(weight, excluded.weight)",
+            rows,
+        )
+    return len(rows)
+
+
+def features(db: Database) -> dict[int, list[tuple[str, str, float]]]:
+    """Every movie's content features: movie id → [(kind, value, weight), …]."""
+    out: dict[int, list[tuple[str, str, float]]] = defaultdict(list)
+    for movie_id, kind, value, weight in db.conn.execute(
+        "SELECT movie_id, kind, value, weight FROM movie_features ORDER BY movie_id"
+    ):
+        out[movie_id].append((kind, value, weight))
+    return dict(out)
+
+
+def rating_counts(db: Database) -> dict[int, int]:
+    """How many ratings each movie has (movies with none are absent)."""
+    return dict(
+        db.conn.execute("SELECT movie_id, count(*) FROM ratings GROUP BY movie_id").fetchall()
+    )

@@ -1,0 +1,216 @@
+"""Ratings, "not interested" and the watchlist: what a user told us about movies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from storage.db import Database
+from storage.users import Kind, User
+
+
+@dataclass(frozen=True)
+class Rating:
+    movie_id: int
+    rating: float
+    ts: int
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything the recommender needs to know about one user."""
+
+    ratings: dict[int, float]  # movie id → rating
+    dismissed: frozenset[int]
+    watchlist: frozenset[int]
+
+    @property
+    def seen(self) -> frozenset[int]:
+        return frozenset(self.ratings)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def upsert(db: Database, user: User, movie_id: int, rating: float, ts: int | None = None) -> bool:
+    """Store a rating (re-rating replaces it); committed when this returns.
+
+    Returns True if this created a new rating, False if it changed (or repeated) one.
+    A rated movie leaves the "not interested" list: the user clearly cares about it now.
+    """
+    with db.write() as conn:
+        existed = conn.execute(
+            "SELECT 1 FROM ratings WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (user_id, movie_id) DO UPDATE SET rating = excluded.rating, "
+            "ts = excluded.ts",
+            (user.id, movie_id, float(rating), ts or _now()),
+        )
+        conn.execute(
+            "DELETE FROM dismissed WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        )
+    return existed is None
+
+
+def remove(db: Database, user: User, movie_id: int) -> bool:
+    with db.write() as conn:
+        cur = conn.execute(
+            "DELETE FROM ratings WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        )
+    return cur.rowcount > 0
+
+
+def dismiss(db: Database, user: User, movie_id: int) -> None:
+    """Mark a movie "not interested"; it also leaves the watchlist."""
+    with db.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO dismissed (user_id, movie_id, ts) VALUES (?, ?, ?)",
+            (user.id, movie_id, _now()),
+        )
+        conn.execute(
+            "DELETE FROM watchlist WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        )
+
+
+def add_to_watchlist(db: Database, user: User, movie_id: int) -> bool:
+    """Returns True if the movie was not on the watchlist before."""
+    with db.write() as conn:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO watchlist (user_id, movie_id, ts) VALUES (?, ?, ?)",
+            (user.id, movie_id, _now()),
+        )
+        conn.execute(
+            "DELETE FROM dismissed WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        )
+    return cur.rowcount > 0
+
+
+def remove_from_watchlist(db: Database, user: User, movie_id: int) -> bool:
+    with db.write() as conn:
+        cur = conn.execute(
+            "DELETE FROM watchlist WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+        )
+    return cur.rowcount > 0
+
+
+def watchlist(db: Database, user: User) -> list[int]:
+    """Movie ids on the user's watchlist, most recently added first."""
+    return [
+        r[0]
+        for r in db.conn.execute(
+            "SELECT movie_id FROM watchlist WHERE user_id = ? ORDER BY ts DESC, movie_id",
+            (user.id,),
+        )
+    ]
+
+
+def ratings_of(db: Database, user: User) -> list[Rating]:
+    """The user's ratings, newest first."""
+    return [
+        Rating(*r)
+        for r in db.conn.execute(
+            "SELECT movie_id, rating, ts FROM ratings WHERE user_id = ? "
+            "ORDER BY ts DESC, movie_id",
+            (user.id,),
+        )
+    ]
+
+
+def history(db: Database, user: User | None) -> History:
+    """A user's ratings, dismissals and watchlist; an unknown user has an empty history."""
+    if user is None:
+        return History({}, frozenset(), frozenset())
+    conn = db.conn
+    rated = dict(
+        conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = ?", (user.id,))
+    )
+    dismissed = frozenset(
+        r[0] for r in conn.execute("SELECT movie_id FROM dismissed WHERE user_id = ?", (user.id,))
+    )
+    return History(rated, dismissed, frozenset(watchlist(db, user)))
+
+
+def count(db: Database, kind: Kind | None = None) -> int:
+    if kind is None:
+        return db.conn.execute("SELECT count(*) FROM ratings").fetchone()[0]
+    return db.conn.execute(
+        "SELECT count(*) FROM ratings JOIN users ON users.id = ratings.user_id "
+        "WHERE users.kind = ?",
+        (kind,),
+    ).fetchone()[0]
+
+
+def frame(db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram")) -> pd.DataFrame:
+    """All ratings of users of these kinds, for training and evaluation.
+
+    Columns: user (internal id), movie, rating (float32), ts (int64). Read in chunks into numpy
+    arrays, so tens of millions of ratings fit in a few hundred MB.
+    """
+    marks = ",".join("?" * len(kinds))
+    sql = (
+        "SELECT r.user_id, r.movie_id, r.rating, r.ts FROM ratings r "
+        f"JOIN users u ON u.id = r.user_id WHERE u.kind IN ({marks}) "
+        "ORDER BY r.user_id, r.movie_id"
+    )
+    cursor = db.conn.execute(sql, kinds)
+    parts: list[np.ndarray] = []
+    while rows := cursor.fetchmany(200_000):
+        parts.append(np.array(rows, dtype=np.float64))
+    data = np.concatenate(parts) if parts else np.empty((0, 4))
+    return pd.DataFrame(
+        {
+            "user": data[:, 0].astype(np.int64),
+            "movie": data[:, 1].astype(np.int64),
+            "rating": data[:, 2].astype(np.float32),
+            "ts": data[:, 3].astype(np.int64),
+        }
+    )
+
+
+def forget(db: Database, user: User) -> None:
+    """Delete the user and everything of theirs, in one transaction."""
+    with db.write() as conn:
+        # Ratings, dismissals and the watchlist go with the user (ON DELETE CASCADE);
+        # movie-night membership and votes are keyed by Telegram id, so they go explicitly.
+        if user.kind == "telegram":
+            conn.execute(
+                "DELETE FROM movie_night_members WHERE telegram_id = ?", (user.external_id,)
+            )
+            conn.execute(
+                "DELETE FROM movie_night_votes WHERE telegram_id = ?", (user.external_id,)
+            )
+        conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
+
+
+def export_csv(db: Database, user: User) -> str:
+    """The user's ratings, watchlist and dismissals as one CSV text (with titles)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["list", "movie_id", "title", "year", "rating", "timestamp"])
+    queries = (
+        ("rating", "SELECT r.movie_id, m.title, m.year, r.rating, r.ts FROM ratings r"),
+        ("watchlist", "SELECT r.movie_id, m.title, m.year, NULL, r.ts FROM watchlist r"),
+        ("not_interested", "SELECT r.movie_id, m.title, m.year, NULL, r.ts FROM dismissed r"),
+    )
+    for name, select in queries:
+        rows = db.conn.execute(
+            f"{select} JOIN movies m ON m.id = r.movie_id WHERE r.user_id = ? "
+            "ORDER BY r.ts, r.movie_id",
+            (user.id,),
+        )
+        for movie_id, title, year, rating, ts in rows:
+            writer.writerow([name, movie_id, title, year or "", "" if rating is None else rating, ts])
+    return out.getvalue()
+
+
+def count_since(db: Database, ts: int) -> int:
+    """How many ratings were made or changed at or after `ts` (for the periodic retrain)."""
+    return db.conn.execute("SELECT count(*) FROM ratings WHERE ts >= ?", (ts,)).fetchone()[0]

@@ -1,0 +1,138 @@
+"""The database: migrations, ratings semantics, forget and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import threading
+
+import pytest
+
+from storage import movies, ratings, users
+from storage.db import SCHEMA_VERSION, Database, SchemaTooNewError
+
+
+def test_fresh_file_is_migrated_to_the_current_version(tmp_path):
+    db = Database(tmp_path / "m.sqlite")
+    assert db.schema_version() == SCHEMA_VERSION
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    db.close()
+
+
+def test_previous_version_migrates_forward_and_keeps_its_data(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = Database(path, target_version=SCHEMA_VERSION - 1)
+    assert old.schema_version() == SCHEMA_VERSION - 1
+    movies.upsert_many(old, [movies.Movie(10, "Heat", 1995, ("Action",))])
+    old.close()
+
+    db = Database(path)
+    assert db.schema_version() == SCHEMA_VERSION
+    assert movies.get(db, 10).title == "Heat"
+    db.close()
+
+
+def test_opening_a_file_from_a_newer_moviebot_is_refused(tmp_path):
+    path = tmp_path / "new.sqlite"
+    Database(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="Upgrade moviebot"):
+        Database(path)
+
+
+def test_rerating_replaces_the_rating(tiny_catalog):
+    alice = users.ensure_telegram(tiny_catalog, 555, "Alice")
+    assert ratings.upsert(tiny_catalog, alice, 1, 4) is True
+    assert ratings.upsert(tiny_catalog, alice, 1, 2) is False
+    assert ratings.history(tiny_catalog, alice).ratings == {1: 2.0}
+    assert ratings.count(tiny_catalog, "telegram") == 1
+
+
+def test_telegram_and_dataset_users_with_the_same_number_are_different(tiny_catalog):
+    tg = users.ensure_telegram(tiny_catalog, 1)
+    assert tg.id != users.resolve(tiny_catalog, "ml:1").id
+    assert users.resolve(tiny_catalog, "1") == tg
+    assert ratings.history(tiny_catalog, tg).ratings == {}
+
+
+@pytest.mark.parametrize("ref", ["ml:", "bob", "ml:x", "-5", ""])
+def test_bad_user_refs_are_refused_with_a_hint(ref):
+    with pytest.raises(users.BadUserRefError, match="ml:<id>"):
+        users.parse_ref(ref)
+
+
+def test_dismiss_and_watchlist_exclude_each_other_and_rating_clears_dismissal(tiny_catalog):
+    bob = users.ensure_telegram(tiny_catalog, 777)
+    ratings.add_to_watchlist(tiny_catalog, bob, 5)
+    ratings.dismiss(tiny_catalog, bob, 5)
+    h = ratings.history(tiny_catalog, bob)
+    assert h.dismissed == {5} and h.watchlist == frozenset()
+    ratings.upsert(tiny_catalog, bob, 5, 3)
+    assert ratings.history(tiny_catalog, bob).dismissed == frozenset()
+
+
+def test_unknown_user_has_an_empty_history(fresh_db):
+    h = ratings.history(fresh_db, None)
+    assert (h.ratings, h.dismissed, h.watchlist) == ({}, frozenset(), frozenset())
+
+
+def test_forget_deletes_everything_of_that_user_only(tiny_catalog):
+    alice = users.ensure_telegram(tiny_catalog, 555, "Alice")
+    ratings.upsert(tiny_catalog, alice, 1, 5)
+    ratings.add_to_watchlist(tiny_catalog, alice, 2)
+    ratings.dismiss(tiny_catalog, alice, 3)
+    before = ratings.count(tiny_catalog, "dataset")
+
+    ratings.forget(tiny_catalog, alice)
+
+    assert users.find(tiny_catalog, "telegram", 555) is None
+    for table in ("ratings", "watchlist", "dismissed"):
+        left = tiny_catalog.conn.execute(
+            f"SELECT count(*) FROM {table} WHERE user_id = ?", (alice.id,)
+        ).fetchone()[0]
+        assert left == 0
+    assert ratings.count(tiny_catalog, "dataset") == before
+
+
+def test_export_lists_ratings_watchlist_and_dismissals_with_titles(tiny_catalog):
+    alice = users.ensure_telegram(tiny_catalog, 555)
+    ratings.upsert(tiny_catalog, alice, 7, 4.5, ts=10)
+    ratings.add_to_watchlist(tiny_catalog, alice, 6)
+    ratings.dismiss(tiny_catalog, alice, 5)
+    rows = list(csv.DictReader(io.StringIO(ratings.export_csv(tiny_catalog, alice))))
+    assert [(r["list"], r["title"], r["rating"]) for r in rows] == [
+        ("rating", "Tom & Jerry: <The Movie>", "4.5"),
+        ("watchlist", "Amélie", ""),
+        ("not_interested", "Alien", ""),
+    ]
+
+
+def test_a_failed_write_leaves_nothing_behind(tiny_catalog):
+    with pytest.raises(sqlite3.IntegrityError), tiny_catalog.write() as conn:
+        conn.execute("INSERT INTO movies (id, title) VALUES (100, 'x')")
+        conn.execute("INSERT INTO movies (id, title) VALUES (100, 'again')")
+    assert movies.get(tiny_catalog, 100) is None
+
+
+def test_training_frame_reads_only_the_asked_kinds(tiny_catalog):
+    alice = users.ensure_telegram(tiny_catalog, 555)
+    ratings.upsert(tiny_catalog, alice, 6, 5)
+    assert len(ratings.frame(tiny_catalog, ("dataset",))) == 5
+    frame = ratings.frame(tiny_catalog)
+    assert len(frame) == 6
+    assert list(frame.columns) == ["user", "movie", "rating", "ts"]
+
+
+def test_other_threads_see_committed_writes(tmp_path):
+    db = Database(tmp_path / "t.sqlite")
+    movies.upsert_many(db, [movies.Movie(1, "Heat", 1995, ())])
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(movies.count(db)))
+    thread.start()
+    thread.join()
+    assert seen == [1]
+    db.close()
