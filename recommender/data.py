@@ -1,0 +1,132 @@
+"""The inputs every model trains on, as arrays: ratings in index space and the catalogue.
+
+`recommender` never sees SQL or Telegram: the caller (CLI, training job, evaluation) reads
+storage and builds these objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.vocab import Vocab
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the recommender knows about movies, aligned with `items` (index i ↔ items.ids[i])."""
+
+    items: Vocab
+    titles: tuple[str, ...]
+    years: np.ndarray  # int32, 0 where unknown
+    genres: tuple[tuple[str, ...], ...]
+    # Extra content features per item: (kind, value, weight), e.g. ("actor", "m.0abc", 1.0).
+    features: tuple[tuple[tuple[str, str, float], ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.items)
+        lengths = {len(self.titles), len(self.years), len(self.genres)}
+        if self.features:
+            lengths.add(len(self.features))
+        if lengths != {n}:
+            raise ValueError(f"catalog columns must all have {n} entries, got {sorted(lengths)}")
+
+    @classmethod
+    def build(
+        cls,
+        movie_ids: Sequence[int],
+        titles: Sequence[str],
+        years: Sequence[int | None],
+        genres: Sequence[Sequence[str]],
+        features: Mapping[int, Sequence[tuple[str, str, float]]] | None = None,
+    ) -> Catalog:
+        items = Vocab(movie_ids)
+        feats = features or {}
+        return cls(
+            items=items,
+            titles=tuple(titles),
+            years=np.array([y or 0 for y in years], dtype=np.int32),
+            genres=tuple(tuple(g) for g in genres),
+            features=tuple(tuple(feats.get(int(m), ())) for m in items.ids),
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Explicit ratings as a users × items CSR matrix of stars (0 = not rated).
+
+    `timestamps` is a CSR matrix of the same shape and sparsity holding Unix times (seconds).
+    """
+
+    users: Vocab
+    items: Vocab
+    matrix: sp.csr_matrix  # float32 stars
+    timestamps: sp.csr_matrix | None = None
+    scale: tuple[float, float] = (1.0, 5.0)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.matrix.shape != (len(self.users), len(self.items)):
+            raise ValueError(
+                f"matrix shape {self.matrix.shape} does not match vocabularies "
+                f"({len(self.users)} users, {len(self.items)} items)"
+            )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        user_ids: np.ndarray,
+        movie_ids: np.ndarray,
+        stars: np.ndarray,
+        timestamps: np.ndarray | None = None,
+        items: Vocab | None = None,
+        scale: tuple[float, float] | None = None,
+    ) -> Ratings:
+        """Build from parallel arrays (one entry per rating).
+
+        `items` fixes the item index space (e.g. the whole catalogue, so movies nobody rated
+        still have a column); ratings of movies outside it are dropped.
+        """
+        user_ids = np.asarray(user_ids)
+        movie_ids = np.asarray(movie_ids)
+        stars = np.asarray(stars, dtype=np.float32)
+        if not (len(user_ids) == len(movie_ids) == len(stars)):
+            raise ValueError("user_ids, movie_ids and stars must have the same length")
+        items = items or Vocab(np.unique(movie_ids))
+        cols = items.index_of(movie_ids)
+        keep = cols >= 0
+        users = Vocab(np.unique(user_ids[keep]))
+        rows = users.index_of(user_ids[keep])
+        shape = (len(users), len(items))
+        matrix = sp.csr_matrix((stars[keep], (rows, cols[keep])), shape=shape, dtype=np.float32)
+        times = None
+        if timestamps is not None:
+            ts = np.asarray(timestamps, dtype=np.float64)[keep]
+            times = sp.csr_matrix((ts, (rows, cols[keep])), shape=shape, dtype=np.float64)
+        if scale is None:
+            scale = (float(stars.min()), float(stars.max())) if len(stars) else (1.0, 5.0)
+        matrix.sum_duplicates()
+        return cls(users, items, matrix, times, scale)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
+
+def history_row(ratings: Mapping[int, float], items: Vocab) -> sp.csr_matrix:
+    """One user's ratings (movie id → stars) as a 1 × n_items CSR row; unknown movies dropped."""
+    ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
+    stars = np.fromiter(ratings.values(), dtype=np.float32, count=len(ratings))
+    cols = items.index_of(ids)
+    keep = cols >= 0
+    return sp.csr_matrix(
+        (stars[keep], (np.zeros(int(keep.sum()), dtype=np.int32), cols[keep])),
+        shape=(1, len(items)),
+        dtype=np.float32,
+    )
