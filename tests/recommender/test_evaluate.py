@@ -1,0 +1,366 @@
+"""The evaluation protocol: splits that never leak, metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.data import Catalog, Ratings
+from recommender.evaluate import (
+    EvaluationError,
+    dataset_counts,
+    evaluate_ranking,
+    evaluate_rating,
+    given_n_split,
+    holdout_split,
+    item_self_information,
+    list_metrics,
+    parse_protocol,
+    top_k,
+    validation_split,
+)
+
+
+def make_catalog(n_items: int, genres: list[tuple[str, ...]] | None = None) -> Catalog:
+    genres = genres or [("Drama",)] * n_items
+    return Catalog.build(
+        list(range(100, 100 + n_items)), [f"m{i}" for i in range(n_items)], [2000] * n_items, genres
+    )
+
+
+def random_ratings(n_users: int = 60, n_items: int = 40, seed: int = 7) -> Ratings:
+    """Users with 1 … 30 ratings each (some below every threshold), stars 1 … 5."""
+    rng = np.random.default_rng(seed)
+    users, items, stars, times = [], [], [], []
+    for u in range(n_users):
+        n = int(rng.integers(1, 31))
+        picked = rng.choice(n_items, size=n, replace=False)
+        users += [u + 1] * n
+        items += list(100 + picked)
+        stars += list(rng.integers(1, 6, size=n))
+        times += list(1_000_000 + u * 1000 + picked)
+    return Ratings.from_arrays(
+        np.array(users), np.array(items), np.array(stars), np.array(times),
+        items=make_catalog(n_items).items,
+    )
+
+
+def as_set(r: Ratings) -> set[tuple[int, int, float]]:
+    coo = r.matrix.tocoo()
+    return set(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True))
+
+
+# --- splits -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda r, s: holdout_split(r, seed=s),
+        lambda r, s: given_n_split(r, 5, seed=s),
+        lambda r, s: given_n_split(r, 3, min_ratings=10, seed=s),
+    ],
+)
+def test_split_partitions_ratings_without_leaking(make) -> None:
+    ratings = random_ratings()
+    train, test = make(ratings, 0)
+    assert train.matrix.shape == test.matrix.shape == ratings.matrix.shape
+    assert as_set(train) & as_set(test) == set()
+    assert as_set(train) | as_set(test) == as_set(ratings)
+    # timestamps follow their ratings
+    for part in (train, test):
+        assert part.timestamps is not None
+        assert np.array_equal(part.timestamps.indices, part.matrix.indices)
+        assert np.array_equal(part.timestamps.indptr, part.matrix.indptr)
+    orig_t = ratings.timestamps.tocsr()
+    coo = test.timestamps.tocoo()
+    assert np.array_equal(np.asarray(orig_t[coo.row, coo.col]).ravel(), coo.data)
+
+
+def test_holdout_sends_a_fifth_of_each_eligible_user_to_test() -> None:
+    ratings = random_ratings()
+    _, test = holdout_split(ratings, test_share=0.2, min_ratings=5, seed=3)
+    counts = np.diff(ratings.matrix.indptr)
+    n_test = np.diff(test.matrix.indptr)
+    small = counts < 5
+    assert small.any() and (~small).any()
+    assert (n_test[small] == 0).all()  # below the threshold: wholly in train
+    assert np.array_equal(n_test[~small], np.floor(0.2 * counts[~small] + 0.5).astype(int))
+
+
+def test_given_n_keeps_exactly_n_for_users_with_enough_ratings() -> None:
+    ratings = random_ratings()
+    train, _ = given_n_split(ratings, 5, min_ratings=20, seed=0)
+    counts = np.diff(ratings.matrix.indptr)
+    n_train = np.diff(train.matrix.indptr)
+    cold = counts >= 20
+    assert cold.any() and (~cold).any()
+    assert (n_train[cold] == 5).all()
+    assert np.array_equal(n_train[~cold], counts[~cold])
+
+
+@pytest.mark.parametrize("protocol", ["holdout", "given-5"])
+def test_same_seed_same_split_other_seed_other_split(protocol: str) -> None:
+    ratings = random_ratings()
+    n = parse_protocol(protocol)
+    run = (lambda s: holdout_split(ratings, seed=s)) if n is None else (
+        lambda s: given_n_split(ratings, n, seed=s)
+    )
+    assert as_set(run(4)[1]) == as_set(run(4)[1])
+    assert as_set(run(4)[1]) != as_set(run(5)[1])
+
+
+def test_validation_is_carved_from_train_only() -> None:
+    ratings = random_ratings()
+    train, test = holdout_split(ratings, seed=0)
+    fit, valid = validation_split(train, "holdout", seed=0)
+    assert as_set(fit) | as_set(valid) == as_set(train)
+    assert as_set(valid) & as_set(test) == set()
+    assert as_set(valid) != as_set(test) and valid.nnz > 0
+
+
+@pytest.mark.parametrize(
+    ("protocol", "expected"), [("holdout", None), ("given-3", 3), ("given-10", 10)]
+)
+def test_parse_protocol(protocol: str, expected: int | None) -> None:
+    assert parse_protocol(protocol) == expected
+
+
+@pytest.mark.parametrize("protocol", ["given-0", "given-", "givenN", "random", "given-x"])
+def test_parse_protocol_refuses_unknown_names(protocol: str) -> None:
+    with pytest.raises(EvaluationError, match="holdout"):
+        parse_protocol(protocol)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: holdout_split(r, test_share=0.0),
+        lambda r: holdout_split(r, test_share=1.0),
+        lambda r: given_n_split(r, 0),
+        lambda r: given_n_split(r, 20, min_ratings=20),
+    ],
+)
+def test_split_refuses_bad_parameters(call) -> None:
+    with pytest.raises(EvaluationError):
+        call(random_ratings())
+
+
+# --- top-k ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scores", "k", "exclude", "expected"),
+    [
+        ([[0.1, 0.9, 0.5, 0.7]], 2, None, [[1, 3]]),
+        # ties go to the lower index, also across the k-th position
+        ([[1.0, 2.0, 2.0, 2.0, 0.0]], 2, None, [[1, 2]]),
+        ([[3.0, 3.0, 3.0, 3.0]], 3, None, [[0, 1, 2]]),
+        ([[0.0, 5.0, 5.0, 1.0]], 4, None, [[1, 2, 3, 0]]),
+        # excluded items are never picked, even if they score best
+        ([[9.0, 1.0, 2.0, 3.0]], 2, [[1, 0, 0, 1]], [[2, 1]]),
+        # fewer candidates than k: padded with -1; NaN and -inf never picked
+        ([[1.0, np.nan, -np.inf, 2.0]], 3, [[0, 0, 0, 1]], [[0, -1, -1]]),
+        # two users, independent lists
+        ([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], 2, None, [[2, 1], [0, 1]]),
+    ],
+)
+def test_top_k(scores, k, exclude, expected) -> None:
+    ex = None if exclude is None else sp.csr_matrix(np.array(exclude, dtype=np.float32))
+    assert top_k(np.array(scores), k, exclude=ex).tolist() == expected
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+LOG = math.log2
+
+
+@pytest.mark.parametrize(
+    ("top", "relevant", "k", "expected"),
+    [
+        # hits at ranks 1 and 3 of 3, two relevant
+        (
+            [0, 1, 2], [0, 2], 3,
+            {
+                "precision": 2 / 3, "recall": 1.0, "hitrate": 1.0,
+                "ndcg": (1 + 1 / LOG(4)) / (1 + 1 / LOG(3)),
+                "map": (1 / 1 + 2 / 3) / 2,
+            },
+        ),
+        # fewer relevant than k: the ideal has only one hit
+        (
+            [3, 0, 1], [0], 3,
+            {
+                "precision": 1 / 3, "recall": 1.0, "hitrate": 1.0,
+                "ndcg": (1 / LOG(3)) / 1.0, "map": (1 / 2) / 1,
+            },
+        ),
+        # more relevant than k: ideal = k hits, MAP normalised by k
+        (
+            [4, 1], [0, 1, 2, 3], 2,
+            {
+                "precision": 1 / 2, "recall": 1 / 4, "hitrate": 1.0,
+                "ndcg": (1 / LOG(3)) / (1 + 1 / LOG(3)), "map": (1 / 2) / 2,
+            },
+        ),
+        # no hit at all
+        (
+            [1, 2], [0], 2,
+            {"precision": 0.0, "recall": 0.0, "hitrate": 0.0, "ndcg": 0.0, "map": 0.0},
+        ),
+        # a short list (-1 = empty slot): precision still divides by k
+        (
+            [0, -1, -1], [0, 3], 3,
+            {"precision": 1 / 3, "recall": 1 / 2, "hitrate": 1.0, "ndcg": 1 / (1 + 1 / LOG(3)),
+             "map": 1 / 2},
+        ),
+    ],
+)
+def test_accuracy_metrics_by_hand(top, relevant, k, expected) -> None:
+    catalog = make_catalog(5)
+    rel = np.zeros((1, 5))
+    rel[0, relevant] = 1
+    out = list_metrics(np.array([top]), sp.csr_matrix(rel), catalog, sp.csr_matrix((1, 5)), ks=(k,))
+    for name, value in expected.items():
+        assert out[f"{name}@{k}"] == pytest.approx(value), name
+    p, r = expected["precision"], expected["recall"]
+    assert out[f"f1@{k}"] == pytest.approx(2 * p * r / (p + r) if p + r else 0.0)
+
+
+def test_metrics_average_over_users_and_skip_users_without_relevant_items() -> None:
+    catalog = make_catalog(4)
+    top = np.array([[0, 1], [2, 3], [0, 1]])
+    rel = sp.csr_matrix(np.array([[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]))
+    out = list_metrics(top, rel, catalog, sp.csr_matrix((1, 4)), ks=(2,))
+    assert out["users"] == 2  # the third user has nothing relevant
+    assert out["precision@2"] == pytest.approx((1 / 2 + 0) / 2)
+    assert out["recall@2"] == pytest.approx(0.5)
+    assert out["hitrate@2"] == pytest.approx(0.5)
+    # F1 from the averaged P and R, not the mean of per-user F1s
+    assert out["f1@2"] == pytest.approx(2 * 0.25 * 0.5 / 0.75)
+    # coverage counts only the scored users' lists: items 0..3 of 4
+    assert out["coverage@2"] == pytest.approx(1.0)
+
+
+def test_coverage_diversity_and_novelty_by_hand() -> None:
+    genres = [("Action", "Crime"), ("Action",), ("Comedy",), ()]
+    catalog = make_catalog(4, genres)
+    train = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, 0, 0, 0]], dtype=np.float32))
+    top = np.array([[0, 1, 2], [0, 1, -1]])
+    rel = sp.csr_matrix(np.ones((2, 4)))
+    out = list_metrics(top, rel, catalog, train, ks=(3,))
+    assert out["coverage@3"] == pytest.approx(3 / 4)
+    # list 1: pairs (0,1) J=1/2, (0,2) J=0, (1,2) J=0 → dissimilarities 1/2, 1, 1
+    # list 2: pair (0,1) → 1/2
+    assert out["diversity@3"] == pytest.approx(((0.5 + 1 + 1) / 3 + 0.5) / 2)
+    # add-one shares: counts 2,1,1,0 → (c+1)/(4+4)
+    info = -np.log2(np.array([3, 2, 2, 1]) / 8)
+    assert np.allclose(item_self_information(train), info)
+    expected = ((info[0] + info[1] + info[2]) / 3 + (info[0] + info[1]) / 2) / 2
+    assert out["novelty@3"] == pytest.approx(expected)
+
+
+def test_two_movies_without_genres_count_as_identical() -> None:
+    catalog = make_catalog(3, [(), (), ("Drama",)])
+    rel = sp.csr_matrix(np.ones((1, 3)))
+    out = list_metrics(np.array([[0, 1]]), rel, catalog, sp.csr_matrix((1, 3)), ks=(2,))
+    assert out["diversity@2"] == 0.0
+    out = list_metrics(np.array([[0, 2]]), rel, catalog, sp.csr_matrix((1, 3)), ks=(2,))
+    assert out["diversity@2"] == 1.0
+
+
+# --- models through the harness ---------------------------------------------------------------
+
+
+class FixedScores:
+    """A scorer whose scores are the same vector for everyone (item i scores `values[i]`)."""
+
+    name = "fixed"
+
+    def __init__(self, values: list[float]) -> None:
+        self.params: dict = {}
+        self.values = np.array(values, dtype=np.float32)
+        self.fitted_on: Ratings | None = None
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> FixedScores:
+        self.fitted_on = ratings
+        return self
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        return np.tile(self.values, (rows.shape[0], 1))
+
+    def predict(self, rows: sp.csr_matrix) -> np.ndarray:
+        return np.tile(self.values, (rows.shape[0], 1))
+
+
+def small_pair() -> tuple[Ratings, Ratings, Catalog]:
+    """Two users over five movies; user 1 likes movie 102 in test, user 2 nothing relevant."""
+    catalog = make_catalog(5)
+    train = Ratings.from_arrays(
+        np.array([1, 1, 2]), np.array([100, 101, 100]), np.array([5, 4, 3]),
+        items=catalog.items, scale=(1.0, 5.0),
+    )
+    test = Ratings.from_arrays(
+        np.array([1, 1, 2]), np.array([102, 103, 104]), np.array([4, 2, 3]),
+        items=catalog.items, scale=(1.0, 5.0),
+    )
+    return train, test, catalog
+
+
+def test_evaluate_ranking_excludes_train_items_and_fits_on_train() -> None:
+    train, test, catalog = small_pair()
+    # movies 100 and 101 score best but user 1 rated them in train: 102 becomes rank 1
+    scorer = FixedScores([9, 8, 7, 6, 5])
+    out = evaluate_ranking(scorer, train, test, catalog, k=1, ks=(1,))
+    assert scorer.fitted_on is train
+    assert out["users"] == 1
+    assert out["ndcg@1"] == 1.0 and out["precision@1"] == 1.0
+    assert out["fit_seconds"] >= 0 and out["score_seconds"] >= 0
+
+
+def test_evaluate_ranking_is_deterministic_and_reports_every_k() -> None:
+    ratings = random_ratings(n_users=80)
+    train, test = holdout_split(ratings, seed=1)
+    catalog = make_catalog(40)
+    values = list(np.random.default_rng(0).random(40))
+    runs = [evaluate_ranking(FixedScores(values), train, test, catalog, k=7) for _ in range(2)]
+    for key in ("ndcg@7", "precision@5", "map@10", "coverage@20", "novelty@7", "diversity@5"):
+        assert runs[0][key] == runs[1][key]
+
+
+def test_evaluate_ranking_refuses_mismatched_inputs() -> None:
+    train, test, catalog = small_pair()
+    with pytest.raises(EvaluationError, match="catalogue"):
+        evaluate_ranking(FixedScores([1] * 5), train, test, make_catalog(6))
+    nobody = Ratings.from_arrays(
+        np.array([1, 2]), np.array([102, 103]), np.array([2, 3]), items=catalog.items
+    )
+    with pytest.raises(EvaluationError, match="nothing to score"):
+        evaluate_ranking(FixedScores([1] * 5), train, nobody, catalog)
+
+
+def test_evaluate_rating_by_hand_with_clipping() -> None:
+    train, test, catalog = small_pair()
+    # predictions 102 → 4.5 (truth 4), 103 → 7 clipped to 5 (truth 2), 104 → 1 (truth 3)
+    out = evaluate_rating(FixedScores([0, 0, 4.5, 7.0, 1.0]), train, test, catalog)
+    errors = np.array([0.5, 3.0, -2.0])
+    assert out["mse"] == pytest.approx((errors**2).mean())
+    assert out["rmse"] == pytest.approx(math.sqrt((errors**2).mean()))
+    assert out["mae"] == pytest.approx(np.abs(errors).mean())
+    assert out["ratings"] == 3
+
+
+def test_dataset_counts() -> None:
+    train, test, catalog = small_pair()
+    whole = Ratings.from_arrays(
+        np.array([1, 1, 2, 1, 1, 2]), np.array([100, 101, 100, 102, 103, 104]),
+        np.array([5, 4, 3, 4, 2, 3]), items=catalog.items,
+    )
+    counts = dataset_counts(whole, train, test)
+    assert counts == {
+        "users": 2, "items": 5, "rated_items": 5, "ratings": 6,
+        "train_ratings": 3, "test_ratings": 3, "scored_users": 1,
+    }
