@@ -107,8 +107,14 @@ def validation_split(train: Ratings, protocol: str, seed: int = 0) -> tuple[Rati
 
     Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
     Tuning fits on the first part and scores on the second; test is never looked at.
+    Under given-N the cold users keep only N train ratings, so when no train user has enough
+    left for a given-N carve (MovieLens: every user was cut), validation is a holdout carve.
     """
-    return split(train, protocol, seed=seed + 1_000_003)
+    seed = seed + 1_000_003
+    fit, valid = split(train, protocol, seed=seed)
+    if parse_protocol(protocol) is not None and len(scored_users(valid)) == 0:
+        fit, valid = holdout_split(train, seed=seed)
+    return fit, valid
 
 
 def parse_protocol(protocol: str) -> int | None:

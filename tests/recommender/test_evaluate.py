@@ -364,3 +364,86 @@ def test_dataset_counts() -> None:
         "users": 2, "items": 5, "rated_items": 5, "ratings": 6,
         "train_ratings": 3, "test_ratings": 3, "scored_users": 1,
     }
+
+
+# --- the side-by-side report ------------------------------------------------------------------
+
+
+def report_specs(ease_limit: int = 4 * 1024**3) -> list:
+    from recommender.ease import EASE
+    from recommender.report import ModelSpec
+
+    values = list(np.random.default_rng(0).random(40))
+    return [
+        ModelSpec("fixed", lambda p: FixedScores(values), rating=True),
+        ModelSpec(
+            "ease", lambda p: EASE(p["lam"], memory_limit=ease_limit),
+            params={"lam": 10.0}, grid={"lam": [1.0, 10.0, 100.0]},
+        ),
+    ]
+
+
+def test_report_has_the_stable_json_schema(tmp_path) -> None:
+    import json
+
+    from recommender.report import compare, write_json
+
+    report = compare(random_ratings(n_users=80), make_catalog(40), report_specs(), k=10, seed=0)
+    write_json(report, tmp_path / "r.json")
+    loaded = json.loads((tmp_path / "r.json").read_text())
+    assert {"protocol", "k", "seed", "dataset", "models"} <= set(loaded)
+    assert (loaded["protocol"], loaded["k"], loaded["seed"]) == ("holdout", 10, 0)
+    assert set(loaded["dataset"]) >= {"users", "items", "ratings", "train_ratings", "test_ratings"}
+    ranking = {f"{m}@10" for m in ("ndcg", "precision", "recall", "f1", "map", "hitrate",
+                                   "coverage", "diversity", "novelty")}
+    for name in ("fixed", "ease"):
+        assert ranking | {"fit_seconds", "params"} <= set(loaded["models"][name])
+    assert {"rmse", "mae", "mse"} <= set(loaded["models"]["fixed"])
+    assert "rmse" not in loaded["models"]["ease"]  # EASE does not predict stars
+    # λ was chosen on validation from the grid, and the grid is in the report
+    assert loaded["models"]["ease"]["params"]["lambda"] in (1.0, 10.0, 100.0)
+    assert len(loaded["models"]["ease"]["tuning"]) == 3
+
+
+def test_report_same_seed_same_figures_and_other_protocols() -> None:
+    from recommender.report import compare
+
+    ratings, catalog = random_ratings(n_users=80), make_catalog(40)
+    a = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2)
+    b = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2)
+    for name in ("fixed", "ease"):
+        for key in ("ndcg@10", "precision@10", "coverage@10", "novelty@10"):
+            assert a["models"][name][key] == b["models"][name][key]
+    assert a["dataset"] == b["dataset"]
+    assert a["dataset"]["train_ratings"] < ratings.nnz * 0.8  # given-5 keeps little
+
+
+def test_report_skips_ease_with_a_note_when_the_catalogue_is_too_large(tmp_path) -> None:
+    from recommender.report import compare, markdown, plot
+
+    report = compare(random_ratings(), make_catalog(40), report_specs(ease_limit=1000))
+    assert "skipped" in report["models"]["ease"]
+    assert any("ease skipped" in n and "GB" in n for n in report["notes"])
+    text = markdown(report, command="moviebot evaluate")
+    assert "| ease | skipped:" in text and "| fixed | " in text
+    plot(report, tmp_path / "r.png")  # the skipped model is simply not drawn
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_markdown_table_shows_each_model_figures() -> None:
+    from recommender.report import compare, markdown
+
+    report = compare(random_ratings(n_users=80), make_catalog(40), report_specs(), k=5)
+    text = markdown(report)
+    row = next(line for line in text.splitlines() if line.startswith("| fixed |"))
+    assert f"{report['models']['fixed']['ndcg@5']:.3f}" in row
+    assert f"{report['models']['fixed']['rmse']:.3f}" in row
+    assert "NDCG@5" in text
+
+
+def test_given_n_validation_falls_back_to_holdout_when_every_user_was_cut() -> None:
+    ratings = random_ratings()
+    train, test = given_n_split(ratings, 5, min_ratings=6, seed=0)  # everyone cut to ≤ 5
+    fit, valid = validation_split(train, "given-5", seed=0)
+    assert valid.nnz > 0 and as_set(fit) | as_set(valid) == as_set(train)
+    assert as_set(valid) & as_set(test) == set()

@@ -1,0 +1,306 @@
+"""Models side by side under one protocol: tuning on validation, the JSON, Markdown and PNG.
+
+`compare` runs the whole protocol of EVALUATION.md for a set of model specs (split once, tune
+each model's grid on a validation split carved from train, fit on train, score on test) and
+returns one JSON-ready dict. `markdown` and `plot` render that dict; nothing here reads a
+database or prints, so the CLI stays a thin wrapper and tests can call it directly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recommender.data import Catalog, Ratings
+from recommender.evaluate import (
+    KS,
+    RELEVANCE,
+    EvaluationError,
+    Scorer,
+    dataset_counts,
+    evaluate_ranking,
+    evaluate_rating,
+    parse_protocol,
+    split,
+    validation_split,
+)
+
+log = logging.getLogger(__name__)
+
+# step label, done, total (total 0: a step without a known length just started)
+ProgressFn = Callable[[str, int, int], None]
+COLUMNS = (
+    ("ndcg", "NDCG"), ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("map", "MAP"),
+    ("hitrate", "Hit"), ("coverage", "Cov"), ("diversity", "Div"), ("novelty", "Nov"),
+)
+RATING_COLUMNS = (("rmse", "RMSE"), ("mae", "MAE"), ("mse", "MSE"))
+PLOT_METRICS = ("ndcg", "precision", "recall", "map", "hitrate", "coverage")
+
+
+class ModelSkipped(Exception):
+    """A model cannot run on these data (e.g. the catalogue is too large); the report says why."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one model for the report.
+
+    `make(params)` returns an unfitted scorer; `grid` maps parameter names to the values tried
+    on validation (the best by `metric` wins, ties to the first); `rating` says whether the
+    fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE.
+    """
+
+    name: str
+    make: Callable[[dict], Scorer]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    rating: bool = False
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
+    """Every combination of a grid, in a fixed order (the first value of each name first)."""
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def tune(
+    spec: ModelSpec,
+    train: Ratings,
+    catalog: Catalog,
+    protocol: str = "holdout",
+    seed: int = 0,
+    k: int = 10,
+    metric: str | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[dict, list[dict]]:
+    """Choose `spec`'s parameters on a validation split carved from `train` (never test).
+
+    Returns the winning parameters (spec.params updated with the best grid point) and one row
+    per grid point: its parameters and validation figures.
+    """
+    metric = metric or f"ndcg@{k}"
+    points = grid_points(spec.grid)
+    if not points or points == [{}]:
+        return dict(spec.params), []
+    fit_part, valid = validation_split(train, protocol, seed=seed)
+    rows: list[dict] = []
+    best: tuple[float, dict] | None = None
+    for i, point in enumerate(points):
+        params = {**spec.params, **point}
+        if progress is not None:
+            progress(f"tune {spec.name}", i, len(points))
+        try:
+            figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
+        except (ValueError, MemoryError) as exc:
+            log.warning("%s with %s cannot run: %s", spec.name, point, exc)
+            rows.append({"params": point, "error": str(exc)})
+            continue
+        value = figures[metric]
+        rows.append({"params": point, metric: value, "fit_seconds": figures["fit_seconds"]})
+        if best is None or value > best[0]:
+            best = (value, params)
+    if progress is not None:
+        progress(f"tune {spec.name}", len(points), len(points))
+    if best is None:
+        raise ModelSkipped(f"no {spec.name} setting could be trained: {rows[-1]['error']}")
+    return best[1], rows
+
+
+def compare(
+    ratings: Ratings,
+    catalog: Catalog,
+    specs: Iterable[ModelSpec],
+    protocol: str = "holdout",
+    k: int = 10,
+    seed: int = 0,
+    relevance: float = RELEVANCE,
+    progress: ProgressFn | None = None,
+) -> dict:
+    """Run the protocol on every model from one split and return the report dict.
+
+    Keys: protocol, k, seed, relevance, dataset (counts), models (name → metrics at k,
+    rating metrics for predictors, fit_seconds, params, the other ks under "at", the
+    validation grid under "tuning"; or {"skipped": why}), notes, seconds.
+    """
+    parse_protocol(protocol)
+    started = time.perf_counter()
+    train, test = split(ratings, protocol, seed=seed)
+    report: dict[str, Any] = {
+        "protocol": protocol,
+        "k": k,
+        "seed": seed,
+        "relevance": relevance,
+        "dataset": dataset_counts(ratings, train, test),
+        "models": {},
+        "notes": [],
+    }
+    for spec in specs:
+        try:
+            report["models"][spec.name] = _run_model(
+                spec, train, test, catalog, protocol, k, seed, relevance, progress
+            )
+        except ModelSkipped as exc:
+            report["models"][spec.name] = {"skipped": str(exc)}
+            report["notes"].append(f"{spec.name} skipped: {exc}")
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _run_model(
+    spec: ModelSpec,
+    train: Ratings,
+    test: Ratings,
+    catalog: Catalog,
+    protocol: str,
+    k: int,
+    seed: int,
+    relevance: float,
+    progress: ProgressFn | None,
+) -> dict:
+    """Tune (if the spec has a grid), fit on train, score on test: one model's report entry."""
+    params, tuning = tune(spec, train, catalog, protocol, seed, k, progress=progress)
+    model = spec.make(params)
+    if progress is not None:
+        progress(f"fit {spec.name}", 0, 0)
+    fit_started = time.perf_counter()
+    try:
+        model = model.fit(train, catalog) or model
+    except (ValueError, MemoryError) as exc:
+        raise ModelSkipped(str(exc)) from exc
+    fit_seconds = time.perf_counter() - fit_started
+
+    def step(done: int, total: int) -> None:
+        if progress is not None:
+            progress(f"score {spec.name}", done, total)
+
+    figures = evaluate_ranking(
+        model, train, test, catalog, k=k, relevance=relevance, ks=sorted(set(KS) | {k}),
+        fit=False, progress=step,
+    )
+    entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
+    if spec.rating:
+        entry.update(
+            {name: value for name, value in evaluate_rating(model, train, test, fit=False).items()
+             if name in ("rmse", "mae", "mse")}
+        )
+    entry["fit_seconds"] = round(fit_seconds, 3)
+    entry["score_seconds"] = round(figures["score_seconds"], 3)
+    entry["users"] = int(figures["users"])
+    entry["params"] = _jsonable(getattr(model, "params", params) or params)
+    entry["at"] = {
+        str(kk): {f"{name}@{kk}": figures[f"{name}@{kk}"] for name, _ in COLUMNS}
+        for kk in sorted(set(KS) - {k})
+    }
+    if tuning:
+        entry["tuning"] = tuning
+    return entry
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters as plain JSON values (numpy scalars and tuples included)."""
+    def plain(obj: Any) -> Any:
+        return obj.item() if hasattr(obj, "item") else str(obj)
+
+    return json.loads(json.dumps(value, default=plain))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
+    """The report as a Markdown document: protocol, data counts, the table, parameters."""
+    k = report["k"]
+    ds = report["dataset"]
+    relevance = report.get("relevance", RELEVANCE)
+    lines = [
+        f"# Evaluation: {report['protocol']}, k = {k}, seed {report['seed']}",
+        "",
+        f"{ds['users']:,} users, {ds['items']:,} movies ({ds['rated_items']:,} rated), "
+        f"{ds['ratings']:,} ratings: {ds['train_ratings']:,} train, {ds['test_ratings']:,} test; "
+        f"{ds['scored_users']:,} users scored (a test rating ≥ {relevance}). "
+        "Protocol: EVALUATION.md (holdout: 20% of each user with ≥ 5 ratings; given-N: users "
+        "with ≥ 20 ratings keep N).",
+        "",
+    ]
+    if command:
+        lines += ["Regenerate with:", "", "```sh", command, "```", ""]
+    header = ["model", *[f"{label}@{k}" for _, label in COLUMNS],
+              *[label for _, label in RATING_COLUMNS], "fit s"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for name, entry in report["models"].items():
+        if "skipped" in entry:
+            lines.append(f"| {name} | skipped: {entry['skipped']} |" + " |" * (len(header) - 2))
+            continue
+        cells = [name]
+        cells += [_fmt(entry.get(f"{key}@{k}"), 2 if key == "novelty" else 3) for key, _ in COLUMNS]
+        cells += [_fmt(entry.get(key)) for key, _ in RATING_COLUMNS]
+        cells.append(_fmt(entry.get("fit_seconds"), 1))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Cov = distinct movies recommended ÷ catalogue; Div = mean pairwise genre "
+        "dissimilarity (1 − Jaccard) within a list; Nov = mean −log2 train popularity share "
+        "(add-one); RMSE/MAE/MSE on every test rating, clipped to the rating scale.",
+        "",
+        "Parameters (chosen on a validation split carved from train where a grid was given):",
+        "",
+    ]
+    for name, entry in report["models"].items():
+        if "params" in entry:
+            lines.append(f"- `{name}`: `{json.dumps(entry['params'], sort_keys=True)}`")
+    for note in report.get("notes", []):
+        lines.append(f"- note: {note}")
+    lines.append("")
+    lines.append(f"Total time: {report.get('seconds', 0):.1f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def write_json(report: Mapping[str, Any], path: str | Path) -> None:
+    """The report as pretty-printed JSON (keys in a stable order)."""
+    Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def plot(report: Mapping[str, Any], path: str | Path) -> None:
+    """A grouped bar chart: one group per metric, one bar per model (PNG, Agg backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    k = report["k"]
+    models = [(n, e) for n, e in report["models"].items() if "skipped" not in e]
+    if not models:
+        raise EvaluationError("no model ran: nothing to plot")
+    fig = Figure(figsize=(10, 4.8), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / len(models)
+    for i, (name, entry) in enumerate(models):
+        values = [entry.get(f"{m}@{k}", 0.0) for m in PLOT_METRICS]
+        xs = [j + (i - (len(models) - 1) / 2) * width for j in range(len(PLOT_METRICS))]
+        bars = ax.bar(xs, values, width=width, label=name)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=6, padding=1)
+    ax.set_xticks(range(len(PLOT_METRICS)), [f"{m}@{k}" for m in PLOT_METRICS])
+    ax.set_ylabel("score (higher is better)")
+    ax.set_title(
+        f"moviebot evaluate: {report['protocol']}, seed {report['seed']}, "
+        f"{report['dataset']['ratings']:,} ratings"
+    )
+    ax.legend(fontsize=8, ncols=min(len(models), 5), loc="upper right")
+    ax.set_ylim(0, max(1.0, ax.get_ylim()[1]))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(str(path), format="png")
