@@ -1,0 +1,130 @@
+"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via `implicit`, with exact fold-in.
+
+Star ratings become confidences: a rating at or above `positive_from` says "this user wants
+movies like this one" with confidence 1 + alpha × (1 + slope × (stars − positive_from));
+lower ratings are either dropped or, with `negative_weight` > 0, say "not this one" with that
+confidence. Users are never stored: every call folds the user in from their current ratings
+by solving the same least-squares problem training solves (closed form, given the item
+factors), so a rating made a second ago counts and a new user needs no retrain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.data import Catalog, Ratings
+
+log = logging.getLogger(__name__)
+
+
+class ALSError(ValueError):
+    """ALS cannot be trained on these data (too few items, non-finite factors, …)."""
+
+
+@dataclass(frozen=True)
+class ALSConfig:
+    factors: int = 64
+    regularization: float = 20.0
+    alpha: float = 2.0
+    iterations: int = 15
+    positive_from: float = 1.0
+    slope: float = 0.0
+    negative_weight: float = 0.0
+    seed: int = 0
+
+
+class ALS:
+    """Item factors from implicit's ALS; user factors solved on demand from a ratings row."""
+
+    name = "als"
+
+    def __init__(self, config: ALSConfig | None = None) -> None:
+        self.config = config or ALSConfig()
+        self.params = asdict(self.config)
+        self.item_factors_: np.ndarray | None = None
+        self._gram: np.ndarray | None = None
+
+    def confidence(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """Stars → implicit's confidence matrix (negative entries mean "disliked")."""
+        cfg = self.config
+        conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+        stars = conf.data
+        positive = stars >= cfg.positive_from
+        values = np.where(
+            positive,
+            1.0 + cfg.alpha * (1.0 + cfg.slope * (stars - cfg.positive_from)),
+            -(1.0 + cfg.alpha * cfg.negative_weight),
+        )
+        keep = positive | (cfg.negative_weight > 0)
+        conf.data = np.where(keep, values, 0.0).astype(np.float32)
+        conf.eliminate_zeros()
+        return conf
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        cfg = self.config
+        n_users, n_items = ratings.matrix.shape
+        if n_items <= cfg.factors or n_users <= cfg.factors:
+            raise ALSError(
+                f"ALS with {cfg.factors} factors needs more than {cfg.factors} users and movies "
+                f"(have {n_users} users, {n_items} movies): lower the factors or add data"
+            )
+        model = AlternatingLeastSquares(
+            factors=cfg.factors,
+            regularization=cfg.regularization,
+            alpha=1.0,  # confidence() already applies alpha
+            iterations=cfg.iterations,
+            calculate_training_loss=False,
+            random_state=cfg.seed,
+        )
+        model.fit(self.confidence(ratings.matrix), show_progress=False)
+        factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        if not np.all(np.isfinite(factors)):
+            raise ALSError("ALS produced non-finite item factors: check the ratings for NaNs")
+        self._set_factors(factors)
+        return self
+
+    def _set_factors(self, factors: np.ndarray) -> None:
+        self.item_factors_ = factors
+        y = factors.astype(np.float64)
+        self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
+
+    def user_factors(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Fold users in: x = (YᵀY + λI + Yᵀ(C−I)Y)⁻¹ YᵀCp for each row, exactly as training."""
+        factors = self._fitted().astype(np.float64)
+        conf = self.confidence(rows)
+        out = np.zeros((conf.shape[0], factors.shape[1]), dtype=np.float32)
+        for u in range(conf.shape[0]):
+            start, end = conf.indptr[u], conf.indptr[u + 1]
+            if start == end:
+                continue  # nothing known: the zero vector scores every movie the same
+            cols = conf.indices[start:end]
+            c = conf.data[start:end].astype(np.float64)
+            y = factors[cols]
+            a = self._gram + (y.T * (np.abs(c) - 1.0)) @ y
+            b = np.where(c > 0, c, 0.0) @ y
+            out[u] = np.linalg.solve(a, b)
+        return out
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        return self.user_factors(rows) @ self._fitted().T
+
+    def _fitted(self) -> np.ndarray:
+        if self.item_factors_ is None:
+            raise RuntimeError("ALS is not fitted: call fit() first")
+        return self.item_factors_
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"item_factors": self._fitted()}
+
+    @classmethod
+    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> ALS:
+        model = cls(ALSConfig(**params))
+        model._set_factors(np.ascontiguousarray(arrays["item_factors"], dtype=np.float32))
+        return model

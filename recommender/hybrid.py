@@ -1,0 +1,567 @@
+"""The hybrid recommender the bot, the CLI and the evaluation all call.
+
+Scorers (ALS, EASE when the catalogue fits in memory, content, popularity) each score every
+movie for a user; each score row is standardised (z-score over the catalogue) and blended with
+weights that depend on how many ratings the user has: w(n) = cold + (warm − cold) · n/(n + pivot).
+With no ratings only popularity speaks; with a handful, content and popularity carry most of
+the weight; with many, the collaborative models do. The weights were tuned on a validation split
+carved from the training data (see `BlendConfig`).
+
+`Recommender` wraps the fitted blend with the rating predictor, filters, a diversity re-rank
+(maximal marginal relevance) and the reason shown next to each pick. It is immutable: a retrain
+builds a new one and `ModelHolder` swaps one reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Self
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from recommender import artifacts
+from recommender.als import ALS, ALSConfig
+from recommender.content import Content, ContentConfig
+from recommender.data import Catalog, Ratings, history_row
+from recommender.ease import EASE, CatalogTooLargeError, check_memory
+from recommender.popularity import Popularity, PopularityConfig
+from recommender.predict import BiasedMF, PredictorConfig
+from recommender.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("als", "ease", "content", "popularity")
+POOL_FACTOR = 5  # the diversity re-rank chooses n picks among the best POOL_FACTOR × n (≥ 50)
+MIN_POOL = 50
+
+
+class RecommenderError(ValueError):
+    """A model cannot be built from these data (no ratings, shapes that do not match, …)."""
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """Blend weights for a user with few ratings (cold) and with many (warm).
+
+    A user with n ratings gets cold + (warm − cold) · n / (n + pivot) for each component.
+    Tuned on validation splits of MovieLens 100K (given-5 for cold, holdout for warm).
+    """
+
+    als_cold: float = 0.4
+    als_warm: float = 1.0
+    ease_cold: float = 0.4
+    ease_warm: float = 1.0
+    content_cold: float = 0.3
+    content_warm: float = 0.1
+    popularity_cold: float = 0.6
+    popularity_warm: float = 0.1
+    pivot: float = 20.0
+    diversity: float = 0.1
+    # Item-item similarity for reasons and similar(): this share from ALS, the rest content.
+    similarity_als_share: float = 0.7
+
+    def weights(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-component weight for users with these numbers of ratings."""
+        g = np.asarray(counts, dtype=np.float32)
+        g = g / (g + self.pivot)
+        out = {}
+        for name in COMPONENTS:
+            cold, warm = getattr(self, f"{name}_cold"), getattr(self, f"{name}_warm")
+            out[name] = (cold + (warm - cold) * g).astype(np.float32)
+        # Nothing known about the user: personal components have nothing to say.
+        empty = np.asarray(counts) == 0
+        for name in ("als", "ease", "content"):
+            out[name][empty] = 0.0
+        return out
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    als: ALSConfig = field(default_factory=ALSConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    popularity: PopularityConfig = field(default_factory=PopularityConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    # EASE item-item component: λ, or None to leave it out; skipped when it needs more memory.
+    ease_lambda: float | None = 500.0
+    ease_memory_limit: int = 2 * 1024**3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> HybridConfig:
+        return cls(
+            als=ALSConfig(**data.get("als", {})),
+            content=ContentConfig(**data.get("content", {})),
+            popularity=PopularityConfig(**data.get("popularity", {})),
+            predictor=PredictorConfig(**data.get("predictor", {})),
+            blend=BlendConfig(**data.get("blend", {})),
+            ease_lambda=data.get("ease_lambda", cls.ease_lambda),
+            ease_memory_limit=int(data.get("ease_memory_limit", cls.ease_memory_limit)),
+        )
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Row-wise z-scores, so components on different scales can be added; flat rows → 0."""
+    scores = np.asarray(scores, dtype=np.float32)
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0).astype(
+        np.float32
+    )
+
+
+class Hybrid:
+    """The blended scorer (implements the `Scorer` protocol, so it is evaluated like any other)."""
+
+    name = "hybrid"
+
+    def __init__(self, config: HybridConfig | None = None) -> None:
+        self.config = config or HybridConfig()
+        self.params = self.config.to_dict()
+        self.popularity = Popularity(self.config.popularity)
+        self.content = Content(self.config.content)
+        self.als = ALS(self.config.als)
+        self.ease: EASE | None = None
+        self.timings: dict[str, float] = {}
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+        if ratings.nnz == 0:
+            raise RecommenderError("no ratings to learn from")
+        if ratings.items != catalog.items:
+            raise RecommenderError("ratings and catalogue must share the same item vocabulary")
+        for name, model in (
+            ("popularity", self.popularity),
+            ("content", self.content),
+            ("als", self.als),
+        ):
+            started = time.perf_counter()
+            model.fit(ratings, catalog)
+            self.timings[name] = time.perf_counter() - started
+        self.ease = self._fit_ease(ratings, catalog)
+        return self
+
+    def _fit_ease(self, ratings: Ratings, catalog: Catalog) -> EASE | None:
+        lam = self.config.ease_lambda
+        if lam is None:
+            return None
+        try:
+            check_memory(len(catalog), self.config.ease_memory_limit)
+        except CatalogTooLargeError as exc:
+            log.info("EASE left out of the blend: %s", exc)
+            return None
+        started = time.perf_counter()
+        model = EASE(lam, memory_limit=self.config.ease_memory_limit).fit(ratings, catalog)
+        self.timings["ease"] = time.perf_counter() - started
+        return model
+
+    def components(self, rows: sp.csr_matrix) -> dict[str, np.ndarray]:
+        """Each component's standardised scores for these users (n × n_items)."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        out = {
+            "als": standardise(self.als.score(rows)),
+            "content": standardise(self.content.score(rows)),
+            "popularity": standardise(self.popularity.score(sp.csr_matrix((1, rows.shape[1]))))[0],
+        }
+        if self.ease is not None:
+            out["ease"] = standardise(self.ease.score(rows))
+        return out
+
+    def blend(self, rows: sp.csr_matrix) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Blended scores and each component's weighted contribution (for reasons)."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        parts = self.components(rows)
+        weights = self.config.blend.weights(np.diff(rows.indptr))
+        contributions = {
+            name: weights[name][:, None] * np.atleast_2d(part) for name, part in parts.items()
+        }
+        total = np.zeros(rows.shape, dtype=np.float32)
+        for part in contributions.values():
+            total += part
+        return total, contributions
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        return self.blend(rows)[0]
+
+
+@dataclass(frozen=True)
+class Filters:
+    genres: frozenset[str] = frozenset()  # a pick must have at least one of them
+    year_min: int | None = None
+    year_max: int | None = None
+    min_ratings: int = 0  # minimum popularity (number of train ratings)
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: Literal["liked", "similar", "genre", "popular"]
+    movie_id: int | None = None
+    genre: str | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    movie_id: int
+    score: float
+    predicted: float | None
+    reason: Reason
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+class Recommender:
+    """A trained model, ready to serve. Immutable: share it between threads freely."""
+
+    def __init__(
+        self, catalog: Catalog, hybrid: Hybrid, predictor: BiasedMF, info: Mapping
+    ) -> None:
+        n_items = len(catalog)
+        if hybrid.als._fitted().shape[0] != n_items:
+            raise RecommenderError("model and catalogue have different numbers of movies")
+        self.catalog = catalog
+        self.info = dict(info)
+        self._hybrid = hybrid
+        self._predictor = predictor
+        self._genre_names, self._genre_matrix = _genre_index(catalog)
+        self._item_vectors = _read_only(
+            normalize(hybrid.als._fitted().astype(np.float32), norm="l2")
+        )
+        self._counts = _read_only(hybrid.popularity.counts_.copy())
+
+    # -- building -------------------------------------------------------------------------
+
+    @classmethod
+    def train(
+        cls, ratings: Ratings, catalog: Catalog, config: HybridConfig | None = None
+    ) -> Recommender:
+        """Fit every component on `ratings` (in `catalog.items` index space)."""
+        config = config or HybridConfig()
+        started = time.perf_counter()
+        hybrid = Hybrid(config).fit(ratings, catalog)
+        t0 = time.perf_counter()
+        predictor = BiasedMF(config.predictor).fit(ratings, catalog)
+        timings = dict(hybrid.timings, predictor=time.perf_counter() - t0)
+        timings["total"] = time.perf_counter() - started
+        info = {
+            "trained_at": int(time.time()),
+            "params": config.to_dict(),
+            "components": sorted(
+                [*("als", "content", "popularity", "predictor")]
+                + (["ease"] if hybrid.ease is not None else [])
+            ),
+            "counts": {
+                "users": int((np.diff(ratings.matrix.indptr) > 0).sum()),
+                "items": len(catalog),
+                "ratings": ratings.nnz,
+            },
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        return cls(catalog, hybrid, predictor, info)
+
+    def with_info(self, **extra: object) -> Recommender:
+        """A copy whose `info` has these keys added (e.g. version, metrics)."""
+        return Recommender(self.catalog, self._hybrid, self._predictor, {**self.info, **extra})
+
+    @property
+    def config(self) -> HybridConfig:
+        return self._hybrid.config
+
+    # -- serving --------------------------------------------------------------------------
+
+    def _row(self, ratings: Mapping[int, float]) -> sp.csr_matrix:
+        return history_row(ratings, self.catalog.items)
+
+    def relevance(self, ratings: Mapping[int, float]) -> np.ndarray:
+        """The blended score of every catalogue movie for this history (before exclusion)."""
+        return self._hybrid.score(self._row(ratings))[0]
+
+    def recommend(
+        self,
+        ratings: Mapping[int, float],
+        n: int = 10,
+        exclude: Collection[int] = (),
+        filters: Filters | None = None,
+        diversity: float | None = None,
+    ) -> list[Pick]:
+        """The best `n` movies for someone with these ratings (movie id → stars).
+
+        Never raises for unknown movies or an empty history: no ratings gives a diverse list
+        of popular movies. Rated and `exclude`d movies are never picked.
+        """
+        if n <= 0:
+            return []
+        row = self._row(ratings)
+        blended, contributions = self._hybrid.blend(row)
+        scores = blended[0].astype(np.float64)
+        allowed = self._allowed(filters)
+        allowed[row.indices] = False
+        allowed[self._indices(exclude)] = False
+        scores[~allowed] = -np.inf
+        strength = self.config.blend.diversity if diversity is None else float(diversity)
+        chosen = self._rerank(scores, n, strength)
+        if len(chosen) == 0:
+            return []
+        predicted = self._predictor.predict(row, chosen)[0]
+        reasons = self._reasons(row, chosen, {k: v[0] for k, v in contributions.items()})
+        ids = self.catalog.items.ids
+        return [
+            Pick(int(ids[i]), float(scores[i]), round(float(p), 2), reason)
+            for i, p, reason in zip(chosen, predicted, reasons, strict=True)
+        ]
+
+    def similar(self, movie_id: int, n: int = 10, exclude: Collection[int] = ()) -> list[Pick]:
+        """Movies most like this one (ALS item factors blended with content cosine)."""
+        index = self.catalog.items.index(int(movie_id))
+        if index < 0 or n <= 0:
+            return []
+        sims = self._item_similarity(index).astype(np.float64)
+        sims[index] = -np.inf
+        sims[self._indices(exclude)] = -np.inf
+        chosen = _top(sims, n)
+        ids = self.catalog.items.ids
+        reason = Reason("similar", movie_id=int(movie_id))
+        return [Pick(int(ids[i]), float(sims[i]), None, reason) for i in chosen]
+
+    def predict(self, ratings: Mapping[int, float], movie_ids: Sequence[int]) -> dict[int, float]:
+        """Predicted stars for these movies (unknown movies are left out)."""
+        cols = self.catalog.items.index_of(list(movie_ids))
+        known = cols >= 0
+        if not known.any():
+            return {}
+        stars = self._predictor.predict(self._row(ratings), cols[known])[0]
+        wanted = np.asarray(list(movie_ids), dtype=np.int64)[known]
+        return {int(m): round(float(s), 2) for m, s in zip(wanted, stars, strict=True)}
+
+    def onboarding(self, n: int, exclude: Collection[int] = ()) -> list[int]:
+        """Well-known movies that are far apart in taste space: good first questions."""
+        if n <= 0:
+            return []
+        popularity = np.log1p(self._counts.astype(np.float64))
+        popularity[self._indices(exclude)] = -np.inf
+        popularity[self._counts == 0] = -np.inf
+        pool = _top(popularity, max(4 * n, 40))
+        if len(pool) == 0:
+            return []
+        vectors = self._item_vectors[pool]
+        chosen = _mmr(popularity[pool], vectors @ vectors.T, n, strength=0.5)
+        return [int(self.catalog.items.ids[pool[i]]) for i in chosen]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _indices(self, movie_ids: Collection[int]) -> np.ndarray:
+        if not movie_ids:
+            return np.empty(0, dtype=np.int64)
+        cols = self.catalog.items.index_of(list(movie_ids))
+        return cols[cols >= 0]
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray:
+        """Boolean mask of movies that pass the filters."""
+        allowed = np.ones(len(self.catalog), dtype=bool)
+        if filters is None:
+            return allowed
+        if filters.genres:
+            wanted = [i for i, g in enumerate(self._genre_names) if g in filters.genres]
+            has = np.asarray(self._genre_matrix[:, wanted].sum(axis=1)).ravel() > 0
+            allowed &= has
+        years = self.catalog.years
+        if filters.year_min is not None:
+            allowed &= years >= filters.year_min
+        if filters.year_max is not None:
+            allowed &= (years <= filters.year_max) & (years > 0)
+        if filters.min_ratings > 0:
+            allowed &= self._counts >= filters.min_ratings
+        return allowed
+
+    def _rerank(self, scores: np.ndarray, n: int, strength: float) -> np.ndarray:
+        """Top `n` by score, traded against similarity to picks already made (MMR)."""
+        pool = _top(scores, n if strength <= 0 else max(POOL_FACTOR * n, MIN_POOL))
+        if strength <= 0 or len(pool) <= 1:
+            return pool[:n]
+        vectors = self._hybrid.content.vectors_[pool]
+        similarity = np.asarray((vectors @ vectors.T).todense(), dtype=np.float64)
+        return pool[_mmr(scores[pool], similarity, n, strength)]
+
+    def _item_similarity(self, index: int, others: np.ndarray | None = None) -> np.ndarray:
+        """Blend of ALS-factor cosine and content cosine between one movie and others."""
+        share = self.config.blend.similarity_als_share
+        vectors = self._item_vectors if others is None else self._item_vectors[others]
+        content = self._hybrid.content.similarity(index, others)
+        if not self._item_vectors[index].any():
+            return content  # never rated: content is all we know
+        return share * (vectors @ self._item_vectors[index]) + (1 - share) * content
+
+    def _reasons(
+        self, row: sp.csr_matrix, chosen: np.ndarray, parts: Mapping[str, np.ndarray]
+    ) -> list[Reason]:
+        """Why each pick: the liked history movie most like it, or its popularity."""
+        liked = _liked(row)
+        top_genres = self._user_genres(liked)
+        reasons = []
+        for i in chosen:
+            personal = sum(float(parts[k][i]) for k in parts if k != "popularity")
+            popular = float(parts["popularity"][i])
+            if len(liked) and personal >= popular:
+                sims = self._item_similarity(int(i), liked)
+                best = int(liked[int(np.argmax(sims))])
+                reasons.append(Reason("liked", movie_id=int(self.catalog.items.ids[best])))
+                continue
+            genre = next((g for g in top_genres if g in self.catalog.genres[i]), None)
+            reasons.append(Reason("genre", genre=genre) if genre else Reason("popular"))
+        return reasons
+
+    def _user_genres(self, liked: np.ndarray) -> list[str]:
+        """Genres of the user's liked movies, most frequent first."""
+        if len(liked) == 0:
+            return []
+        counts = np.asarray(self._genre_matrix[liked].sum(axis=0)).ravel()
+        order = np.argsort(-counts, kind="stable")
+        return [self._genre_names[j] for j in order if counts[j] > 0]
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write one artifact (npz + embedded JSON), atomically."""
+        arrays: dict[str, np.ndarray] = {
+            "catalog/ids": self.catalog.items.ids,
+            "catalog/titles": np.asarray(self.catalog.titles, dtype=str),
+            "catalog/years": self.catalog.years,
+            "catalog/genres": np.asarray(["|".join(g) for g in self.catalog.genres], dtype=str),
+        }
+        parts = {
+            "popularity": self._hybrid.popularity,
+            "content": self._hybrid.content,
+            "als": self._hybrid.als,
+            "predictor": self._predictor,
+        }
+        for name, model in parts.items():
+            arrays.update({f"{name}/{k}": v for k, v in model.to_arrays().items()})
+        if self._hybrid.ease is not None:
+            arrays["ease/weights"] = self._hybrid.ease.weights
+        meta = {"config": self.config.to_dict(), "info": self.info}
+        artifacts.save(path, arrays, meta, fingerprint=self.catalog.items.fingerprint())
+
+    @classmethod
+    def load(cls, path: str | Path, expect_fingerprint: str | None = None) -> Recommender:
+        """Load an artifact; raises `artifacts.ArtifactError` if it is unusable."""
+        arrays, meta = artifacts.load(path, expect_fingerprint=expect_fingerprint)
+        try:
+            return cls._from_arrays(arrays, meta)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise artifacts.ArtifactError(f"{path}: inconsistent model artifact ({exc})") from exc
+
+    @classmethod
+    def _from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping) -> Recommender:
+        config = HybridConfig.from_dict(meta["config"])
+        catalog = Catalog(
+            items=Vocab(arrays["catalog/ids"]),
+            titles=tuple(str(t) for t in arrays["catalog/titles"]),
+            years=arrays["catalog/years"].astype(np.int32),
+            genres=tuple(
+                tuple(g for g in str(s).split("|") if g) for s in arrays["catalog/genres"]
+            ),
+        )
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
+
+        hybrid = Hybrid(config)
+        hybrid.popularity = Popularity.from_arrays(asdict(config.popularity), part("popularity"))
+        hybrid.content = Content.from_arrays(asdict(config.content), part("content"))
+        hybrid.als = ALS.from_arrays(asdict(config.als), part("als"))
+        if "ease/weights" in arrays:
+            ease = EASE(config.ease_lambda or 1.0, memory_limit=config.ease_memory_limit)
+            ease.weights = arrays["ease/weights"]
+            hybrid.ease = ease
+        predictor = BiasedMF.from_arrays(asdict(config.predictor), part("predictor"))
+        n = len(catalog)
+        shapes = {
+            "popularity": len(hybrid.popularity.scores_),
+            "content": hybrid.content.vectors_.shape[0],
+            "als": hybrid.als.item_factors_.shape[0],
+            "predictor": len(predictor.item_bias_),
+        }
+        if hybrid.ease is not None:
+            shapes["ease"] = hybrid.ease.weights.shape[0]
+        wrong = {k: v for k, v in shapes.items() if v != n}
+        if wrong:
+            raise ValueError(f"{n} movies in the catalogue but component sizes {wrong}")
+        return cls(catalog, hybrid, predictor, meta.get("info", {}))
+
+
+def _genre_index(catalog: Catalog) -> tuple[list[str], sp.csr_matrix]:
+    """Genre names and an items × genres 0/1 matrix."""
+    names = sorted({g for genres in catalog.genres for g in genres})
+    position = {g: j for j, g in enumerate(names)}
+    rows = [i for i, genres in enumerate(catalog.genres) for _ in genres]
+    cols = [position[g] for genres in catalog.genres for g in genres]
+    matrix = sp.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(catalog), len(names))
+    )
+    return names, matrix
+
+
+def _liked(row: sp.csr_matrix) -> np.ndarray:
+    """Indices of history movies the user liked: rated at least min(their mean, 4)."""
+    if row.nnz == 0:
+        return np.empty(0, dtype=np.int64)
+    threshold = min(float(row.data.mean()), 4.0)
+    return row.indices[row.data >= threshold].astype(np.int64)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest finite scores, best first (ties: lower index first)."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) == 0:
+        return finite
+    n = min(n, len(finite))
+    part = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
+    order = np.lexsort((part, -scores[part]))
+    return part[order]
+
+
+def _mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:
+    """Maximal marginal relevance: greedily pick (1−s)·relevance − s·max similarity to picks.
+
+    `relevance` is rescaled to [0, 1] within the pool so `strength` means the same for every
+    user. Returns positions into the pool, in pick order.
+    """
+    rel = relevance.astype(np.float64)
+    low, high = rel.min(), rel.max()
+    rel = (rel - low) / (high - low) if high > low else np.zeros_like(rel)
+    closest = np.zeros(len(rel))
+    taken = np.zeros(len(rel), dtype=bool)
+    order: list[int] = []
+    for _ in range(min(n, len(rel))):
+        value = (1 - strength) * rel - strength * closest
+        value[taken] = -np.inf
+        best = int(np.argmax(value))
+        order.append(best)
+        taken[best] = True
+        closest = np.maximum(closest, similarity[best])
+    return np.asarray(order, dtype=np.int64)
+
+
+class ModelHolder:
+    """The model currently served; a retrain replaces it with one reference assignment.
+
+    Readers take `holder.current` once per request and use that object throughout, so a swap
+    in the middle of a request never mixes two models.
+    """
+
+    def __init__(self, current: Recommender | None = None) -> None:
+        self.current = current
+
+    def swap(self, new: Recommender) -> Recommender | None:
+        """Serve `new` from now on; returns the model it replaced."""
+        old, self.current = self.current, new
+        return old
