@@ -447,3 +447,30 @@ def test_given_n_validation_falls_back_to_holdout_when_every_user_was_cut() -> N
     fit, valid = validation_split(train, "given-5", seed=0)
     assert valid.nnz > 0 and as_set(fit) | as_set(valid) == as_set(train)
     assert as_set(valid) & as_set(test) == set()
+
+
+class OwnLists(FixedScores):
+    """A model that makes its own lists (as a re-ranking recommender does)."""
+
+    def __init__(self, lists: list[list[int]]) -> None:
+        super().__init__([0.0] * 5)
+        self.lists = lists
+
+    def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
+        return np.array([lst[:k] for lst in self.lists[: rows.shape[0]]])
+
+
+def test_models_with_their_own_lists_are_scored_on_them() -> None:
+    train, test, catalog = small_pair()
+    out = evaluate_ranking(OwnLists([[3, 2]]), train, test, catalog, k=2, ks=(2,))
+    assert out["precision@2"] == 0.5
+    assert out["ndcg@2"] == pytest.approx((1 / LOG(3)) / 1.0)
+
+
+@pytest.mark.parametrize(
+    ("lists", "match"), [([[0, 2]], "rated in train"), ([[2]], "expected")]
+)
+def test_own_lists_that_leak_or_have_the_wrong_shape_are_refused(lists, match) -> None:
+    train, test, catalog = small_pair()
+    with pytest.raises(EvaluationError, match=match):
+        evaluate_ranking(OwnLists(lists), train, test, catalog, k=2, ks=(2,))
