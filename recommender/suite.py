@@ -1,0 +1,420 @@
+"""The models every report compares, the served hybrid as a scorer, and tuning its settings.
+
+`standard_specs` lists popularity, content, ALS, EASE and the hybrid exactly as `train` builds
+them (the hybrid is the real `Recommender`, ranked through its own `recommend`, re-rank and
+all). `tune_hybrid` chooses ALS's parameters, the blend weights and the re-rank strength on
+validation splits carved from train, and `write_tuned` / `read_tuned` keep the result in
+`<model_dir>/tuned.json`, which `train` uses as its defaults.
+
+The model modules are imported inside functions so the evaluation harness itself
+(`recommender.evaluate`, `recommender.report`) stays usable on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.data import Catalog, Ratings
+from recommender.ease import MEMORY_LIMIT_BYTES, CatalogTooLargeError, check_memory
+from recommender.evaluate import (
+    BATCH_USERS,
+    EvaluationError,
+    evaluate_ranking,
+    list_metrics,
+    scored_users,
+    top_k,
+    validation_split,
+)
+from recommender.report import ModelSkipped, ModelSpec, ProgressFn
+
+log = logging.getLogger(__name__)
+
+TUNED_FILE = "tuned.json"
+TUNED_FORMAT = 1
+EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
+ALS_GRID = {
+    "factors": (32, 64, 128), "regularization": (5.0, 20.0, 50.0), "alpha": (1.0, 2.0, 5.0),
+}
+# Multipliers tried for each blend weight, one weight at a time (coordinate ascent);
+# the pivot (ratings at which a user is half-way from cold to warm) must stay positive.
+BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
+PIVOT_STEPS = (0.25, 0.5, 2.0, 4.0)
+BLEND_ROUNDS = 2
+DIVERSITY_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+# The re-rank may cost at most this share of validation NDCG ("NDCG held").
+DIVERSITY_NDCG_TOLERANCE = 0.01
+
+
+class TunedFileError(ValueError):
+    """tuned.json exists but cannot be used (corrupt, or written by an incompatible version)."""
+
+
+class ServedHybrid:
+    """The `Recommender` the bot serves, as a scorer/ranker/predictor for the harness."""
+
+    name = "hybrid"
+
+    def __init__(self, config: Any = None) -> None:
+        from recommender.hybrid import HybridConfig
+
+        self.config = config or HybridConfig()
+        self.params = self.config.to_dict()
+        self.model: Any = None
+        self.catalog: Catalog | None = None
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+        from recommender.hybrid import Recommender
+
+        self.model = Recommender.train(ratings, catalog, self.config)
+        self.catalog = catalog
+        return self
+
+    def _histories(self, rows: sp.csr_matrix) -> list[dict[int, float]]:
+        ids = self.catalog.items.ids
+        rows = sp.csr_matrix(rows)
+        return [
+            dict(zip(ids[rows.indices[a:b]].tolist(), rows.data[a:b].tolist(), strict=True))
+            for a, b in zip(rows.indptr[:-1], rows.indptr[1:], strict=True)
+        ]
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        """The blended relevance (before re-rank and exclusion), one row per user."""
+        return np.vstack([self.model.relevance(h) for h in self._histories(rows)])
+
+    def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
+        """What the bot would show each user: `recommend(history, n=k)` as catalogue indices."""
+        out = np.full((rows.shape[0], k), -1, dtype=np.int64)
+        for u, history in enumerate(self._histories(rows)):
+            picks = self.model.recommend(history, n=k)
+            idx = self.catalog.items.index_of([p.movie_id for p in picks])
+            out[u, : len(idx)] = idx
+        return out
+
+    def predict(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Predicted stars for every catalogue movie, one row per user."""
+        ids = self.catalog.items.ids.tolist()
+        out = np.zeros(rows.shape, dtype=np.float32)
+        for u, history in enumerate(self._histories(rows)):
+            predicted = self.model.predict(history, ids)
+            out[u] = [predicted.get(m, np.nan) for m in ids]
+        return out
+
+
+def hybrid_config(tuned: Mapping[str, Any] | None = None) -> Any:
+    """The hybrid's configuration: the committed defaults overlaid with tuned values."""
+    from recommender.hybrid import HybridConfig
+
+    if not tuned:
+        return HybridConfig()
+    return HybridConfig.from_dict(tuned.get("config", {}))
+
+
+def standard_specs(
+    tuned: Mapping[str, Any] | None = None,
+    n_items: int = 0,
+    ease_memory_limit: int = MEMORY_LIMIT_BYTES,
+    models: Sequence[str] | None = None,
+) -> list[ModelSpec]:
+    """popularity, content, als, ease and hybrid, configured as `train` would configure them.
+
+    ALS and the hybrid use the tuned values when given (else the committed defaults); EASE
+    chooses λ on validation from `EASE_GRID` and is skipped when `n_items` is too many.
+    """
+    from recommender.als import ALS
+    from recommender.content import Content
+    from recommender.ease import EASE
+    from recommender.popularity import Popularity
+
+    config = hybrid_config(tuned)
+
+    def ease(params: dict) -> EASE:
+        try:
+            check_memory(n_items, ease_memory_limit)
+        except CatalogTooLargeError as exc:
+            raise ModelSkipped(str(exc)) from exc
+        return EASE(params["lambda"], memory_limit=ease_memory_limit)
+
+    specs = [
+        ModelSpec("popularity", lambda p: Popularity(config.popularity)),
+        ModelSpec("content", lambda p: Content(config.content)),
+        ModelSpec("als", lambda p: ALS(config.als)),
+        ModelSpec("ease", ease, params={"lambda": 500.0}, grid={"lambda": EASE_GRID}),
+        ModelSpec("hybrid", lambda p: ServedHybrid(config), rating=True),
+    ]
+    if models is None:
+        return specs
+    unknown = set(models) - {s.name for s in specs}
+    if unknown:
+        raise EvaluationError(
+            f"unknown model(s) {', '.join(sorted(unknown))}: choose from "
+            + ", ".join(s.name for s in specs)
+        )
+    return [s for s in specs if s.name in models]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tuning the served configuration
+
+
+def _blend_table(
+    hybrid: Any, fit_part: Ratings, valid: Ratings, k: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Each component's scores for the validation users, their rating counts and truth."""
+    users = scored_users(valid)
+    rows = fit_part.matrix[users]
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(users), BATCH_USERS):
+        batch = rows[start:start + BATCH_USERS]
+        for name, part in hybrid.components(batch).items():
+            parts.setdefault(name, []).append(
+                np.broadcast_to(np.atleast_2d(part), batch.shape).astype(np.float32)
+            )
+    stacked = {name: np.vstack(chunks) for name, chunks in parts.items()}
+    return stacked, np.diff(rows.indptr), rows, users
+
+
+def _blend_ndcg(
+    blend: Any,
+    table: tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix, np.ndarray],
+    valid: Ratings,
+    catalog: Catalog,
+    fit_part: Ratings,
+    k: int,
+) -> float:
+    """Validation NDCG@k of the plain blend (no re-rank) with these weights."""
+    parts, counts, rows, users = table
+    weights = blend.weights(counts)
+    total = np.zeros(rows.shape, dtype=np.float32)
+    for name, part in parts.items():
+        total += weights[name][:, None] * part
+    top = top_k(total, k, exclude=rows)
+    truth = sp.csr_matrix(valid.matrix[users] >= 4.0)
+    return list_metrics(top, truth, catalog, fit_part.matrix, ks=(k,))[f"ndcg@{k}"]
+
+
+def _tune_blend(
+    config: Any,
+    fields: Sequence[str],
+    train: Ratings,
+    catalog: Catalog,
+    protocol: str,
+    seed: int,
+    k: int,
+    progress: ProgressFn | None,
+) -> tuple[Any, list[dict]]:
+    """Coordinate ascent over `fields` of the blend on one validation split."""
+    from recommender.hybrid import Hybrid
+
+    fit_part, valid = validation_split(train, protocol, seed=seed)
+    hybrid = Hybrid(config).fit(fit_part, catalog)
+    table = _blend_table(hybrid, fit_part, valid, k)
+    blend = config.blend
+    best = _blend_ndcg(blend, table, valid, catalog, fit_part, k)
+    history = [{"protocol": protocol, "blend": asdict(blend), f"ndcg@{k}": best}]
+    steps = BLEND_ROUNDS * len(fields)
+    for step in range(steps):
+        name = fields[step % len(fields)]
+        if progress is not None:
+            progress(f"tune blend ({protocol})", step, steps)
+        current = getattr(blend, name)
+        for factor in PIVOT_STEPS if name == "pivot" else BLEND_STEPS:
+            value = round(current * factor, 4) if current else factor * 0.5
+            candidate = replace(blend, **{name: value})
+            ndcg = _blend_ndcg(candidate, table, valid, catalog, fit_part, k)
+            if ndcg > best + 1e-6:
+                best, blend = ndcg, candidate
+        history.append({"protocol": protocol, "field": name, "value": getattr(blend, name),
+                        f"ndcg@{k}": best})
+    if progress is not None:
+        progress(f"tune blend ({protocol})", steps, steps)
+    return replace(config, blend=blend), history
+
+
+def _tune_als(
+    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
+    progress: ProgressFn | None,
+) -> tuple[Any, list[dict]]:
+    """ALS's factors, regularization and alpha on a holdout validation split."""
+    from recommender.als import ALS
+    from recommender.report import tune
+
+    spec = ModelSpec(
+        "als", lambda p: ALS(replace(config.als, **p)), params={}, grid=ALS_GRID
+    )
+    best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
+    return replace(config, als=replace(config.als, **best)), rows
+
+
+def _tune_ease(
+    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
+    progress: ProgressFn | None,
+) -> tuple[Any, list[dict]]:
+    """EASE's λ for the blend on a holdout validation split; left as is if EASE cannot fit."""
+    from recommender.ease import EASE
+    from recommender.report import tune
+
+    if config.ease_lambda is None:
+        return config, []
+    try:
+        check_memory(len(catalog), config.ease_memory_limit)
+    except CatalogTooLargeError as exc:
+        log.info("EASE not tuned: %s", exc)
+        return config, []
+    spec = ModelSpec("ease", lambda p: EASE(p["lambda"]), grid={"lambda": EASE_GRID})
+    best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
+    return replace(config, ease_lambda=float(best["lambda"])), rows
+
+
+def _tune_diversity(
+    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
+    progress: ProgressFn | None,
+) -> tuple[Any, list[dict]]:
+    """The strongest re-rank whose validation NDCG stays within the tolerance of none."""
+    fit_part, valid = validation_split(train, "holdout", seed=seed)
+    served = ServedHybrid(config).fit(fit_part, catalog)
+    rows = []
+    for i, strength in enumerate(DIVERSITY_GRID):
+        if progress is not None:
+            progress("tune re-rank", i, len(DIVERSITY_GRID))
+        ranked = _WithDiversity(served, strength)
+        figures = evaluate_ranking(ranked, fit_part, valid, catalog, k=k, ks=(k,), fit=False)
+        rows.append({"diversity": strength, f"ndcg@{k}": figures[f"ndcg@{k}"],
+                     f"coverage@{k}": figures[f"coverage@{k}"],
+                     f"diversity@{k}": figures[f"diversity@{k}"]})
+    if progress is not None:
+        progress("tune re-rank", len(DIVERSITY_GRID), len(DIVERSITY_GRID))
+    floor = rows[0][f"ndcg@{k}"] * (1 - DIVERSITY_NDCG_TOLERANCE)
+    chosen = max(r["diversity"] for r in rows if r[f"ndcg@{k}"] >= floor)
+    return replace(config, blend=replace(config.blend, diversity=chosen)), rows
+
+
+class _WithDiversity:
+    """A fitted ServedHybrid ranking with a given re-rank strength (for tuning only)."""
+
+    def __init__(self, served: ServedHybrid, strength: float) -> None:
+        self.served, self.strength = served, strength
+        self.name, self.params = "hybrid", {"diversity": strength}
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+        return self
+
+    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        return self.served.score(rows)
+
+    def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
+        out = np.full((rows.shape[0], k), -1, dtype=np.int64)
+        for u, history in enumerate(self.served._histories(rows)):
+            picks = self.served.model.recommend(history, n=k, diversity=self.strength)
+            idx = self.served.catalog.items.index_of([p.movie_id for p in picks])
+            out[u, : len(idx)] = idx
+        return out
+
+
+WARM_FIELDS = ("als_warm", "ease_warm", "content_warm", "popularity_warm")
+COLD_FIELDS = ("als_cold", "ease_cold", "content_cold", "popularity_cold", "pivot")
+
+
+def tune_hybrid(
+    ratings: Ratings,
+    catalog: Catalog,
+    seed: int = 0,
+    k: int = 10,
+    cold_n: int = 5,
+    start: Mapping[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Tune what `train` uses, on validation splits carved from a train split (never test).
+
+    The same holdout split as `moviebot evaluate --seed` is made first and only its train part
+    is looked at. Order: ALS grid (holdout validation), warm blend weights (holdout), cold blend
+    weights and the pivot (given-`cold_n` validation), then the re-rank strength. Returns the
+    tuned.json content: the full configuration and every validation figure behind it.
+    """
+    from recommender.evaluate import holdout_split
+
+    started = time.perf_counter()
+    train, _ = holdout_split(ratings, seed=seed)
+    config = hybrid_config(start)
+    config, als_rows = _tune_als(config, train, catalog, seed, k, progress)
+    config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
+    config, warm = _tune_blend(config, WARM_FIELDS, train, catalog, "holdout", seed, k, progress)
+    config, cold = _tune_blend(
+        config, COLD_FIELDS, train, catalog, f"given-{cold_n}", seed, k, progress
+    )
+    config, rerank = _tune_diversity(config, train, catalog, seed, k, progress)
+    return {
+        "format": TUNED_FORMAT,
+        "seed": seed,
+        "k": k,
+        "metric": f"ndcg@{k}",
+        "created_at": int(time.time()),
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": config.to_dict(),
+        "validation": {"als": als_rows, "ease": ease_rows, "blend_warm": warm, "blend_cold": cold,
+                       "rerank": rerank},
+    }
+
+
+def write_tuned(tuned: Mapping[str, Any], model_dir: str | Path) -> Path:
+    """Write `<model_dir>/tuned.json` atomically (temp file + rename); returns its path."""
+    directory = Path(model_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / TUNED_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".tuned-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(tuned, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_tuned(model_dir: str | Path) -> dict[str, Any] | None:
+    """The tuned values in `<model_dir>/tuned.json`, or None if there is none.
+
+    A file that is not valid JSON, has another format or a configuration the hybrid does not
+    accept raises `TunedFileError` naming the file: silently training with other values than
+    the user tuned would be worse.
+    """
+    path = Path(model_dir) / TUNED_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TunedFileError(
+            f"{path} is not readable JSON ({exc}); delete it or re-run `moviebot tune`"
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != TUNED_FORMAT:
+        raise TunedFileError(f"{path} has an unknown format; delete it or re-run `moviebot tune`")
+    try:
+        hybrid_config(data)
+    except (TypeError, ValueError) as exc:
+        raise TunedFileError(f"{path} has settings this version does not know: {exc}") from None
+    return data
+
+
+def summary(tuned: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The chosen values a person wants to see: ALS, blend weights, re-rank, EASE λ."""
+    config = tuned["config"]
+    als = config["als"]
+    return {
+        "als": {key: als[key] for key in ("factors", "regularization", "alpha")},
+        "blend": config["blend"],
+        "ease_lambda": config.get("ease_lambda"),
+    }
+
