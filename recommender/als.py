@@ -29,10 +29,10 @@ class ALSError(ValueError):
 @dataclass(frozen=True)
 class ALSConfig:
     factors: int = 64
-    regularization: float = 20.0
-    alpha: float = 2.0
+    regularization: float = 50.0
+    alpha: float = 8.0
     iterations: int = 15
-    positive_from: float = 1.0
+    positive_from: float = 4.0
     slope: float = 0.0
     negative_weight: float = 0.0
     seed: int = 0

@@ -429,8 +429,8 @@ class Recommender:
 
     # -- persistence ----------------------------------------------------------------------
 
-    def save(self, path: str | Path) -> None:
-        """Write one artifact (npz + embedded JSON), atomically."""
+    def _to_arrays(self) -> dict[str, np.ndarray]:
+        """Every array the model is made of, keyed "<component>/<name>"."""
         arrays: dict[str, np.ndarray] = {
             "catalog/ids": self.catalog.items.ids,
             "catalog/titles": np.asarray(self.catalog.titles, dtype=str),
@@ -447,8 +447,68 @@ class Recommender:
             arrays.update({f"{name}/{k}": v for k, v in model.to_arrays().items()})
         if self._hybrid.ease is not None:
             arrays["ease/weights"] = self._hybrid.ease.weights
+        return arrays
+
+    def save(self, path: str | Path) -> None:
+        """Write one artifact (npz + embedded JSON), atomically."""
         meta = {"config": self.config.to_dict(), "info": self.info}
-        artifacts.save(path, arrays, meta, fingerprint=self.catalog.items.fingerprint())
+        artifacts.save(
+            path, self._to_arrays(), meta, fingerprint=self.catalog.items.fingerprint()
+        )
+
+    def with_catalog(
+        self, catalog: Catalog, counts: Mapping[int, int] | None = None
+    ) -> Recommender:
+        """This model over another catalogue (typically: movies were added since training).
+
+        Movies the model knows keep everything learnt about them; new movies get content
+        vectors from their genres, year and features, popularity from `counts` (movie id →
+        number of ratings), and nothing collaborative until the next retrain.
+        """
+        if catalog.items == self.catalog.items:
+            return self
+        old = self.catalog.items.index_of(catalog.items.ids)
+        new = np.flatnonzero(old < 0)
+        arrays = self._to_arrays()
+        out: dict[str, np.ndarray] = {
+            "catalog/ids": catalog.items.ids,
+            "catalog/titles": np.asarray(catalog.titles, dtype=str),
+            "catalog/years": catalog.years,
+            "catalog/genres": np.asarray(["|".join(g) for g in catalog.genres], dtype=str),
+        }
+        per_item = (
+            "popularity/scores", "popularity/counts", "popularity/means", "als/item_factors",
+            "predictor/item_bias", "predictor/item_factors",
+        )
+        for key in per_item:
+            out[key] = _gather(arrays[key], old)
+        if counts:
+            fresh = np.array([counts.get(int(m), 0) for m in catalog.items.ids[new]])
+            out["popularity/counts"][new] = fresh
+            out["popularity/scores"][new] = np.log1p(fresh)
+        if "ease/weights" in arrays:
+            out["ease/weights"] = _gather(_gather(arrays["ease/weights"], old).T, old).T
+        vectors = self._hybrid.content.vectors_
+        added = self._hybrid.content.transform(catalog, new)
+        position = np.where(old >= 0, old, 0)
+        position[new] = vectors.shape[0] + np.arange(len(new))
+        content = sp.vstack([vectors, added]).tocsr()[position]
+        for key, value in arrays.items():
+            if key.startswith("content/") or key in ("predictor/mean_scale",):
+                out[key] = value
+        out.update(
+            {
+                "content/data": content.data,
+                "content/indices": content.indices,
+                "content/indptr": content.indptr,
+                "content/shape": np.array(content.shape, dtype=np.int64),
+            }
+        )
+        meta = {
+            "config": self.config.to_dict(),
+            "info": {**self.info, "added_movies": len(new)},
+        }
+        return self._from_arrays(out, meta)
 
     @classmethod
     def load(cls, path: str | Path, expect_fingerprint: str | None = None) -> Recommender:
@@ -508,6 +568,14 @@ def _genre_index(catalog: Catalog) -> tuple[list[str], sp.csr_matrix]:
         (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(catalog), len(names))
     )
     return names, matrix
+
+
+def _gather(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """array[rows] along axis 0, with zeros where rows is -1."""
+    out = np.zeros((len(rows), *array.shape[1:]), dtype=array.dtype)
+    known = rows >= 0
+    out[known] = array[rows[known]]
+    return out
 
 
 def _liked(row: sp.csr_matrix) -> np.ndarray:

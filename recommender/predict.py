@@ -26,9 +26,9 @@ class PredictorError(ValueError):
 @dataclass(frozen=True)
 class PredictorConfig:
     factors: int = 32
-    regularization: float = 0.2  # per rating, on the factors
-    bias_regularization: float = 2.0  # pseudo-ratings pulling a bias towards 0
-    iterations: int = 10
+    regularization: float = 0.15  # per rating, on the factors
+    bias_regularization: float = 3.0  # pseudo-ratings pulling a bias towards 0
+    iterations: int = 15
     seed: int = 0
 
 
