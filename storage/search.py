@@ -1,0 +1,450 @@
+"""Fuzzy title search: find a movie from what a person types, typos and all.
+
+`TitleIndex.build(movies, popularity)` precomputes everything once; `index.search(query)` then
+answers in a few milliseconds even for an ML-32M-sized catalogue (about 87,000 titles). The index
+is immutable, so one instance can serve every thread of the bot.
+
+How a query is answered, and why in two stages:
+1. Normalise the query the way titles were normalised at build time (case, accents, punctuation,
+   "&" → "and", roman numerals → digits), cap its length, and split off a trailing year
+   ("heat 1995").
+2. Find candidates cheaply. Rich scorers such as WRatio cost ~300 ms over 250,000 strings, far
+   too slow, so two cheap passes pick a few hundred candidates: plain `ratio` over every alias
+   (catches typos across the whole title, "toy stroy"), and a word index (query words matched
+   fuzzily against the title vocabulary, then TF-IDF over titles) that catches a query that is
+   only part of a title ("lost children").
+3. Score the candidates' aliases carefully (whole-string ratio, word-order-insensitive ratios,
+   partial matches that are worth more on word boundaries and at the start), adjust for the
+   year, and rank best first; equal scores go to the movie with more ratings.
+
+MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
+every name in such a title becomes an alias, with its article in front and without it, so
+"the matrix", "matrix", "la cite des enfants perdus" and "city of lost children" all match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from rapidfuzz import fuzz, process
+from scipy import sparse
+
+from storage.db import Database
+from storage.movies import Movie, all_movies, rating_counts
+
+MAX_QUERY_CHARS = 200  # longer input is cut here: no title is that long
+MAX_QUERY_WORDS = 12
+SEARCH_CUTOFF = 75.0  # below this a result is more likely noise than the movie meant
+SUGGEST_CUTOFF = 62.0  # "did you mean …?" may reach further, but not into nonsense
+_TOKEN_CUTOFF = 70.0  # a query word must be this close to a title word to count
+_RATIO_CANDIDATES = 60
+_WORD_CANDIDATES = 150
+_YEAR_MISS_PENALTY = 15.0
+_YEAR_NEAR_PENALTY = 4.0  # one year off: release dates differ between countries
+_YEAR_UNKNOWN_PENALTY = 6.0
+_MISSING_NUMBER_PENALTY = 8.0
+_QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
+_TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more
+
+# Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
+ARTICLES = frozenset(
+    [
+        "the", "a", "an", "le", "la", "les", "l'", "il", "lo", "gli", "i", "un", "une", "uno",
+        "una", "el", "los", "las", "o", "os", "as", "um", "uma", "der", "die", "das", "ein", "eine",
+        "de", "het", "een", "en", "ett", "den", "det",
+    ]
+)
+_TRAILING_ARTICLE = re.compile(r"^(?P<name>.+),\s*(?P<article>[^\s,]+)$")
+_QUERY_TRAILING_ARTICLE = re.compile(
+    r"^(?P<name>.*\S)\s*,\s*(?P<article>[^\s,()]+)\s*(?P<year>\(?\d{4}\)?)?\s*$"
+)
+_TRAILING_PARENS = re.compile(r"^(?P<rest>.*\S)\s*\((?P<inner>[^()]*)\)\s*$")
+_AKA = re.compile(r"^\s*(?:a\.?k\.?a\.?|aka)\s+", re.IGNORECASE)
+_APOSTROPHES = str.maketrans("", "", "'’‘`´.")
+_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th",
+                          "ð": "d", "ı": "i", "&": " and "})
+_NON_WORD = re.compile(r"[\W_]+")
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
+_NUMBERS = {w: str(n) for n, w in enumerate(
+    [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "nineteen", "twenty",
+    ]
+)}
+_NOT_NAMES = frozenset({"tv", "video", "tv movie", "tv series", "mini series", "short"})
+_FILLER = ARTICLES | {"of", "and", "in", "on", "at", "to"}
+_YEAR = re.compile(r"^(18[89]\d|19\d\d|20\d\d)$")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One search result: which movie, how well it matched (0–100) and through which name."""
+
+    movie_id: int
+    score: float
+    label: str  # "Heat (1995)"
+    alias: str  # the name that matched, e.g. "La Cité des enfants perdus"
+    popularity: int  # number of ratings
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents or punctuation, "&" → "and", roman numerals II–IX → digits.
+
+    Applied to titles and queries alike, so both sides meet in the same form.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    words = _NON_WORD.sub(" ", plain.translate(_APOSTROPHES)).split()
+    return " ".join(_ROMAN.get(w, w) for w in words)
+
+
+def title_names(title: str) -> list[str]:
+    """The names a MovieLens title holds, readable and with any article back in front.
+
+    "City of Lost Children, The (Cité des enfants perdus, La)" →
+    ["The City of Lost Children", "La Cité des enfants perdus"]; "Seven (Se7en)" →
+    ["Seven", "Se7en"]; "Léon (a.k.a. The Professional)" → ["Léon", "The Professional"].
+    """
+    rest, alternatives = title.strip(), []
+    while m := _TRAILING_PARENS.match(rest):
+        inner = _AKA.sub("", m["inner"]).strip()
+        if _is_name(inner):
+            alternatives.insert(0, inner)
+        rest = m["rest"]
+    names = [rest, *alternatives] if rest else alternatives
+    return [_article_in_front(n) for n in names if n]
+
+
+def _is_name(text: str) -> bool:
+    """Whether a parenthesised part of a title is another name, not "(1995)", "(V)" or "(TV)"."""
+    key = normalize(text)
+    return len(key) > 2 and not key.isdigit() and key not in _NOT_NAMES
+
+
+def _article_in_front(name: str) -> str:
+    """ "Matrix, The" → "The Matrix"; "Année dernière, L'" → "L'Année dernière"."""
+    m = _TRAILING_ARTICLE.match(name)
+    if not m or m["article"].casefold() not in ARTICLES:
+        return name
+    article = m["article"]
+    glue = "" if article.endswith(("'", "’")) else " "
+    return f"{article}{glue}{m['name']}"
+
+
+def _keys(name: str) -> list[str]:
+    """Normalised forms of one name: as written, and without a leading article."""
+    key = normalize(name)
+    if not key:
+        return []
+    words = key.split()
+    keys = [key]
+    # "l'année" normalises to "lannee": strip the elided article before it too.
+    if len(words) > 1 and words[0] in ARTICLES:
+        keys.append(" ".join(words[1:]))
+    elif re.match(r"^l['’]\w", name.strip().casefold()):
+        keys.append(key[1:])
+    # "Twelve Monkeys" is also "12 monkeys".
+    for key in list(keys):
+        digits = " ".join(_NUMBERS.get(w, w) for w in key.split())
+        if digits != key:
+            keys.append(digits)
+    return keys
+
+
+def _aliases(movie: Movie) -> list[tuple[str, str]]:
+    """(normalised key, readable name) pairs for one movie, without repeats."""
+    seen: dict[str, str] = {}
+    for name in title_names(movie.title) or [movie.title]:
+        for key in _keys(name):
+            seen.setdefault(key, name)
+    return list(seen.items())
+
+
+@dataclass(frozen=True)
+class _Query:
+    text: str  # normalised, without the year
+    full: str  # normalised, year included
+    year: int | None
+
+
+def _parse(query: str) -> _Query | None:
+    """Normalise and cap a query; a trailing year is split off. None: nothing to look for."""
+    text = query[:MAX_QUERY_CHARS]
+    if (m := _QUERY_TRAILING_ARTICLE.match(text)) and m["article"].casefold() in ARTICLES:
+        text = f"{m['name']} {m['year'] or ''}"  # "Matrix, The (1999)" as MovieLens writes it
+    words = normalize(text).split()[:MAX_QUERY_WORDS]
+    if not words or all(w in _FILLER for w in words):
+        return None
+    if len(words) > 1 and words[0] in ARTICLES:
+        # Every alias also exists without its article, so "the matrix" loses nothing, and
+        # "the" no longer makes "The War" look like "The Matrix".
+        words = words[1:]
+    full = " ".join(words)
+    if len(words) > 1 and _YEAR.match(words[-1]):
+        return _Query(" ".join(words[:-1]), full, int(words[-1]))
+    return _Query(full, full, None)
+
+
+def _score(query: str, key: str) -> float:
+    """How well one normalised query matches one normalised alias, 0–100.
+
+    Whole-string similarity handles typos; word-order-insensitive ratios handle moved words;
+    a query that is part of a longer title scores up to 92 at its start, 90 on whole words and
+    80 inside a word ("heat" → "Heat Wave" before "Heathers"), so a full match always wins.
+    """
+    if query == key:
+        return 100.0
+    return _similarity(query, key) - _MISSING_NUMBER_PENALTY * _missing_numbers(query, key)
+
+
+def _missing_numbers(query: str, key: str) -> int:
+    """Numbers the query names that the title lacks: "godfather 2" is not "The Godfather"."""
+    key_words = set(key.split())
+    return sum(1 for w in set(query.split()) if w.isdigit() and w not in key_words)
+
+
+def _similarity(query: str, key: str) -> float:
+    """Character-level similarity of two normalised strings, before the number rule."""
+    score = max(fuzz.ratio(query, key), 0.95 * fuzz.token_sort_ratio(query, key))
+    query_words, key_words = set(query.split()), set(key.split())
+    if len(query) > len(key):
+        # The user typed more than this title: it counts only if all its words are there.
+        return max(score, _TITLE_IN_QUERY) if key_words <= query_words else score
+    if query_words <= key_words:
+        score = max(score, _QUERY_WORDS_IN_TITLE)
+    if len(key) >= 8 * len(query):
+        return max(score, 0.6 * fuzz.partial_ratio(query, key))
+    where = fuzz.partial_ratio_alignment(query, key)
+    # An imperfect partial match is a typo inside a longer title: count its misses double.
+    partial = max(0.0, 2 * where.score - 100)
+    starts_word = where.dest_start == 0 or key[where.dest_start - 1] == " "
+    ends_word = where.dest_end == len(key) or key[where.dest_end] == " "
+    scale = (0.92 if where.dest_start == 0 else 0.9) if starts_word and ends_word else 0.8
+    return max(score, scale * partial)
+
+
+def _year_penalty(wanted: int | None, year: int | None) -> float:
+    if wanted is None or year == wanted:
+        return 0.0
+    if year is None:
+        return _YEAR_UNKNOWN_PENALTY
+    return _YEAR_NEAR_PENALTY if abs(year - wanted) == 1 else _YEAR_MISS_PENALTY
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """Distinct strings sorted by length, so a ratio cutoff can skip whole length ranges.
+
+    Two strings of lengths a ≤ b can reach `ratio` c (as a fraction) only if
+    b ≤ a·(2 − c)/c: a 9-letter query need not be compared with a 30-letter title.
+    """
+
+    strings: tuple[str, ...]
+    lengths: np.ndarray
+
+    @classmethod
+    def of(cls, strings: Iterable[str]) -> _Lexicon:
+        ordered = tuple(sorted(set(strings), key=lambda s: (len(s), s)))
+        lengths = np.fromiter(map(len, ordered), dtype=np.int64, count=len(ordered))
+        lengths.setflags(write=False)
+        return cls(ordered, lengths)
+
+    def positions(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self.strings)}
+
+    def window(self, length: int, cutoff: float) -> tuple[int, int]:
+        """The [start, stop) range of strings whose length allows a ratio ≥ `cutoff`."""
+        c = cutoff / 100
+        low = math.ceil(length * c / (2 - c))
+        high = math.floor(length * (2 - c) / c)
+        start = np.searchsorted(self.lengths, low, side="left")
+        stop = np.searchsorted(self.lengths, high, side="right")
+        return int(start), int(stop)
+
+
+@dataclass(frozen=True, eq=False)
+class TitleIndex:
+    """An immutable fuzzy index over every title in a catalogue; safe to share across threads.
+
+    Build it once with `build` or `from_db` and keep it; rebuild after an import.
+    """
+
+    ids: np.ndarray  # row → movie id
+    labels: tuple[str, ...]  # row → "Heat (1995)"
+    years: tuple[int | None, ...]
+    popularity: np.ndarray  # row → number of ratings
+    aliases: tuple[tuple[tuple[str, str], ...], ...]  # row → ((key, readable name), …)
+    keys: _Lexicon  # every distinct alias key
+    key_movies: sparse.csr_matrix  # keys × rows, 1 where a movie has that key
+    vocab: _Lexicon  # every distinct word of every key
+    word_positions: Mapping[str, int]  # word → its column in key_words
+    idf: np.ndarray  # word → inverse document frequency over keys
+    key_words: sparse.csr_matrix  # keys × words, TF-IDF with unit rows
+
+    @classmethod
+    def build(cls, movies: Iterable[Movie], popularity: Mapping[int, int]) -> TitleIndex:
+        """Precompute aliases, their normalised keys and the word index for every movie."""
+        movies = list(movies)
+        aliases = tuple(tuple(_aliases(m)) for m in movies)
+        keys = _Lexicon.of(key for movie_aliases in aliases for key, _ in movie_aliases)
+        key_pos = keys.positions()
+        pairs = [
+            (key_pos[key], row)
+            for row, movie_aliases in enumerate(aliases)
+            for key, _ in movie_aliases
+        ]
+        vocab, idf, key_words = _word_matrix(keys.strings)
+        ids = np.fromiter((m.id for m in movies), dtype=np.int64, count=len(movies))
+        pop = np.fromiter(
+            (int(popularity.get(m.id, 0)) for m in movies), dtype=np.int64, count=len(movies)
+        )
+        for array in (ids, pop, idf):
+            array.setflags(write=False)
+        return cls(
+            ids=ids,
+            labels=tuple(m.label for m in movies),
+            years=tuple(m.year for m in movies),
+            popularity=pop,
+            aliases=aliases,
+            keys=keys,
+            key_movies=_incidence(pairs, (len(keys.strings), len(movies))),
+            vocab=vocab,
+            word_positions=MappingProxyType(vocab.positions()),
+            idf=idf,
+            key_words=key_words,
+        )
+
+    @classmethod
+    def from_db(cls, db: Database) -> TitleIndex:
+        """The index of everything in the database's catalogue, ranked by its rating counts."""
+        return cls.build(all_movies(db), rating_counts(db))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: str, limit: int = 5) -> list[Match]:
+        """The movies `query` most likely names, best first; [] if nothing is close enough."""
+        return self._rank(query, limit, SEARCH_CUTOFF)
+
+    def suggest(self, query: str, limit: int = 3) -> list[Match]:
+        """Closest spellings for "did you mean …?" when `search` found nothing.
+
+        The same ranking with a lower bar: it reaches further than `search`, but still
+        returns nothing for input that resembles no title at all.
+        """
+        return self._rank(query, limit, SUGGEST_CUTOFF)
+
+    def _rank(self, query: str, limit: int, cutoff: float) -> list[Match]:
+        """Score candidate aliases once each, give every movie its best, sort, cut."""
+        parsed = _parse(query) if limit > 0 else None
+        if parsed is None or not len(self.ids):
+            return []
+        best: dict[int, tuple[float, int]] = {}  # movie row → (score, key)
+        for key in self._candidate_keys(parsed):
+            text = self.keys.strings[key]
+            text_score = _score(parsed.text, text)
+            full_score = -1.0 if parsed.year is None else _score(parsed.full, text)
+            for row in self._rows_of(key):
+                score = max(text_score - _year_penalty(parsed.year, self.years[row]), full_score)
+                if score >= cutoff and score > best.get(row, (-1.0, -1))[0]:
+                    best[row] = (score, key)
+        ranked = sorted(
+            best.items(),
+            key=lambda item: (-round(item[1][0], 1), -self.popularity[item[0]], self.ids[item[0]]),
+        )
+        return [self._match(row, score, key) for row, (score, key) in ranked[:limit]]
+
+    def _rows_of(self, key: int) -> list[int]:
+        """The movies (rows) that have this alias key."""
+        start, stop = self.key_movies.indptr[key], self.key_movies.indptr[key + 1]
+        return self.key_movies.indices[start:stop].tolist()
+
+    def _match(self, row: int, score: float, key: int) -> Match:
+        """A result for one movie, naming the alias the score came from as it is written."""
+        key_text = self.keys.strings[key]
+        name = next(name for k, name in self.aliases[row] if k == key_text)
+        pop = int(self.popularity[row])
+        return Match(int(self.ids[row]), round(score, 1), self.labels[row], name, pop)
+
+    def _candidate_keys(self, parsed: _Query) -> set[int]:
+        """Alias keys worth scoring: close as whole strings, or sharing rare words.
+
+        The year is left out of the whole-string pass (titles do not contain it) and kept in
+        the word pass, where "Death Race 2000" can still use it.
+        """
+        start, stop = self.keys.window(len(parsed.text), SUGGEST_CUTOFF)
+        keys = set(self._word_candidates(parsed.full))
+        if start < stop:
+            sims = process.cdist(
+                [parsed.text], self.keys.strings[start:stop], scorer=fuzz.ratio,
+                score_cutoff=SUGGEST_CUTOFF, dtype=np.uint8,
+            )[0]
+            keys.update((start + _top(sims, _RATIO_CANDIDATES)).tolist())
+        return keys
+
+    def _word_candidates(self, text: str) -> list[int]:
+        """Keys whose words best cover the query's words (fuzzy per word, TF-IDF weighted)."""
+        weights = np.zeros(len(self.vocab.strings), dtype=np.float32)
+        for word in dict.fromkeys(text.split()):
+            # A word that titles use is taken as typed; only unknown words are looked up
+            # fuzzily (the whole-string pass still catches a real word typed for another).
+            if (found := self.word_positions.get(word)) is not None:
+                weights[found] = self.idf[found]
+                continue
+            if len(word) <= 2:  # too short to tell a typo from another word
+                continue
+            start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
+            sims = process.cdist(
+                [word], self.vocab.strings[start:stop], scorer=fuzz.ratio,
+                score_cutoff=_TOKEN_CUTOFF, dtype=np.uint8,
+            )[0]
+            cols = np.flatnonzero(sims)
+            if cols.size:
+                close = (sims[cols] / 100.0) ** 2 * self.idf[start + cols]
+                weights[start + cols] = np.maximum(weights[start + cols], close)
+        if not weights.any():
+            return []
+        return _top(self.key_words @ weights, _WORD_CANDIDATES).tolist()
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` highest non-zero scores, in no particular order."""
+    nonzero = np.flatnonzero(scores)
+    if nonzero.size > n:
+        nonzero = nonzero[np.argpartition(scores[nonzero], -n)[-n:]]
+    return nonzero
+
+
+def _incidence(pairs: list[tuple[int, int]], shape: tuple[int, int]) -> sparse.csr_matrix:
+    """A 0/1 CSR matrix with a one at each (row, column) pair."""
+    rows = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+    cols = np.fromiter((c for _, c in pairs), dtype=np.int64, count=len(pairs))
+    data = np.ones(len(pairs), dtype=np.float32)
+    matrix = sparse.csr_matrix((data, (rows, cols)), shape=shape)
+    matrix.data[:] = 1.0  # a key repeated within one movie still counts once
+    return matrix
+
+
+def _word_matrix(keys: tuple[str, ...]) -> tuple[_Lexicon, np.ndarray, sparse.csr_matrix]:
+    """The title vocabulary, each word's IDF, and the keys × words TF-IDF matrix (rows L2 = 1).
+
+    Rare words weigh most, and among titles sharing a word the shorter ones rank first.
+    """
+    vocab = _Lexicon.of(word for key in keys for word in key.split())
+    word_pos = vocab.positions()
+    pairs = [(row, word_pos[word]) for row, key in enumerate(keys) for word in key.split()]
+    matrix = _incidence(pairs, (len(keys), len(vocab.strings)))
+    doc_freq = np.asarray(matrix.sum(axis=0)).ravel()
+    idf = np.log((1 + len(keys)) / (1 + doc_freq)).astype(np.float32) + 1.0
+    weighted = matrix.multiply(idf[np.newaxis, :]).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    weighted = sparse.diags(1.0 / norms.astype(np.float32)) @ weighted
+    return vocab, idf, weighted.tocsr()
