@@ -108,3 +108,11 @@ def rating_counts(db: Database) -> dict[int, int]:
     return dict(
         db.conn.execute("SELECT movie_id, count(*) FROM ratings GROUP BY movie_id").fetchall()
     )
+
+
+def genres(db: Database) -> list[str]:
+    """Every genre in the catalogue, sorted."""
+    found: set[str] = set()
+    for (joined,) in db.conn.execute("SELECT DISTINCT genres FROM movies"):
+        found.update(g for g in joined.split("|") if g)
+    return sorted(found - {"(no genres listed)", "unknown"})

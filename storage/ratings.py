@@ -42,7 +42,8 @@ def upsert(db: Database, user: User, movie_id: int, rating: float, ts: int | Non
     """Store a rating (re-rating replaces it); committed when this returns.
 
     Returns True if this created a new rating, False if it changed (or repeated) one.
-    A rated movie leaves the "not interested" list: the user clearly cares about it now.
+    A rated movie leaves the "not interested" list (the user clearly cares about it now) and
+    the watchlist (it has been watched).
     """
     with db.write() as conn:
         existed = conn.execute(
@@ -54,9 +55,10 @@ def upsert(db: Database, user: User, movie_id: int, rating: float, ts: int | Non
             "ts = excluded.ts",
             (user.id, movie_id, float(rating), ts or _now()),
         )
-        conn.execute(
-            "DELETE FROM dismissed WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
-        )
+        for table in ("dismissed", "watchlist"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE user_id = ? AND movie_id = ?", (user.id, movie_id)
+            )
     return existed is None
 
 
@@ -207,7 +209,8 @@ def export_csv(db: Database, user: User) -> str:
             (user.id,),
         )
         for movie_id, title, year, rating, ts in rows:
-            writer.writerow([name, movie_id, title, year or "", "" if rating is None else rating, ts])
+            shown = "" if rating is None else rating
+            writer.writerow([name, movie_id, title, year or "", shown, ts])
     return out.getvalue()
 
 

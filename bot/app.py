@@ -1,0 +1,157 @@
+"""Build the Application: the one place where every handler is registered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from bot.handlers import account, admin, common, errors, onboarding, rate, recommend
+from bot.keyboards import CallbackCodec
+from bot.services import Services, open_services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("start", "Rate a few movies to get going"),
+    BotCommand("recommend", "Your next picks: /recommend [n] [genre] [decade]"),
+    BotCommand("rate", "Find a movie and rate it"),
+    BotCommand("similar", "Movies like a given one"),
+    BotCommand("watchlist", "Movies you saved for later"),
+    BotCommand("profile", "Your taste at a glance"),
+    BotCommand("movienight", "In a group: find a movie everyone likes"),
+    BotCommand("export", "Download your data as CSV"),
+    BotCommand("forget", "Delete everything I know about you"),
+    BotCommand("help", "What I can do"),
+]
+
+
+def file_url(api_base_url: str) -> str:
+    """Telegram serves files under /file/bot<token>; a self-hosted server does the same."""
+    base = api_base_url.rstrip("/")
+    return base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+
+
+def build_application(
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    customize: Callable[[ApplicationBuilder], ApplicationBuilder] | None = None,
+) -> Application:
+    """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
+    (tests pass their own), and closed in post_shutdown only if we opened them."""
+    token = settings.require_token()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.api_base_url)
+        .base_file_url(file_url(settings.api_base_url))
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    if customize is not None:
+        builder = customize(builder)
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data["codec"] = CallbackCodec(token)
+    if services is not None:
+        app.bot_data["services"] = services
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    command = CommandHandler
+    app.add_handlers(
+        [
+            command("start", onboarding.start, filters=private),
+            command("help", onboarding.help_command),
+            command("rate", rate.rate_command, filters=private),
+            command("recommend", recommend.recommend, filters=private),
+            command("similar", recommend.similar_command, filters=private),
+            command("watchlist", account.watchlist, filters=private),
+            command("profile", account.profile, filters=private),
+            command("export", account.export, filters=private),
+            command("forget", account.forget, filters=private),
+            command("retrain", admin.retrain, block=False),
+            command("stats", admin.stats),
+            CallbackQueryHandler(onboarding.onboarding_button, pattern=r"^od?\."),
+            CallbackQueryHandler(rate.card_button, pattern=r"^m\."),
+            CallbackQueryHandler(rate.star_button, pattern=r"^r\."),
+            CallbackQueryHandler(recommend.more_button, pattern=r"^n\."),
+            CallbackQueryHandler(recommend.watchlist_button, pattern=r"^w\."),
+            CallbackQueryHandler(recommend.dismiss_button, pattern=r"^x\."),
+            CallbackQueryHandler(recommend.similar_button, pattern=r"^s\."),
+            CallbackQueryHandler(account.watchlist_button, pattern=r"^w[pxv]\."),
+            CallbackQueryHandler(account.forget_button, pattern=r"^f[yn]\."),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, rate.text_message),
+        ]
+    )
+    add_fallbacks(app)
+    app.add_error_handler(errors.on_error)
+
+
+def add_fallbacks(app: Application) -> None:
+    """Last in the group, so they see only what no other handler took: unknown commands in a
+    private chat get a hint, buttons of no known kind are expired."""
+    app.add_handlers(
+        [
+            MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, onboarding.unknown_command),
+            CallbackQueryHandler(common.stray_button),
+        ]
+    )
+
+
+async def _post_init(app: Application) -> None:
+    if "services" not in app.bot_data:
+        app.bot_data["services"] = open_services(app.bot_data["settings"])
+        app.bot_data["owns_services"] = True
+    services: Services = app.bot_data["services"]
+    await app.bot.set_my_commands(COMMANDS)
+    admin.schedule_retrain(app, services.settings)
+    log.info(
+        "bot @%s ready; model %s", app.bot.username,
+        (services.model.info.get("version") if services.model else "none"),
+    )
+
+
+async def _post_shutdown(app: Application) -> None:
+    if app.bot_data.pop("owns_services", False):
+        app.bot_data.pop("services").close()
+
+
+def run(settings: Settings) -> None:
+    """Long polling, or a webhook when a public URL is configured (its secret is checked)."""
+    app = build_application(settings)
+    allowed = Update.ALL_TYPES
+    if settings.webhook_url:
+        if not settings.webhook_secret:
+            from bot.settings import SettingsError
+
+            raise SettingsError("MOVIEBOT_WEBHOOK_SECRET must be set with MOVIEBOT_WEBHOOK_URL")
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=allowed,
+        )
+    else:
+        app.run_polling(allowed_updates=allowed)
