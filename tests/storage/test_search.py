@@ -1,0 +1,302 @@
+"""Fuzzy title search: what a person types → the movie they mean, or nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from bot.cli import main
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
+from storage.search import Match, TitleIndex, normalize, title_names
+
+# Titles as MovieLens writes them (year apart), with near-duplicates on purpose.
+CATALOGUE = (
+    Movie(1, "Toy Story", 1995, ("Animation",)),
+    Movie(2, "Toy Story 2", 1999, ("Animation",)),
+    Movie(3, "Heat", 1995, ("Action",)),
+    Movie(4, "Heat", 1986, ("Action",)),
+    Movie(5, "Heathers", 1989, ("Comedy",)),
+    Movie(6, "Matrix, The", 1999, ("Sci-Fi",)),
+    Movie(7, "Matrix Reloaded, The", 2003, ("Sci-Fi",)),
+    Movie(8, "Godfather, The", 1972, ("Crime",)),
+    Movie(9, "Godfather: Part II, The", 1974, ("Crime",)),
+    Movie(10, "Amélie (Fabuleux destin d'Amélie Poulain, Le)", 2001, ("Comedy",)),
+    Movie(11, "City of Lost Children, The (Cité des enfants perdus, La)", 1995, ("Fantasy",)),
+    Movie(12, "Hate (Haine, La)", 1995, ("Drama",)),
+    Movie(13, "Boot, Das", 1981, ("War",)),
+    Movie(14, "Seven (Se7en)", 1995, ("Thriller",)),
+    Movie(15, "Seven Samurai (Shichinin no samurai)", 1954, ("Drama",)),
+    Movie(16, "Alien", 1979, ("Horror",)),
+    Movie(17, "Aliens", 1986, ("Action",)),
+    Movie(18, "Twelve Monkeys (a.k.a. 12 Monkeys)", 1995, ("Sci-Fi",)),
+    Movie(19, "Léon: The Professional (a.k.a. The Professional) (Léon)", 1994, ("Action",)),
+    Movie(20, "Hamlet", 1990, ("Drama",)),
+    Movie(21, "Hamlet", 1996, ("Drama",)),
+    Movie(22, "Hamlet", 2000, ("Drama",)),
+    Movie(23, "Année dernière à Marienbad, L'", 1961, ("Drama",)),
+    Movie(24, "Star Wars: Episode V - The Empire Strikes Back", 1980, ("Sci-Fi",)),
+    Movie(25, "Wallace & Gromit: The Wrong Trousers", 1993, ("Animation",)),
+    Movie(26, "Death Race 2000", 1975, ("Action",)),
+    Movie(27, "Death Race", 2008, ("Action",)),
+    Movie(28, "Usual Suspects, The", 1995, ("Crime",)),
+    Movie(29, "Untitled", None, ()),
+)
+POPULARITY = {
+    1: 900, 2: 400, 3: 700, 4: 30, 5: 150, 6: 950, 7: 300, 8: 800, 9: 500, 10: 350, 11: 90,
+    12: 60, 13: 120, 14: 600, 15: 110, 16: 500, 17: 450, 18: 300, 19: 320, 20: 5, 21: 80,
+    22: 40, 23: 8, 24: 700, 25: 90, 26: 20, 27: 70, 28: 650,
+}
+
+
+@pytest.fixture(scope="module")
+def index() -> TitleIndex:
+    return TitleIndex.build(CATALOGUE, POPULARITY)
+
+
+def top(index: TitleIndex, query: str) -> int | None:
+    found = index.search(query)
+    return found[0].movie_id if found else None
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # typos
+        ("toy stroy", 1),
+        ("toystory", 1),
+        ("godfater", 8),
+        ("matirx", 6),
+        ("hmlet", 21),
+        # articles: missing, in front, or moved to the end as MovieLens writes them
+        ("the matrix", 6),
+        ("matrix", 6),
+        ("Matrix, The", 6),
+        ("usual suspects", 28),
+        ("the godfather part 2", 9),
+        ("godfather part ii", 9),
+        ("godfather 2", 9),
+        ("la cite des enfants perdus", 11),
+        ("la haine", 12),
+        ("haine", 12),
+        ("das boot", 13),
+        ("Boot, Das", 13),
+        ("annee derniere a marienbad", 23),
+        # a year picks among remakes, even the less popular one
+        ("heat 1995", 3),
+        ("heat 1986", 4),
+        ("heat (1986)", 4),
+        ("Heat 1987", 4),
+        ("hamlet 1990", 20),
+        ("death race 2000", 26),
+        ("death race", 27),
+        # case and accents
+        ("amelie", 10),
+        ("AMÉLIE", 10),
+        ("Amélie", 10),
+        # alternative titles in parentheses, and "a.k.a."
+        ("city of lost children", 11),
+        ("cite des enfants perdus", 11),
+        ("se7en", 14),
+        ("seven", 14),
+        ("shichinin no samurai", 15),
+        ("12 monkeys", 18),
+        ("twelve monkeys", 18),
+        ("leon", 19),
+        ("the professional", 19),
+        # part of a longer title, "&" spelled out, sequels
+        ("empire strikes back", 24),
+        ("wallace and gromit", 25),
+        ("toy story 2", 2),
+        ("matrix reloaded", 7),
+        ("aliens", 17),
+        ("alien", 16),
+        # ties go to the movie with more ratings
+        ("heat", 3),
+        ("hamlet", 21),
+        # nothing rather than garbage
+        ("qwxzv", None),
+        ("asdfgh jkl", None),
+        ("zzzzzz", None),
+        ("", None),
+        ("   ", None),
+        ("\t\n", None),
+        ("the", None),
+        ("!!! ???", None),
+        ("x" * 10_000, None),
+    ],
+)
+def test_search_finds_the_movie_a_person_means(index, query, expected):
+    assert top(index, query) == expected
+
+
+def test_best_matches_come_first_and_the_exact_title_wins(index):
+    found = index.search("heat")
+    assert [m.movie_id for m in found[:3]] == [3, 4, 5]  # Heat, the other Heat, Heathers
+    assert found[0].score == found[1].score == 100
+    assert found[0].popularity > found[1].popularity
+    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_a_match_names_the_title_and_the_alias_it_came_through(index):
+    (match, *_) = index.search("cite des enfants perdus")
+    assert match == Match(
+        movie_id=11,
+        score=100.0,
+        label="City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+        alias="La Cité des enfants perdus",
+        popularity=90,
+    )
+
+
+def test_limit_caps_the_results(index):
+    assert len(index.search("hamlet", limit=2)) == 2
+    assert index.search("hamlet", limit=0) == []
+
+
+def test_suggest_offers_close_spellings_when_search_finds_nothing(index):
+    assert index.search("last year at marienbad") == []
+    assert [m.movie_id for m in index.suggest("last year at marienbad")] == [23]
+
+
+@pytest.mark.parametrize("query", ["qwxzv", "asdfgh jkl", "", "x" * 10_000])
+def test_suggest_has_nothing_for_nonsense(index, query):
+    assert index.suggest(query) == []
+
+
+def test_huge_input_is_cut_and_answered_quickly(index):
+    started = time.perf_counter()
+    found = index.search("heat " + "blah " * 5_000)
+    assert time.perf_counter() - started < 1.0
+    assert [m.movie_id for m in found[:2]] == [3, 4]  # only the start of it counts
+
+
+def test_an_empty_catalogue_finds_nothing():
+    empty = TitleIndex.build([], {})
+    assert len(empty) == 0
+    assert empty.search("heat") == [] and empty.suggest("heat") == []
+
+
+def test_one_index_serves_many_threads_with_the_same_answers(index):
+    queries = ["toy stroy", "heat 1986", "amelie", "qwxzv", "la haine", "hamlet"]
+    expected = {q: index.search(q) for q in queries}
+    results: list[bool] = []
+
+    def worker() -> None:
+        results.extend(index.search(q) == expected[q] for _ in range(5) for q in queries)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == 8 * 5 * len(queries) and all(results)
+
+
+@pytest.mark.parametrize(
+    ("title", "names"),
+    [
+        ("Toy Story", ["Toy Story"]),
+        ("Matrix, The", ["The Matrix"]),
+        ("Boot, Das", ["Das Boot"]),
+        ("Année dernière à Marienbad, L'", ["L'Année dernière à Marienbad"]),
+        ("Seven (Se7en)", ["Seven", "Se7en"]),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La)",
+            ["The City of Lost Children", "La Cité des enfants perdus"],
+        ),
+        (
+            "Léon: The Professional (a.k.a. The Professional) (Léon)",
+            ["Léon: The Professional", "The Professional", "Léon"],
+        ),
+        ("Mrs. Brown (Her Majesty, Mrs. Brown)", ["Mrs. Brown", "Her Majesty, Mrs. Brown"]),
+        ("Land Before Time III: The Time of the Great Giving (V)",
+         ["Land Before Time III: The Time of the Great Giving"]),
+        ("I, Robot", ["I, Robot"]),
+        ("(500) Days of Summer", ["(500) Days of Summer"]),
+    ],
+)
+def test_title_names_reads_movielens_titles(title, names):
+    assert title_names(title) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("Amélie", "amelie"),
+        ("  Schindler’s   List ", "schindlers list"),
+        ("Tom & Jerry", "tom and jerry"),
+        ("L.A. Confidential", "la confidential"),
+        ("Rocky IV", "rocky 4"),
+        ("Spider-Man", "spider man"),
+        ("Smörgåsbord Ærø", "smorgasbord aero"),
+    ],
+)
+def test_normalize_meets_titles_and_queries_in_one_form(text, normal):
+    assert normalize(text) == normal
+
+
+def test_from_db_ranks_by_the_number_of_ratings(tiny_catalog):
+    index = TitleIndex.from_db(tiny_catalog)
+    (heat, *_) = index.search("heat")
+    assert (heat.label, heat.popularity) == ("Heat (1995)", 2)
+    assert index.search("tom and jerry")[0].movie_id == 7
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def catalogue_file(tmp_path) -> list[str]:
+    """A database file holding CATALOGUE with ratings; returns the CLI's common options."""
+    path = tmp_path / "m.sqlite"
+    with Database(path) as db:
+        movies.upsert_many(db, CATALOGUE)
+        for n, (movie_id, count) in enumerate([(3, 3), (4, 1)]):
+            for user_no in range(count):
+                user = users.ensure_telegram(db, 100 + user_no)
+                ratings.upsert(db, user, movie_id, 4, ts=1000 + n)
+    return ["--env-file", str(tmp_path / "none.env"), "--db", str(path)]
+
+
+def test_cli_prints_the_matches_from_a_database_file(tmp_path, capsys):
+    env = catalogue_file(tmp_path)
+    assert main([*env, "search", "heat 1995"]) == 0
+    header, first, second, *_ = capsys.readouterr().out.splitlines()
+    assert header.split() == ["title", "id", "score", "ratings"]
+    assert first.split() == ["Heat", "(1995)", "3", "100.0", "3"]
+    assert second.split() == ["Heat", "(1986)", "4", "85.0", "1"]
+
+
+def test_cli_json_and_limit(tmp_path, capsys):
+    env = catalogue_file(tmp_path)
+    assert main([*env, "search", "godfater", "--limit", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"movie_id": 8, "title": "Godfather, The (1972)", "matched": "The Godfather",
+         "score": 94.1, "ratings": 0}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "qwxzv"], "moviebot: no movie matches 'qwxzv'"),
+        (["search", "last year at marienbad"], "did you mean Année dernière à Marienbad, L'"),
+        (["search", "  "], "moviebot: the query is empty"),
+        (["search", "heat", "--limit", "0"], "--limit must be between 1 and 100"),
+    ],
+)
+def test_cli_no_match_is_one_clear_line_and_exit_code_1(tmp_path, capsys, args, message):
+    env = catalogue_file(tmp_path)
+    assert main([*env, *args]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_on_an_empty_database_says_how_to_get_movies(tmp_path, capsys):
+    env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "empty.sqlite")]
+    assert main([*env, "search", "heat"]) == 1
+    assert "run `moviebot data fetch` first" in capsys.readouterr().err
