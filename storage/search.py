@@ -125,7 +125,7 @@ def title_names(title: str) -> list[str]:
 def _is_name(text: str) -> bool:
     """Whether a parenthesised part of a title is another name, not "(1995)", "(V)" or "(TV)"."""
     key = normalize(text)
-    return len(key) > 2 and not key.isdigit() and key not in _NOT_NAMES
+    return len(key) > 2 and any(c.isalpha() for c in key) and key not in _NOT_NAMES
 
 
 def _article_in_front(name: str) -> str:

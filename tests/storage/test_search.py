@@ -218,6 +218,7 @@ def test_one_index_serves_many_threads_with_the_same_answers(index):
          ["Land Before Time III: The Time of the Great Giving"]),
         ("I, Robot", ["I, Robot"]),
         ("(500) Days of Summer", ["(500) Days of Summer"]),
+        ("Babylon 5 (2006–2007)", ["Babylon 5"]),
     ],
 )
 def test_title_names_reads_movielens_titles(title, names):
