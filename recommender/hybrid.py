@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
 
@@ -50,19 +51,23 @@ class BlendConfig:
     """Blend weights for a user with few ratings (cold) and with many (warm).
 
     A user with n ratings gets cold + (warm − cold) · n / (n + pivot) for each component.
-    Tuned on validation splits of MovieLens 100K (given-5 for cold, holdout for warm).
+    Tuned by coordinate ascent on validation splits carved from the MovieLens 100K train part
+    (holdout for warm, given-5 for cold and the pivot; `diversity` is the strongest re-rank that
+    kept validation NDCG@10 within 1%). With the tuned ALS, EASE adds little once a user has
+    many ratings, and content matters most for new users; with no ratings only popularity
+    speaks (see `weights`).
     """
 
-    als_cold: float = 0.4
+    als_cold: float = 0.8
     als_warm: float = 1.0
     ease_cold: float = 0.4
-    ease_warm: float = 1.0
-    content_cold: float = 0.3
-    content_warm: float = 0.1
-    popularity_cold: float = 0.6
+    ease_warm: float = 0.0
+    content_cold: float = 0.6
+    content_warm: float = 0.0
+    popularity_cold: float = 0.0
     popularity_warm: float = 0.1
-    pivot: float = 20.0
-    diversity: float = 0.1
+    pivot: float = 40.0
+    diversity: float = 0.5
     # Item-item similarity for reasons and similar(): this share from ALS, the rest content.
     similarity_als_share: float = 0.7
 
@@ -78,6 +83,7 @@ class BlendConfig:
         empty = np.asarray(counts) == 0
         for name in ("als", "ease", "content"):
             out[name][empty] = 0.0
+        out["popularity"][empty] = 1.0
         return out
 
 
@@ -172,7 +178,19 @@ class Hybrid:
         }
         if self.ease is not None:
             out["ease"] = standardise(self.ease.score(rows))
+        unknown = self.unknown_items
+        if unknown.any():
+            # Collaborative models know nothing about these movies (nobody liked them before
+            # training, or they are newer): judge them by their content instead.
+            for name in ("als", "ease"):
+                if name in out:
+                    out[name][:, unknown] = out["content"][:, unknown]
         return out
+
+    @cached_property
+    def unknown_items(self) -> np.ndarray:
+        """Movies without collaborative signal (all-zero ALS factors)."""
+        return ~self.als._fitted().any(axis=1)
 
     def blend(self, rows: sp.csr_matrix) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Blended scores and each component's weighted contribution (for reasons)."""

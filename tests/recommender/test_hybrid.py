@@ -1,0 +1,174 @@
+"""The serving API: recommend, similar, predict, onboarding, filters, reasons, new movies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.data import Catalog
+from recommender.hybrid import BlendConfig, Filters, ModelHolder, Recommender
+from tests.recommender import synthetic
+from tests.recommender.test_scorers import SMALL
+
+COMEDY_FAN = {m: 5.0 for m in synthetic.BLOCK_A[:4]} | {synthetic.BLOCK_B[0]: 1.0}
+
+
+@pytest.fixture(scope="module")
+def model() -> Recommender:
+    cat = synthetic.catalog()
+    return Recommender.train(synthetic.ratings(cat), cat, SMALL)
+
+
+def test_blend_leans_on_content_for_few_ratings_and_on_als_for_many():
+    weights = BlendConfig().weights(np.array([3, 200]))
+    few, many = 0, 1
+    content_share = weights["content"] / (weights["als"] + weights["content"])
+    assert content_share[few] > 2 * content_share[many]
+    assert weights["als"][many] > weights["als"][few]
+    assert weights["als"][many] > 5 * weights["content"][many]
+
+
+def test_no_ratings_means_only_popularity_speaks():
+    weights = BlendConfig().weights(np.array([0]))
+    assert weights["als"][0] == weights["content"][0] == weights["ease"][0] == 0
+    assert weights["popularity"][0] > 0
+
+
+def test_recommend_gives_a_comedy_fan_unrated_comedies(model):
+    picks = model.recommend(COMEDY_FAN, n=5)
+    ids = [p.movie_id for p in picks]
+    assert len(ids) == 5 and not set(ids) & set(COMEDY_FAN)
+    assert synthetic.in_block_a(ids) == 1.0
+
+
+def test_reasons_point_at_liked_movies_in_the_history(model):
+    picks = model.recommend(COMEDY_FAN, n=5, diversity=0.0)
+    liked = {m for m, stars in COMEDY_FAN.items() if stars >= 4}
+    assert all(p.reason.kind in ("liked", "genre", "popular") for p in picks)
+    assert any(p.reason.kind == "liked" for p in picks)
+    assert all(p.reason.movie_id in liked for p in picks if p.reason.kind == "liked")
+
+
+@pytest.mark.parametrize(
+    "history", [{}, {999_999: 5.0}], ids=["empty history", "only unknown movies"]
+)
+def test_nothing_known_gives_a_diverse_popular_list(model, history):
+    picks = model.recommend(history, n=6)
+    assert len(picks) == 6
+    assert all(p.reason.kind == "popular" for p in picks)
+    assert 0 < synthetic.in_block_a(p.movie_id for p in picks) < 1  # both tastes represented
+
+
+def test_picks_carry_predicted_stars_on_the_rating_scale(model):
+    picks = model.recommend(COMEDY_FAN, n=5)
+    assert all(1.0 <= p.predicted <= 5.0 for p in picks)
+
+
+@pytest.mark.parametrize(
+    ("filters", "check"),
+    [
+        (Filters(genres=frozenset({"Horror"})), lambda m: m in synthetic.BLOCK_B),
+        (Filters(year_min=1970, year_max=1979), lambda m: m in synthetic.BLOCK_B),
+        (Filters(genres=frozenset({"Comedy", "Horror"}), year_min=1995), lambda m: m in
+         synthetic.BLOCK_A and 1990 + m % 10 >= 1995),
+    ],
+    ids=["genre", "decade", "genres and year"],
+)
+def test_filters_hold(model, filters, check):
+    picks = model.recommend(COMEDY_FAN, n=5, filters=filters)
+    assert picks and all(check(p.movie_id) for p in picks)
+
+
+def test_min_ratings_keeps_only_well_known_movies(model):
+    counts = dict(zip(model.catalog.items.ids.tolist(), model._counts.tolist(), strict=True))
+    threshold = sorted(counts.values())[len(counts) // 2]
+    picks = model.recommend({}, n=10, filters=Filters(min_ratings=threshold))
+    assert picks and all(counts[p.movie_id] >= threshold for p in picks)
+
+
+def test_excluded_and_rated_movies_are_never_picked(model):
+    first = model.recommend(COMEDY_FAN, n=3)
+    excluded = {p.movie_id for p in first}
+    again = model.recommend(COMEDY_FAN, n=40, exclude=excluded)
+    ids = {p.movie_id for p in again}
+    assert not ids & excluded and not ids & set(COMEDY_FAN)
+    assert len(ids) == 40 - len(excluded) - len(COMEDY_FAN)
+
+
+def test_a_new_rating_changes_the_next_recommendations(model):
+    horror_convert = {m: 5.0 for m in synthetic.BLOCK_B[:8]} | {synthetic.BLOCK_A[0]: 1.0}
+    before = model.recommend(COMEDY_FAN, n=5)
+    after = model.recommend({**COMEDY_FAN, **{m: 1.0 for m in COMEDY_FAN}, **horror_convert}, 5)
+    assert synthetic.in_block_a(p.movie_id for p in before) == 1.0
+    assert synthetic.in_block_a(p.movie_id for p in after) <= 0.2
+
+
+def test_diversity_spreads_the_list_across_tastes(model):
+    mixed = {synthetic.BLOCK_A[0]: 5.0, synthetic.BLOCK_A[1]: 5.0, synthetic.BLOCK_B[0]: 4.0}
+    plain = model.recommend(mixed, n=6, diversity=0.0)
+    diverse = model.recommend(mixed, n=6, diversity=0.9)
+    def spread(picks):
+        share = synthetic.in_block_a(p.movie_id for p in picks)
+        return min(share, 1 - share)
+    assert spread(diverse) > spread(plain)
+
+
+def test_similar_returns_the_seed_block_without_the_seed(model):
+    seed = synthetic.BLOCK_B[2]
+    picks = model.similar(seed, n=5, exclude={synthetic.BLOCK_B[3]})
+    ids = [p.movie_id for p in picks]
+    assert seed not in ids and synthetic.BLOCK_B[3] not in ids and len(ids) == 5
+    assert synthetic.in_block_a(ids) == 0.0
+    assert all(p.reason.kind == "similar" and p.reason.movie_id == seed for p in picks)
+
+
+def test_unknown_movies_are_handled_quietly(model):
+    assert model.similar(999_999) == []
+    predicted = model.predict(COMEDY_FAN, [synthetic.BLOCK_A[9], 999_999])
+    assert set(predicted) == {synthetic.BLOCK_A[9]}
+
+
+def test_predict_rates_the_liked_block_higher(model):
+    predicted = model.predict(COMEDY_FAN, [synthetic.BLOCK_A[10], synthetic.BLOCK_B[10]])
+    assert predicted[synthetic.BLOCK_A[10]] > predicted[synthetic.BLOCK_B[10]]
+
+
+def test_relevance_is_one_score_per_catalogue_movie(model):
+    scores = model.relevance(COMEDY_FAN)
+    assert scores.shape == (40,) and scores.dtype == np.float32
+    assert scores[model.catalog.items.index(synthetic.BLOCK_A[10])] > scores[
+        model.catalog.items.index(synthetic.BLOCK_B[10])
+    ]
+
+
+def test_onboarding_asks_about_known_movies_from_both_tastes(model):
+    ids = model.onboarding(6, exclude={synthetic.BLOCK_A[0]})
+    assert len(set(ids)) == 6 and synthetic.BLOCK_A[0] not in ids
+    assert 0 < synthetic.in_block_a(ids) < 1
+
+
+def test_movies_added_after_training_are_recommendable_through_content(model):
+    old = model.catalog
+    new_id = 500
+    cat = Catalog.build(
+        [*old.items.ids.tolist(), new_id],
+        [*old.titles, "Brand New Comedy"],
+        [*old.years.tolist(), 1995],
+        [*old.genres, ("Comedy",)],
+        {new_id: [("actor", "a", 1.0)], **{i: synthetic.catalog().features[j] for j, i in
+                                           enumerate(old.items.ids.tolist())}},
+    )
+    extended = model.with_catalog(cat, counts={new_id: 10})
+    scores = extended.relevance(COMEDY_FAN)
+    horror = extended.catalog.items.index_of(synthetic.BLOCK_B)
+    assert scores[extended.catalog.items.index(new_id)] > np.median(scores[horror])
+    picks = extended.recommend(COMEDY_FAN, n=25, diversity=0.0)
+    assert new_id in {p.movie_id for p in picks}
+    assert extended.similar(new_id, n=3)
+    assert model.catalog is old  # the original model is unchanged
+
+
+def test_model_holder_swaps_one_reference(model):
+    holder = ModelHolder()
+    assert holder.current is None
+    assert holder.swap(model) is None and holder.current is model
