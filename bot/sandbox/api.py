@@ -454,7 +454,7 @@ class BotApi:
         text, entities = self.formatted(params, "text", TEXT_LIMIT, required=True)
         markup = self.markup(params)
         if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
-            raise bad_request(NOT_MODIFIED)
+            raise ApiError(400, NOT_MODIFIED)
         message.text, message.entities, message.reply_markup = text, entities, markup
         return self.edited(message)
 
@@ -469,7 +469,7 @@ class BotApi:
         markup = self.markup(params)
         old = (message.caption, message.caption_entities, message.reply_markup)
         if (caption, entities, markup) == old:
-            raise bad_request(NOT_MODIFIED)
+            raise ApiError(400, NOT_MODIFIED)
         message.caption, message.caption_entities, message.reply_markup = caption, entities, markup
         return self.edited(message)
 
@@ -480,7 +480,7 @@ class BotApi:
             raise bad_request("message can't be edited")
         markup = self.markup(params)
         if markup == message.reply_markup:
-            raise bad_request(NOT_MODIFIED)
+            raise ApiError(400, NOT_MODIFIED)
         message.reply_markup = markup
         return self.edited(message)
 

@@ -195,7 +195,7 @@ class Emulator:
         self.host, self.port = sock.getsockname()[:2]
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=0.5).start()
+        await web.SockSite(self._runner, sock).start()
         self.last_activity = time.monotonic()
         return self
 
