@@ -14,6 +14,8 @@ from storage import movies, ratings, users  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.movies import Movie  # noqa: E402
 
+pytest_plugins = ["bot.sandbox.testing"]  # emulator, emulator_builder, start_bot
+
 TINY_MOVIES = [
     Movie(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),
     Movie(2, "Heat", 1995, ("Action", "Crime", "Thriller")),
