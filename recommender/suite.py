@@ -49,7 +49,8 @@ ALS_GRID = {
 # Multipliers tried for each blend weight, one weight at a time (coordinate ascent);
 # the pivot (ratings at which a user is half-way from cold to warm) must stay positive.
 BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
-PIVOT_STEPS = (0.25, 0.5, 2.0, 4.0)
+POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
+KEEP_POSITIVE = ("pivot",)
 BLEND_ROUNDS = 2
 DIVERSITY_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 # The re-rank may cost at most this share of validation NDCG ("NDCG held").
@@ -228,7 +229,7 @@ def _tune_blend(
         if progress is not None:
             progress(f"tune blend ({protocol})", step, steps)
         current = getattr(blend, name)
-        for factor in PIVOT_STEPS if name == "pivot" else BLEND_STEPS:
+        for factor in POSITIVE_STEPS if name in KEEP_POSITIVE else BLEND_STEPS:
             value = round(current * factor, 4) if current else factor * 0.5
             candidate = replace(blend, **{name: value})
             ndcg = _blend_ndcg(candidate, table, valid, catalog, fit_part, k)
@@ -243,14 +244,14 @@ def _tune_blend(
 
 def _tune_als(
     config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
-    progress: ProgressFn | None,
+    progress: ProgressFn | None, grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[Any, list[dict]]:
-    """ALS's factors, regularization and alpha on a holdout validation split."""
+    """ALS's factors, regularization and alpha (or `grid`) on a holdout validation split."""
     from recommender.als import ALS
     from recommender.report import tune
 
     spec = ModelSpec(
-        "als", lambda p: ALS(replace(config.als, **p)), params={}, grid=ALS_GRID
+        "als", lambda p: ALS(replace(config.als, **p)), params={}, grid=grid or ALS_GRID
     )
     best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
     return replace(config, als=replace(config.als, **best)), rows
@@ -333,12 +334,14 @@ def tune_hybrid(
     cold_n: int = 5,
     start: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
+    als_grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, Any]:
     """Tune what `train` uses, on validation splits carved from a train split (never test).
 
     The same holdout split as `moviebot evaluate --seed` is made first and only its train part
     is looked at. Order: ALS grid (holdout validation), warm blend weights (holdout), cold blend
-    weights and the pivot (given-`cold_n` validation), then the re-rank strength. Returns the
+    weights and the pivot (given-`cold_n` validation), then the re-rank strength. `als_grid`
+    replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their values). Returns the
     tuned.json content: the full configuration and every validation figure behind it.
     """
     from recommender.evaluate import holdout_split
@@ -346,13 +349,20 @@ def tune_hybrid(
     started = time.perf_counter()
     train, _ = holdout_split(ratings, seed=seed)
     config = hybrid_config(start)
-    config, als_rows = _tune_als(config, train, catalog, seed, k, progress)
-    config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
-    config, warm = _tune_blend(config, WARM_FIELDS, train, catalog, "holdout", seed, k, progress)
-    config, cold = _tune_blend(
-        config, COLD_FIELDS, train, catalog, f"given-{cold_n}", seed, k, progress
-    )
-    config, rerank = _tune_diversity(config, train, catalog, seed, k, progress)
+    try:
+        config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
+        config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
+        config, warm = _tune_blend(
+            config, WARM_FIELDS, train, catalog, "holdout", seed, k, progress
+        )
+        config, cold = _tune_blend(
+            config, COLD_FIELDS, train, catalog, f"given-{cold_n}", seed, k, progress
+        )
+        config, rerank = _tune_diversity(config, train, catalog, seed, k, progress)
+    except EvaluationError:
+        raise
+    except (ModelSkipped, ValueError) as exc:
+        raise EvaluationError(f"cannot tune on these data: {exc}") from exc
     return {
         "format": TUNED_FORMAT,
         "seed": seed,
@@ -403,6 +413,8 @@ def read_tuned(model_dir: str | Path) -> dict[str, Any] | None:
         raise TunedFileError(f"{path} has an unknown format; delete it or re-run `moviebot tune`")
     try:
         hybrid_config(data)
+        if not isinstance(data.get("config"), dict):
+            raise TypeError("no configuration in it")
     except (TypeError, ValueError) as exc:
         raise TunedFileError(f"{path} has settings this version does not know: {exc}") from None
     return data

@@ -1,0 +1,264 @@
+"""`moviebot evaluate` and `moviebot tune`: offline quality, measured on the database ratings.
+
+Thin wrappers: read ratings and the catalogue through `bot.training`, hand them to
+`recommender.report` / `recommender.suite`, print Markdown on stdout and progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODELS = ("popularity", "content", "als", "ease", "hybrid")
+
+
+def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        parents=[parent],
+        help="measure recommendation quality: every model side by side",
+        description="Split the ratings in the database (EVALUATION.md protocol), fit "
+        "popularity, content, ALS, EASE and the hybrid on train and score them on test. "
+        "Prints a Markdown table; --json and --plot save the figures. Uses the tuned values "
+        "in <model dir>/tuned.json when present, as `train` does.",
+    )
+    evaluate.add_argument(
+        "--protocol", default="holdout", help="holdout (default) or given-N, e.g. given-5"
+    )
+    evaluate.add_argument("--k", type=int, default=10, help="list length scored (default 10)")
+    evaluate.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    evaluate.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    evaluate.add_argument("--plot", metavar="PATH", help="write a PNG bar chart")
+    evaluate.add_argument(
+        "--models", metavar="LIST", help=f"comma-separated subset of {','.join(MODELS)}"
+    )
+    evaluate.add_argument(
+        "--tune", action="store_true", help="run `moviebot tune` first and use its values"
+    )
+    _tune_options(evaluate)
+    _data_options(evaluate)
+    evaluate.add_argument(
+        "--ease-memory-gb", type=float, default=4.0, metavar="GB",
+        help="skip EASE when its items × items matrices would need more (default 4)",
+    )
+    evaluate.set_defaults(func=run_evaluate)
+
+    tune = subparsers.add_parser(
+        "tune",
+        parents=[parent],
+        help="choose ALS, blend and re-rank settings on validation data",
+        description="Tune ALS (factors, regularization, alpha), EASE's λ, the blend weights "
+        "(warm on holdout, cold on given-N validation) and the re-rank strength on validation "
+        "splits carved from the train part of the evaluation split (never its test part). "
+        "Writes <model dir>/tuned.json, which `train` and `evaluate` use.",
+    )
+    tune.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    tune.add_argument("--k", type=int, default=10, help="list length tuned for (default 10)")
+    tune.add_argument(
+        "--cold-n", type=int, default=5, help="ratings a cold user has when tuning (default 5)"
+    )
+    tune.add_argument(
+        "--output", metavar="PATH", help="write here instead of <model dir>/tuned.json"
+    )
+    _tune_options(tune)
+    _data_options(tune)
+    tune.set_defaults(func=run_tune)
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--include-telegram", action="store_true",
+        help="also use Telegram users' ratings (default: data-set users only)",
+    )
+
+
+def _tune_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--als", action="append", default=[], metavar="NAME=V1,V2",
+        help="ALS values to try when tuning, e.g. --als factors=32,64 --als regularization=20 "
+        "(default grid: factors 32,64,128 × regularization 5,20,50 × alpha 1,2,5)",
+    )
+
+
+def als_grid(items: list[str]) -> dict[str, list] | None:
+    """`--als factors=32,64` options → {"factors": [32, 64]}, typed like ALSConfig's fields."""
+    from dataclasses import fields
+
+    from recommender.als import ALSConfig
+
+    if not items:
+        return None
+    types = {f.name: type(getattr(ALSConfig(), f.name)) for f in fields(ALSConfig)}
+    grid: dict[str, list] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        name = name.strip()
+        if not sep or name not in types or not values.strip():
+            raise _cli_error(
+                f"--als takes NAME=V1,V2 with NAME one of {', '.join(types)}; got {item!r}"
+            )
+        try:
+            grid[name] = [types[name](v.strip()) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise _cli_error(f"--als {name}: {values!r} are not {types[name].__name__}s") from None
+    return grid
+
+
+def _cli_error(message: str) -> Exception:
+    from bot.cli import CLIError  # imported late: bot.cli imports this package
+
+    return CLIError(message)
+
+
+def _load(settings: Settings, include_telegram: bool) -> tuple[Any, Any]:
+    """The catalogue and the ratings to evaluate on; a clear error if there are none."""
+    from bot.training import catalog_from_db, ratings_from_db
+    from storage.db import Database
+
+    if not Path(settings.db_path).is_file():
+        raise _cli_error(f"no database at {settings.db_path}: run `moviebot data fetch` first")
+    kinds = ("dataset", "telegram") if include_telegram else ("dataset",)
+    with Database(settings.db_path) as db:
+        catalog = catalog_from_db(db)
+        ratings = ratings_from_db(db, catalog, kinds=kinds)
+    if ratings.nnz == 0:
+        raise _cli_error(
+            "no ratings to evaluate on: run `moviebot data fetch` first"
+            + ("" if include_telegram else " (or pass --include-telegram)")
+        )
+    return catalog, ratings
+
+
+def _progress() -> Callable[[str, int, int], None]:
+    """Progress on stderr: a bar per step on a terminal, one line per step otherwise."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {"label": None, "bar": None}
+    interactive = sys.stderr.isatty()
+
+    def report(label: str, done: int, total: int) -> None:
+        if label != state["label"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+                state["bar"] = None
+            state["label"] = label
+            if total and interactive:
+                state["bar"] = tqdm(total=total, desc=label, file=sys.stderr, leave=False)
+            else:
+                print(f"moviebot: {label}…", file=sys.stderr, flush=True)
+        if state["bar"] is not None:
+            state["bar"].n = done
+            state["bar"].refresh()
+            if done >= total:
+                state["bar"].close()
+                state["bar"] = None
+
+    return report
+
+
+def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
+    from recommender.suite import TUNED_FILE
+
+    output = getattr(args, "output", None)
+    return Path(output) if output else Path(settings.model_dir) / TUNED_FILE
+
+
+def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: Any) -> dict:
+    """Tune and write tuned.json; returns what was written."""
+    from recommender.evaluate import EvaluationError
+    from recommender.suite import tune_hybrid, write_tuned
+
+    cold_n = getattr(args, "cold_n", 5)
+    if args.k < 1 or cold_n < 1:
+        raise _cli_error("--k and --cold-n must be at least 1")
+    grid = als_grid(args.als)
+    try:
+        tuned = tune_hybrid(ratings, catalog, seed=args.seed, k=args.k, cold_n=cold_n,
+                            progress=_progress(), als_grid=grid)
+    except EvaluationError as exc:
+        raise _cli_error(str(exc)) from None
+    path = _tuned_path(args, settings)
+    write_tuned(tuned, path.parent) if path.name == "tuned.json" else path.write_text(
+        json.dumps(tuned, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    print(f"moviebot: tuned values written to {path}", file=sys.stderr)
+    return tuned
+
+
+def run_tune(args: argparse.Namespace, settings: Settings) -> int:
+    """Tune on validation data and save the values `train` will use."""
+    from recommender.suite import summary
+
+    catalog, ratings = _load(settings, args.include_telegram)
+    tuned = _tune(args, settings, catalog, ratings)
+    chosen = summary(tuned)
+    print(f"# Tuned on validation (seed {tuned['seed']}, {tuned['metric']}, "
+          f"{tuned['seconds']:.0f} s)\n")
+    print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
+    print(f"- EASE λ in the blend: {chosen['ease_lambda']}")
+    print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    """Every model side by side on one split; Markdown on stdout, JSON and PNG on request."""
+    from recommender.evaluate import EvaluationError, parse_protocol
+    from recommender.report import compare, markdown, plot, write_json
+    from recommender.suite import TunedFileError, read_tuned, standard_specs
+
+    try:
+        parse_protocol(args.protocol)
+    except EvaluationError as exc:
+        raise _cli_error(str(exc)) from None
+    if args.k < 1:
+        raise _cli_error("--k must be at least 1")
+    models = None
+    if args.models:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+    catalog, ratings = _load(settings, args.include_telegram)
+    if args.tune:
+        tuned = _tune(args, settings, catalog, ratings)
+    else:
+        try:
+            tuned = read_tuned(settings.model_dir)
+        except TunedFileError as exc:
+            raise _cli_error(str(exc)) from None
+    try:
+        specs = standard_specs(
+            tuned, n_items=len(catalog), ease_memory_limit=int(args.ease_memory_gb * 1024**3),
+            models=models,
+        )
+        report = compare(
+            ratings, catalog, specs, protocol=args.protocol, k=args.k, seed=args.seed,
+            progress=_progress(),
+        )
+    except EvaluationError as exc:
+        raise _cli_error(str(exc)) from None
+    report["config"] = "tuned.json" if tuned else "defaults"
+    if args.json:
+        write_json(report, args.json)
+    if args.plot:
+        plot(report, args.plot)
+    sys.stdout.write(markdown(report, command=_command(args)))
+    return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that regenerates this report (options that change figures only)."""
+    parts = ["moviebot", "evaluate", "--protocol", args.protocol, "--k", str(args.k),
+             "--seed", str(args.seed)]
+    if args.models:
+        parts += ["--models", args.models]
+    if args.include_telegram:
+        parts.append("--include-telegram")
+    return shlex.join(parts)

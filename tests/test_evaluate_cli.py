@@ -1,0 +1,160 @@
+"""`moviebot evaluate` and `moviebot tune` end to end on a small database file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
+
+GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi")
+N_USERS, N_MOVIES = 90, 70
+
+
+def build_db(path: Path, telegram_ratings: int = 6) -> None:
+    """Two taste groups over 70 movies, 90 data-set users, and one Telegram user."""
+    rng = np.random.default_rng(3)
+    with Database(path) as db:
+        movies.upsert_many(
+            db,
+            [Movie(m, f"Movie {m}", 1970 + m % 40, (GENRES[m % 6], GENRES[(m * 7) % 6]))
+             for m in range(1, N_MOVIES + 1)],
+        )
+        with db.write() as conn:
+            conn.executemany(
+                "INSERT INTO users (kind, external_id, created_at) VALUES ('dataset', ?, 0)",
+                [(u,) for u in range(1, N_USERS + 1)],
+            )
+            for u in range(1, N_USERS + 1):
+                user = users.resolve(db, f"ml:{u}")
+                liked = np.arange(1, 36) if u % 2 else np.arange(36, N_MOVIES + 1)
+                picked = rng.choice(liked, size=18, replace=False)
+                others = rng.choice(np.arange(1, N_MOVIES + 1), size=6, replace=False)
+                for m in set(picked.tolist()) | set(others.tolist()):
+                    stars = 5 if m in picked else int(rng.integers(1, 4))
+                    ratings.upsert(db, user, m, stars, ts=1000 + m)
+        me = users.ensure_telegram(db, 4242, "me")
+        for m in range(1, telegram_ratings + 1):
+            ratings.upsert(db, me, m, 4, ts=5000)
+
+
+@pytest.fixture
+def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # model dir ("models") and .env are looked up here
+    path = tmp_path / "movies.sqlite"
+    build_db(path)
+    return path
+
+
+def run(db: Path, *args: str) -> int:
+    return main(["--env-file", "none.env", "--db", str(db), *args])
+
+
+def test_evaluate_prints_the_table_and_writes_json_and_png(db_file: Path, tmp_path, capsys) -> None:
+    code = run(db_file, "evaluate", "--models", "popularity,ease,hybrid", "--k", "5",
+               "--json", "out.json", "--plot", "out.png")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert (report["protocol"], report["k"], report["seed"]) == ("holdout", 5, 0)
+    assert list(report["models"]) == ["popularity", "ease", "hybrid"]
+    hybrid = report["models"]["hybrid"]
+    for key in ("ndcg@5", "precision@5", "recall@5", "f1@5", "map@5", "hitrate@5",
+                "coverage@5", "diversity@5", "novelty@5", "rmse", "mae", "mse",
+                "fit_seconds", "params"):
+        assert key in hybrid
+    # two clear taste groups: the personal models beat popularity
+    assert hybrid["ndcg@5"] > report["models"]["popularity"]["ndcg@5"]
+    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"| hybrid | {hybrid['ndcg@5']:.3f} |" in out
+    assert "moviebot evaluate --protocol holdout --k 5 --seed 0" in out
+    assert "score hybrid" in err  # progress goes to stderr
+
+
+@pytest.mark.parametrize(("extra", "telegram"), [((), False), (("--include-telegram",), True)])
+def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, telegram) -> None:
+    assert run(db_file, "evaluate", "--models", "popularity", "--json", "o.json", *extra) == 0
+    counts = json.loads((tmp_path / "o.json").read_text())["dataset"]
+    with Database(db_file) as db:
+        dataset_only = ratings.count(db, "dataset")
+    assert counts["ratings"] == dataset_only + (6 if telegram else 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("evaluate", "--protocol", "given-five"), "unknown protocol 'given-five'"),
+        (("evaluate", "--models", "popularity,svd"), "unknown model(s) svd"),
+        (("evaluate", "--k", "0"), "--k must be at least 1"),
+    ],
+)
+def test_user_errors_are_one_clean_line(db_file, capsys, args, message) -> None:
+    assert run(db_file, *args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("moviebot: ") and message in err and "Traceback" not in err
+
+
+def test_empty_database_says_to_fetch_data(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    Database(tmp_path / "empty.sqlite").close()
+    assert run(tmp_path / "empty.sqlite", "evaluate") == 1
+    assert "no ratings to evaluate on: run `moviebot data fetch` first" in capsys.readouterr().err
+
+
+def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(db_file, tmp_path,
+                                                                       capsys) -> None:
+    code = run(db_file, "evaluate", "--protocol", "given-3", "--models", "popularity,ease",
+               "--ease-memory-gb", "0.00001", "--json", "g.json")
+    out = capsys.readouterr().out
+    assert code == 0
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert report["protocol"] == "given-3"
+    assert "skipped" in report["models"]["ease"] and "| ease | skipped: EASE needs" in out
+    # users with ≥ 20 ratings keep 3 in train; the few with fewer keep all of theirs
+    with Database(db_file) as db:
+        per_user = [
+            n for (n,) in db.conn.execute(
+                "SELECT count(*) FROM ratings JOIN users u ON u.id = user_id "
+                "WHERE u.kind = 'dataset' GROUP BY user_id"
+            )
+        ]
+    expected = sum(3 if n >= 20 else n for n in per_user)
+    assert report["dataset"]["train_ratings"] == expected
+
+
+def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, capsys) -> None:
+    grid = ("--als", "factors=32,200", "--als", "regularization=20", "--als", "alpha=2")
+    assert run(db_file, "tune", "--k", "5", *grid) == 0
+    out = capsys.readouterr().out
+    tuned = json.loads((tmp_path / "models" / "tuned.json").read_text())
+    assert tuned["config"]["als"]["factors"] == 32  # 200 factors cannot run on 90 users
+    assert [r.get("error", "")[:8] for r in tuned["validation"]["als"]] == ["", "ALS with"]
+    assert tuned["config"]["blend"]["pivot"] > 0
+    assert {"als", "blend_warm", "blend_cold", "rerank"} <= set(tuned["validation"])
+    assert "ALS" in out
+    assert run(db_file, "evaluate", "--models", "hybrid", "--json", "t.json") == 0
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert report["config"] == "tuned.json"
+    assert report["models"]["hybrid"]["params"]["als"]["factors"] == 32
+
+
+def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "tuned.json").write_text("{not json")
+    assert run(db_file, "evaluate", "--models", "popularity") == 1
+    assert "tuned.json is not readable JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("factors", "NAME=V1,V2"), ("colour=3", "NAME=V1,V2"), ("factors=many", "are not ints")],
+)
+def test_bad_als_grid_is_refused(db_file, capsys, option, message) -> None:
+    assert run(db_file, "tune", "--als", option) == 1
+    assert message in capsys.readouterr().err
