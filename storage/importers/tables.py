@@ -9,7 +9,6 @@ and blank lines), because that is what a user opens an editor at.
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,10 +22,6 @@ from storage.importers.sources import DataFormatError
 # About a million ratings.csv lines (25 bytes each): big enough to be fast, small enough that
 # a block's arrays and its rows in flight to SQLite stay well under a few hundred MB.
 BLOCK_BYTES = 24 << 20
-
-# A blank or whitespace-only line (pandas would skip some of them and so shift line numbers).
-_BLANK = re.compile(rb"(?:^|\n)[ \t\r]*(?:\n|\Z)")
-
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -104,15 +99,25 @@ def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield rest + b"\n"
 
 
-def _drop_blank_lines(block: bytes, first: int) -> tuple[bytes, Callable[[int], int]]:
-    """The block without blank lines, and row index → line number in the file."""
-    body = block[:-1] if block.endswith(b"\n") else block
-    if not _BLANK.search(body):
-        return block, lambda row: first + row
-    kept = [(first + i, line) for i, line in enumerate(body.split(b"\n")) if line.strip()]
-    numbers = [n for n, _ in kept]
-    data = b"".join(line + b"\n" for _, line in kept)
-    return data, lambda row: numbers[row]
+def _without_blank_rows(
+    frame: pd.DataFrame, first: int
+) -> tuple[pd.DataFrame, Callable[[int], int]]:
+    """Drop rows that came from blank lines; row i of the result → its line in the file.
+
+    pandas parsed every line (skip_blank_lines=False), so row i is line `first + i` until
+    blank ones are dropped; checking parsed rows is much cheaper than scanning the bytes.
+    """
+    rest_empty = frame.iloc[:, 1:].isna().all(axis=1).to_numpy()
+    lead = frame.iloc[:, 0]
+    if pd.api.types.is_numeric_dtype(lead):
+        lead_empty = lead.isna().to_numpy()
+    else:
+        lead_empty = (lead.isna() | (lead.astype(str).str.strip() == "")).to_numpy()
+    blank = rest_empty & lead_empty
+    if not blank.any():
+        return frame, lambda row: first + row
+    kept = np.flatnonzero(~blank)
+    return frame.iloc[kept].reset_index(drop=True), lambda row: first + int(kept[row])
 
 
 def _header_positions(spec: TableSpec, header: str) -> tuple[dict[str, int], int]:
@@ -131,14 +136,14 @@ def _header_positions(spec: TableSpec, header: str) -> tuple[dict[str, int], int
     return positions, len(names)
 
 
-def _bad_field_count(data: bytes, sep: str, expected: int, line_of: Callable[[int], int]) -> str:
+def _bad_field_count(data: bytes, sep: str, expected: int, first: int) -> str:
     """Find the first line with the wrong number of fields, for the error message."""
     for row, line in enumerate(data.split(b"\n")):
         if not line.strip():
             continue
         found = line.count(sep.encode()) + 1
         if found != expected:
-            return f"line {line_of(row)}: expected {expected} fields, found {found}"
+            return f"line {first + row}: expected {expected} fields, found {found}"
     return "a line has the wrong number of fields"
 
 
@@ -166,8 +171,7 @@ def read_chunks(fh: BinaryIO, spec: TableSpec, *, block_bytes: int = BLOCK_BYTES
             continue
         lines_in_block = block.count(b"\n")
         data = block.replace(spec.replace_sep, spec.sep.encode()) if spec.replace_sep else block
-        data, line_of = _drop_blank_lines(data, line)
-        frame = _parse(data, spec, width, line_of)
+        frame, line_of = _without_blank_rows(_parse(data, spec, width, line), line)
         wanted = frame.iloc[:, sorted(positions.values())]
         by_position = {p: c for c, p in positions.items()}
         wanted.columns = [by_position[p] for p in sorted(positions.values())]
@@ -182,7 +186,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _parse(data: bytes, spec: TableSpec, width: int, line_of: Callable[[int], int]) -> pd.DataFrame:
+def _parse(data: bytes, spec: TableSpec, width: int, first: int) -> pd.DataFrame:
     """One block through pandas' C parser; a ragged line becomes an error naming it."""
     if not data:
         return pd.DataFrame({i: pd.Series(dtype=np.float64) for i in range(width)})
@@ -200,8 +204,8 @@ def _parse(data: bytes, spec: TableSpec, width: int, line_of: Callable[[int], in
                 skip_blank_lines=False,
             )
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        where = _bad_field_count(data, spec.sep, width, line_of)
+        where = _bad_field_count(data, spec.sep, width, first)
         raise DataFormatError(f"{spec.name} {where}") from None
     if len(frame.columns) != width:
-        raise DataFormatError(f"{spec.name} {_bad_field_count(data, spec.sep, width, line_of)}")
+        raise DataFormatError(f"{spec.name} {_bad_field_count(data, spec.sep, width, first)}")
     return frame

@@ -317,6 +317,27 @@ def test_a_different_data_set_is_refused_and_nothing_changes(fresh_db, tmp_path)
     assert snapshot(fresh_db) == before
 
 
+@pytest.mark.parametrize(
+    "quirk",
+    ["windows line ends", "blank lines at the end", "byte order mark", "no final newline"],
+)
+def test_harmless_file_quirks_import_the_same(fresh_db, tmp_path, quirk):
+    folder = write_latest(tmp_path / "ml-latest-small")
+    ratings_text = {
+        "windows line ends": LATEST_RATINGS.replace("\n", "\r\n"),
+        "blank lines at the end": LATEST_RATINGS + "\n\n  \n",
+        "byte order mark": "\ufeff" + LATEST_RATINGS,
+        "no final newline": LATEST_RATINGS.rstrip("\n"),
+    }[quirk]
+    (folder / "ratings.csv").write_text(ratings_text, encoding="utf-8", newline="")
+    (folder / "movies.csv").write_text(
+        ("\ufeff" if quirk == "byte order mark" else "") + LATEST_MOVIES, encoding="utf-8"
+    )
+    result = import_dataset(fresh_db, folder)
+    assert (result.movies, result.users, result.ratings, result.rating_min) == (7, 3, 8, 0.5)
+    assert movies.get(fresh_db, 2).title == "Matrix, The"
+
+
 # ---------------------------------------------------------------- bad input
 
 
