@@ -1,0 +1,70 @@
+"""/retrain and /stats: admins by numeric id, one retrain at a time, failures keep the model."""
+
+from __future__ import annotations
+
+import time
+
+from recommender.suite import write_tuned
+from storage import models
+from tests.bot.world import small_model
+
+
+async def test_non_admins_are_refused_politely(emulator, run_bot):
+    services = await run_bot(admins=(1,))
+    bob = emulator.user("Bob")
+    for command in ("/retrain", "/stats"):
+        await bob.send(command)
+        assert "only the bot's admins" in (await bob.next_message()).text
+    assert services.model.info["version"] == 1
+
+
+async def test_admin_retrain_reports_and_swaps_the_model(emulator, run_bot):
+    ada = emulator.user("Ada")
+    services = await run_bot(admins=(ada.id,))
+    old = services.model
+    await ada.send("/retrain")
+    started = await ada.next_message()
+    assert "Retraining" in started.text and "model v1" in started.text
+    done = await ada.next_message(timeout=60)
+    assert "Now serving model v2 (was model v1)" in done.text
+    assert "Validation NDCG@10" in done.text
+    assert services.model is not old and services.model.info["version"] == 2
+    assert models.latest(services.db).version == 2
+    alice = emulator.user("Alice")
+    await alice.send("/recommend")
+    await alice.next_message()
+    await ada.send("/stats")
+    stats = await ada.next_message()
+    assert "model v2" in stats.text and "Telegram users: 1 · their ratings: 0" in stats.text
+    assert "/recommend latency: p50" in stats.text
+
+
+async def test_a_failed_retrain_keeps_serving_the_old_model(emulator, run_bot, world):
+    write_tuned(small_model(factors=64), world.model_dir)  # more factors than this data allows
+    ada = emulator.user("Ada")
+    services = await run_bot(admins=(ada.id,))
+    old = services.model
+    await ada.send("/retrain")
+    await ada.next_message()
+    failed = await ada.next_message(timeout=60)
+    assert "Training failed" in failed.text and "Still serving model v1" in failed.text
+    assert services.model is old
+
+
+async def test_a_second_retrain_while_one_runs_is_refused(emulator, run_bot):
+    ada = emulator.user("Ada")
+    services = await run_bot(admins=(ada.id,))
+    await ada.send("/retrain")
+    await ada.send("/retrain")
+    texts = [(await ada.next_message(timeout=60)).text for _ in range(3)]
+    assert sum("already running" in t for t in texts) == 1
+    assert sum("Now serving model v2" in t for t in texts) == 1
+    assert models.latest(services.db).version == 2
+
+
+async def test_a_stale_retrain_from_before_a_restart_is_ignored(emulator, run_bot):
+    ada = emulator.user("Ada")
+    services = await run_bot(admins=(ada.id,))
+    await ada.send("/retrain", date=time.time() - 3600)
+    assert "while I was offline" in (await ada.next_message()).text
+    assert models.latest(services.db).version == 1

@@ -1,0 +1,308 @@
+"""One person and the bot, end to end through the emulator: each flow as a conversation."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from bot.keyboards import CallbackCodec
+from bot.sandbox.runner import stop_application
+from storage import ratings, users
+
+
+async def rated_count(services, alice) -> int:
+    user = users.find(services.db, "telegram", alice.id)
+    return 0 if user is None else len(ratings.history(services.db, user).ratings)
+
+
+async def onboard(alice, stars: str = "★5", count: int = 5):
+    """Alice sends /start and rates `count` onboarding cards."""
+    await alice.send("/start")
+    welcome = await alice.next_message()
+    card = await alice.next_message()
+    for _ in range(count):
+        await alice.press(card, stars)
+        await alice.emulator.wait_idle()
+    return welcome, card
+
+
+async def test_start_welcomes_and_onboards_until_recommend_is_offered(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    welcome, card = await onboard(alice, count=5)
+    assert "Hi, Alice" in welcome.text
+    assert card.edited and "Rated 5 so far" in card.text and "/recommend" in card.text
+    assert await rated_count(services, alice) == 5
+    # Every card asked about a different movie, so five ratings were stored for five movies.
+    await alice.press(card, "Done")
+    await emulator.wait_idle()
+    assert "You've rated 5 movies" in card.text
+
+
+async def test_onboarding_skip_and_not_seen_store_nothing_and_move_on(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/start")
+    await alice.next_message()
+    card = await alice.next_message()
+    first = card.text
+    await alice.press(card, "Haven't seen")
+    await emulator.wait_idle()
+    second = card.text
+    await alice.press(card, "Skip")
+    await emulator.wait_idle()
+    assert len({first, second, card.text}) == 3
+    assert await rated_count(services, alice) == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("heat 1995", "Heat (1995)"), ("the matrix", "The Matrix (1999)"), ("amelie", "Amélie")],
+)
+async def test_typing_a_title_offers_matches_and_rating_it_is_saved(
+    emulator, run_bot, typed, expected
+):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send(typed)
+    results = await alice.next_message()
+    assert expected in results.button_labels[0]
+    await alice.press(results, 0)
+    card = await alice.next_message()
+    assert "Predicted ★" in card.text
+    await alice.press(card, "★4")
+    await emulator.wait_idle()
+    assert "You rated it ★4" in card.text
+    await alice.press(card, "★2")  # re-rating replaces
+    await emulator.wait_idle()
+    assert "You rated it ★2" in card.text
+    assert await rated_count(services, alice) == 1
+
+
+async def test_nonsense_gets_a_friendly_no_match(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("qwxzv plmkj")
+    reply = await alice.next_message()
+    assert "couldn't find" in reply.text and not reply.button_list
+
+
+async def test_huge_message_is_refused_politely(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("heat " * 800)
+    reply = await alice.next_message()
+    assert "too long" in reply.text
+    assert await rated_count(services, alice) == 0
+
+
+async def test_titles_with_html_characters_render_escaped(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/rate tom & jerry")
+    results = await alice.next_message()
+    await alice.press(results, 0)
+    card = await alice.next_message()
+    assert "Tom & Jerry: <The Movie>" in card.text
+    assert "&lt;The Movie&gt;" in card.html
+
+
+async def test_recommend_after_onboarding_gives_picks_with_reasons(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/rate die hard")
+    await alice.press(await alice.next_message(), 0)
+    await alice.press(await alice.next_message(), "★5")
+    await emulator.wait_idle()
+    await alice.send("/recommend")
+    picks = await alice.next_message()
+    assert "Your picks" in picks.text
+    assert "because you liked" in picks.text and "Die Hard" in picks.text
+    assert picks.text.count("Predicted ★") == 5
+    assert picks.button_labels[-1] == "More ▶"
+
+
+async def test_recommend_filters_by_genre_and_decade(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 3 comedy 90s")
+    picks = await alice.next_message()
+    titles = [line for line in picks.text.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(titles) == 3
+    assert all("(199" in t for t in titles)
+    assert picks.text.count("Comedy") >= 3
+
+
+async def test_bad_recommend_arguments_get_usage(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend banana")
+    assert "Usage" in (await alice.next_message()).text
+
+
+async def test_not_interested_and_watchlist_change_the_next_picks_at_once(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 3")
+    first = await alice.next_message()
+    top = first.button_labels[0]
+    assert top == "1. Rate"
+    await alice.press(first, "🚫")  # first pick's "not interested"
+    await alice.press(first, "➕")  # first "➕" on the page: the same movie, now dismissed
+    await emulator.wait_idle()
+    await alice.send("/recommend 3")
+    second = await alice.next_message()
+    first_title = first.text.splitlines()[2]
+    assert first_title not in second.text
+    user = users.find(services.db, "telegram", alice.id)
+    history = ratings.history(services.db, user)
+    assert len(history.watchlist | history.dismissed) == 1
+
+
+async def test_more_button_pages_without_repeats(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 3")
+    page1 = await alice.next_message()
+    await alice.press(page1, "More ▶")
+    page2 = await alice.next_message()
+    assert "More picks" in page2.text
+    names1 = {line for line in page1.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
+    names2 = {line for line in page2.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
+    assert names1 and names2 and not names1 & names2
+
+
+async def test_similar_command_lists_neighbours(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/similar aliens")
+    reply = await alice.next_message()
+    assert "Like Aliens (1986)" in reply.text
+    assert reply.text.count("like <b>") == 0 and "like Aliens" in reply.text
+
+
+async def test_watchlist_lists_removes_and_watched_asks_for_a_rating(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("fargo")
+    await alice.press(await alice.next_message(), 0)
+    card = await alice.next_message()
+    await alice.press(card, "➕ Watchlist")
+    await alice.send("speed")
+    await alice.press(await alice.next_message(), 0)
+    await alice.press(await alice.next_message(), "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/watchlist")
+    listing = await alice.next_message()
+    assert "Fargo (1996)" in listing.text and "Speed (1994)" in listing.text
+    await alice.press(listing, "Remove")  # newest first: Speed
+    await emulator.wait_idle()
+    assert "Speed" not in listing.text and "Fargo" in listing.text
+    await alice.press(listing, "✓ Watched: Fargo (1996)")
+    card = await alice.next_message()
+    await alice.press(card, "★5")
+    await emulator.wait_idle()
+    user = users.find(services.db, "telegram", alice.id)
+    assert ratings.history(services.db, user).watchlist == frozenset()
+    assert ratings.history(services.db, user).ratings == {11: 5.0}
+
+
+async def test_profile_sends_text_and_a_chart(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await onboard(alice, count=3)
+    await alice.send("/profile")
+    text = await alice.next_message()
+    chart = await alice.next_message()
+    assert "Ratings: 3" in text.text and "Favourite genres" in text.text
+    assert chart.photo is not None and chart.photo.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_export_sends_a_csv_of_the_users_data(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await onboard(alice, count=2)
+    await alice.send("/export")
+    doc = await alice.next_message()
+    rows = list(csv.DictReader(io.StringIO(doc.document.data.decode())))
+    assert [r["list"] for r in rows] == ["rating", "rating"]
+
+
+async def test_forget_asks_then_deletes_everything(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await onboard(alice, count=2)
+    await alice.send("/forget")
+    confirm = await alice.next_message()
+    await alice.press(confirm, "Cancel")
+    await emulator.wait_idle()
+    assert await rated_count(services, alice) == 2
+    await alice.send("/forget")
+    confirm = await alice.next_message()
+    await alice.press(confirm, "Yes, delete everything")
+    await emulator.wait_idle()
+    assert "deleted" in confirm.text
+    assert users.find(services.db, "telegram", alice.id) is None
+
+
+async def test_forged_and_foreign_buttons_expire_and_change_nothing(emulator, run_bot):
+    services = await run_bot()
+    alice, mallory = emulator.user("Alice"), emulator.user("Mallory")
+    await alice.send("heat 1995")
+    results = await alice.next_message()
+    await alice.press(results, 0)
+    card = await alice.next_message()
+    # Mallory presses a copy of Alice's card: signed for Alice, so it is not Mallory's button.
+    query = await mallory.press(card, "★1")
+    assert (await query.answered())["text"] == "This button has expired."
+    # A forged payload with a made-up signature, and one signed with another bot's key.
+    other_bot = CallbackCodec("other-token").encode("r", 1, 10, scope=alice.id)
+    for forged in ("r.1.10.AAAAAAAA", other_bot, "r.1", "", "x" * 64):
+        card.reply_markup["inline_keyboard"][0][0]["callback_data"] = forged
+        query = await alice.press(card, 0)
+        assert (await query.answered())["text"] == "This button has expired."
+    assert await rated_count(services, alice) == 0
+    assert users.find(services.db, "telegram", mallory.id) is None or await rated_count(
+        services, mallory
+    ) == 0
+
+
+async def test_double_tap_creates_one_rating(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("heat 1995")
+    await alice.press(await alice.next_message(), 0)
+    card = await alice.next_message()
+    await alice.press(card, "★4")
+    await alice.press(card, "★4")
+    await emulator.wait_idle()
+    assert await rated_count(services, alice) == 1
+
+
+async def test_unknown_command_gets_a_hint_and_help_lists_commands(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/frobnicate")
+    assert "/help" in (await alice.next_message()).text
+    await alice.send("/help")
+    help_text = (await alice.next_message()).text
+    assert "/recommend" in help_text and "/retrain" not in help_text
+    commands = [c["command"] for c in emulator.my_commands()]
+    assert {"start", "recommend", "rate", "watchlist", "help"} <= set(commands)
+
+
+async def test_buttons_keep_working_after_a_restart(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("heat 1995")
+    await alice.press(await alice.next_message(), 0)
+    card = await alice.next_message()
+    await stop_application(run_bot.apps[0])
+    services.close()
+    services2 = await run_bot()
+    await alice.press(card, "★3")
+    await emulator.wait_idle()
+    assert await rated_count(services2, alice) == 1
+    assert services is not services2
