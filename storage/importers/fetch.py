@@ -35,7 +35,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from storage.db import Database, StorageError
-from storage.importers.movielens import ImportResult, import_dataset, summary
+from storage.importers.movielens import (
+    ImportResult,
+    check_same_dataset,
+    import_dataset,
+    summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,7 @@ def fetch(
         raise FetchError(
             f"unknown data set {name!r}; choose one of {', '.join(GROUPLENS_DATASETS)}"
         )
+    check_same_dataset(db, name)  # before a download that could take minutes
     if name == DEFAULT_DATASET and base_url is None:
         return fetch_recbole(db, data_dir, index_url=index_url, force=force, progress=progress)
     return fetch_grouplens(

@@ -42,6 +42,7 @@ __all__ = [
     "DataFormatError",
     "DatasetMismatchError",
     "ImportResult",
+    "check_same_dataset",
     "detect",
     "import_dataset",
     "split_title",
@@ -474,13 +475,13 @@ def _kg_features(source: Source, stem: str) -> list[Feature]:
 # ---------------------------------------------------------------- writing
 
 
-def _check_same_dataset(db: Database, dataset: str) -> None:
+def check_same_dataset(db: Database, dataset: str) -> None:
+    """Refuse a second, different data set: one database holds one catalogue."""
     current = db.get_meta("dataset")
     if current is not None and current != dataset:
         raise DatasetMismatchError(
             f"this database already holds {current}; importing {dataset} would mix two "
-            f"catalogues. Use another database file, e.g. `moviebot --db {dataset}.sqlite "
-            "data import …`"
+            f"catalogues. Use another database file for it: add `--db {dataset}.sqlite`"
         )
 
 
@@ -593,7 +594,7 @@ def import_dataset(
     with Source(path) as source:
         layout = detect(source)
         dataset = expect or layout.dataset
-        _check_same_dataset(db, dataset)
+        check_same_dataset(db, dataset)
         log.info("importing %s (%s format) from %s", dataset, layout.format, path)
         catalogue = read_movies(source, layout)
         demographics = read_users(source, layout)

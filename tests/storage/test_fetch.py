@@ -19,10 +19,11 @@ from storage.importers.fetch import (
     RECBOLE_WHEEL,
     ChecksumError,
     FetchError,
+    fetch,
     fetch_grouplens,
     fetch_recbole,
 )
-from storage.importers.movielens import summary
+from storage.importers.movielens import DatasetMismatchError, summary
 
 # ---------------------------------------------------------------- a small HTTP server
 
@@ -217,6 +218,17 @@ def test_a_checksum_mismatch_is_refused_and_nothing_is_imported(fresh_db, tmp_pa
     assert summary(fresh_db).movies == 0
     assert fresh_db.get_meta("dataset") is None
     assert list((tmp_path / "downloads").iterdir()) == []
+
+
+def test_fetching_a_second_data_set_is_refused_before_any_download(fresh_db, tmp_path, site):
+    serve_grouplens(site, "ml-latest-small")
+    serve_grouplens(site, "ml-1m")
+    fetch(fresh_db, tmp_path, "ml-latest-small", base_url=f"{site.url}/movielens")
+    seen = len(site.requests)
+    with pytest.raises(DatasetMismatchError, match=r"holds ml-latest-small.*--db ml-1m.sqlite"):
+        fetch(fresh_db, tmp_path, "ml-1m", base_url=f"{site.url}/movielens")
+    assert len(site.requests) == seen
+    assert summary(fresh_db).dataset == "ml-latest-small"
 
 
 @pytest.mark.parametrize(
