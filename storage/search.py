@@ -99,8 +99,10 @@ def normalize(text: str) -> str:
 
     Applied to titles and queries alike, so both sides meet in the same form.
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = text.casefold().translate(_LETTERS)
+    if not plain.isascii():  # most titles are: skip the costly part for them
+        decomposed = unicodedata.normalize("NFKD", plain)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     words = _NON_WORD.sub(" ", plain.translate(_APOSTROPHES)).split()
     return " ".join(_ROMAN.get(w, w) for w in words)
 
