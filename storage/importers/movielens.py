@@ -33,7 +33,7 @@ from tqdm import tqdm
 from storage import movies
 from storage.db import Database, StorageError
 from storage.importers.sources import DataFormatError, Source
-from storage.importers.tables import TableSpec, read_chunks
+from storage.importers.tables import Chunk, TableSpec, read_chunks
 from storage.movies import Movie
 
 log = logging.getLogger(__name__)
@@ -563,7 +563,9 @@ def _import_ratings(
     return scale
 
 
-def _check_ratings(chunk, items: np.ndarray, stars: np.ndarray, movie_ids: np.ndarray) -> None:
+def _check_ratings(
+    chunk: Chunk, items: np.ndarray, stars: np.ndarray, movie_ids: np.ndarray
+) -> None:
     """Ratings must be on a half-star scale up to 10 and name a movie of the catalogue."""
     off_scale = np.flatnonzero((stars <= 0) | (stars > 10) | (stars * 2 != np.floor(stars * 2)))
     if off_scale.size:
