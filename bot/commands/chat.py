@@ -95,6 +95,7 @@ async def chat_session(
         app, services = build_bot(sandbox_settings, factory)
         try:
             async with running(app):
+                await emulator.wait_polling()
                 client = ChatClient(emulator, sys.stdout, files, name=args.name, script=args.script)
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)
         finally:

@@ -344,6 +344,16 @@ class Emulator:
                 )
             await self.world.bot_acted.wait(remaining)
 
+    async def wait_polling(self, timeout: float = 5.0) -> bool:
+        """Wait until a bot is long polling (so its allowed_updates are in force)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.api.polling.active == 0:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
     def is_idle(self) -> bool:
         return self.api.pending_updates() == 0 and self.in_flight == 0
 

@@ -45,7 +45,8 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
 
     `await start_bot(factory)` where factory is an Application, an ApplicationBuilder, or a
     callable taking project Settings (token and api_base_url pointing at the emulator) and
-    returning either. Keyword arguments: `poll_timeout`, `allowed_updates`.
+    returning either. Keyword arguments: `poll_timeout`, `allowed_updates`. Returns once
+    the bot is long polling, so what a test does next reaches it.
     """
     started: list[Application] = []
 
@@ -60,6 +61,8 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
             app = app.build()
         await start_application(app, poll_timeout=poll_timeout, allowed_updates=allowed_updates)
         started.append(app)
+        if not await emulator.wait_polling(timeout=5.0):
+            raise RuntimeError("the bot started but never polled the emulator for updates")
         return app
 
     yield start
