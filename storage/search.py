@@ -219,7 +219,7 @@ def _similarity(query: str, key: str) -> float:
     if len(query) > len(key):
         # The user typed more than this title: it counts only if all its words are there.
         return max(score, _TITLE_IN_QUERY) if key_words <= query_words else score
-    if query_words <= key_words:
+    if query_words <= key_words and len(query) > 2:  # "d" is not a search for "Jaws 3-D"
         score = max(score, _QUERY_WORDS_IN_TITLE)
     if len(key) >= 8 * len(query):
         return max(score, 0.6 * fuzz.partial_ratio(query, key))

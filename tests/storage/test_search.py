@@ -45,6 +45,7 @@ CATALOGUE = (
     Movie(27, "Death Race", 2008, ("Action",)),
     Movie(28, "Usual Suspects, The", 1995, ("Crime",)),
     Movie(29, "Untitled", None, ()),
+    Movie(30, "Jaws 3-D", 1983, ("Horror",)),
 )
 POPULARITY = {
     1: 900, 2: 400, 3: 700, 4: 30, 5: 150, 6: 950, 7: 300, 8: 800, 9: 500, 10: 350, 11: 90,
@@ -126,6 +127,7 @@ def top(index: TitleIndex, query: str) -> int | None:
         ("   ", None),
         ("\t\n", None),
         ("the", None),
+        ("d", None),
         ("!!! ???", None),
         ("x" * 10_000, None),
     ],
