@@ -163,9 +163,12 @@ def _keys(name: str) -> list[str]:
 def _aliases(movie: Movie) -> list[tuple[str, str]]:
     """(normalised key, readable name) pairs for one movie, without repeats."""
     seen: dict[str, str] = {}
-    for name in title_names(movie.title) or [movie.title]:
+    names = title_names(movie.title) or [movie.title]
+    for name in names:
         for key in _keys(name):
             seen.setdefault(key, name)
+    if len(names) > 1:  # a label pasted whole: "Hate (Haine, La) (1995)"
+        seen.setdefault(normalize(movie.title), movie.title)
     return list(seen.items())
 
 
@@ -307,6 +310,10 @@ class TitleIndex:
         pop = np.fromiter(
             (int(popularity.get(m.id, 0)) for m in movies), dtype=np.int64, count=len(movies)
         )
+        key_movies = _incidence(pairs, (len(keys.strings), len(movies)))
+        for matrix in (key_movies, key_words):
+            for array in (matrix.data, matrix.indices, matrix.indptr):
+                array.setflags(write=False)
         for array in (ids, pop, idf):
             array.setflags(write=False)
         return cls(
@@ -316,7 +323,7 @@ class TitleIndex:
             popularity=pop,
             aliases=aliases,
             keys=keys,
-            key_movies=_incidence(pairs, (len(keys.strings), len(movies))),
+            key_movies=key_movies,
             vocab=vocab,
             word_positions=MappingProxyType(vocab.positions()),
             idf=idf,

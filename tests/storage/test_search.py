@@ -86,6 +86,7 @@ def top(index: TitleIndex, query: str) -> int | None:
         ("haine", 12),
         ("das boot", 13),
         ("Boot, Das", 13),
+        ("Hate (Haine, La) (1995)", 12),
         ("annee derniere a marienbad", 23),
         # a year picks among remakes, even the less popular one
         ("heat 1995", 3),
