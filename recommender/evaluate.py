@@ -32,6 +32,8 @@ from recommender.data import Catalog, Ratings
 RELEVANCE = 4.0
 KS = (5, 10, 20)
 BATCH_USERS = 1024
+# Users per batch shrink on large catalogues so a batch holds about this many scores.
+BATCH_CELLS = 20_000_000
 RANKING_METRICS = (
     "precision", "recall", "f1", "ndcg", "map", "hitrate", "coverage", "diversity", "novelty",
 )
@@ -202,7 +204,7 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     Entries of `exclude` (stored positions, e.g. the user's train ratings), -inf and NaN scores
     are never picked; rows with fewer than k candidates are padded with -1.
     """
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores = np.array(scores, dtype=np.result_type(scores, np.float32), copy=True)
     scores[np.isnan(scores)] = -np.inf
     if exclude is not None:
         ex = exclude.tocoo()
@@ -216,7 +218,7 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     above = scores > kth[:, None]
     at = scores == kth[:, None]
     need = k - above.sum(axis=1)
-    chosen = above | (at & (np.cumsum(at, axis=1) <= need[:, None]))
+    chosen = above | (at & (np.cumsum(at, axis=1, dtype=np.int32) <= need[:, None]))
     cols = np.nonzero(chosen)[1].reshape(n_rows, k)  # row-major: ascending index per row
     vals = np.take_along_axis(scores, cols, axis=1)
     order = np.lexsort((cols, -vals), axis=1)
@@ -390,12 +392,16 @@ def evaluate_ranking(
     fit: bool = True,
     batch: int = BATCH_USERS,
     progress: Progress | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Rank the whole catalogue for every scored user from their train row; score the top k.
 
     Fits `scorer` on `train` first unless `fit=False` (then it must already be fitted on
-    exactly this train). Returns every metric at each of `ks` and `k` ("ndcg@10", …), plus
-    "users" (how many were scored), "fit_seconds" and "score_seconds".
+    exactly this train). `max_users` scores a random sample of that many scored users
+    (`default_rng(seed)`), for data sets too large to score everyone. Returns every metric at
+    each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were scored), "fit_seconds"
+    and "score_seconds".
     """
     _check_pair(train, test, catalog)
     all_ks = sorted(set(ks) | {k})
@@ -406,6 +412,9 @@ def evaluate_ranking(
     users = scored_users(test, relevance)
     if len(users) == 0:
         raise EvaluationError("no test user has a relevant rating: nothing to score")
+    if max_users is not None and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    batch = max(1, min(batch, BATCH_CELLS // max(len(catalog), 1)))
     acc = _Accumulator(all_ks, len(catalog))
     genres, info = genre_matrix(catalog), item_self_information(train.matrix)
     started = time.perf_counter()

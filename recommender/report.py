@@ -122,6 +122,7 @@ def compare(
     seed: int = 0,
     relevance: float = RELEVANCE,
     progress: ProgressFn | None = None,
+    max_users: int | None = None,
 ) -> dict:
     """Run the protocol on every model from one split and return the report dict.
 
@@ -137,6 +138,7 @@ def compare(
         "k": k,
         "seed": seed,
         "relevance": relevance,
+        "max_users": max_users,
         "dataset": dataset_counts(ratings, train, test),
         "models": {},
         "notes": [],
@@ -144,7 +146,7 @@ def compare(
     for spec in specs:
         try:
             report["models"][spec.name] = _run_model(
-                spec, train, test, catalog, protocol, k, seed, relevance, progress
+                spec, train, test, catalog, protocol, k, seed, relevance, progress, max_users
             )
         except ModelSkipped as exc:
             report["models"][spec.name] = {"skipped": str(exc)}
@@ -163,6 +165,7 @@ def _run_model(
     seed: int,
     relevance: float,
     progress: ProgressFn | None,
+    max_users: int | None = None,
 ) -> dict:
     """Tune (if the spec has a grid), fit on train, score on test: one model's report entry."""
     params, tuning = tune(spec, train, catalog, protocol, seed, k, progress=progress)
@@ -182,7 +185,7 @@ def _run_model(
 
     figures = evaluate_ranking(
         model, train, test, catalog, k=k, relevance=relevance, ks=sorted(set(KS) | {k}),
-        fit=False, progress=step,
+        fit=False, progress=step, max_users=max_users, seed=seed,
     )
     entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
     if spec.rating:
@@ -236,6 +239,10 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         "with ≥ 20 ratings keep N).",
         "",
     ]
+    if report.get("max_users"):
+        lines += [f"Scored a random sample of at most {report['max_users']:,} users.", ""]
+    if report.get("config"):
+        lines += [f"Configuration: {report['config']}.", ""]
     if command:
         lines += ["Regenerate with:", "", "```sh", command, "```", ""]
     header = ["model", *[f"{label}@{k}" for _, label in COLUMNS],

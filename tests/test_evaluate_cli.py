@@ -77,6 +77,14 @@ def test_evaluate_prints_the_table_and_writes_json_and_png(db_file: Path, tmp_pa
     assert "score hybrid" in err  # progress goes to stderr
 
 
+def test_max_users_scores_a_sample(db_file, tmp_path, capsys) -> None:
+    assert run(db_file, "evaluate", "--models", "popularity", "--max-users", "7",
+               "--json", "s.json") == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["models"]["popularity"]["users"] == 7
+    assert "at most 7 users" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("extra", "telegram"), [((), False), (("--include-telegram",), True)])
 def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, telegram) -> None:
     assert run(db_file, "evaluate", "--models", "popularity", "--json", "o.json", *extra) == 0
@@ -92,6 +100,7 @@ def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, tele
         (("evaluate", "--protocol", "given-five"), "unknown protocol 'given-five'"),
         (("evaluate", "--models", "popularity,svd"), "unknown model(s) svd"),
         (("evaluate", "--k", "0"), "--k must be at least 1"),
+        (("evaluate", "--max-users", "0"), "--max-users must be at least 1"),
     ],
 )
 def test_user_errors_are_one_clean_line(db_file, capsys, args, message) -> None:
@@ -140,7 +149,7 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
     assert "ALS" in out
     assert run(db_file, "evaluate", "--models", "hybrid", "--json", "t.json") == 0
     report = json.loads((tmp_path / "t.json").read_text())
-    assert report["config"] == "tuned.json"
+    assert report["config"].startswith("tuned values from")
     assert report["models"]["hybrid"]["params"]["als"]["factors"] == 32
 
 

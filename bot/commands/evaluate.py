@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     _tune_options(evaluate)
     _data_options(evaluate)
     evaluate.add_argument(
+        "--max-users", type=int, metavar="N",
+        help="score a random sample of N test users (for very large data sets)",
+    )
+    evaluate.add_argument(
         "--ease-memory-gb", type=float, default=4.0, metavar="GB",
         help="skip EASE when its items × items matrices would need more (default 4)",
     )
@@ -222,6 +226,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         raise _cli_error(str(exc)) from None
     if args.k < 1:
         raise _cli_error("--k must be at least 1")
+    if args.max_users is not None and args.max_users < 1:
+        raise _cli_error("--max-users must be at least 1")
     models = None
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -240,11 +246,14 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
         report = compare(
             ratings, catalog, specs, protocol=args.protocol, k=args.k, seed=args.seed,
-            progress=_progress(),
+            progress=_progress(), max_users=args.max_users,
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
-    report["config"] = "tuned.json" if tuned else "defaults"
+    report["config"] = (
+        f"tuned values from {settings.model_dir}/tuned.json" if tuned
+        else "the committed defaults (no tuned.json)"
+    )
     if args.json:
         write_json(report, args.json)
     if args.plot:
@@ -261,4 +270,6 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--models", args.models]
     if args.include_telegram:
         parts.append("--include-telegram")
+    if args.max_users:
+        parts += ["--max-users", str(args.max_users)]
     return shlex.join(parts)

@@ -474,3 +474,18 @@ def test_own_lists_that_leak_or_have_the_wrong_shape_are_refused(lists, match) -
     train, test, catalog = small_pair()
     with pytest.raises(EvaluationError, match=match):
         evaluate_ranking(OwnLists(lists), train, test, catalog, k=2, ks=(2,))
+
+
+def test_max_users_scores_the_same_sample_for_the_same_seed() -> None:
+    ratings = random_ratings(n_users=80)
+    train, test = holdout_split(ratings, seed=1)
+    catalog = make_catalog(40)
+    values = list(np.random.default_rng(0).random(40))
+
+    def run(seed: int) -> dict[str, float]:
+        return evaluate_ranking(FixedScores(values), train, test, catalog, max_users=10, seed=seed)
+
+    assert run(0)["users"] == 10
+    assert run(0)["ndcg@10"] == run(0)["ndcg@10"]
+    full = evaluate_ranking(FixedScores(values), train, test, catalog)
+    assert full["users"] > 10
