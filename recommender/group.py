@@ -1,0 +1,317 @@
+"""Recommendations for a group: score every movie for every member, then aggregate.
+
+Each member's blended relevance (`Recommender.relevance`) is normalised to z-scores over the
+candidate movies, so a member whose model is very sure of everything does not outvote the
+others. The group score of a movie is then one of (Masthoff's classic strategies):
+
+- `average`: the mean of the members' scores (what the group likes on the whole);
+- `least_misery`: the lowest member's score (nobody suffers);
+- `most_pleasure`: the highest member's score (someone loves it);
+- `average_without_misery` (the default): the mean, but a movie any member is predicted to
+  dislike (predicted stars below `MISERY_STARS`, or a normalised score below `MISERY_SCORE`)
+  is vetoed. When fewer than the wanted number of movies survive, the rest are filled by least
+  misery, so a group with clashing tastes still gets a list.
+
+Members with fewer than `MIN_RATINGS` ratings have *neutral* preferences: they are part of the
+group (they vote) but their row does not move the scores. A group with no informed member gets
+the model's popular, diverse list. Movies any member rated, and `exclude`d ones, are never
+picked; a diversity re-rank (maximal marginal relevance over genres) keeps the top five from
+being five sequels of one film.
+
+Everything here is pure: a `Recommender` and plain mappings in, frozen dataclasses out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommender.data import Catalog
+from recommender.hybrid import Filters, Recommender
+
+STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
+DEFAULT_STRATEGY = "average_without_misery"
+MIN_RATINGS = 3  # fewer ratings than this: neutral preferences
+MISERY_STARS = 3.0  # predicted below this for any member: vetoed
+MISERY_SCORE = -1.0  # normalised score below this for any member: vetoed
+LOVED_STARS = 4.0  # a member "loved" a movie they rated at least this
+REASON_STARS = 3.5  # a pick's reason names only members predicted to like it at least this
+POOL_FACTOR, MIN_POOL = 5, 50  # the re-rank chooses n among the best max(5n, 50)
+SIMILAR_DEPTH = 30  # how far down a pick's neighbours we look for a member's loved movie
+DIVERSITY = 0.2  # MMR strength over genre similarity (genres overlap more than content does)
+
+
+class GroupError(ValueError):
+    """The request cannot be served (unknown strategy, bad size)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person in the group: a key the caller understands (e.g. a Telegram id) + ratings."""
+
+    key: int
+    ratings: Mapping[int, float] = field(default_factory=dict)
+
+    @property
+    def informed(self) -> bool:
+        return len(self.ratings) >= MIN_RATINGS
+
+
+@dataclass(frozen=True)
+class GroupPick:
+    movie_id: int
+    score: float  # the group score the strategy gave it
+    predicted: Mapping[int, float]  # member key → predicted stars (informed members only)
+    loved: Mapping[int, int]  # member key → a movie they loved that is like this one
+
+    @property
+    def min_predicted(self) -> float | None:
+        """The least happy member's predicted stars: the pick's misery."""
+        return min(self.predicted.values()) if self.predicted else None
+
+
+@dataclass(frozen=True)
+class MemberScores:
+    """Everything the strategies need, computed once per group (so several can be compared)."""
+
+    keys: tuple[int, ...]  # informed members, in row order
+    candidates: np.ndarray  # catalogue indices that may be picked
+    scores: np.ndarray  # len(keys) × len(candidates) normalised scores (1 × … if none informed)
+    stars: np.ndarray  # len(keys) × len(candidates) predicted stars (0 rows if none informed)
+
+
+# -- pure aggregation ---------------------------------------------------------------------------
+
+
+def check_strategy(strategy: str) -> str:
+    if strategy not in STRATEGIES:
+        raise GroupError(f"unknown group strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    return strategy
+
+
+def normalise(scores: np.ndarray) -> np.ndarray:
+    """Row-wise z-scores (members × movies); a flat row becomes zeros (no opinion)."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if scores.shape[1] == 0:
+        return scores
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0)
+
+
+def vetoed(
+    scores: np.ndarray,
+    stars: np.ndarray | None = None,
+    min_stars: float = MISERY_STARS,
+    min_score: float = MISERY_SCORE,
+) -> np.ndarray:
+    """Movies some member is predicted to dislike (by stars or by normalised score)."""
+    scores = np.atleast_2d(scores)
+    out = (scores < min_score).any(axis=0)
+    if stars is not None and np.size(stars):
+        out |= (np.atleast_2d(stars) < min_stars).any(axis=0)
+    return out
+
+
+def aggregate(scores: np.ndarray, strategy: str, veto: np.ndarray | None = None) -> np.ndarray:
+    """One group score per movie; vetoed movies get -inf under average_without_misery."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    check_strategy(strategy)
+    if strategy == "least_misery":
+        return scores.min(axis=0)
+    if strategy == "most_pleasure":
+        return scores.max(axis=0)
+    mean = scores.mean(axis=0)
+    if strategy == "average_without_misery" and veto is not None:
+        return np.where(veto, -np.inf, mean)
+    return mean
+
+
+def order(
+    scores: np.ndarray, strategy: str, stars: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Movie positions best first, and the group score of each (for ties and display).
+
+    Under average_without_misery the movies nobody dislikes come first (by their mean), then
+    the vetoed ones by least misery: the fallback when too few survive.
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    n = scores.shape[1]
+    if strategy != "average_without_misery":
+        group = aggregate(scores, strategy)
+        ranked = np.lexsort((np.arange(n), -group))
+        return ranked, group[ranked]
+    veto = vetoed(scores, stars)
+    survivors = aggregate(scores, strategy, veto)
+    fallback = aggregate(scores, "least_misery")
+    keep = np.flatnonzero(~veto)
+    rest = np.flatnonzero(veto)
+    keep = keep[np.lexsort((keep, -survivors[keep]))]
+    rest = rest[np.lexsort((rest, -fallback[rest]))]
+    ranked = np.concatenate([keep, rest])
+    values = np.concatenate([survivors[keep], fallback[rest]])
+    return ranked, values
+
+
+def mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:
+    """Maximal marginal relevance: greedily pick (1−s)·relevance − s·max similarity to picks.
+
+    Relevance is rescaled to [0, 1] within the pool. Returns positions into the pool.
+    """
+    rel = np.asarray(relevance, dtype=np.float64)
+    if len(rel) == 0 or n <= 0:
+        return np.empty(0, dtype=np.int64)
+    low, high = rel.min(), rel.max()
+    rel = (rel - low) / (high - low) if high > low else np.zeros_like(rel)
+    closest = np.zeros(len(rel))
+    taken = np.zeros(len(rel), dtype=bool)
+    chosen: list[int] = []
+    for _ in range(min(n, len(rel))):
+        value = (1 - strength) * rel - strength * closest
+        value[taken] = -np.inf
+        best = int(np.argmax(value))
+        chosen.append(best)
+        taken[best] = True
+        closest = np.maximum(closest, similarity[best])
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
+    """Pairwise Jaccard similarity of genre sets (two movies without genres: 0)."""
+    names = sorted({g for gs in genres for g in gs})
+    index = {g: j for j, g in enumerate(names)}
+    matrix = np.zeros((len(genres), len(names)), dtype=np.float64)
+    for i, gs in enumerate(genres):
+        for g in gs:
+            matrix[i, index[g]] = 1.0
+    shared = matrix @ matrix.T
+    sizes = matrix.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - shared
+    return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+
+
+def allowed(catalog: Catalog, filters: Filters | None) -> np.ndarray:
+    """Boolean mask of catalogue movies that pass the genre and year filters."""
+    mask = np.ones(len(catalog), dtype=bool)
+    if filters is None:
+        return mask
+    if filters.genres:
+        mask &= np.fromiter(
+            (bool(filters.genres.intersection(g)) for g in catalog.genres), bool, len(catalog)
+        )
+    years = catalog.years
+    if filters.year_min is not None:
+        mask &= years >= filters.year_min
+    if filters.year_max is not None:
+        mask &= (years <= filters.year_max) & (years > 0)
+    return mask
+
+
+# -- with a model --------------------------------------------------------------------------------
+
+
+def score_members(
+    model: Recommender,
+    members: Sequence[Member],
+    exclude: Collection[int] = (),
+    filters: Filters | None = None,
+) -> MemberScores:
+    """Normalised relevance and predicted stars of every candidate movie for every member."""
+    catalog = model.catalog
+    mask = allowed(catalog, filters)
+    for member in members:
+        mask[_indices(catalog, member.ratings)] = False
+    mask[_indices(catalog, exclude)] = False
+    candidates = np.flatnonzero(mask)
+    informed = [m for m in members if m.informed]
+    if not informed:
+        # Nobody has told us anything: the popular list, shared by everyone.
+        row = model.relevance({})[candidates]
+        return MemberScores((), candidates, normalise(row), np.empty((0, len(candidates))))
+    relevance = np.vstack([model.relevance(m.ratings)[candidates] for m in informed])
+    ids = catalog.items.ids[candidates].tolist()
+    stars = np.zeros((len(informed), len(candidates)), dtype=np.float64)
+    for row, member in enumerate(informed):
+        predicted = model.predict(member.ratings, ids)
+        stars[row] = [predicted.get(movie_id, np.nan) for movie_id in ids]
+    stars = np.nan_to_num(stars, nan=MISERY_STARS)
+    return MemberScores(tuple(m.key for m in informed), candidates, normalise(relevance), stars)
+
+
+def choose(
+    scored: MemberScores, catalog: Catalog, strategy: str, n: int, diversity: float = 0.0
+) -> list[tuple[int, float]]:
+    """The `n` picks (catalogue index, group score) under `strategy`, diversity re-ranked."""
+    check_strategy(strategy)
+    if n <= 0 or len(scored.candidates) == 0:
+        return []
+    stars = scored.stars if len(scored.keys) else None
+    ranked, values = order(scored.scores, strategy, stars)
+    if strategy == "average_without_misery" and len(scored.keys):
+        survivors = int((~vetoed(scored.scores, stars)).sum())
+    else:
+        survivors = len(ranked)
+    # Re-rank only among equals: survivors among survivors; the fallback keeps its order.
+    pool_size = min(max(POOL_FACTOR * n, MIN_POOL), survivors)
+    pool = ranked[:pool_size]
+    if diversity > 0 and len(pool) > 1:
+        genres = [catalog.genres[i] for i in scored.candidates[pool]]
+        picked = mmr(values[:pool_size], genre_similarity(genres), n, diversity)
+    else:
+        picked = np.arange(min(n, len(pool)))
+    chosen = [(int(pool[p]), float(values[p])) for p in picked]
+    if len(chosen) < n:
+        chosen += [(int(ranked[p]), float(values[p])) for p in range(pool_size, len(ranked))][
+            : n - len(chosen)
+        ]
+    return [(int(scored.candidates[c]), v) for c, v in chosen]
+
+
+def recommend_group(
+    model: Recommender,
+    members: Sequence[Member],
+    n: int = 5,
+    strategy: str = DEFAULT_STRATEGY,
+    exclude: Collection[int] = (),
+    filters: Filters | None = None,
+    diversity: float | None = None,
+) -> list[GroupPick]:
+    """The group's `n` best movies, each with every informed member's predicted stars and,
+    where there is one, a movie that member loved which is like the pick (the reason)."""
+    check_strategy(strategy)
+    scored = score_members(model, members, exclude, filters)
+    strength = DIVERSITY if diversity is None else float(diversity)
+    chosen = choose(scored, model.catalog, strategy, n, strength)
+    ids = model.catalog.items.ids
+    position = {int(c): j for j, c in enumerate(scored.candidates)}
+    informed = [m for m in members if m.informed]
+    picks = []
+    for index, value in chosen:
+        movie_id = int(ids[index])
+        column = position[index]
+        predicted = {key: round(float(scored.stars[row, column]), 2)
+                     for row, key in enumerate(scored.keys)}
+        fans = [m for m in informed if predicted[m.key] >= REASON_STARS]
+        picks.append(GroupPick(movie_id, value, predicted, loved_like(model, movie_id, fans)))
+    return picks
+
+
+def loved_like(model: Recommender, movie_id: int, members: Sequence[Member]) -> dict[int, int]:
+    """For each member, the movie they loved that is most like `movie_id` (if one is close)."""
+    neighbours = [p.movie_id for p in model.similar(movie_id, n=SIMILAR_DEPTH)]
+    out: dict[int, int] = {}
+    for member in members:
+        loved = {m for m, stars in member.ratings.items() if stars >= LOVED_STARS}
+        match = next((m for m in neighbours if m in loved), None)
+        if match is not None:
+            out[member.key] = match
+    return out
+
+
+def _indices(catalog: Catalog, movie_ids: Collection[int]) -> np.ndarray:
+    if not movie_ids:
+        return np.empty(0, dtype=np.int64)
+    cols = catalog.items.index_of(list(movie_ids))
+    return cols[cols >= 0]
