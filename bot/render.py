@@ -201,7 +201,8 @@ def picks(
         if movie is None:
             continue
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
-        lines.append(f"   <i>{reason_text(pick.reason, movies)}</i>")
+        if pick.reason.kind != "similar":  # the heading already says what it is like
+            lines.append(f"   <i>{reason_text(pick.reason, movies)}</i>")
         lines.append("")
         rows.append(
             [

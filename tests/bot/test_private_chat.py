@@ -179,8 +179,9 @@ async def test_similar_command_lists_neighbours(emulator, run_bot):
     alice = emulator.user("Alice")
     await alice.send("/similar aliens")
     reply = await alice.next_message()
-    assert "Like Aliens (1986)" in reply.text
-    assert reply.text.count("like <b>") == 0 and "like Aliens" in reply.text
+    assert reply.text.startswith("🎞 Like Aliens (1986)")
+    picked = [line for line in reply.text.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(picked) == 3 and all("Aliens" not in line for line in picked)
 
 
 async def test_watchlist_lists_removes_and_watched_asks_for_a_rating(emulator, run_bot):
