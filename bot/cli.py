@@ -19,10 +19,9 @@ from collections.abc import Sequence
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from bot import commands  # noqa: E402
-from bot.settings import Settings, SettingsError  # noqa: E402
-from storage.db import StorageError  # noqa: E402
-
+from bot import commands
+from bot.settings import Settings, SettingsError
+from storage.db import StorageError
 
 
 class CLIError(Exception):

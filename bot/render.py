@@ -19,6 +19,7 @@ from storage.movies import Movie
 
 MAX_TEXT = 4096
 PAGE_SIZE = 5
+MAX_TITLE = 100  # keeps ten picks with their reasons well under MAX_TEXT
 
 # MovieLens writes "Matrix, The" and "Cité des enfants perdus, La"; people write "The Matrix".
 _ARTICLE = re.compile(
@@ -28,13 +29,16 @@ _ARTICLE = re.compile(
 
 
 def display_title(title: str) -> str:
-    """'Matrix, The' → 'The Matrix'; alternative titles in parentheses keep their place."""
+    """'Matrix, The' → 'The Matrix'; alternative titles in parentheses keep their place.
+
+    Very long titles are shortened with an ellipsis, so a page of picks always fits a message.
+    """
     m = _ARTICLE.match(title)
-    if not m:
-        return title
-    art = m["art"]
-    joiner = "" if art.endswith("'") else " "
-    return f"{art}{joiner}{m['body']}{m['rest'] or ''}"
+    if m:
+        art = m["art"]
+        joiner = "" if art.endswith("'") else " "
+        title = f"{art}{joiner}{m['body']}{m['rest'] or ''}"
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
 
 
 def label(movie: Movie) -> str:
