@@ -144,9 +144,15 @@ _V2 = """
 """
 
 
+# A movie night's vote ends at this Unix time (so a restarted bot re-schedules the timeout).
+_V3 = """
+        ALTER TABLE movie_nights ADD COLUMN vote_deadline INTEGER;
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
