@@ -30,7 +30,8 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--script",
         action="store_true",
-        help="read lines from stdin and print a transcript, waiting for the bot after each line",
+        help="print a transcript, waiting for the bot after each input line (the default "
+        "when stdin is not a terminal)",
     )
     parser.add_argument("--name", default="Alice", help="the simulated user you start as")
     parser.add_argument(
@@ -84,6 +85,8 @@ async def chat_session(
     factory: Callable[[Settings], Any] | None,
     files: Path,
 ) -> int:
+    from telegram import Update
+
     from bot.sandbox.api import RateLimits
     from bot.sandbox.chat import ChatClient, read_lines
     from bot.sandbox.emulator import Emulator
@@ -94,7 +97,7 @@ async def chat_session(
         sandbox_settings = emulator.settings(settings)
         app, services = build_bot(sandbox_settings, factory)
         try:
-            async with running(app):
+            async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
                 await emulator.wait_polling()
                 client = ChatClient(emulator, sys.stdout, files, name=args.name, script=args.script)
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)

@@ -311,7 +311,9 @@ class BotApi:
         """Store a new bot message, tell readers, return its JSON."""
         reply_to = self.reply_to(chat, params)
         self.check_rate(chat)
-        message = self.world.add_message(chat, self.world.bot, reply_to=reply_to, **fields)
+        message = self.world.add_message(
+            chat, self.world.bot, reply_to=reply_to, **fields, **self.as_sent(params)
+        )
         self.world.record(Event("message", chat, message))
         return message.to_dict()
 
@@ -456,7 +458,7 @@ class BotApi:
         if (text, entities, markup) == (message.text, message.entities, message.reply_markup):
             raise ApiError(400, NOT_MODIFIED)
         message.text, message.entities, message.reply_markup = text, entities, markup
-        return self.edited(message)
+        return self.edited(message, params)
 
     async def api_editmessagecaption(self, params: Params) -> dict[str, Any]:
         chat = self.chat(params, sending=False)
@@ -471,7 +473,7 @@ class BotApi:
         if (caption, entities, markup) == old:
             raise ApiError(400, NOT_MODIFIED)
         message.caption, message.caption_entities, message.reply_markup = caption, entities, markup
-        return self.edited(message)
+        return self.edited(message, params)
 
     async def api_editmessagereplymarkup(self, params: Params) -> dict[str, Any]:
         chat = self.chat(params, sending=False)
@@ -484,7 +486,14 @@ class BotApi:
         message.reply_markup = markup
         return self.edited(message)
 
-    def edited(self, message: Message) -> dict[str, Any]:
+    def as_sent(self, params: Params) -> dict[str, Any]:
+        """The text/caption and parse mode as the bot passed them, for tests that check markup."""
+        raw = params.get("text", params.get("caption"))
+        return {"raw": None if raw is None else str(raw), "parse_mode": params.get("parse_mode")}
+
+    def edited(self, message: Message, params: Params | None = None) -> dict[str, Any]:
+        if params is not None:
+            message.raw, message.parse_mode = self.as_sent(params).values()
         message.edit_date = self.world.now()
         self.world.record(Event("edit", message.chat, message))
         return message.to_dict()

@@ -248,8 +248,10 @@ class ChatClient:
                     await asyncio.sleep(0)
                     self.out.write(self.prompt)
                     self.out.flush()
-            if self.script:
-                self.show_events()
+            if not self.script:  # end of input: show the answer to the last line first
+                self.say("")
+                await self.emulator.wait_idle(quiet=quiet, timeout=timeout)
+            self.show_events()
         finally:
             if printer is not None:
                 printer.cancel()
@@ -262,7 +264,8 @@ class ChatClient:
             await self.emulator.world.bot_acted.wait(3600)
             await asyncio.sleep(0.05)  # let a burst of messages arrive together
             if self.shown < len(self.emulator.world.events):
-                self.out.write("\r")
+                # Replace the waiting prompt with the bot's lines, then prompt again.
+                self.out.write("\r\x1b[K" if self.out.isatty() else "\n")
                 self.show_events()
                 self.out.write(self.prompt)
                 self.out.flush()

@@ -229,7 +229,11 @@ class Emulator:
             self.in_flight += 1
         self.last_activity = time.monotonic()
         try:
-            params = await _decode(request)
+            try:
+                params = await _decode(request)
+            except (ValueError, UnicodeDecodeError):
+                error = ApiError(400, "Bad Request: can't parse request parameters")
+                return _reply(error.payload(), 400)
             self.calls.append(ApiCall(method, _loggable(params), self.clock.now()))
             for fault in self.faults.take(method):
                 response = await self._apply(fault, request)

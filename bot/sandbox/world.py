@@ -227,6 +227,8 @@ class Message:
     deleted: bool = False
     reply_to: Message | None = None
     service: dict[str, Any] = field(default_factory=dict)  # new_chat_members and the like
+    raw: str | None = None  # text or caption exactly as the bot sent it (before parsing)
+    parse_mode: str | None = None
 
     # -- what a test reads -------------------------------------------------------------
     @property

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from telegram import Update
-from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.ext import AIORateLimiter
 
 from bot.sandbox.emulator import Emulator, NoReply
 from bot.sandbox.runner import application_builder, start_application, stop_application
@@ -30,6 +30,10 @@ async def test_a_conversation_with_buttons(emulator, tiny):
     question = await alice.next_message()
     assert "rate" in question.text and question.html.startswith("Welcome! Please rate <b>Heat</b>")
     assert question.button_labels == ["★1", "★2", "★3", "★4", "★5", "Skip"]
+    assert (question.raw, question.parse_mode) == (
+        "Welcome! Please rate <b>Heat</b> (1995):",
+        "HTML",
+    )
     press = await alice.press(question, "★4")
     assert (await press.answered())["text"] == "Saved ★4"
     await emulator.wait_idle(quiet=0.05)
@@ -41,7 +45,7 @@ async def test_free_text_and_silence(emulator, tiny):
     await alice.send("hello there")
     assert (await alice.next_message()).text == "You said: hello there"
     await alice.send("/nosuchcommand")
-    with pytest.raises(NoReply, match="sent nothing new to Alice within 0.3s"):
+    with pytest.raises(NoReply, match=r"sent nothing new to Alice within 0\.3s"):
         await alice.next_message(timeout=0.3)
 
 

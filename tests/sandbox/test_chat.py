@@ -68,8 +68,15 @@ async def test_photos_and_documents_are_saved_to_the_folder(emulator, tiny, tmp_
 
 async def test_movie_night_alone_with_simulated_users(emulator, tiny, tmp_path):
     text = await transcript(
-        emulator, tmp_path, "/as Bob", "/group Movie night", "/admin", "/as Carol", "/admin",
-        "/private", "hi",
+        emulator,
+        tmp_path,
+        "/as Bob",
+        "/group Movie night",
+        "/admin",
+        "/as Carol",
+        "/admin",
+        "/private",
+        "hi",
     )
     assert "(in group Movie night: Bob, Alice, MovieBot)" in text
     assert "bot: Hi Movie night!" in text
@@ -88,15 +95,26 @@ def run_cli(*args: str, stdin: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": "", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "bot", "--env-file", os.devnull, "chat", *args],
-        input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
 
 
 def test_moviebot_chat_script_prints_a_transcript(tmp_path):
     """`printf '/start\\n1\\n' | moviebot chat --script` from a shell pipe."""
     result = run_cli(
-        "--script", "--idle", "0.1", "--app", "tests.sandbox.tinybot:build",
-        "--files", str(tmp_path), stdin="/start\n1\n/quit\nnot read\n",
+        "--script",
+        "--idle",
+        "0.1",
+        "--app",
+        "tests.sandbox.tinybot:build",
+        "--files",
+        str(tmp_path),
+        stdin="/start\n1\n/quit\nnot read\n",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
