@@ -20,6 +20,7 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.handlers import account, admin, common, errors, onboarding, rate, recommend
 from bot.keyboards import CallbackCodec
+from bot.logs import redact_token
 from bot.services import Services, open_services
 from bot.settings import Settings
 
@@ -54,6 +55,7 @@ def build_application(
     """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
     (tests pass their own), and closed in post_shutdown only if we opened them."""
     token = settings.require_token()
+    redact_token(token)
     builder = (
         ApplicationBuilder()
         .token(token)

@@ -56,7 +56,8 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token
+    # (bot.logs also redacts it from every record once the bot is built).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
