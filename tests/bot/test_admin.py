@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from recommender.suite import write_tuned
@@ -68,3 +69,25 @@ async def test_a_stale_retrain_from_before_a_restart_is_ignored(emulator, run_bo
     await ada.send("/retrain", date=time.time() - 3600)
     assert "while I was offline" in (await ada.next_message()).text
     assert models.latest(services.db).version == 1
+
+
+async def wait_for_version(services, version: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if services.model.info["version"] == version:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_periodic_retrain_runs_only_after_enough_new_ratings(emulator, run_bot):
+    services = await run_bot(retrain_interval=1, retrain_min_new_ratings=2)
+    assert not await wait_for_version(services, 2, seconds=2.5)  # nothing new: no retrain
+    alice = emulator.user("Alice")
+    for title in ("die hard", "alien"):
+        await alice.send(title)
+        await alice.press(await alice.next_message(), 0)
+        await alice.press(await alice.next_message(), "★5")
+    await emulator.wait_idle()
+    assert await wait_for_version(services, 2, seconds=30)
+    assert models.latest(services.db).version == 2

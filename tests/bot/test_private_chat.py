@@ -307,3 +307,20 @@ async def test_buttons_keep_working_after_a_restart(emulator, run_bot):
     await emulator.wait_idle()
     assert await rated_count(services2, alice) == 1
     assert services is not services2
+
+
+async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, world):
+    services = await run_bot()
+    services.db.set_meta("rating_min", "0.5")
+    services.db.set_meta("rating_step", "0.5")
+    alice = emulator.user("Alice")
+    await alice.send("heat 1995")
+    await alice.press(await alice.next_message(), 0)
+    card = await alice.next_message()
+    assert card.button_labels[:10] == [
+        "★1", "★2", "★3", "★4", "★5", "★0.5", "★1.5", "★2.5", "★3.5", "★4.5",
+    ]
+    await alice.press(card, "★3.5")
+    await emulator.wait_idle()
+    user = users.find(services.db, "telegram", alice.id)
+    assert ratings.history(services.db, user).ratings == {1: 3.5}
