@@ -99,7 +99,8 @@ async def chat_session(
         try:
             async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
                 await emulator.wait_polling()
-                client = ChatClient(emulator, sys.stdout, files, name=args.name, script=args.script)
+                script = args.script or not sys.stdin.isatty()  # a pipe gets a transcript
+                client = ChatClient(emulator, sys.stdout, files, name=args.name, script=script)
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)
         finally:
             close = getattr(services, "close", None)

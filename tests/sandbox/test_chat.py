@@ -147,3 +147,18 @@ def test_a_bad_app_is_one_clear_line(app, message, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"moviebot: {message}")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_moviebot_chat_runs_the_real_bot_by_default(tmp_path, monkeypatch, capsys):
+    """Without --app, `moviebot chat` wires bot.app.build_application + open_services."""
+    from bot.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOVIEBOT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/help\n"))
+    db = tmp_path / "bot.sqlite"
+    code = main(["--db", str(db), "--env-file", os.devnull, "chat", "--idle", "0.1"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0] == "Alice> /help"
+    assert out[1].startswith("bot: ") and len(out) > 2
