@@ -91,41 +91,65 @@ def holdout_split(
 
 
 def given_n_split(
-    ratings: Ratings, n: int, min_ratings: int = 20, seed: int = 0
+    ratings: Ratings, n: int, min_ratings: int = 20, seed: int = 0, cold_share: float = 1.0
 ) -> tuple[Ratings, Ratings]:
     """Cold-start split: users with at least `min_ratings` ratings keep `n` random ones in
-    train (their whole history) and the rest go to test; everyone else stays in train."""
+    train (their whole history) and the rest go to test; everyone else stays in train.
+
+    `cold_share` < 1 cuts only that share of the eligible users (chosen at random), so the
+    others stay whole in train: new users joining an established community. The default,
+    1.0, is the protocol of EVALUATION.md (on MovieLens every user has ≥ 20 ratings, so train
+    then holds only N ratings per user).
+    """
     if n < 1:
         raise EvaluationError(f"given-N needs N ≥ 1, got {n}")
     if min_ratings <= n:
         raise EvaluationError(f"min_ratings ({min_ratings}) must exceed N ({n})")
+    if not 0.0 < cold_share <= 1.0:
+        raise EvaluationError(f"cold_share must be in (0, 1], got {cold_share}")
     counts = np.diff(ratings.matrix.indptr)
-    n_test = np.where(counts >= min_ratings, counts - n, 0).astype(np.int64)
+    eligible = counts >= min_ratings
+    if cold_share < 1.0:
+        candidates = np.flatnonzero(eligible)
+        chosen = np.random.default_rng([seed, 1]).choice(
+            candidates, round(cold_share * len(candidates)), replace=False
+        )
+        eligible = np.zeros_like(eligible)
+        eligible[chosen] = True
+    n_test = np.where(eligible, counts - n, 0).astype(np.int64)
     return _split_by_rank(ratings, n_test, seed)
 
 
 def split(
-    ratings: Ratings, protocol: str, seed: int = 0
+    ratings: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
 ) -> tuple[Ratings, Ratings]:
     """The split a protocol name stands for: "holdout" or "given-N" (e.g. "given-5")."""
     n = parse_protocol(protocol)
     if n is None:
         return holdout_split(ratings, seed=seed)
-    return given_n_split(ratings, n, seed=seed)
+    return given_n_split(ratings, n, seed=seed, cold_share=cold_share)
 
 
-def validation_split(train: Ratings, protocol: str, seed: int = 0) -> tuple[Ratings, Ratings]:
+def validation_split(
+    train: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
+) -> tuple[Ratings, Ratings]:
     """A validation split carved from train only, the same way as the test split.
 
     Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
     Tuning fits on the first part and scores on the second; test is never looked at.
     Under given-N the cold users keep only N train ratings, so when no train user has enough
-    left for a given-N carve (MovieLens: every user was cut), validation is a holdout carve.
+    left for a given-N carve (MovieLens: every user was cut), validation is a holdout carve,
+    and if users have fewer than 5 ratings even for that, one that leaves one in five out of
+    users with at least 2.
     """
     seed = seed + 1_000_003
-    fit, valid = split(train, protocol, seed=seed)
-    if parse_protocol(protocol) is not None and len(scored_users(valid)) == 0:
-        fit, valid = holdout_split(train, seed=seed)
+    fit, valid = split(train, protocol, seed=seed, cold_share=cold_share)
+    if parse_protocol(protocol) is None:
+        return fit, valid
+    for min_ratings in (5, 2):
+        if len(scored_users(valid)) > 0:
+            break
+        fit, valid = holdout_split(train, min_ratings=min_ratings, seed=seed)
     return fit, valid
 
 

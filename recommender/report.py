@@ -79,6 +79,7 @@ def tune(
     k: int = 10,
     metric: str | None = None,
     progress: ProgressFn | None = None,
+    cold_share: float = 1.0,
 ) -> tuple[dict, list[dict]]:
     """Choose `spec`'s parameters on a validation split carved from `train` (never test).
 
@@ -89,7 +90,7 @@ def tune(
     points = grid_points(spec.grid)
     if not points or points == [{}]:
         return dict(spec.params), []
-    fit_part, valid = validation_split(train, protocol, seed=seed)
+    fit_part, valid = validation_split(train, protocol, seed=seed, cold_share=cold_share)
     rows: list[dict] = []
     best: tuple[float, dict] | None = None
     for i, point in enumerate(points):
@@ -123,6 +124,7 @@ def compare(
     relevance: float = RELEVANCE,
     progress: ProgressFn | None = None,
     max_users: int | None = None,
+    cold_share: float = 1.0,
 ) -> dict:
     """Run the protocol on every model from one split and return the report dict.
 
@@ -132,13 +134,14 @@ def compare(
     """
     parse_protocol(protocol)
     started = time.perf_counter()
-    train, test = split(ratings, protocol, seed=seed)
+    train, test = split(ratings, protocol, seed=seed, cold_share=cold_share)
     report: dict[str, Any] = {
         "protocol": protocol,
         "k": k,
         "seed": seed,
         "relevance": relevance,
         "max_users": max_users,
+        "cold_share": cold_share,
         "dataset": dataset_counts(ratings, train, test),
         "models": {},
         "notes": [],
@@ -146,7 +149,8 @@ def compare(
     for spec in specs:
         try:
             report["models"][spec.name] = _run_model(
-                spec, train, test, catalog, protocol, k, seed, relevance, progress, max_users
+                spec, train, test, catalog, protocol, k, seed, relevance, progress, max_users,
+                cold_share,
             )
         except ModelSkipped as exc:
             report["models"][spec.name] = {"skipped": str(exc)}
@@ -166,9 +170,12 @@ def _run_model(
     relevance: float,
     progress: ProgressFn | None,
     max_users: int | None = None,
+    cold_share: float = 1.0,
 ) -> dict:
     """Tune (if the spec has a grid), fit on train, score on test: one model's report entry."""
-    params, tuning = tune(spec, train, catalog, protocol, seed, k, progress=progress)
+    params, tuning = tune(
+        spec, train, catalog, protocol, seed, k, progress=progress, cold_share=cold_share
+    )
     model = spec.make(params)
     if progress is not None:
         progress(f"fit {spec.name}", 0, 0)
@@ -239,6 +246,9 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         "with ≥ 20 ratings keep N).",
         "",
     ]
+    if report.get("cold_share", 1.0) < 1.0:
+        lines += [f"Given-N cut {report['cold_share']:.0%} of the eligible users; the others "
+                  "stayed whole in train.", ""]
     if report.get("max_users"):
         lines += [f"Scored a random sample of at most {report['max_users']:,} users.", ""]
     if report.get("config"):

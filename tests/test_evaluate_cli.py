@@ -101,6 +101,7 @@ def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, tele
         (("evaluate", "--models", "popularity,svd"), "unknown model(s) svd"),
         (("evaluate", "--k", "0"), "--k must be at least 1"),
         (("evaluate", "--max-users", "0"), "--max-users must be at least 1"),
+        (("evaluate", "--cold-share", "0"), "--cold-share must be more than 0"),
     ],
 )
 def test_user_errors_are_one_clean_line(db_file, capsys, args, message) -> None:

@@ -48,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     _tune_options(evaluate)
     _data_options(evaluate)
     evaluate.add_argument(
+        "--cold-share", type=float, default=1.0, metavar="SHARE",
+        help="given-N only: cut this share of the eligible users (default 1: all of them, as "
+        "in EVALUATION.md); the rest stay whole in train, like new users joining a community",
+    )
+    evaluate.add_argument(
         "--max-users", type=int, metavar="N",
         help="score a random sample of N test users (for very large data sets)",
     )
@@ -226,6 +231,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         raise _cli_error(str(exc)) from None
     if args.k < 1:
         raise _cli_error("--k must be at least 1")
+    if not 0.0 < args.cold_share <= 1.0:
+        raise _cli_error("--cold-share must be more than 0 and at most 1")
     if args.max_users is not None and args.max_users < 1:
         raise _cli_error("--max-users must be at least 1")
     models = None
@@ -246,7 +253,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
         report = compare(
             ratings, catalog, specs, protocol=args.protocol, k=args.k, seed=args.seed,
-            progress=_progress(), max_users=args.max_users,
+            progress=_progress(), max_users=args.max_users, cold_share=args.cold_share,
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
@@ -272,4 +279,6 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--include-telegram")
     if args.max_users:
         parts += ["--max-users", str(args.max_users)]
+    if args.cold_share < 1.0:
+        parts += ["--cold-share", str(args.cold_share)]
     return shlex.join(parts)

@@ -489,3 +489,25 @@ def test_max_users_scores_the_same_sample_for_the_same_seed() -> None:
     assert run(0)["ndcg@10"] == run(0)["ndcg@10"]
     full = evaluate_ranking(FixedScores(values), train, test, catalog)
     assert full["users"] > 10
+
+
+def test_given_n_cold_share_cuts_only_some_eligible_users() -> None:
+    ratings = random_ratings(n_users=200)
+    counts = np.diff(ratings.matrix.indptr)
+    eligible = counts >= 20
+    train, test = given_n_split(ratings, 5, seed=0, cold_share=0.5)
+    n_train = np.diff(train.matrix.indptr)
+    cut = eligible & (n_train == 5)
+    assert cut.sum() == round(0.5 * eligible.sum())
+    whole = eligible & ~cut
+    assert np.array_equal(n_train[whole], counts[whole])
+    assert as_set(train) | as_set(test) == as_set(ratings)
+    again = given_n_split(ratings, 5, seed=0, cold_share=0.5)[1]
+    assert as_set(again) == as_set(test)
+
+
+def test_given_3_validation_still_has_users_when_everyone_has_three() -> None:
+    ratings = random_ratings()
+    train, _ = given_n_split(ratings, 3, min_ratings=4, seed=0)
+    _, valid = validation_split(train, "given-3", seed=0)
+    assert valid.nnz > 0
