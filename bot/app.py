@@ -11,14 +11,25 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
 from bot.context import BotContext
-from bot.handlers import account, admin, common, errors, onboarding, rate, recommend
+from bot.handlers import (
+    account,
+    admin,
+    common,
+    errors,
+    movienight,
+    onboarding,
+    rate,
+    recommend,
+)
 from bot.keyboards import CallbackCodec
 from bot.logs import redact_token
 from bot.services import Services, open_services
@@ -106,8 +117,27 @@ def register_handlers(app: Application) -> None:
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, rate.text_message),
         ]
     )
+    register_movienight(app)
     add_fallbacks(app)
     app.add_error_handler(errors.on_error)
+
+
+def register_movienight(app: Application) -> None:
+    """Group movie nights: the command, its buttons, poll answers, the bot joining a group."""
+    app.add_handlers(
+        [
+            CommandHandler("movienight", movienight.movienight, filters=filters.ChatType.GROUPS),
+            CommandHandler(
+                "movienight", movienight.movienight_private, filters=filters.ChatType.PRIVATE
+            ),
+            CallbackQueryHandler(movienight.join_button, pattern=r"^g[io]\."),
+            CallbackQueryHandler(movienight.pick_button, pattern=r"^gp\."),
+            CallbackQueryHandler(movienight.close_button, pattern=r"^gc\."),
+            CallbackQueryHandler(movienight.watchlist_button, pattern=r"^gw\."),
+            PollAnswerHandler(movienight.poll_answer),
+            ChatMemberHandler(movienight.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+        ]
+    )
 
 
 def add_fallbacks(app: Application) -> None:
@@ -116,6 +146,10 @@ def add_fallbacks(app: Application) -> None:
     app.add_handlers(
         [
             MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, onboarding.unknown_command),
+            MessageHandler(
+                filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL,
+                onboarding.not_text,
+            ),
             CallbackQueryHandler(common.stray_button),
         ]
     )
@@ -128,6 +162,7 @@ async def _post_init(app: Application) -> None:
     services: Services = app.bot_data["services"]
     await app.bot.set_my_commands(COMMANDS)
     admin.schedule_retrain(app, services.settings)
+    movienight.reschedule(app)
     log.info(
         "bot @%s ready; model %s", app.bot.username,
         (services.model.info.get("version") if services.model else "none"),

@@ -395,6 +395,9 @@ def unknown_command(command: str) -> str:
     return f"I don't know <code>{escape(command[:50])}</code>. Send /help to see what I can do."
 
 
+NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."
+
+
 def too_long() -> str:
     return "That message is too long for a movie title. Try just the title, e.g. <i>heat</i>."
 
@@ -402,3 +405,197 @@ def too_long() -> str:
 def clip(text: str, limit: int = MAX_TEXT) -> str:
     """Keep a message under Telegram's limit (callers page long lists; this is the backstop)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- movie night -----------------------------------------------------------------------------
+
+POLL_QUESTION = "🍿 What do we watch tonight?"
+NIGHT_OVER = "This movie night is over."
+NOT_IN_GROUP = "Only members of this group can take part."
+ALREADY_PICKED = "The picks are already out: vote in the poll!"
+NIGHT_NOT_VOTING = "There is no vote running for this movie night."
+NIGHT_PRIVATE = (
+    "Movie nights happen in groups: add me to a group with your friends and send "
+    "/movienight there. I'll find movies everyone likes and run a vote."
+)
+
+
+def group_intro(bot_username: str) -> str:
+    return (
+        "👋 Hi, I'm a movie recommender. Send /movienight when you want to pick a movie "
+        "together: everyone taps <i>I'm in</i>, I suggest five films the whole group should "
+        "like, and you vote.\n"
+        f"Tip: rate a few movies with me in private first (@{escape(bot_username)}), so I know "
+        "your taste."
+    )
+
+
+def night_usage(genres: Sequence[str]) -> str:
+    return (
+        "Usage: <code>/movienight [genre] [decade]</code>, e.g. "
+        "<code>/movienight comedy 90s</code>.\n"
+        f"Genres: {escape(', '.join(genres))}."
+    )
+
+
+def night_already_open() -> str:
+    return "There's already a movie night going on here: join it above, or vote in its poll."
+
+
+def night_filters(genre: str | None, decade: int) -> str:
+    """' · Comedy · 1990s' for the heading ('' when there are no filters)."""
+    parts = ([escape(genre)] if genre else []) + ([f"{decade}s"] if decade else [])
+    return "".join(f" · {p}" for p in parts)
+
+
+def night_link(bot_username: str, night_id: int) -> str:
+    """The deep link that opens a private chat for a quick onboarding."""
+    return f"https://t.me/{bot_username}?start=movienight_{night_id}"
+
+
+def night_message(
+    night_id: int,
+    filters: str,
+    members: Sequence[tuple[str, bool]],
+    codec: CallbackCodec,
+    scope: int,
+    bot_username: str,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """'Movie night! Who's in?' with the live member list; (name, has rated enough) each."""
+    lines = [f"🎬 <b>Movie night!</b> Who's in?{filters}", ""]
+    for name, ready in members:
+        mark = "✅" if ready else "🆕"
+        lines.append(f"{mark} {escape(name)}")
+    newcomers = [name for name, ready in members if not ready]
+    if newcomers:
+        lines += [
+            "",
+            f"🆕 {escape(', '.join(newcomers))}: I don't know your taste yet. Tap "
+            f"<a href=\"{night_link(bot_username, night_id)}\">Rate a few movies</a> "
+            "(a quick private chat with me) and you'll count. Otherwise you still vote, "
+            "I just can't take your taste into account.",
+        ]
+    lines += ["", "<i>Whoever started it, or an admin, taps Pick movies when everyone's in.</i>"]
+    keyboard = markup(
+        [
+            [
+                codec.button("I'm in 🙋", "gi", night_id, scope=scope),
+                codec.button("I'm out", "go", night_id, scope=scope),
+            ],
+            [InlineKeyboardButton("⭐ Rate a few movies", url=night_link(bot_username, night_id))],
+            [codec.button("🎲 Pick movies", "gp", night_id, scope=scope)],
+        ]
+    )
+    return "\n".join(lines), keyboard
+
+
+def night_members_closed(filters: str, members: Sequence[str]) -> str:
+    """The member list once the picks are out (no more buttons)."""
+    names = escape(", ".join(members)) if members else "nobody"
+    return (
+        f"🎬 <b>Movie night</b>{filters}\nIn: {names}.\n\n"
+        "<i>The picks are out: vote in the poll below.</i>"
+    )
+
+
+def joined(name: str, ready: bool) -> str:
+    if ready:
+        return f"You're in, {name}! 🍿"[:190]
+    return f"You're in, {name}! Tap “Rate a few movies” so I know your taste."[:190]
+
+
+def left() -> str:
+    return "You're out. Tap I'm in if you change your mind."
+
+
+def only_starter(starter: str) -> str:
+    return f"Only {starter} (who started it) or a group admin can do that."[:190]
+
+
+def poll_option(movie: Movie) -> str:
+    """A poll option: the title and year, within Telegram's 100 characters."""
+    text = label(movie)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def night_no_picks(filtered: bool, trained: bool) -> str:
+    if not trained:
+        return "The recommender isn't trained yet. A bot admin can start it with /retrain."
+    if filtered:
+        return (
+            "I couldn't find enough movies for everyone with those filters. Start a new "
+            "/movienight with another genre or decade."
+        )
+    return "I couldn't find enough movies nobody here has seen. Try again after a few ratings."
+
+
+def group_reason(
+    predicted: Mapping[int, float],
+    loved: Mapping[int, int],
+    names: Mapping[int, str],
+    movies: Mapping[int, Movie],
+) -> str:
+    """"everyone's predicted ★ ≥ 3.8; Alice and Bob loved Alien (1979)", from the model."""
+    parts = []
+    if len(predicted) > 1:
+        parts.append(f"everyone's predicted ★ ≥ {int(min(predicted.values()) * 10) / 10:.1f}")
+    elif predicted:
+        key, value = next(iter(predicted.items()))
+        parts.append(f"{escape(names.get(key, '?'))}'s predicted ★{value:.1f}")
+    by_movie: dict[int, list[str]] = {}
+    for key, movie_id in loved.items():
+        by_movie.setdefault(movie_id, []).append(names.get(key, "?"))
+    for movie_id, people in by_movie.items():
+        movie = movies.get(movie_id)
+        if movie is None:
+            continue
+        who = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+        parts.append(f"{escape(who)} loved <b>{escape(label(movie))}</b>")
+    return "; ".join(parts) if parts else "popular with people like you"
+
+
+def night_picks(entries: Sequence[tuple[Movie, str]]) -> str:
+    """Why these five: one line per poll option, each with its (already escaped) reason."""
+    lines = ["🗳 <b>Vote in the poll above!</b> Why these:", ""]
+    for number, (movie, reason) in enumerate(entries, start=1):
+        lines.append(f"{number}. <b>{escape(label(movie))}</b>")
+        lines.append(f"   <i>{reason}</i>")
+    return "\n".join(lines)
+
+
+def night_winner(
+    movie: Movie,
+    votes: int,
+    voters: int,
+    tie_broken: bool,
+    codec: CallbackCodec,
+    scope: int,
+    night_id: int,
+) -> tuple[str, InlineKeyboardMarkup]:
+    if voters == 0:
+        how = "Nobody voted, so I went with the group's best match."
+    else:
+        how = f"{votes} of {voters} vote{'s' if voters != 1 else ''}"
+        if tie_broken:
+            how += " (a tie, broken by how well it fits the whole group)"
+        how += "."
+    text = f"🏆 <b>Tonight: {escape(label(movie))}</b>\n{how}\nEnjoy the movie! 🍿"
+    keyboard = markup(
+        [[codec.button("➕ Add to everyone's watchlist", "gw", night_id, scope=scope)]]
+    )
+    return text, keyboard
+
+
+def watchlists_added(count: int, movie: Movie) -> str:
+    return f"Added {label(movie)} to {count} watchlist{'s' if count != 1 else ''}."[:190]
+
+
+def movienight_counted(title: str | None, is_member: bool) -> str:
+    """After onboarding from a movie night's deep link."""
+    where = f"<b>{escape(title)}</b>" if title else "your group"
+    if is_member:
+        return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
+    return (
+        f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the "
+        "movie night."
+    )

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from bot.settings import Settings
+from recommender.group import GroupPick, Member, recommend_group
 from recommender.hybrid import Filters, Pick, Recommender
 from storage import movies, ratings, users
 from storage.db import Database
@@ -100,8 +101,8 @@ class Services:
             candidates = model.onboarding(ONBOARDING_POOL, exclude=skip)
         else:
             counts = movies.rating_counts(self.db)
-            candidates = [m for m in sorted(counts, key=counts.__getitem__, reverse=True)[:500]]
-            candidates = [m for m in candidates if m not in skip]
+            popular = sorted(counts, key=counts.__getitem__, reverse=True)[:500]
+            candidates = [m for m in popular if m not in skip]
         for movie_id in candidates:
             movie = movies.get(self.db, movie_id)
             if movie is not None:
@@ -115,6 +116,42 @@ class Services:
         """A deep link from a group's movie night: onboarding will point the user back there."""
         if night.isdigit():
             users.update_settings(self.db, user, movienight=int(night))
+
+    def pending_movienight(self, telegram_id: int) -> int | None:
+        """The movie night whose deep link brought this user here, if onboarding isn't done."""
+        user = users.find(self.db, "telegram", telegram_id)
+        night = users.settings(self.db, user).get("movienight") if user else None
+        return night if isinstance(night, int) else None
+
+    def forget_movienight(self, telegram_id: int) -> None:
+        user = users.find(self.db, "telegram", telegram_id)
+        if user is not None:
+            users.update_settings(self.db, user, movienight=None)
+
+    def rated_count(self, telegram_id: int) -> int:
+        """How many movies this Telegram user has rated (0 if we never met them)."""
+        user = users.find(self.db, "telegram", telegram_id)
+        return len(ratings.history(self.db, user).ratings)
+
+    def group_picks(
+        self, telegram_ids: list[int], n: int, filters: Filters | None = None
+    ) -> list[GroupPick]:
+        """Picks for a movie night's members (settings.group_strategy); [] without a model.
+
+        Nothing any member rated or dismissed is picked; members we know too little about
+        have neutral preferences (see recommender.group).
+        """
+        model = self.model
+        if model is None:
+            return []
+        members, exclude = [], set()
+        for telegram_id in telegram_ids:
+            history = ratings.history(self.db, users.find(self.db, "telegram", telegram_id))
+            members.append(Member(telegram_id, history.ratings))
+            exclude |= history.dismissed
+        return recommend_group(
+            model, members, n, self.settings.group_strategy, exclude=exclude, filters=filters
+        )
 
     def mark_asked(self, user: User, movie_id: int) -> None:
         """Remember an onboarding question the user skipped, so it is not asked again."""

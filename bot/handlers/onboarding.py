@@ -6,6 +6,7 @@ from telegram import Update
 
 from bot import render
 from bot.context import BotContext
+from bot.handlers import movienight
 from bot.handlers.common import button_scope, caller, edit, read_button, reply
 from storage import ratings
 from storage.movies import Movie
@@ -70,6 +71,7 @@ async def onboarding_button(update: Update, context: BotContext) -> None:
             return
         ratings.upsert(services.db, user, movie_id, stars)
         await query.answer(f"Saved {render.stars(stars)}")
+        await movienight.onboarded(update, context)
     movie = services.onboarding_movie(user)
     if movie is None:
         await edit(update, render.onboarding_exhausted())
@@ -82,6 +84,11 @@ async def help_command(update: Update, context: BotContext) -> None:
     """List the commands."""
     is_admin = update.effective_user.id in context.services.settings.admin_ids
     await reply(update, render.help_text(is_admin))
+
+
+async def not_text(update: Update, context: BotContext) -> None:
+    """Photos, stickers, files…: we only read titles."""
+    await reply(update, render.NOT_TEXT)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

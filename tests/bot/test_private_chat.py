@@ -324,3 +324,13 @@ async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, wo
     await emulator.wait_idle()
     user = users.find(services.db, "telegram", alice.id)
     assert ratings.history(services.db, user).ratings == {1: 3.5}
+
+
+async def test_a_sticker_or_file_gets_a_hint_not_silence(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    message = emulator.world.add_message(alice.chat, alice.account)
+    payload = message.to_dict()
+    payload["document"] = {"file_id": "f1", "file_unique_id": "u1", "file_name": "evil.exe"}
+    emulator.world.push_update("message", payload)
+    assert "I only read text" in (await alice.next_message()).text
