@@ -29,6 +29,7 @@ from recommender.data import Catalog, Ratings
 from recommender.ease import MEMORY_LIMIT_BYTES, CatalogTooLargeError, check_memory
 from recommender.evaluate import (
     BATCH_USERS,
+    RELEVANCE,
     EvaluationError,
     evaluate_ranking,
     list_metrics,
@@ -170,7 +171,7 @@ def standard_specs(
 
 def _blend_table(
     hybrid: Any, fit_part: Ratings, valid: Ratings, k: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix, np.ndarray]:
     """Each component's scores for the validation users, their rating counts and truth."""
     users = scored_users(valid)
     rows = fit_part.matrix[users]
@@ -200,7 +201,7 @@ def _blend_ndcg(
     for name, part in parts.items():
         total += weights[name][:, None] * part
     top = top_k(total, k, exclude=rows)
-    truth = sp.csr_matrix(valid.matrix[users] >= 4.0)
+    truth = sp.csr_matrix(valid.matrix[users] >= RELEVANCE)
     return list_metrics(top, truth, catalog, fit_part.matrix, ks=(k,))[f"ndcg@{k}"]
 
 
