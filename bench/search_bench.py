@@ -225,6 +225,8 @@ def main() -> int:
     index = TitleIndex.build(catalogue, popularity)
     build_s = time.perf_counter() - started
     print(f"catalogue: {len(index):,} titles; index build: {build_s:.2f} s")
+    # Other work on the machine slows every figure: say how busy it was.
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
 
     all_times: list[float] = []
     wrong = 0

@@ -383,13 +383,20 @@ class TitleIndex:
         return Match(int(self.ids[row]), round(score, 1), self.labels[row], name, pop)
 
     def _candidate_keys(self, parsed: _Query) -> set[int]:
-        """Alias keys worth scoring: close as whole strings, or sharing rare words.
+        """Alias keys worth scoring: sharing (close) words, or close as whole strings.
 
-        The year is left out of the whole-string pass (titles do not contain it) and kept in
-        the word pass, where "Death Race 2000" can still use it.
+        The whole-string pass costs most, so it runs only where the word pass can miss: for
+        a one-word query no title has as a word ("toystory", "godfater"), or when some word has
+        no title word close to it. The year stays out of it (titles do not contain it) but is
+        kept in the word pass, where "Death Race 2000" can use it.
         """
+        weights, unplaced = self._word_weights(parsed.full)
+        keys = set(_top(self.key_words @ weights, _WORD_CANDIDATES).tolist())
+        words = parsed.text.split()
+        unknown = any(w not in self.word_positions for w in words)
+        if not (unplaced or (unknown and len(words) == 1)):
+            return keys
         start, stop = self.keys.window(len(parsed.text), SUGGEST_CUTOFF)
-        keys = set(self._word_candidates(parsed.full))
         if start < stop:
             sims = process.cdist(
                 [parsed.text], self.keys.strings[start:stop], scorer=fuzz.ratio,
@@ -398,29 +405,33 @@ class TitleIndex:
             keys.update((start + _top(sims, _RATIO_CANDIDATES)).tolist())
         return keys
 
-    def _word_candidates(self, text: str) -> list[int]:
-        """Keys whose words best cover the query's words (fuzzy per word, TF-IDF weighted)."""
+    def _word_weights(self, text: str) -> tuple[np.ndarray, bool]:
+        """Weights over the vocabulary for the query's words and the title words close to them.
+
+        Weight is IDF (rare words count most) times the square of the closeness. Also says
+        whether some word found neither itself nor a close word among the titles.
+        """
         weights = np.zeros(len(self.vocab.strings), dtype=np.float32)
+        unplaced = False
         for word in dict.fromkeys(text.split()):
-            # A word that titles use is taken as typed; only unknown words are looked up
-            # fuzzily (the whole-string pass still catches a real word typed for another).
-            if (found := self.word_positions.get(word)) is not None:
+            found = self.word_positions.get(word)
+            if found is not None:
                 weights[found] = self.idf[found]
-                continue
             if len(word) <= 2:  # too short to tell a typo from another word
+                unplaced |= found is None
                 continue
+            # Close words too, for typos and for the word meant ("alien" → "Aliens").
             start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
             sims = process.cdist(
                 [word], self.vocab.strings[start:stop], scorer=fuzz.ratio,
                 score_cutoff=_TOKEN_CUTOFF, dtype=np.uint8,
             )[0]
             cols = np.flatnonzero(sims)
+            unplaced |= not cols.size
             if cols.size:
                 close = (sims[cols] / 100.0) ** 2 * self.idf[start + cols]
                 weights[start + cols] = np.maximum(weights[start + cols], close)
-        if not weights.any():
-            return []
-        return _top(self.key_words @ weights, _WORD_CANDIDATES).tolist()
+        return weights, unplaced
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

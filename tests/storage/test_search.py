@@ -70,6 +70,7 @@ def top(index: TitleIndex, query: str) -> int | None:
         # typos
         ("toy stroy", 1),
         ("toystory", 1),
+        ("toystory 2", 2),
         ("godfater", 8),
         ("matirx", 6),
         ("hmlet", 21),
@@ -138,11 +139,14 @@ def test_search_finds_the_movie_a_person_means(index, query, expected):
 
 
 def test_best_matches_come_first_and_the_exact_title_wins(index):
-    found = index.search("heat")
-    assert [m.movie_id for m in found[:3]] == [3, 4, 5]  # Heat, the other Heat, Heathers
-    assert found[0].score == found[1].score == 100
-    assert found[0].popularity > found[1].popularity
-    assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+    heat = index.search("heat")
+    assert [m.movie_id for m in heat[:2]] == [3, 4]  # both exact: the more popular first
+    assert heat[0].score == heat[1].score == 100 and heat[0].popularity > heat[1].popularity
+    alien = index.search("alien")
+    assert [m.movie_id for m in alien[:2]] == [16, 17]  # Alien, then Aliens
+    assert alien[0].score == 100 > alien[1].score
+    for found in (heat, alien, index.search("toy stroy")):
+        assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
 
 
 def test_a_match_names_the_title_and_the_alias_it_came_through(index):
