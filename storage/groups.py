@@ -92,6 +92,12 @@ def ensure_group(db: Database, chat_id: int, title: str | None = None) -> None:
         )
 
 
+def title(db: Database, chat_id: int) -> str | None:
+    """The group's title as last seen (None for a group we never met)."""
+    row = db.conn.execute("SELECT title FROM groups WHERE chat_id = ?", (chat_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def open_night(
     db: Database,
     chat_id: int,

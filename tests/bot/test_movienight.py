@@ -1,0 +1,288 @@
+"""Group movie night, end to end through the emulator with several simulated people."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.sandbox.api import RateLimits
+from bot.sandbox.runner import stop_application
+from storage import groups, ratings, users
+from tests.bot.world import ACTION
+
+ACTION_IDS = [m.id for m in ACTION]
+
+
+def seed(services, person, movie_ids, stars=5.0) -> None:
+    """Give a simulated person ratings (as if they had rated these movies with the bot)."""
+    user = services.user(person.id, person.name)
+    for movie_id in movie_ids:
+        ratings.upsert(services.db, user, movie_id, stars)
+
+
+async def group_with_night(emulator, run_bot, names=("Alice", "Bob", "Carol"), args="", **kw):
+    """A group of `names` (the first starts the night) with the bot; returns the pieces."""
+    services = await run_bot(**kw)
+    people = [emulator.user(n) for n in names]
+    group = emulator.group("Friends", people)
+    intro = await group.next_message()
+    await people[0].send(f"/movienight {args}".strip(), to=group)
+    night_message = await group.next_message()
+    return services, people, group, intro, night_message
+
+
+def current_night(services, group):
+    night = groups.current(services.db, group.id)
+    assert night is not None
+    return night
+
+
+async def pick(emulator, group, starter, night_message):
+    """The starter presses Pick movies; returns (poll message, reasons message)."""
+    await starter.press(night_message, "🎲 Pick movies")
+    poll = await group.next_message()
+    reasons = await group.next_message()
+    await emulator.wait_idle()
+    return poll, reasons
+
+
+async def test_bot_introduces_itself_when_added_to_a_group(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    group = emulator.group("Friends", [alice])
+    intro = await group.next_message()
+    assert "/movienight" in intro.text and "I'm in" in intro.text
+
+
+async def test_a_whole_movie_night_from_command_to_watchlist(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    seed(services, alice, ACTION_IDS[:4])
+    seed(services, bob, ACTION_IDS[4:8])
+    assert "Movie night!" in night_message.text and "Who's in?" in night_message.text
+    assert night_message.button_labels[:2] == ["I'm in 🙋", "I'm out"]
+    await bob.press(night_message, "I'm in 🙋")
+    await carol.press(night_message, "I'm in 🙋")
+    await emulator.wait_idle()
+    # One message, edited in place: Carol has no ratings, so she gets the deep link.
+    assert night_message.edited and group.messages() == [group.messages()[0], night_message]
+    assert "Bob" in night_message.text and "Carol: I don't know your taste" in night_message.text
+    night = current_night(services, group)
+    link = f"https://t.me/{emulator.bot.username}?start=movienight_{night.id}"
+    assert link in night_message.html and link in [b.url for b in night_message.button_list]
+
+    poll_message, reasons = await pick(emulator, group, alice, night_message)
+    poll = poll_message.poll
+    assert poll is not None and not poll.is_anonymous and len(poll.options) == 5
+    assert all("(19" in option or "(20" in option for option in poll.options)
+    assert not set(poll.options) & {"Heat (1995)", "The Matrix (1999)"}  # Alice rated them
+    assert "Why these" in reasons.text and "everyone's predicted ★ ≥" in reasons.text
+    assert "loved" in reasons.text
+    assert "vote in the poll" in night_message.text and not night_message.button_list
+
+    await alice.vote(poll_message, 0)
+    await bob.vote(poll_message, 2)
+    await carol.vote(poll_message, 2)
+    await emulator.wait_idle()
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    await emulator.wait_idle()
+    assert poll.is_closed
+    assert f"Tonight: {poll.options[2]}" in announcement.text
+    assert "2 of 3 votes" in announcement.text
+    await bob.press(announcement, "➕ Add to everyone's watchlist")
+    await emulator.wait_idle()
+    winner = current_or_last(services, group).winner_movie_id
+    for person in (alice, bob, carol):
+        user = users.find(services.db, "telegram", person.id)
+        assert winner in ratings.history(services.db, user).watchlist
+
+
+def current_or_last(services, group):
+    row = services.db.conn.execute(
+        "SELECT max(id) FROM movie_nights WHERE chat_id = ?", (group.id,)
+    ).fetchone()
+    return groups.get(services.db, row[0])
+
+
+@pytest.mark.parametrize("mention", [True, False], ids=["/movienight@bot", "/movienight"])
+async def test_genre_and_decade_filters_apply_to_the_picks(emulator, run_bot, mention):
+    services = await run_bot()
+    alice, bob = emulator.user("Alice"), emulator.user("Bob")
+    group = emulator.group("Friends", [alice, bob])
+    await group.next_message()
+    await alice.send("/movienight comedy 90s", to=group, mention=mention)
+    night_message = await group.next_message()
+    assert "Comedy · 1990s" in night_message.text
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    assert all("(199" in option for option in poll_message.poll.options)
+    chosen = groups.picks(services.db, current_night(services, group).id)
+    assert chosen and all(16 <= p.movie_id <= 30 for p in chosen)  # the comedy half
+
+
+async def test_bad_arguments_a_second_night_and_private_use_get_clear_answers(emulator, run_bot):
+    services, (alice, bob, _), group, _, _ = await group_with_night(emulator, run_bot)
+    await bob.send("/movienight banana", to=group)
+    assert "Usage" in (await group.next_message()).text
+    await bob.send("/movienight", to=group)
+    assert "already a movie night" in (await group.next_message()).text
+    assert [n.id for n in groups.voting(services.db)] == []
+    await alice.send("/movienight")
+    assert "add me to a group" in (await alice.next_message()).text
+
+
+async def test_newcomer_onboards_through_the_deep_link_and_counts(emulator, run_bot):
+    services, (_, _, carol), group, _, night_message = await group_with_night(emulator, run_bot)
+    await carol.press(night_message, "I'm in 🙋")
+    await emulator.wait_idle()
+    assert "Carol: I don't know your taste" in night_message.text
+    night = current_night(services, group)
+    await carol.send(f"/start movienight_{night.id}")
+    await carol.next_message()  # welcome
+    card = await carol.next_message()
+    for _ in range(3):
+        await carol.press(card, "★5")
+        await emulator.wait_idle()
+    back = [m.text for m in carol.messages() if "movie night" in m.text]
+    assert back and "You now count for the movie night in Friends" in back[0]
+    assert "Carol: I don't know your taste" not in night_message.text
+    assert "✅ Carol" in night_message.text
+
+
+async def test_outsiders_cannot_join_or_vote(emulator, run_bot):
+    services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
+    mallory = emulator.user("Mallory")  # not in the group, but got hold of the message
+    query = await mallory.press(night_message, "I'm in 🙋")
+    assert (await query.answered())["text"] == "Only members of this group can take part."
+    night = current_night(services, group)
+    assert [m.telegram_id for m in groups.members(services.db, night.id)] == [alice.id]
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await mallory.vote(poll_message, 1)
+    await bob.vote(poll_message, 0)
+    await emulator.wait_idle()
+    assert groups.votes(services.db, night.id) == {bob.id: [0]}
+
+
+async def test_a_button_from_another_groups_night_is_rejected(emulator, run_bot):
+    services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
+    other = emulator.group("Other", [alice, bob])
+    await other.next_message()
+    await alice.send("/movienight", to=other)
+    other_message = await other.next_message()
+    # Bob presses, in Friends, a copy of the Other group's "I'm in" button.
+    night_message.reply_markup["inline_keyboard"][0][0]["callback_data"] = (
+        other_message.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    )
+    query = await bob.press(night_message, "I'm in 🙋")
+    assert (await query.answered())["text"] == "This button has expired."
+    for chat in (group, other):
+        night = current_night(services, chat)
+        assert [m.telegram_id for m in groups.members(services.db, night.id)] == [alice.id]
+
+
+async def test_only_the_starter_or_an_admin_picks_and_only_once(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    query = await bob.press(night_message, "🎲 Pick movies")
+    assert "Only Alice" in (await query.answered())["text"]
+    assert current_night(services, group).status == "open"
+    group.promote(carol)
+    keyboard = night_message.reply_markup
+    poll_message, _ = await pick(emulator, group, carol, night_message)
+    assert poll_message.poll is not None
+    night_message.reply_markup = keyboard  # an old copy of the buttons, pressed again
+    query = await alice.press(night_message, "🎲 Pick movies")
+    assert (await query.answered())["text"] == "The picks are already out: vote in the poll!"
+    query = await bob.press(night_message, "I'm in 🙋")
+    assert (await query.answered())["text"] == "The picks are already out: vote in the poll!"
+    await emulator.wait_idle()
+    assert len([m for m in group.messages() if m.poll is not None]) == 1
+    assert bob.id not in {m.telegram_id for m in groups.members(services.db, current_night(
+        services, group).id)}
+    query = await bob.press(poll_message, "🏁 Close vote")
+    assert "Only Alice" in (await query.answered())["text"]
+    assert not poll_message.poll.is_closed
+
+
+async def test_a_closed_nights_buttons_change_nothing(emulator, run_bot):
+    services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
+    keyboard = night_message.reply_markup
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await alice.press(poll_message, "🏁 Close vote")
+    await group.next_message()
+    await emulator.wait_idle()
+    night = current_or_last(services, group)
+    night_message.reply_markup = keyboard
+    for presser, message, label in [
+        (bob, night_message, "I'm in 🙋"),
+        (alice, night_message, "🎲 Pick movies"),
+        (alice, poll_message, "🏁 Close vote"),
+    ]:
+        query = await presser.press(message, label)
+        assert (await query.answered())["text"] == "This movie night is over."
+    await emulator.wait_idle()
+    assert groups.members(services.db, night.id)[0].telegram_id == alice.id
+    assert len(groups.members(services.db, night.id)) == 1
+    assert sum("Tonight" in m.text for m in group.messages() if m.text) == 1
+
+
+async def test_many_joins_at_once_lose_nothing_and_edit_one_message(emulator, run_bot):
+    emulator.config.rate_limits = RateLimits()  # Telegram's 20 messages a minute per group
+    names = ["Alice", *[f"Friend{i}" for i in range(24)]]
+    services, people, group, _, night_message = await group_with_night(
+        emulator, run_bot, names=names
+    )
+    queries = await asyncio.gather(*(p.press(night_message, "I'm in 🙋") for p in people[1:]))
+    await asyncio.gather(*(q.answered() for q in queries))
+    await emulator.wait_idle()
+    night = current_night(services, group)
+    assert len(groups.members(services.db, night.id)) == len(names)
+    assert all(name in night_message.text for name in names)
+    assert len(group.messages()) == 2  # the introduction and the one edited member list
+    assert not [c for c in emulator.calls if c.method.lower() == "sendmessage"
+                and str(c.params.get("chat_id")) == str(group.id)][2:]
+
+
+async def test_the_vote_closes_itself_and_ties_go_to_the_better_group_match(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot, poll_timeout=2
+    )
+    seed(services, alice, ACTION_IDS[:4])
+    night = current_night(services, group)
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    chosen = groups.picks(services.db, night.id)
+    weaker, stronger = sorted(chosen[1:3], key=lambda p: p.score)
+    await bob.vote(poll_message, weaker.position)
+    await carol.vote(poll_message, stronger.position)
+    announcement = await group.next_message(timeout=10)
+    await emulator.wait_idle()
+    assert poll_message.poll.is_closed
+    assert f"Tonight: {poll_message.poll.options[stronger.position]}" in announcement.text
+    assert "a tie" in announcement.text
+    assert groups.get(services.db, night.id).winner_movie_id == stronger.movie_id
+
+
+async def test_a_restart_mid_vote_loses_nothing(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot, poll_timeout=3
+    )
+    await bob.press(night_message, "I'm in 🙋")
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await bob.vote(poll_message, 1)
+    await emulator.wait_idle()
+    await stop_application(run_bot.apps[0])
+    services.close()
+    # While the bot is down Carol votes; Telegram keeps the update for the next bot.
+    await carol.vote(poll_message, 1)
+    services = await run_bot(poll_timeout=3)
+    announcement = await group.next_message(timeout=10)  # the re-scheduled timeout fired
+    await emulator.wait_idle()
+    assert f"Tonight: {poll_message.poll.options[1]}" in announcement.text
+    assert "2 of 2 votes" in announcement.text
+    await bob.press(announcement, "➕ Add to everyone's watchlist")
+    await emulator.wait_idle()
+    user = users.find(services.db, "telegram", bob.id)
+    assert ratings.history(services.db, user).watchlist
