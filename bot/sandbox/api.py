@@ -111,12 +111,14 @@ class Upload:
 
 @dataclass
 class RateLimits:
-    """Telegram's flood limits: messages per window, per private chat and per group."""
+    """Telegram's flood limits: messages per window, per private chat, per group, overall."""
 
     private_messages: int = 3
     private_window: float = 3.0  # about one message a second, short bursts allowed
     group_messages: int = 20
     group_window: float = 60.0
+    total_messages: int = 30  # about 30 messages a second across all chats
+    total_window: float = 1.0
 
 
 @dataclass
@@ -136,7 +138,7 @@ class PollingState:
     active: int = 0
     delivered_upto: int = 0
     closing: bool = False
-    sent_times: dict[int, deque[float]] = field(default_factory=dict)
+    sent_times: dict[int | None, deque[float]] = field(default_factory=dict)
 
 
 class Params:
@@ -280,7 +282,7 @@ class BotApi:
         return markup
 
     def check_rate(self, chat: Chat) -> None:
-        """429 when the bot writes to one chat faster than Telegram allows."""
+        """429 when the bot writes to one chat, or to all, faster than Telegram allows."""
         limits = self.config.rate_limits
         if limits is None:
             return
@@ -289,13 +291,26 @@ class BotApi:
         else:
             count, window = limits.group_messages, limits.group_window
         now = self.world.clock.now()
-        sent = self.polling.sent_times.setdefault(chat.id, deque())
+        in_chat = self._window(chat.id, window, now)
+        overall = self._window(None, limits.total_window, now)
+        for sent, limit, span in (
+            (in_chat, count, window),
+            (overall, limits.total_messages, limits.total_window),
+        ):
+            if len(sent) >= limit:
+                retry = max(1, math.ceil(sent[0] + span - now))
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
+        in_chat.append(now)
+        overall.append(now)
+
+    def _window(self, key: int | None, window: float, now: float) -> deque[float]:
+        """Send times still inside `window` seconds, for one chat (or all: key None)."""
+        sent = self.polling.sent_times.setdefault(key, deque())
         while sent and sent[0] <= now - window:
             sent.popleft()
-        if len(sent) >= count:
-            retry = max(1, math.ceil(sent[0] + window - now))
-            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-        sent.append(now)
+        return sent
 
     def reply_to(self, chat: Chat, params: Params) -> Message | None:
         reply = params.json("reply_parameters") or {}

@@ -449,6 +449,16 @@ async def test_groups_allow_twenty_messages_a_minute():
                 await client.send_message(group.id, "#21")
 
 
+async def test_thirty_messages_a_second_overall():
+    limits = RateLimits(private_messages=100, total_messages=30, total_window=60.0)
+    async with Emulator(rate_limits=limits) as emu:
+        chats = [await started(emu.user(f"User {n}"), emu) for n in range(31)]
+        statuses = [
+            (await call(emu, "sendMessage", chat_id=chat.id, text="news"))[0] for chat in chats
+        ]
+        assert statuses == [200] * 30 + [429]
+
+
 # -- fault injection --------------------------------------------------------------------
 async def test_failing_the_next_calls_of_one_method(emulator, bot):
     chat = await started(emulator.user("Alice"), emulator)
