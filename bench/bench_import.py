@@ -41,19 +41,28 @@ def write_dataset(folder: Path, n_ratings: int, n_users: int, n_movies: int, see
         out.writelines(f"{u},{m},tag {m % 97},1500000000\n"
                        for u, m in zip(rng.integers(1, n_users, 100_000),
                                        rng.integers(1, n_movies, 100_000), strict=True))
+    # Popularity falls off with rank like MovieLens' (a few blockbusters, a long tail).
+    weights = 1.0 / np.arange(1, n_movies + 1) ** 0.8
+    weights /= weights.sum()
     block = 1_000_000
     with (folder / "ratings.csv").open("w") as out:
         out.write("userId,movieId,rating,timestamp\n")
         for start in range(0, n_ratings, block):
             n = min(block, n_ratings - start)
-            # Sorted by user like the real files; (user, movie) pairs may repeat (upsert).
-            user = np.sort(rng.integers(1, n_users + 1, n))
-            movie = np.minimum(rng.zipf(1.3, n), n_movies)
-            stars = rng.integers(1, 11, n) / 2
-            ts = rng.integers(789_652_009, 1_574_327_703, n)
-            lines = [f"{u},{m},{s:.1f},{t}\n" for u, m, s, t in
-                     zip(user.tolist(), movie.tolist(), stars.tolist(), ts.tolist(), strict=True)]
-            out.writelines(lines)
+            # Sorted by user like the real files, each (user, movie) pair once per block.
+            first_user = 1 + start * n_users // n_ratings
+            last_user = max(first_user, (start + n) * n_users // n_ratings)
+            user = rng.integers(first_user, last_user + 1, n)
+            movie = rng.choice(n_movies, size=n, p=weights) + 1
+            pairs = np.unique(user.astype(np.int64) * (n_movies + 1) + movie)
+            user, movie = pairs // (n_movies + 1), pairs % (n_movies + 1)
+            stars = rng.integers(1, 11, len(pairs)) / 2
+            ts = rng.integers(789_652_009, 1_574_327_703, len(pairs))
+            out.writelines(
+                f"{u},{m},{s:.1f},{t}\n"
+                for u, m, s, t in zip(user.tolist(), movie.tolist(), stars.tolist(),
+                                      ts.tolist(), strict=True)
+            )
 
 
 def main() -> None:
@@ -69,7 +78,7 @@ def main() -> None:
         started = time.perf_counter()
         write_dataset(folder, args.ratings, args.users, args.movies, seed=0)
         size = (folder / "ratings.csv").stat().st_size
-        print(f"wrote {args.ratings:,} ratings ({size / 1e6:,.0f} MB) in "
+        print(f"wrote about {args.ratings:,} ratings ({size / 1e6:,.0f} MB) in "
               f"{time.perf_counter() - started:.0f} s")
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         db_path = Path(scratch) / "bench.sqlite"

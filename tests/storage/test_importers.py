@@ -11,6 +11,7 @@ import pytest
 from bot.cli import main
 from storage import movies, users
 from storage.db import Database
+from storage.importers import movielens
 from storage.importers.movielens import (
     DataFormatError,
     DatasetMismatchError,
@@ -384,6 +385,30 @@ def test_a_bad_line_is_named_and_leaves_the_database_as_it_was(
     assert str(caught.value).startswith(message)
     assert snapshot(fresh_db) == before
     assert users.find(fresh_db, "dataset", 9) is None
+
+
+def _ratings_indexes(db: Database) -> list[str]:
+    return [r[0] for r in db.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ratings' "
+        "AND sql IS NOT NULL"
+    )]  # fmt: skip
+
+
+def test_a_big_file_rebuilds_the_ratings_index_and_a_failure_keeps_it(
+    fresh_db, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(movielens, "BULK_BYTES", 0)  # treat every ratings file as big
+    indexes = _ratings_indexes(fresh_db)
+    assert indexes
+    import_dataset(fresh_db, dataset(tmp_path / "good", "latest"))
+    assert _ratings_indexes(fresh_db) == indexes
+    before = snapshot(fresh_db)
+    bad = dataset(tmp_path / "bad", "latest")
+    (bad / "ratings.csv").write_text(LATEST_RATINGS + "9,1,x,1\n")
+    with pytest.raises(DataFormatError, match="line 10"):
+        import_dataset(fresh_db, bad)
+    assert _ratings_indexes(fresh_db) == indexes
+    assert snapshot(fresh_db) == before
 
 
 @pytest.mark.parametrize(
