@@ -19,13 +19,13 @@ def model() -> Recommender:
     return Recommender.train(synthetic.ratings(cat), cat, SMALL)
 
 
-def test_blend_leans_on_content_for_few_ratings_and_on_als_for_many():
+def test_blend_leans_on_content_and_popularity_for_few_ratings_and_on_als_for_many():
     weights = BlendConfig().weights(np.array([3, 200]))
     few, many = 0, 1
-    content_share = weights["content"] / (weights["als"] + weights["content"])
-    assert content_share[few] > 2 * content_share[many]
+    non_collaborative = weights["content"] + weights["popularity"]
+    assert non_collaborative[few] > weights["als"][few]
+    assert weights["als"][many] > non_collaborative[many]
     assert weights["als"][many] > weights["als"][few]
-    assert weights["als"][many] > 5 * weights["content"][many]
 
 
 def test_no_ratings_means_only_popularity_speaks():
