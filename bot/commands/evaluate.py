@@ -33,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "in <model dir>/tuned.json when present, as `train` does.",
     )
     evaluate.add_argument(
-        "--protocol", default="holdout", help="holdout (default) or given-N, e.g. given-5"
+        "--protocol", default="holdout",
+        help="holdout (default), given-N, e.g. given-5, or group (movie-night strategies)",
+    )
+    evaluate.add_argument(
+        "--groups", type=int, default=500, metavar="N",
+        help="with --protocol group: synthetic groups of each kind (default 500)",
     )
     evaluate.add_argument("--k", type=int, default=10, help="list length scored (default 10)")
     evaluate.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
@@ -225,6 +230,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.report import compare, markdown, plot, write_json
     from recommender.suite import TunedFileError, read_tuned, standard_specs
 
+    if args.protocol == "group":
+        return run_group(args, settings)
     try:
         parse_protocol(args.protocol)
     except EvaluationError as exc:
@@ -266,6 +273,44 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.plot:
         plot(report, args.plot)
     sys.stdout.write(markdown(report, command=_command(args)))
+    return 0
+
+
+def run_group(args: argparse.Namespace, settings: Settings) -> int:
+    """The group protocol (recommender.group_eval): every aggregation strategy and popularity
+    on the same synthetic groups; the list length is the poll's 5."""
+    from recommender.evaluate import holdout_split
+    from recommender.group_eval import GroupEvaluationError, evaluate_groups, markdown
+    from recommender.hybrid import Recommender
+    from recommender.report import write_json
+    from recommender.suite import TunedFileError, hybrid_config, read_tuned
+
+    if args.groups < 1:
+        raise _cli_error("--groups must be at least 1")
+    if args.plot:
+        raise _cli_error("--plot is not available with --protocol group (use --json)")
+    catalog, ratings = _load(settings, args.include_telegram)
+    try:
+        tuned = read_tuned(settings.model_dir)
+    except TunedFileError as exc:
+        raise _cli_error(str(exc)) from None
+    train, test = holdout_split(ratings, seed=args.seed)
+    print("moviebot: training the hybrid on the holdout train part…", file=sys.stderr)
+    model = Recommender.train(train, catalog, hybrid_config(tuned))
+    try:
+        report = evaluate_groups(
+            model, train, test, n_groups=args.groups, seed=args.seed, progress=_progress()
+        )
+    except GroupEvaluationError as exc:
+        raise _cli_error(str(exc)) from None
+    report["config"] = "tuned.json" if tuned else "the committed defaults (no tuned.json)"
+    if args.json:
+        write_json(report, args.json)
+    command = shlex.join(
+        ["moviebot", "evaluate", "--protocol", "group", "--groups", str(args.groups),
+         "--seed", str(args.seed)] + (["--include-telegram"] if args.include_telegram else [])
+    )
+    sys.stdout.write(markdown(report, command=command))
     return 0
 
 
