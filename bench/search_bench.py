@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage import movies as movie_store
 from storage.db import Database
 from storage.movies import Movie
-from storage.search import TitleIndex
+from storage.search import TitleIndex, title_names
 
 # Real titles as MovieLens writes them (title without the year, year).
 REAL_TITLES: list[tuple[str, int]] = [
@@ -207,6 +207,36 @@ def build_catalogue(n: int, seed: int, db_path: str | None) -> tuple[list[Movie]
     return catalogue, popularity
 
 
+def misspell(text: str, rng: random.Random) -> str:
+    """One typing slip inside `text`: two letters swapped, one dropped, doubled or replaced."""
+    chars = list(text)
+    i = rng.randrange(1, len(chars) - 1)
+    slip = rng.choice(("swap", "drop", "double", "replace"))
+    if slip == "swap":
+        chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    elif slip == "drop":
+        del chars[i]
+    elif slip == "double":
+        chars.insert(i, chars[i])
+    else:
+        chars[i] = rng.choice("abcdefghijklmnopqrstuvwxyz")
+    return "".join(chars)
+
+
+def typo_check(index: TitleIndex, catalogue: list[Movie], seed: int) -> None:
+    """How often a misspelled real title still finds it first (a same-named remake counts)."""
+    rng = random.Random(seed)
+    titles = {m.id: m.title for m in catalogue}
+    hits = tries = 0
+    for movie_id, (title, _) in enumerate(REAL_TITLES, start=1):
+        name = title_names(title)[0].lower()
+        for query in (misspell(name, rng), misspell(name, rng), misspell(misspell(name, rng), rng)):
+            found = index.search(query, limit=1)
+            hits += bool(found) and titles[found[0].movie_id] == titles[movie_id]
+            tries += 1
+    print(f"misspelled real titles found first: {hits}/{tries} ({hits / tries:.1%})")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -257,6 +287,7 @@ def main() -> int:
         f"p95 {percentile(all_times, 95):.2f} ms, max {max(all_times):.2f} ms "
         f"over {len(all_times)} searches; {len(QUERIES) - wrong}/{len(QUERIES)} as expected"
     )
+    typo_check(index, catalogue, args.seed)
     return 0 if wrong == 0 else 1
 
 

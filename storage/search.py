@@ -50,7 +50,7 @@ _YEAR_NEAR_PENALTY = 4.0  # one year off: release dates differ between countries
 _YEAR_UNKNOWN_PENALTY = 6.0
 _MISSING_NUMBER_PENALTY = 8.0
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
-_TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more
+_TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
 # Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
 ARTICLES = frozenset(
@@ -220,8 +220,11 @@ def _similarity(query: str, key: str) -> float:
     score = max(fuzz.ratio(query, key), 0.95 * fuzz.token_sort_ratio(query, key))
     query_words, key_words = set(query.split()), set(key.split())
     if len(query) > len(key):
-        # The user typed more than this title: it counts only if all its words are there.
-        return max(score, _TITLE_IN_QUERY) if key_words <= query_words else score
+        # The user typed more than this title: it counts if all its words are there, and
+        # the more of the query it explains the better ("fight lcb" is not "A Fight").
+        if key_words <= query_words:
+            score = max(score, _TITLE_IN_QUERY * (0.8 + 0.2 * len(key) / len(query)))
+        return score
     if query_words <= key_words and len(query) > 2:  # "d" is not a search for "Jaws 3-D"
         score = max(score, _QUERY_WORDS_IN_TITLE)
     if len(key) >= 8 * len(query):

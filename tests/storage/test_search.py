@@ -177,9 +177,10 @@ def test_suggest_has_nothing_for_nonsense(index, query):
 
 def test_huge_input_is_cut_and_answered_quickly(index):
     started = time.perf_counter()
-    found = index.search("heat " + "blah " * 5_000)
+    assert top(index, "heat" + " " * 10_000) == 3
+    assert top(index, " " * 10_000 + "heat") is None  # only the first 200 characters count
+    assert index.search("heat " + "blah " * 5_000) == []
     assert time.perf_counter() - started < 1.0
-    assert [m.movie_id for m in found[:2]] == [3, 4]  # only the start of it counts
 
 
 def test_an_empty_catalogue_finds_nothing():
