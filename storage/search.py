@@ -1,21 +1,23 @@
 """Fuzzy title search: find a movie from what a person types, typos and all.
 
 `TitleIndex.build(movies, popularity)` precomputes everything once; `index.search(query)` then
-answers in a few milliseconds even for an ML-32M-sized catalogue (about 87,000 titles). The index
-is immutable, so one instance can serve every thread of the bot.
+answers in about 10 ms (p50; p95 under 30 ms) for an ML-32M-sized catalogue of 87,000 titles
+on a busy two-core machine (see bench/search_bench.py). The index is immutable, so one
+instance can serve every thread of the bot.
 
 How a query is answered, and why in two stages:
 1. Normalise the query the way titles were normalised at build time (case, accents, punctuation,
-   "&" → "and", roman numerals → digits), cap its length, and split off a trailing year
-   ("heat 1995").
+   "&" → "and", roman numerals → digits), cap its length, move a trailing ", The" to the
+   front, drop a leading article and split off a trailing year ("heat 1995").
 2. Find candidates cheaply. Rich scorers such as WRatio cost ~300 ms over 250,000 strings, far
-   too slow, so two cheap passes pick a few hundred candidates: plain `ratio` over every alias
-   (catches typos across the whole title, "toy stroy"), and a word index (query words matched
-   fuzzily against the title vocabulary, then TF-IDF over titles) that catches a query that is
-   only part of a title ("lost children").
+   too slow, so cheap passes pick a few hundred candidates: a word pass (each query word and
+   the title words close to it, weighted by rarity, TF-IDF over titles) that finds a query
+   that is part of a title ("lost children") or has a typo in a word ("toy stroy"), and where
+   that can miss ("toystory", "godfater"), plain `ratio` over every alias.
 3. Score the candidates' aliases carefully (whole-string ratio, word-order-insensitive ratios,
-   partial matches that are worth more on word boundaries and at the start), adjust for the
-   year, and rank best first; equal scores go to the movie with more ratings.
+   partial matches that are worth more on word boundaries and at the start, numbers that must
+   agree), adjust for the year, and rank best first; equal scores go to the movie with more
+   ratings.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
