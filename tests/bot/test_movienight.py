@@ -229,7 +229,7 @@ async def test_a_closed_nights_buttons_change_nothing(emulator, run_bot):
     assert sum("Tonight" in m.text for m in group.messages() if m.text) == 1
 
 
-async def test_many_joins_at_once_lose_nothing_and_edit_one_message(emulator, run_bot):
+async def test_many_joins_and_votes_at_once_lose_nothing_and_edit_one_message(emulator, run_bot):
     emulator.config.rate_limits = RateLimits()  # Telegram's 20 messages a minute per group
     names = ["Alice", *[f"Friend{i}" for i in range(24)]]
     services, people, group, _, night_message = await group_with_night(
@@ -244,6 +244,11 @@ async def test_many_joins_at_once_lose_nothing_and_edit_one_message(emulator, ru
     assert len(group.messages()) == 2  # the introduction and the one edited member list
     assert not [c for c in emulator.calls if c.method.lower() == "sendmessage"
                 and str(c.params.get("chat_id")) == str(group.id)][2:]
+    # Everyone votes at the same moment: every vote is counted.
+    poll_message, _ = await pick(emulator, group, people[0], night_message)
+    await asyncio.gather(*(p.vote(poll_message, i % 5) for i, p in enumerate(people)))
+    await emulator.wait_idle()
+    assert sum(groups.tally(services.db, night.id)) == len(people)
 
 
 async def test_the_vote_closes_itself_and_ties_go_to_the_better_group_match(emulator, run_bot):
@@ -286,3 +291,11 @@ async def test_a_restart_mid_vote_loses_nothing(emulator, run_bot):
     await emulator.wait_idle()
     user = users.find(services.db, "telegram", bob.id)
     assert ratings.history(services.db, user).watchlist
+
+
+async def test_removing_the_bot_ends_the_groups_night(emulator, run_bot):
+    services, (alice, _, _), group, _, _ = await group_with_night(emulator, run_bot)
+    await group.remove_bot(by=alice)
+    await emulator.wait_idle()
+    assert groups.current(services.db, group.id) is None
+    assert current_or_last(services, group).status == "closed"
