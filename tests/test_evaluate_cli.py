@@ -168,3 +168,14 @@ def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> N
 def test_bad_als_grid_is_refused(db_file, capsys, option, message) -> None:
     assert run(db_file, "tune", "--als", option) == 1
     assert message in capsys.readouterr().err
+
+
+def test_evaluate_tune_tunes_first_then_reports_with_the_tuned_values(db_file, tmp_path,
+                                                                      capsys) -> None:
+    code = run(db_file, "evaluate", "--tune", "--k", "5", "--models", "als",
+               "--als", "factors=32", "--als", "regularization=7", "--als", "alpha=2",
+               "--json", "e.json")
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "models" / "tuned.json").is_file()
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["models"]["als"]["params"]["regularization"] == 7.0
