@@ -69,12 +69,15 @@ class ALS:
         from implicit.cpu.als import AlternatingLeastSquares
 
         cfg = self.config
-        n_users, n_items = ratings.matrix.shape
-        if n_items <= cfg.factors or n_users <= cfg.factors:
+        n_users = int((np.diff(ratings.matrix.indptr) > 0).sum())
+        n_items = ratings.matrix.shape[1]
+        if n_items <= cfg.factors:
             raise ALSError(
-                f"ALS with {cfg.factors} factors needs more than {cfg.factors} users and movies "
-                f"(have {n_users} users, {n_items} movies): lower the factors or add data"
+                f"ALS with {cfg.factors} factors needs more than {cfg.factors} movies "
+                f"(have {n_items}): lower the factors or add data"
             )
+        if n_users == 0:
+            raise ALSError("ALS needs at least one user with ratings")
         model = AlternatingLeastSquares(
             factors=cfg.factors,
             regularization=cfg.regularization,

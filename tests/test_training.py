@@ -1,0 +1,181 @@
+"""`moviebot train / recommend / similar` end to end on a small database, and the training glue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.settings import Settings
+from bot.training import load_current, needs_training
+from recommender.hybrid import Filters
+from storage import models, movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
+from tests.recommender import synthetic
+
+FAST = ["--factors", "4", "--iterations", "3"]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("MOVIEBOT_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("MOVIEBOT_DB", raising=False)
+    return {"db": tmp_path / "bot.sqlite", "models": tmp_path / "models", "env": tmp_path / "x"}
+
+
+def run(env: dict[str, Path], *args: str) -> int:
+    return main(["--env-file", str(env["env"]), "--db", str(env["db"]), *args])
+
+
+def settings(env: dict[str, Path]) -> Settings:
+    return Settings(db_path=env["db"], model_dir=env["models"])
+
+
+@pytest.fixture
+def filled(env: dict[str, Path]) -> dict[str, Path]:
+    """The two-taste-block data set (40 movies, 80 users) in a database file."""
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    with Database(env["db"]) as db:
+        movies.upsert_many(
+            db,
+            [
+                Movie(int(m), cat.titles[i], int(cat.years[i]), cat.genres[i])
+                for i, m in enumerate(cat.items.ids)
+            ],
+        )
+        movies.add_features(
+            db,
+            [(int(m), k, v, w) for i, m in enumerate(cat.items.ids) for k, v, w in
+             cat.features[i]],
+        )
+        coo = data.matrix.tocoo()
+        with db.write() as conn:
+            conn.executemany(
+                "INSERT INTO users (kind, external_id, created_at) VALUES ('dataset', ?, 0)",
+                [(int(u),) for u in data.users.ids],
+            )
+            conn.executemany(
+                "INSERT INTO ratings (user_id, movie_id, rating, ts) SELECT id, ?, ?, ? "
+                "FROM users WHERE kind = 'dataset' AND external_id = ?",
+                [
+                    (int(data.items.ids[c]), float(s), 1000, int(data.users.ids[r]))
+                    for r, c, s in zip(coo.row, coo.col, coo.data, strict=True)
+                ],
+            )
+    return env
+
+
+def test_train_registers_a_model_with_its_figures(filled, capsys):
+    assert run(filled, "train", *FAST) == 0
+    out = capsys.readouterr()
+    assert "model v1" in out.out and "train: training on 960 ratings" in out.err
+    with Database(filled["db"]) as db:
+        record = models.latest(db)
+    assert record.version == 1 and record.ratings_seen == 960
+    assert Path(record.path).is_file() and record.params["als"]["factors"] == 4
+    assert {"ndcg@10", "rmse"} <= set(record.metrics)
+    assert record.counts["snapshot"]["ratings"] == 960 and record.timings["total"] > 0
+
+
+def test_train_if_needed_retrains_only_after_ratings_change(filled, capsys):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    assert run(filled, "train", "--if-needed", *FAST) == 0
+    assert "up to date" in capsys.readouterr().err
+    with Database(filled["db"]) as db:
+        assert models.next_version(db) == 2
+        user = users.ensure_telegram(db, 4242, "Ann")
+        ratings.upsert(db, user, synthetic.BLOCK_A[0], 5)
+        assert needs_training(db, settings(filled)) == (
+            "ratings or movies changed since the last model"
+        )
+    assert run(filled, "train", "--if-needed", *FAST, "--no-validate") == 0
+    with Database(filled["db"]) as db:
+        assert models.latest(db).version == 2 and models.latest(db).ratings_seen == 961
+        assert needs_training(db, settings(filled)) is None
+
+
+def test_recommend_prints_unrated_picks_with_predictions_and_reasons(filled, capsys):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    capsys.readouterr()
+    assert run(filled, "recommend", "--user", "ml:1", "--n", "5", "--json") == 0
+    picks = json.loads(capsys.readouterr().out)
+    with Database(filled["db"]) as db:
+        rated = set(ratings.history(db, users.resolve(db, "ml:1")).ratings)
+    assert len(picks) == 5 and not {p["movie_id"] for p in picks} & rated
+    assert all(1 <= p["predicted"] <= 5 and p["reason"]["text"] for p in picks)
+    assert run(filled, "recommend", "--user", "ml:1", "--genre", "Horror", "--decade", "1970") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all("Horror" in line and "predicted ★" in line for line in lines)
+
+
+def test_similar_finds_the_title_and_lists_its_block(filled, capsys):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    capsys.readouterr()
+    assert run(filled, "similar", "horror 25", "--n", "3") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Movies like Horror 25 (1975):" and len(out) == 4
+    assert all("similar to Horror 25 (1975)" in line for line in out[1:])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("recommend", "--user", "ml:1"), "no trained model: run `moviebot train` first"),
+        (("recommend", "--user", "ml:99999"), "no user ml:99999"),
+        (("similar", "zzzzqqqq"), "no movie matches 'zzzzqqqq'"),
+        (("recommend", "--user", "ml:1", "--decade", "1995"), "--decade takes a decade"),
+    ],
+)
+def test_user_errors_are_one_clean_line(filled, capsys, args, message):
+    assert run(filled, *args) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_training_an_empty_database_says_what_to_do(env, capsys):
+    assert run(env, "train") == 1
+    assert "no ratings: run `moviebot data fetch` first" in capsys.readouterr().err
+    with Database(env["db"]) as db:
+        assert models.latest(db) is None
+
+
+def test_a_failed_training_keeps_the_current_model(filled, capsys):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    assert run(filled, "train", "--factors", "64", "--no-validate") == 1
+    assert "needs more than 64 movies" in capsys.readouterr().err
+    with Database(filled["db"]) as db:
+        assert [r.version for r in models.all_models(db)] == [1]
+        assert load_current(db, settings(filled)).info["version"] == 1
+
+
+def test_a_damaged_newest_model_falls_back_to_the_previous_one(filled, caplog):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    with Database(filled["db"]) as db:
+        newest = Path(models.latest(db).path)
+        newest.write_bytes(newest.read_bytes()[:100])
+        model = load_current(db, settings(filled))
+        assert model.info["version"] == 1
+        assert "model v2 unusable" in caplog.text
+        newest.unlink()
+        Path(models.get(db, 1).path).unlink()
+        assert load_current(db, settings(filled)) is None
+
+
+def test_movies_added_after_training_are_served_by_the_loaded_model(filled):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    with Database(filled["db"]) as db:
+        movies.upsert_many(db, [Movie(777, "Comedy Brand New", 1995, ("Comedy",))])
+        movies.add_features(db, [(777, "actor", "a", 1.0)])
+        model = load_current(db, settings(filled))
+        assert 777 in model.catalog.items
+        fan = {m: 5.0 for m in synthetic.BLOCK_A[:4]}
+        seen = set(synthetic.BLOCK_A[4:])
+        comedy = Filters(genres=frozenset({"Comedy"}))
+        picks = model.recommend(fan, n=3, exclude=seen, filters=comedy)
+        assert [p.movie_id for p in picks] == [777]
+        similar = model.similar(777, n=5)
+        assert synthetic.in_block_a(p.movie_id for p in similar) == 1.0
