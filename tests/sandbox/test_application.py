@@ -36,7 +36,7 @@ async def test_a_conversation_with_buttons(emulator, tiny):
     )
     press = await alice.press(question, "★4")
     assert (await press.answered())["text"] == "Saved ★4"
-    await emulator.wait_idle(quiet=0.05)
+    await emulator.wait_idle(quiet=0.2)
     assert question.text == "You rated Heat ★4" and question.buttons == []
 
 
@@ -90,7 +90,7 @@ async def test_wait_idle_returns_once_the_bot_has_answered(emulator, tiny):
     alice = emulator.user("Alice")
     for text in ("one", "two", "three"):
         await alice.send(text)
-    assert await emulator.wait_idle(quiet=0.1, timeout=5)
+    assert await emulator.wait_idle(quiet=0.2, timeout=5)
     assert [m.text for m in alice.messages()] == [f"You said: {t}" for t in ("one", "two", "three")]
 
 
@@ -141,7 +141,7 @@ async def test_chat_member_updates_need_allowed_updates(emulator, start_bot):
     alice, bob = emulator.user("Alice"), emulator.user("Bob")
     group = emulator.group("Night", [alice])
     await group.add(bob, by=alice)
-    assert await emulator.wait_idle(quiet=0.1)
+    assert await emulator.wait_idle(quiet=0.2)
     assert seen == ["Bob"]
 
 

@@ -25,7 +25,7 @@ async def lines_of(*lines: str):
 async def transcript(emulator, files: Path, *lines: str) -> str:
     out = io.StringIO()
     client = ChatClient(emulator, out, files, name="Alice", script=True)
-    await client.run(lines_of(*lines), quiet=0.05, timeout=5)
+    await client.run(lines_of(*lines), quiet=0.15, timeout=5)
     return out.getvalue()
 
 
@@ -157,7 +157,7 @@ def test_moviebot_chat_runs_the_real_bot_by_default(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("MOVIEBOT_MODEL_DIR", str(tmp_path / "models"))
     monkeypatch.setattr(sys, "stdin", io.StringIO("/help\n"))
     db = tmp_path / "bot.sqlite"
-    code = main(["--db", str(db), "--env-file", os.devnull, "chat", "--idle", "0.1"])
+    code = main(["--db", str(db), "--env-file", os.devnull, "chat", "--idle", "0.2"])
     out = capsys.readouterr().out.splitlines()
     assert code == 0
     assert out[0] == "Alice> /help"
