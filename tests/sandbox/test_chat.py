@@ -109,7 +109,7 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
     result = run_cli(
         "--script",
         "--idle",
-        "0.1",
+        "0.2",
         "--app",
         "tests.sandbox.tinybot:build",
         "--files",
