@@ -56,6 +56,8 @@ BLEND_ROUNDS = 2
 DIVERSITY_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 # The re-rank may cost at most this share of validation NDCG ("NDCG held").
 DIVERSITY_NDCG_TOLERANCE = 0.01
+# Re-rank tuning ranks through the served path one user at a time: a sample is enough.
+RERANK_USERS = 400
 
 
 class TunedFileError(ValueError):
@@ -280,24 +282,34 @@ def _tune_ease(
 
 def _tune_diversity(
     config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
-    progress: ProgressFn | None,
+    progress: ProgressFn | None, cold_n: int = 5,
 ) -> tuple[Any, list[dict]]:
-    """The strongest re-rank whose validation NDCG stays within the tolerance of none."""
-    fit_part, valid = validation_split(train, "holdout", seed=seed)
-    served = ServedHybrid(config).fit(fit_part, catalog)
-    rows = []
-    for i, strength in enumerate(DIVERSITY_GRID):
+    """The strongest re-rank whose validation NDCG stays within the tolerance of none, for
+    established users (holdout validation) and new ones (given-`cold_n`) alike: one strength
+    serves everyone, so it must not sacrifice either group."""
+    rows: list[dict] = []
+    allowed = set(DIVERSITY_GRID)
+    for protocol in ("holdout", f"given-{cold_n}"):
+        fit_part, valid = validation_split(train, protocol, seed=seed)
+        served = ServedHybrid(config).fit(fit_part, catalog)
+        label = f"tune re-rank ({protocol})"
+        found = []
+        for i, strength in enumerate(DIVERSITY_GRID):
+            if progress is not None:
+                progress(label, i, len(DIVERSITY_GRID))
+            figures = evaluate_ranking(
+                _WithDiversity(served, strength), fit_part, valid, catalog, k=k, ks=(k,),
+                fit=False, max_users=RERANK_USERS, seed=seed,
+            )
+            found.append({"protocol": protocol, "diversity": strength,
+                          **{f"{m}@{k}": figures[f"{m}@{k}"]
+                             for m in ("ndcg", "coverage", "diversity")}})
         if progress is not None:
-            progress("tune re-rank", i, len(DIVERSITY_GRID))
-        ranked = _WithDiversity(served, strength)
-        figures = evaluate_ranking(ranked, fit_part, valid, catalog, k=k, ks=(k,), fit=False)
-        rows.append({"diversity": strength, f"ndcg@{k}": figures[f"ndcg@{k}"],
-                     f"coverage@{k}": figures[f"coverage@{k}"],
-                     f"diversity@{k}": figures[f"diversity@{k}"]})
-    if progress is not None:
-        progress("tune re-rank", len(DIVERSITY_GRID), len(DIVERSITY_GRID))
-    floor = rows[0][f"ndcg@{k}"] * (1 - DIVERSITY_NDCG_TOLERANCE)
-    chosen = max(r["diversity"] for r in rows if r[f"ndcg@{k}"] >= floor)
+            progress(label, len(DIVERSITY_GRID), len(DIVERSITY_GRID))
+        floor = found[0][f"ndcg@{k}"] * (1 - DIVERSITY_NDCG_TOLERANCE)
+        allowed &= {r["diversity"] for r in found if r[f"ndcg@{k}"] >= floor}
+        rows += found
+    chosen = max(allowed | {0.0})
     return replace(config, blend=replace(config.blend, diversity=chosen)), rows
 
 
@@ -359,7 +371,7 @@ def tune_hybrid(
         config, cold = _tune_blend(
             config, COLD_FIELDS, train, catalog, f"given-{cold_n}", seed, k, progress
         )
-        config, rerank = _tune_diversity(config, train, catalog, seed, k, progress)
+        config, rerank = _tune_diversity(config, train, catalog, seed, k, progress, cold_n)
     except EvaluationError:
         raise
     except (ModelSkipped, ValueError) as exc:
@@ -431,3 +443,25 @@ def summary(tuned: Mapping[str, Any]) -> Mapping[str, Any]:
         "ease_lambda": config.get("ease_lambda"),
     }
 
+
+
+def validation_summary(tuned: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
+    """(stage, metric, first tried, chosen) validation figures for each tuning stage."""
+    metric = tuned.get("metric", "ndcg@10")
+    out = []
+    for stage, rows in tuned.get("validation", {}).items():
+        scored = [r for r in rows if metric in r]
+        if not scored:
+            continue
+        if stage == "rerank":
+            for protocol in dict.fromkeys(r["protocol"] for r in scored):
+                mine = [r for r in scored if r["protocol"] == protocol]
+                chosen = tuned["config"]["blend"]["diversity"]
+                after = next((r for r in mine if r["diversity"] == chosen), mine[0])
+                out.append((f"re-rank {chosen} ({protocol})", metric, mine[0][metric],
+                            after[metric]))
+        elif stage.startswith("blend"):
+            out.append((stage.replace("_", " "), metric, scored[0][metric], scored[-1][metric]))
+        else:
+            out.append((stage, metric, scored[0][metric], max(r[metric] for r in scored)))
+    return out

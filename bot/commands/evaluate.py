@@ -221,7 +221,20 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
     print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
     print(f"- EASE λ in the blend: {chosen['ease_lambda']}")
     print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
+    print()
+    for line in validation_lines(tuned):
+        print(f"- {line}")
     return 0
+
+
+def validation_lines(tuned: dict) -> list[str]:
+    """What each tuning stage achieved on validation, one line per stage."""
+    from recommender.suite import validation_summary
+
+    return [
+        f"{stage}: validation {metric} {before:.4f} (first tried) → {after:.4f} (chosen)"
+        for stage, metric, before, after in validation_summary(tuned)
+    ]
 
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
