@@ -3,12 +3,16 @@
 Enable with `pytest_plugins = ["bot.sandbox.testing"]` in a conftest. A test then reads
 like a conversation:
 
-    async def test_start(emulator, start_bot):
-        await start_bot(lambda settings: build_application(settings, services))
+    @pytest.fixture
+    async def moviebot(start_bot, services):
+        return await start_bot(lambda settings: build_application(settings, services))
+
+    async def test_start(emulator, moviebot):
         alice = emulator.user("Alice")
         await alice.send("/start")
         reply = await alice.next_message()
         assert "rate" in reply.text
+        await alice.press(reply, "★4")
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.sandbox.emulator import Emulator
@@ -45,8 +50,9 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
 
     `await start_bot(factory)` where factory is an Application, an ApplicationBuilder, or a
     callable taking project Settings (token and api_base_url pointing at the emulator) and
-    returning either. Keyword arguments: `poll_timeout`, `allowed_updates`. Returns once
-    the bot is long polling, so what a test does next reaches it.
+    returning either. Keyword arguments: `poll_timeout`, `allowed_updates` (default: every
+    update type, as `moviebot run` asks for; None = Telegram's default, no chat_member).
+    Returns once the bot is long polling, so what a test does next reaches it.
     """
     started: list[Application] = []
 
@@ -54,7 +60,7 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
         factory: AppFactory,
         *,
         poll_timeout: float = 10.0,
-        allowed_updates: Sequence[str] | None = None,
+        allowed_updates: Sequence[str] | None = Update.ALL_TYPES,
     ) -> Application:
         app = factory(emulator.settings()) if callable(factory) else factory
         if isinstance(app, ApplicationBuilder):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 from telegram import Update
-from telegram.ext import AIORateLimiter
+from telegram.ext import AIORateLimiter, ChatMemberHandler
 
 from bot.sandbox.emulator import Emulator, NoReply
 from bot.sandbox.runner import application_builder, start_application, stop_application
@@ -126,23 +126,22 @@ async def test_a_rate_limited_bot_retries_after_429(emulator, start_bot):
     assert [c.method for c in emulator.calls].count("sendMessage") == 2
 
 
-async def test_chat_member_updates_need_allowed_updates(emulator, start_bot):
+@pytest.mark.parametrize(("allowed", "joined"), [(Update.ALL_TYPES, ["Bob"]), (None, [])])
+async def test_chat_member_updates_need_allowed_updates(emulator, start_bot, allowed, joined):
     """Like Telegram, chat_member updates come only to bots that ask for them."""
     seen: list[str] = []
 
-    async def joined(update, context):
+    async def on_member(update, context):
         seen.append(update.chat_member.new_chat_member.user.first_name)
 
-    from telegram.ext import ChatMemberHandler
-
     app = application_builder(emulator).build()
-    app.add_handler(ChatMemberHandler(joined, ChatMemberHandler.CHAT_MEMBER))
-    await start_bot(app, allowed_updates=Update.ALL_TYPES)
+    app.add_handler(ChatMemberHandler(on_member, ChatMemberHandler.CHAT_MEMBER))
+    await start_bot(app, allowed_updates=allowed)
     alice, bob = emulator.user("Alice"), emulator.user("Bob")
     group = emulator.group("Night", [alice])
     await group.add(bob, by=alice)
     assert await emulator.wait_idle(quiet=0.2)
-    assert seen == ["Bob"]
+    assert seen == joined
 
 
 async def test_emulator_and_bot_start_and_stop_fast_and_leave_nothing_running():
