@@ -37,7 +37,7 @@ from recommender.vocab import Vocab
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("als", "ease", "content", "popularity")
+COMPONENTS = ("als", "ease", "content", "popularity", "quality")
 POOL_FACTOR = 5  # the diversity re-rank chooses n picks among the best POOL_FACTOR × n (≥ 50)
 MIN_POOL = 50
 
@@ -56,7 +56,8 @@ class BlendConfig:
     given-5 validation (checked on given-3/-10 and holdout), `diversity` as the strongest
     re-rank keeping validation NDCG@10 within 1%. On those data content did not improve
     ranking even for new users, so it keeps a small weight (it still ranks movies nobody rated
-    and explains picks); new users lean on popularity, and ALS grows with the ratings.
+    and explains picks); new users lean on popularity and quality (validation NDCG@10 given-5
+    0.318 → 0.333, given-3 0.277 → 0.299, holdout unchanged), and ALS grows with the ratings.
     """
 
     als_cold: float = 0.5
@@ -67,6 +68,11 @@ class BlendConfig:
     content_warm: float = 0.1
     popularity_cold: float = 0.8
     popularity_warm: float = 0.4
+    # Quality prior: each movie's mean rating, damped towards the global mean by
+    # `quality_prior` pseudo-ratings (a Bayesian average); matters most for new users.
+    quality_cold: float = 0.8
+    quality_warm: float = 0.0
+    quality_prior: float = 20.0
     pivot: float = 10.0
     diversity: float = 0.3
     # Item-item similarity for reasons and similar(): this share from ALS, the rest content.
@@ -85,6 +91,7 @@ class BlendConfig:
         for name in ("als", "ease", "content"):
             out[name][empty] = 0.0
         out["popularity"][empty] = 1.0
+        out["quality"][empty] = 0.0
         return out
 
 
@@ -177,6 +184,7 @@ class Hybrid:
             "als": standardise(self.als.score(rows)),
             "content": standardise(self.content.score(rows)),
             "popularity": standardise(self.popularity.score(sp.csr_matrix((1, rows.shape[1]))))[0],
+            "quality": self.quality,
         }
         if self.ease is not None:
             out["ease"] = standardise(self.ease.score(rows))
@@ -188,6 +196,16 @@ class Hybrid:
                 if name in out:
                     out[name][:, unknown] = out["content"][:, unknown]
         return out
+
+    @cached_property
+    def quality(self) -> np.ndarray:
+        """Standardised Bayesian-average rating of every movie (unrated: the global mean)."""
+        counts = self.popularity.counts_.astype(np.float64)
+        sums = self.popularity.means_.astype(np.float64) * counts
+        mean = sums.sum() / counts.sum() if counts.sum() else 0.0
+        prior = self.config.blend.quality_prior
+        damped = (sums + prior * mean) / (counts + prior)
+        return standardise(damped[None, :])[0]
 
     @cached_property
     def unknown_items(self) -> np.ndarray:
@@ -440,8 +458,9 @@ class Recommender:
         top_genres = self._user_genres(liked)
         reasons = []
         for i in chosen:
-            personal = sum(float(parts[k][i]) for k in parts if k != "popularity")
-            popular = float(parts["popularity"][i])
+            general = ("popularity", "quality")
+            personal = sum(float(parts[k][i]) for k in parts if k not in general)
+            popular = sum(float(parts[k][i]) for k in parts if k in general)
             if len(liked) and personal >= popular:
                 sims = self._item_similarity(int(i), liked)
                 best = int(liked[int(np.argmax(sims))])
@@ -518,9 +537,13 @@ class Recommender:
         out["hybrid/unknown"] = _gather(arrays["hybrid/unknown"], old)
         out["hybrid/unknown"][new] = True
         if counts:
+            known_counts = arrays["popularity/counts"].astype(np.float64)
+            total = known_counts.sum()
+            mean = (arrays["popularity/means"] * known_counts).sum() / total if total else 0.0
             fresh = np.array([counts.get(int(m), 0) for m in catalog.items.ids[new]])
             out["popularity/counts"][new] = fresh
             out["popularity/scores"][new] = np.log1p(fresh)
+            out["popularity/means"][new] = mean  # their ratings are not in the model yet
         if "ease/weights" in arrays:
             out["ease/weights"] = _gather(_gather(arrays["ease/weights"], old).T, old).T
         vectors = self._hybrid.content.vectors_

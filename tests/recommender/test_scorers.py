@@ -14,13 +14,13 @@ from recommender.popularity import Popularity, PopularityConfig
 from tests.recommender import synthetic
 
 SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
-# The shipped blend weights popularity heavily for new users (that is what MovieLens
-# validation chose); on this tiny synthetic set, where popularity is deliberately skewed
-# across both blocks, taste should decide, so popularity weighs less here.
+# The shipped blend weights popularity and quality heavily for new users (that is what
+# MovieLens validation chose); on this tiny synthetic set, where popularity is deliberately
+# skewed across both blocks, taste should decide, so those priors weigh less here.
 SMALL = HybridConfig(
     als=SMALL_ALS,
     ease_lambda=10.0,
-    blend=BlendConfig(popularity_cold=0.1, popularity_warm=0.1),
+    blend=BlendConfig(popularity_cold=0.1, popularity_warm=0.1, quality_cold=0.0),
 )
 ALL = ("popularity", "content", "als", "hybrid")
 PERSONAL = ("content", "als", "hybrid")
