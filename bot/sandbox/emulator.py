@@ -458,22 +458,62 @@ class SimUser:
         `/command@botname` (what tapping a command in the menu sends) unless mention=False.
         `date` backdates the message (a Unix time) for stale-message tests.
         """
+        chat = self._where(to)
+        if chat.type != "private" and (mention if mention is not None else True):
+            text = _address_command(text, self.emulator.bot.username or "")
+        return self._post(
+            chat, text=text, entities=command_entities(text), date=date, reply_to=reply_to
+        )
+
+    async def send_document(
+        self,
+        data: bytes,
+        filename: str,
+        to: SimGroup | None = None,
+        *,
+        caption: str | None = None,
+        mime_type: str | None = None,
+    ) -> Message:
+        """Send a file; the bot can getFile and download it."""
+        stored = self.emulator.api.new_file(data, filename, mime_type, photo=False)
+        return self._post(self._where(to), document=stored, caption=caption)
+
+    async def send_photo(
+        self, data: bytes, to: SimGroup | None = None, *, caption: str | None = None
+    ) -> Message:
+        """Send a picture (it must be a real image, as Telegram checks)."""
+        try:
+            stored = self.emulator.api.new_file(data, None, None, photo=True)
+        except ApiError as exc:
+            raise DriverError(f"not an image Telegram would accept: {exc.description}") from None
+        return self._post(self._where(to), photo=stored, caption=caption)
+
+    async def send_sticker(self, emoji: str = "👍", to: SimGroup | None = None) -> Message:
+        """Send a sticker (no text): what a bot that only reads text must cope with."""
+        world = self.emulator.world
+        sticker = {
+            "file_id": world.new_id("CAAC"),
+            "file_unique_id": world.new_id(),
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._post(self._where(to), extra={"sticker": sticker})
+
+    def _where(self, to: SimGroup | None) -> Chat:
         chat = to.chat if to is not None else self.chat
         if chat.type != "private" and chat.members.get(self.id) in (None, "left", "kicked"):
             raise DriverError(f"{self.name} is not a member of {chat.title}")
-        if chat.type != "private" and (mention if mention is not None else True):
-            text = _address_command(text, self.emulator.bot.username or "")
-        message = self.emulator.world.add_message(
-            chat,
-            self.account,
-            text=text,
-            entities=command_entities(text),
-            date=date,
-            reply_to=reply_to,
-        )
-        if chat.type == "private" and chat.blocked:
-            return message
-        self.emulator.deliver_message(chat, message)
+        return chat
+
+    def _post(self, chat: Chat, **fields: Any) -> Message:
+        """Store the user's message and deliver it (unless the bot is blocked or not told)."""
+        message = self.emulator.world.add_message(chat, self.account, **fields)
+        if not (chat.type == "private" and chat.blocked):
+            self.emulator.deliver_message(chat, message)
         return message
 
     async def press(self, message: Message, button: str | int) -> CallbackQuery:

@@ -227,6 +227,7 @@ class Message:
     deleted: bool = False
     reply_to: Message | None = None
     service: dict[str, Any] = field(default_factory=dict)  # new_chat_members and the like
+    extra: dict[str, Any] = field(default_factory=dict)  # other content (a user's sticker)
     raw: str | None = None  # text or caption exactly as the bot sent it (before parsing)
     parse_mode: str | None = None
 
@@ -299,6 +300,7 @@ class Message:
             data["reply_markup"] = self.reply_markup
         if self.reply_to is not None and depth == 0:
             data["reply_to_message"] = self.reply_to.to_dict(depth + 1)
+        data.update(self.extra)
         data.update(self.service)
         return data
 

@@ -526,6 +526,21 @@ async def test_documents_keep_their_name_and_bytes(emulator, bot):
     assert (seen.document.file_name, seen.document.data) == ("ratings.csv", b"a,b\n1,2\n")
 
 
+async def test_users_can_send_files_photos_and_stickers(emulator, bot):
+    alice = emulator.user("Alice")
+    await alice.send_document(b"userId,movieId\n", "ratings.csv", caption="my ratings")
+    await alice.send_photo(png(8, 6))
+    await alice.send_sticker("🎬")
+    document, photo, sticker = [u.message for u in await bot.get_updates()]
+    assert (document.document.file_name, document.caption) == ("ratings.csv", "my ratings")
+    data = await (await bot.get_file(document.document.file_id)).download_as_bytearray()
+    assert bytes(data) == b"userId,movieId\n"
+    assert (photo.photo[-1].width, photo.photo[-1].height) == (8, 6)
+    assert (sticker.sticker.emoji, sticker.text) == ("🎬", None)
+    with pytest.raises(DriverError, match="not an image"):
+        await alice.send_photo(b"not a picture")
+
+
 # -- polls ------------------------------------------------------------------------------
 async def test_votes_arrive_as_poll_answers_and_poll_counts(emulator, bot):
     alice, bob = emulator.user("Alice"), emulator.user("Bob")
