@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -335,8 +335,10 @@ class _WithDiversity:
         return out
 
 
-WARM_FIELDS = ("als_warm", "ease_warm", "content_warm", "popularity_warm")
-COLD_FIELDS = ("als_cold", "ease_cold", "content_cold", "popularity_cold", "pivot")
+def blend_fields(blend: Any, suffix: str) -> tuple[str, ...]:
+    """The blend's per-component weights ending in `suffix` ("_warm" or "_cold"), so a
+    component added to the blend is tuned without a change here."""
+    return tuple(f.name for f in fields(blend) if f.name.endswith(suffix))
 
 
 def tune_hybrid(
@@ -366,10 +368,12 @@ def tune_hybrid(
         config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
         config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
         config, warm = _tune_blend(
-            config, WARM_FIELDS, train, catalog, "holdout", seed, k, progress
+            config, blend_fields(config.blend, "_warm"), train, catalog, "holdout", seed, k,
+            progress,
         )
         config, cold = _tune_blend(
-            config, COLD_FIELDS, train, catalog, f"given-{cold_n}", seed, k, progress
+            config, (*blend_fields(config.blend, "_cold"), "pivot"), train, catalog,
+            f"given-{cold_n}", seed, k, progress,
         )
         config, rerank = _tune_diversity(config, train, catalog, seed, k, progress, cold_n)
     except EvaluationError:

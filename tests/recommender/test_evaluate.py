@@ -511,3 +511,11 @@ def test_given_3_validation_still_has_users_when_everyone_has_three() -> None:
     train, _ = given_n_split(ratings, 3, min_ratings=4, seed=0)
     _, valid = validation_split(train, "given-3", seed=0)
     assert valid.nnz > 0
+
+
+@pytest.mark.parametrize("suffix", ["_warm", "_cold"])
+def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
+    from recommender.hybrid import COMPONENTS, BlendConfig
+    from recommender.suite import blend_fields
+
+    assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
