@@ -25,6 +25,7 @@ You are chatting with the bot through a local Telegram emulator (no Internet, no
   text or /command   send it as the current user
   N                  press button [N] of the bot's last messages
   /vote N [M ...]    vote in the last poll (option numbers as shown)
+  /file PATH         send a file (a .png/.jpg as a photo)
   /as NAME           become another simulated user (joins the current group)
   /group NAME        go to a group with every simulated user and the bot
   /private           back to your private chat with the bot
@@ -78,6 +79,8 @@ class ChatClient:
                 await self.press(int(line))
             elif command == "/vote":
                 await self.vote(rest)
+            elif command == "/file" and rest.strip():
+                await self.send_file(Path(rest.strip()).expanduser())
             elif command == "/as" and rest.strip():
                 await self.become(rest.strip())
             elif command == "/group" and rest.strip():
@@ -116,6 +119,17 @@ class ChatClient:
         assert message.poll is not None
         chosen = ", ".join(message.poll.options[n] for n in numbers) or "nothing"
         self.say(f"({self.user.name} voted for {chosen})")
+
+    async def send_file(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DriverError(f"cannot read {path}: {exc.strerror}") from None
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+            await self.user.send_photo(data, self.place)
+        else:
+            await self.user.send_document(data, path.name, self.place)
+        self.say(f"(sent {path.name}, {len(data):,} bytes)")
 
     async def become(self, name: str) -> None:
         self.user = self.emulator.user(name)

@@ -85,6 +85,15 @@ async def test_movie_night_alone_with_simulated_users(emulator, tiny, tmp_path):
     assert "Carol> hi\nbot: You said: hi" in text
 
 
+async def test_files_can_be_sent_to_the_bot(emulator, tiny, tmp_path):
+    (tmp_path / "list.txt").write_text("Heat\n")
+    text = await transcript(emulator, tmp_path, f"/file {tmp_path / 'list.txt'}", "/file nope.txt")
+    assert "(sent list.txt, 5 bytes)" in text
+    assert "(can't: cannot read nope.txt: No such file or directory)" in text
+    (message,) = [m for m in emulator.world.chats[emulator.user("Alice").id].messages]
+    assert (message.document.file_name, message.document.data) == ("list.txt", b"Heat\n")
+
+
 async def test_unknown_button_numbers_are_explained(emulator, tiny, tmp_path):
     text = await transcript(emulator, tmp_path, "7", "/vote 1")
     assert "(can't: there is no button [7] on screen)" in text
