@@ -16,6 +16,7 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from recommender.data import Catalog, Ratings
 
@@ -86,7 +87,9 @@ class ALS:
             calculate_training_loss=False,
             random_state=cfg.seed,
         )
-        model.fit(self.confidence(ratings.matrix), show_progress=False)
+        # implicit runs its own threads; a multi-threaded BLAS underneath would oversubscribe.
+        with threadpool_limits(1, "blas"):
+            model.fit(self.confidence(ratings.matrix), show_progress=False)
         factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         if not np.all(np.isfinite(factors)):
             raise ALSError("ALS produced non-finite item factors: check the ratings for NaNs")

@@ -140,9 +140,14 @@ class Content:
         return centred @ vectors
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Cosine similarity of every movie to each user's profile (n × n_items)."""
         vectors = self._fitted()
-        profiles = normalize(self.profiles(rows), norm="l2")
-        return np.asarray((profiles @ vectors.T).todense(), dtype=np.float32)
+        profiles = self.profiles(rows)
+        # Items × profiles as a sparse-times-dense product: one pass over the item vectors.
+        dense = np.asarray(profiles.T.todense(), dtype=np.float32)  # features × n
+        norms = np.linalg.norm(dense, axis=0)
+        dense /= np.where(norms > 0, norms, 1.0)
+        return np.ascontiguousarray((vectors @ dense).T, dtype=np.float32)
 
     def similarity(self, index: int, others: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of one movie to `others` (default: every movie)."""

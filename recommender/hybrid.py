@@ -174,6 +174,7 @@ class Hybrid:
             return None
         started = time.perf_counter()
         model = EASE(lam, memory_limit=self.config.ease_memory_limit).fit(ratings, catalog)
+        model.weights = np.ascontiguousarray(model.weights)  # row sums when scoring
         self.timings["ease"] = time.perf_counter() - started
         return model
 
@@ -187,7 +188,7 @@ class Hybrid:
             "quality": self.quality,
         }
         if self.ease is not None:
-            out["ease"] = standardise(self.ease.score(rows))
+            out["ease"] = standardise(self._ease_scores(rows))
         unknown = self.unknown_items
         if unknown.any():
             # Collaborative models know nothing about these movies (nobody had rated them at
@@ -195,6 +196,19 @@ class Hybrid:
             for name in ("als", "ease"):
                 if name in out:
                     out[name][:, unknown] = out["content"][:, unknown]
+        return out
+
+    def _ease_scores(self, rows: sp.csr_matrix) -> np.ndarray:
+        """EASE scores (binary history × B), summing rows of B: no copy of the n² matrix."""
+        weights = self.ease.weights
+        binary = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+        binary.data[:] = 1.0
+        if not weights.flags.c_contiguous:
+            return np.asarray(binary @ weights, dtype=np.float32)
+        out = np.empty(rows.shape, dtype=np.float32)
+        for u in range(rows.shape[0]):
+            cols = binary.indices[binary.indptr[u] : binary.indptr[u + 1]]
+            out[u] = weights[cols].sum(axis=0) if len(cols) else 0.0
         return out
 
     @cached_property
@@ -273,6 +287,9 @@ class Recommender:
         self._hybrid = hybrid
         self._predictor = predictor
         self._genre_names, self._genre_matrix = _genre_index(catalog)
+        genres = self._genre_matrix.toarray()
+        norms = np.linalg.norm(genres, axis=1, keepdims=True)
+        self._genre_unit = _read_only(genres / np.where(norms > 0, norms, 1.0))
         self._item_vectors = _read_only(
             normalize(hybrid.als._fitted().astype(np.float32), norm="l2")
         )
@@ -435,8 +452,8 @@ class Recommender:
         Genres make a list visibly varied; ALS factors keep it from repeating one niche
         (five sequels of one franchise share a taste even across genres).
         """
-        genres = normalize(self._genre_matrix[pool], norm="l2")
-        by_genre = np.asarray((genres @ genres.T).todense(), dtype=np.float64)
+        genres = self._genre_unit[pool].astype(np.float64)
+        by_genre = genres @ genres.T
         vectors = self._item_vectors[pool].astype(np.float64)
         by_taste = np.clip(vectors @ vectors.T, 0.0, 1.0)
         return 0.5 * by_genre + 0.5 * by_taste
@@ -456,19 +473,30 @@ class Recommender:
         """Why each pick: the liked history movie most like it, or its popularity."""
         liked = _liked(row)
         top_genres = self._user_genres(liked)
+        general = ("popularity", "quality")
+        best_liked = self._closest(chosen, liked) if len(liked) else None
         reasons = []
-        for i in chosen:
-            general = ("popularity", "quality")
+        for position, i in enumerate(chosen):
             personal = sum(float(parts[k][i]) for k in parts if k not in general)
             popular = sum(float(parts[k][i]) for k in parts if k in general)
-            if len(liked) and personal >= popular:
-                sims = self._item_similarity(int(i), liked)
-                best = int(liked[int(np.argmax(sims))])
-                reasons.append(Reason("liked", movie_id=int(self.catalog.items.ids[best])))
+            if best_liked is not None and personal >= popular:
+                movie = int(self.catalog.items.ids[best_liked[position]])
+                reasons.append(Reason("liked", movie_id=movie))
                 continue
             genre = next((g for g in top_genres if g in self.catalog.genres[i]), None)
             reasons.append(Reason("genre", genre=genre) if genre else Reason("popular"))
         return reasons
+
+    def _closest(self, chosen: np.ndarray, liked: np.ndarray) -> np.ndarray:
+        """For each chosen movie, the liked movie most similar to it (one matrix product)."""
+        share = self.config.blend.similarity_als_share
+        vectors = self._hybrid.content.vectors_
+        content = np.asarray((vectors[chosen] @ vectors[liked].T).todense(), dtype=np.float64)
+        factors = self._item_vectors
+        taste = factors[chosen].astype(np.float64) @ factors[liked].T.astype(np.float64)
+        has_taste = factors[chosen].any(axis=1)[:, None]
+        sims = np.where(has_taste, share * taste + (1 - share) * content, content)
+        return liked[np.argmax(sims, axis=1)]
 
     def _user_genres(self, liked: np.ndarray) -> list[str]:
         """Genres of the user's liked movies, most frequent first."""
@@ -598,7 +626,7 @@ class Recommender:
         hybrid.als = ALS.from_arrays(asdict(config.als), part("als"))
         if "ease/weights" in arrays:
             ease = EASE(config.ease_lambda or 1.0, memory_limit=config.ease_memory_limit)
-            ease.weights = arrays["ease/weights"]
+            ease.weights = np.ascontiguousarray(arrays["ease/weights"], dtype=np.float32)
             hybrid.ease = ease
         predictor = BiasedMF.from_arrays(asdict(config.predictor), part("predictor"))
         if "hybrid/unknown" in arrays:
