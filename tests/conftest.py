@@ -6,13 +6,13 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
-from storage import movies, ratings, users  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.movies import Movie  # noqa: E402
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
 
 pytest_plugins = ["bot.sandbox.testing"]  # emulator, emulator_builder, start_bot
 
