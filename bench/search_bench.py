@@ -111,6 +111,9 @@ QUERIES: list[tuple[str, str | None]] = [
     ("silence of the lambs", "Silence of the Lambs, The (1991)"),
     ("leon the professional", None),
     ("wallace and gromit", None),
+    ("star wars", None),
+    ("die hard", "Die Hard (1988)"),
+    ("e.t.", "E.T. the Extra-Terrestrial (1982)"),
     ("qwxzv", None),
     ("asdfgh jkl", None),
     ("zzzz qqqq", None),
@@ -125,6 +128,7 @@ EXPECT_PREFIX: dict[str, str | tuple[str, ...]] = {
     "lord of the rings": "Lord of the Rings",
     "leon the professional": "Léon",
     "wallace and gromit": "Wallace & Gromit",
+    "star wars": "Star Wars: Episode IV",  # the most rated of hundreds of "Star Wars" titles
 }
 NONSENSE = {"qwxzv", "asdfgh jkl", "zzzz qqqq", "x" * 10_000}
 

@@ -47,10 +47,12 @@ SUGGEST_CUTOFF = 62.0  # "did you mean …?" may reach further, but not into non
 _TOKEN_CUTOFF = 70.0  # a query word must be this close to a title word to count
 _RATIO_CANDIDATES = 60
 _WORD_CANDIDATES = 150
+_POPULAR_CANDIDATES = 40
 _YEAR_MISS_PENALTY = 15.0
 _YEAR_NEAR_PENALTY = 4.0  # one year off: release dates differ between countries
 _YEAR_UNKNOWN_PENALTY = 6.0
 _MISSING_NUMBER_PENALTY = 8.0
+_PREFIX = 92.0  # the query is how the title starts, on a word boundary
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
@@ -62,6 +64,7 @@ ARTICLES = frozenset(
         "de", "het", "een", "en", "ett", "den", "det",
     ]
 )
+ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
 _TRAILING_ARTICLE = re.compile(r"^(?P<name>.+),\s*(?P<article>[^\s,]+)$")
 _QUERY_TRAILING_ARTICLE = re.compile(
     r"^(?P<name>.*\S)\s*,\s*(?P<article>[^\s,()]+)\s*(?P<year>\(?\d{4}\)?)?\s*$"
@@ -116,6 +119,11 @@ def title_names(title: str) -> list[str]:
     ["The City of Lost Children", "La Cité des enfants perdus"]; "Seven (Se7en)" →
     ["Seven", "Se7en"]; "Léon (a.k.a. The Professional)" → ["Léon", "The Professional"].
     """
+    return [name for name, _ in _names(title)]
+
+
+def _names(title: str) -> list[tuple[str, bool]]:
+    """`title_names`, each with whether its article was moved back from the end."""
     rest, alternatives = title.strip(), []
     while m := _TRAILING_PARENS.match(rest):
         inner = _AKA.sub("", m["inner"]).strip()
@@ -132,28 +140,31 @@ def _is_name(text: str) -> bool:
     return len(key) > 2 and any(c.isalpha() for c in key) and key not in _NOT_NAMES
 
 
-def _article_in_front(name: str) -> str:
-    """ "Matrix, The" → "The Matrix"; "Année dernière, L'" → "L'Année dernière"."""
+def _article_in_front(name: str) -> tuple[str, bool]:
+    """ "Matrix, The" → ("The Matrix", True); "Année dernière, L'" → ("L'Année dernière", True)."""
     m = _TRAILING_ARTICLE.match(name)
     if not m or m["article"].casefold() not in ARTICLES:
-        return name
+        return name, False
     article = m["article"]
     glue = "" if article.endswith(("'", "’")) else " "
-    return f"{article}{glue}{m['name']}"
+    return f"{article}{glue}{m['name']}", True
 
 
-def _keys(name: str) -> list[str]:
-    """Normalised forms of one name: as written, and without a leading article."""
+def _keys(name: str, moved: bool) -> list[str]:
+    """Normalised forms of one name: as written, and without its article.
+
+    MovieLens moves real articles to the end ("Boot, Das"), so a foreign article is dropped
+    only if it was moved: "Die Hard" keeps its "die", and "hard" does not find it.
+    """
     key = normalize(name)
     if not key:
         return []
     words = key.split()
     keys = [key]
-    # "l'année" normalises to "lannee": strip the elided article before it too.
-    if len(words) > 1 and words[0] in ARTICLES:
+    if len(words) > 1 and words[0] in (ARTICLES if moved else ENGLISH_ARTICLES):
         keys.append(" ".join(words[1:]))
-    elif re.match(r"^l['’]\w", name.strip().casefold()):
-        keys.append(key[1:])
+    elif moved and re.match(r"^l['’]\w", name.casefold()):
+        keys.append(key[1:])  # "l'année" normalises to "lannee"
     # "Twelve Monkeys" is also "12 monkeys".
     for key in list(keys):
         digits = " ".join(_NUMBERS.get(w, w) for w in key.split())
@@ -165,9 +176,9 @@ def _keys(name: str) -> list[str]:
 def _aliases(movie: Movie) -> list[tuple[str, str]]:
     """(normalised key, readable name) pairs for one movie, without repeats."""
     seen: dict[str, str] = {}
-    names = title_names(movie.title) or [movie.title]
-    for name in names:
-        for key in _keys(name):
+    names = _names(movie.title) or [(movie.title, False)]
+    for name, moved in names:
+        for key in _keys(name, moved):
             seen.setdefault(key, name)
     if len(names) > 1:  # a label pasted whole: "Hate (Haine, La) (1995)"
         seen.setdefault(normalize(movie.title), movie.title)
@@ -189,9 +200,10 @@ def _parse(query: str) -> _Query | None:
     words = normalize(text).split()[:MAX_QUERY_WORDS]
     if not words or all(w in _FILLER for w in words):
         return None
-    if len(words) > 1 and words[0] in ARTICLES:
+    if len(words) > 1 and words[0] in ENGLISH_ARTICLES:
         # Every alias also exists without its article, so "the matrix" loses nothing, and
-        # "the" no longer makes "The War" look like "The Matrix".
+        # "the" no longer makes "The War" look like "The Matrix". Foreign ones stay: "la
+        # haine" is an alias as it is, and "die hard" is not "hard".
         words = words[1:]
     full = " ".join(words)
     if len(words) > 1 and _YEAR.match(words[-1]):
@@ -227,7 +239,11 @@ def _similarity(query: str, key: str) -> float:
         if key_words <= query_words:
             score = max(score, _TITLE_IN_QUERY * (0.8 + 0.2 * len(key) / len(query)))
         return score
-    if query_words <= key_words and len(query) > 2:  # "d" is not a search for "Jaws 3-D"
+    if key.startswith(query + " "):  # the first words of the title: "et" → "E.T. the …"
+        return max(score, _PREFIX)
+    if len(query) <= 2:  # "d" is not a search for "Jaws 3-D"
+        return score
+    if query_words <= key_words:
         score = max(score, _QUERY_WORDS_IN_TITLE)
     if len(key) >= 8 * len(query):
         return max(score, 0.6 * fuzz.partial_ratio(query, key))
@@ -236,7 +252,8 @@ def _similarity(query: str, key: str) -> float:
     partial = max(0.0, 2 * where.score - 100)
     starts_word = where.dest_start == 0 or key[where.dest_start - 1] == " "
     ends_word = where.dest_end == len(key) or key[where.dest_end] == " "
-    scale = (0.92 if where.dest_start == 0 else 0.9) if starts_word and ends_word else 0.8
+    scale = (_PREFIX if where.dest_start == 0 else 90) if starts_word and ends_word else 80
+    scale /= 100
     return max(score, scale * partial)
 
 
@@ -297,6 +314,8 @@ class TitleIndex:
     word_positions: Mapping[str, int]  # word → its column in key_words
     idf: np.ndarray  # word → inverse document frequency over keys
     key_words: sparse.csr_matrix  # keys × words, TF-IDF with unit rows
+    key_norms: np.ndarray  # key → the length its TF-IDF row had before it was made 1
+    key_popularity: np.ndarray  # key → ratings of the most rated movie with that key
 
     @classmethod
     def build(cls, movies: Iterable[Movie], popularity: Mapping[int, int]) -> TitleIndex:
@@ -310,16 +329,20 @@ class TitleIndex:
             for row, movie_aliases in enumerate(aliases)
             for key, _ in movie_aliases
         ]
-        vocab, idf, key_words = _word_matrix(keys.strings)
+        vocab, idf, key_words, key_norms = _word_matrix(keys.strings)
         ids = np.fromiter((m.id for m in movies), dtype=np.int64, count=len(movies))
         pop = np.fromiter(
             (int(popularity.get(m.id, 0)) for m in movies), dtype=np.int64, count=len(movies)
         )
         key_movies = _incidence(pairs, (len(keys.strings), len(movies)))
+        key_popularity = (
+            np.maximum.reduceat(pop[key_movies.indices], key_movies.indptr[:-1])
+            if len(keys.strings) else np.zeros(0, dtype=np.int64)
+        )
         for matrix in (key_movies, key_words):
             for array in (matrix.data, matrix.indices, matrix.indptr):
                 array.setflags(write=False)
-        for array in (ids, pop, idf):
+        for array in (ids, pop, idf, key_norms, key_popularity):
             array.setflags(write=False)
         return cls(
             ids=ids,
@@ -333,6 +356,8 @@ class TitleIndex:
             word_positions=MappingProxyType(vocab.positions()),
             idf=idf,
             key_words=key_words,
+            key_norms=key_norms,
+            key_popularity=key_popularity,
         )
 
     @classmethod
@@ -395,8 +420,10 @@ class TitleIndex:
         no title word close to it. The year stays out of it (titles do not contain it) but is
         kept in the word pass, where "Death Race 2000" can use it.
         """
-        weights, unplaced = self._word_weights(parsed.full)
-        keys = set(_top(self.key_words @ weights, _WORD_CANDIDATES).tolist())
+        weights, exact, unplaced = self._word_weights(parsed.full)
+        scores = self.key_words @ weights
+        keys = set(_top(scores, _WORD_CANDIDATES).tolist())
+        keys.update(self._popular_full_matches(scores, exact).tolist())
         words = parsed.text.split()
         unknown = any(w not in self.word_positions for w in words)
         if not (unplaced or (unknown and len(words) == 1)):
@@ -410,18 +437,36 @@ class TitleIndex:
             keys.update((start + _top(sims, _RATIO_CANDIDATES)).tolist())
         return keys
 
-    def _word_weights(self, text: str) -> tuple[np.ndarray, bool]:
+    def _popular_full_matches(self, scores: np.ndarray, exact: float) -> np.ndarray:
+        """The most rated keys among those holding every query word that titles use.
+
+        TF-IDF prefers short titles; when hundreds share the words ("star wars"), the famous
+        long one ("Star Wars: Episode IV - A New Hope") must still be scored. `exact` is the
+        coverage of a key with exactly those words.
+        """
+        if exact <= 0:
+            return np.zeros(0, dtype=np.int64)
+        coverage = scores * self.key_norms  # undo the length normalisation
+        full = np.flatnonzero(coverage >= exact * 0.999)
+        if full.size > _POPULAR_CANDIDATES:
+            most = np.argpartition(self.key_popularity[full], -_POPULAR_CANDIDATES)
+            full = full[most[-_POPULAR_CANDIDATES:]]
+        return full
+
+    def _word_weights(self, text: str) -> tuple[np.ndarray, float, bool]:
         """Weights over the vocabulary for the query's words and the title words close to them.
 
-        Weight is IDF (rare words count most) times the square of the closeness. Also says
-        whether some word found neither itself nor a close word among the titles.
+        Weight is IDF (rare words count most) times the square of the closeness. Also returns
+        the coverage a key holding exactly the known query words gets, and whether some word
+        found neither itself nor a close word among the titles.
         """
         weights = np.zeros(len(self.vocab.strings), dtype=np.float32)
-        unplaced = False
+        exact, unplaced = 0.0, False
         for word in dict.fromkeys(text.split()):
             found = self.word_positions.get(word)
             if found is not None:
                 weights[found] = self.idf[found]
+                exact += float(self.idf[found]) ** 2
             if len(word) <= 2:  # too short to tell a typo from another word
                 unplaced |= found is None
                 continue
@@ -436,7 +481,7 @@ class TitleIndex:
             if cols.size:
                 close = (sims[cols] / 100.0) ** 2 * self.idf[start + cols]
                 weights[start + cols] = np.maximum(weights[start + cols], close)
-        return weights, unplaced
+        return weights, exact, unplaced
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -457,8 +502,11 @@ def _incidence(pairs: list[tuple[int, int]], shape: tuple[int, int]) -> sparse.c
     return matrix
 
 
-def _word_matrix(keys: tuple[str, ...]) -> tuple[_Lexicon, np.ndarray, sparse.csr_matrix]:
-    """The title vocabulary, each word's IDF, and the keys × words TF-IDF matrix (rows L2 = 1).
+def _word_matrix(
+    keys: tuple[str, ...],
+) -> tuple[_Lexicon, np.ndarray, sparse.csr_matrix, np.ndarray]:
+    """The title vocabulary, each word's IDF, the keys × words TF-IDF matrix (rows L2 = 1)
+    and each row's length before it was made 1.
 
     Rare words weigh most, and among titles sharing a word the shorter ones rank first.
     """
@@ -472,4 +520,4 @@ def _word_matrix(keys: tuple[str, ...]) -> tuple[_Lexicon, np.ndarray, sparse.cs
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     weighted = sparse.diags(1.0 / norms.astype(np.float32)) @ weighted
-    return vocab, idf, weighted.tocsr()
+    return vocab, idf, weighted.tocsr(), norms.astype(np.float32)

@@ -46,11 +46,14 @@ CATALOGUE = (
     Movie(28, "Usual Suspects, The", 1995, ("Crime",)),
     Movie(29, "Untitled", None, ()),
     Movie(30, "Jaws 3-D", 1983, ("Horror",)),
+    Movie(31, "Die Hard", 1988, ("Action",)),
+    Movie(32, "Hard", 2011, ("Drama",)),
+    Movie(33, "E.T. the Extra-Terrestrial", 1982, ("Children's",)),
 )
 POPULARITY = {
     1: 900, 2: 400, 3: 700, 4: 30, 5: 150, 6: 950, 7: 300, 8: 800, 9: 500, 10: 350, 11: 90,
     12: 60, 13: 120, 14: 600, 15: 110, 16: 500, 17: 450, 18: 300, 19: 320, 20: 5, 21: 80,
-    22: 40, 23: 8, 24: 700, 25: 90, 26: 20, 27: 70, 28: 650,
+    22: 40, 23: 8, 24: 700, 25: 90, 26: 20, 27: 70, 28: 650, 30: 15, 31: 200, 32: 900, 33: 400,
 }
 
 
@@ -89,6 +92,8 @@ def top(index: TitleIndex, query: str) -> int | None:
         ("Boot, Das", 13),
         ("Hate (Haine, La) (1995)", 12),
         ("annee derniere a marienbad", 23),
+        ("die hard", 31),  # "die" is German for "the", but not here
+        ("hard", 32),
         # a year picks among remakes, even the less popular one
         ("heat 1995", 3),
         ("heat 1986", 4),
@@ -118,6 +123,8 @@ def top(index: TitleIndex, query: str) -> int | None:
         ("matrix reloaded", 7),
         ("aliens", 17),
         ("alien", 16),
+        ("et", 33),
+        ("E.T.", 33),
         # ties go to the movie with more ratings
         ("heat", 3),
         ("hamlet", 21),
@@ -147,6 +154,13 @@ def test_best_matches_come_first_and_the_exact_title_wins(index):
     assert alien[0].score == 100 > alien[1].score
     for found in (heat, alien, index.search("toy stroy")):
         assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
+
+
+def test_a_famous_long_title_is_found_among_hundreds_sharing_its_words():
+    fan_edits = [Movie(100 + n, f"Star Wars Fan Edit {n}", 2010, ()) for n in range(400)]
+    famous = Movie(1, "Star Wars: Episode IV - A New Hope", 1977, ("Sci-Fi",))
+    index = TitleIndex.build([*fan_edits, famous], {1: 80_000, **{m.id: 3 for m in fan_edits}})
+    assert index.search("star wars")[0].movie_id == 1
 
 
 def test_a_match_names_the_title_and_the_alias_it_came_through(index):
