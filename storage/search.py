@@ -93,7 +93,7 @@ class Match:
     """One search result: which movie, how well it matched (0–100) and through which name."""
 
     movie_id: int
-    score: float
+    score: float  # a whole number: finer differences are noise, and equal scores are ties
     label: str  # "Heat (1995)"
     alias: str  # the name that matched, e.g. "La Cité des enfants perdus"
     popularity: int  # number of ratings
@@ -396,7 +396,7 @@ class TitleIndex:
                     best[row] = (score, key)
         ranked = sorted(
             best.items(),
-            key=lambda item: (-round(item[1][0], 1), -self.popularity[item[0]], self.ids[item[0]]),
+            key=lambda item: (-round(item[1][0]), -self.popularity[item[0]], self.ids[item[0]]),
         )
         return [self._match(row, score, key) for row, (score, key) in ranked[:limit]]
 
@@ -410,7 +410,7 @@ class TitleIndex:
         key_text = self.keys.strings[key]
         name = next(name for k, name in self.aliases[row] if k == key_text)
         pop = int(self.popularity[row])
-        return Match(int(self.ids[row]), round(score, 1), self.labels[row], name, pop)
+        return Match(int(self.ids[row]), float(round(score)), self.labels[row], name, pop)
 
     def _candidate_keys(self, parsed: _Query) -> set[int]:
         """Alias keys worth scoring: sharing (close) words, or close as whole strings.

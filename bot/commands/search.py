@@ -67,7 +67,7 @@ def format_matches(matches: list[Match]) -> str:
     width = max(len("title"), *(len(m.label) for m in matches))
     lines = [f"{'title':<{width}}  {'id':>7}  {'score':>5}  {'ratings':>7}"]
     lines += [
-        f"{m.label:<{width}}  {m.movie_id:>7}  {m.score:>5.1f}  {m.popularity:>7,}"
+        f"{m.label:<{width}}  {m.movie_id:>7}  {m.score:>5.0f}  {m.popularity:>7,}"
         for m in matches
     ]
     return "\n".join(lines)
@@ -78,6 +78,6 @@ def _as_dict(match: Match) -> dict[str, object]:
         "movie_id": match.movie_id,
         "title": match.label,
         "matched": match.alias,
-        "score": match.score,
+        "score": round(match.score),
         "ratings": match.popularity,
     }

@@ -290,8 +290,8 @@ def test_cli_prints_the_matches_from_a_database_file(tmp_path, capsys):
     assert main([*env, "search", "heat 1995"]) == 0
     header, first, second, *_ = capsys.readouterr().out.splitlines()
     assert header.split() == ["title", "id", "score", "ratings"]
-    assert first.split() == ["Heat", "(1995)", "3", "100.0", "3"]
-    assert second.split() == ["Heat", "(1986)", "4", "85.0", "1"]
+    assert first.split() == ["Heat", "(1995)", "3", "100", "3"]
+    assert second.split() == ["Heat", "(1986)", "4", "85", "1"]
 
 
 def test_cli_json_and_limit(tmp_path, capsys):
@@ -299,7 +299,7 @@ def test_cli_json_and_limit(tmp_path, capsys):
     assert main([*env, "search", "godfater", "--limit", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
         {"movie_id": 8, "title": "Godfather, The (1972)", "matched": "The Godfather",
-         "score": 94.1, "ratings": 0}
+         "score": 94, "ratings": 0}
     ]  # fmt: skip
 
 
