@@ -103,7 +103,7 @@ class ALS:
 
     def user_factors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: x = (YᵀY + λI + Yᵀ(C−I)Y)⁻¹ YᵀCp for each row, exactly as training."""
-        factors = self._fitted().astype(np.float64)
+        factors = self._fitted()
         conf = self.confidence(rows)
         out = np.zeros((conf.shape[0], factors.shape[1]), dtype=np.float32)
         for u in range(conf.shape[0]):
@@ -112,7 +112,7 @@ class ALS:
                 continue  # nothing known: the zero vector scores every movie the same
             cols = conf.indices[start:end]
             c = conf.data[start:end].astype(np.float64)
-            y = factors[cols]
+            y = factors[cols].astype(np.float64)
             a = self._gram + (y.T * (np.abs(c) - 1.0)) @ y
             b = np.where(c > 0, c, 0.0) @ y
             out[u] = np.linalg.solve(a, b)

@@ -11,6 +11,7 @@ Regularisation grows with the number of ratings behind each solve (weighted-λ, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Self
 
 import numpy as np
@@ -97,11 +98,15 @@ class BiasedMF:
 
     def user_params(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: [b_u, p_u] per row, solved against the learnt item side."""
-        items = np.column_stack([np.ones(len(self._fitted())), self.item_factors_]).astype(
-            np.float64
-        )
+        self._fitted()
         rows = sp.csr_matrix(rows, dtype=np.float64)
-        return self._solve_side(rows, items, self.item_bias_.astype(np.float64))
+        return self._solve_side(rows, self._design, self.item_bias_)
+
+    @cached_property
+    def _design(self) -> np.ndarray:
+        """[1 | q_i] per movie: the regressors a user's [b_u, p_u] is solved against."""
+        ones = np.ones((len(self._fitted()), 1), dtype=np.float64)
+        return np.hstack([ones, self.item_factors_.astype(np.float64)])
 
     def predict(self, rows: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
         """Predicted stars (n × n_items, or n × len(columns)), clipped to the rating scale."""
