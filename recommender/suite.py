@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -171,77 +171,88 @@ def standard_specs(
 # Tuning the served configuration
 
 
-def _blend_table(
-    hybrid: Any, fit_part: Ratings, valid: Ratings, k: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix, np.ndarray]:
-    """Each component's scores for the validation users, their rating counts and truth."""
-    users = scored_users(valid)
-    rows = fit_part.matrix[users]
-    parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(users), BATCH_USERS):
-        batch = rows[start:start + BATCH_USERS]
-        for name, part in hybrid.components(batch).items():
-            parts.setdefault(name, []).append(
-                np.broadcast_to(np.atleast_2d(part), batch.shape).astype(np.float32)
-            )
-    stacked = {name: np.vstack(chunks) for name, chunks in parts.items()}
-    return stacked, np.diff(rows.indptr), rows, users
+@dataclass(frozen=True)
+class _BlendTable:
+    """One validation split's component scores, computed once so that trying a blend is
+    only a weighted sum and a top-k (no refit, no fold-in)."""
 
+    protocol: str
+    parts: dict[str, np.ndarray]
+    counts: np.ndarray
+    rows: sp.csr_matrix
+    truth: sp.csr_matrix
+    fit_matrix: sp.csr_matrix
 
-def _blend_ndcg(
-    blend: Any,
-    table: tuple[dict[str, np.ndarray], np.ndarray, sp.csr_matrix, np.ndarray],
-    valid: Ratings,
-    catalog: Catalog,
-    fit_part: Ratings,
-    k: int,
-) -> float:
-    """Validation NDCG@k of the plain blend (no re-rank) with these weights."""
-    parts, counts, rows, users = table
-    weights = blend.weights(counts)
-    total = np.zeros(rows.shape, dtype=np.float32)
-    for name, part in parts.items():
-        total += weights[name][:, None] * part
-    top = top_k(total, k, exclude=rows)
-    truth = sp.csr_matrix(valid.matrix[users] >= RELEVANCE)
-    return list_metrics(top, truth, catalog, fit_part.matrix, ks=(k,))[f"ndcg@{k}"]
+    @classmethod
+    def build(
+        cls, config: Any, train: Ratings, catalog: Catalog, protocol: str, seed: int
+    ) -> _BlendTable:
+        from recommender.hybrid import Hybrid
+
+        fit_part, valid = validation_split(train, protocol, seed=seed)
+        hybrid = Hybrid(config).fit(fit_part, catalog)
+        users = scored_users(valid)
+        rows = fit_part.matrix[users]
+        chunks: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(users), BATCH_USERS):
+            batch = rows[start:start + BATCH_USERS]
+            for name, part in hybrid.components(batch).items():
+                chunks.setdefault(name, []).append(
+                    np.broadcast_to(np.atleast_2d(part), batch.shape).astype(np.float32)
+                )
+        return cls(
+            protocol=protocol,
+            parts={name: np.vstack(c) for name, c in chunks.items()},
+            counts=np.diff(rows.indptr),
+            rows=rows,
+            truth=sp.csr_matrix(valid.matrix[users] >= RELEVANCE),
+            fit_matrix=fit_part.matrix,
+        )
+
+    def ndcg(self, blend: Any, catalog: Catalog, k: int) -> float:
+        """Validation NDCG@k of the plain blend (no re-rank) with these weights, computed as
+        `Hybrid.blend` does: Σ weight(component, n ratings) × standardised component score."""
+        weights = blend.weights(self.counts)
+        total = np.zeros(self.rows.shape, dtype=np.float32)
+        for name, part in self.parts.items():
+            total += weights[name][:, None] * part
+        top = top_k(total, k, exclude=self.rows)
+        return list_metrics(top, self.truth, catalog, self.fit_matrix, ks=(k,))[f"ndcg@{k}"]
 
 
 def _tune_blend(
     config: Any,
     fields: Sequence[str],
-    train: Ratings,
+    target: _BlendTable,
+    guard: _BlendTable,
     catalog: Catalog,
-    protocol: str,
-    seed: int,
     k: int,
     progress: ProgressFn | None,
 ) -> tuple[Any, list[dict]]:
-    """Coordinate ascent over `fields` of the blend on one validation split."""
-    from recommender.hybrid import Hybrid
-
-    fit_part, valid = validation_split(train, protocol, seed=seed)
-    hybrid = Hybrid(config).fit(fit_part, catalog)
-    table = _blend_table(hybrid, fit_part, valid, k)
+    """Coordinate ascent over `fields` of the blend, maximising NDCG on `target` while NDCG
+    on `guard` (the other kind of user) stays within the tolerance of where it started: the
+    pivot and the weights are shared by both, so neither group may pay for the other."""
     blend = config.blend
-    best = _blend_ndcg(blend, table, valid, catalog, fit_part, k)
-    history = [{"protocol": protocol, "blend": asdict(blend), f"ndcg@{k}": best}]
+    best = target.ndcg(blend, catalog, k)
+    floor = guard.ndcg(blend, catalog, k) * (1 - DIVERSITY_NDCG_TOLERANCE)
+    label = f"tune blend ({target.protocol})"
+    history = [{"protocol": target.protocol, "blend": asdict(blend), f"ndcg@{k}": best}]
     steps = BLEND_ROUNDS * len(fields)
     for step in range(steps):
         name = fields[step % len(fields)]
         if progress is not None:
-            progress(f"tune blend ({protocol})", step, steps)
+            progress(label, step, steps)
         current = getattr(blend, name)
         for factor in POSITIVE_STEPS if name in KEEP_POSITIVE else BLEND_STEPS:
             value = round(current * factor, 4) if current else factor * 0.5
             candidate = replace(blend, **{name: value})
-            ndcg = _blend_ndcg(candidate, table, valid, catalog, fit_part, k)
-            if ndcg > best + 1e-6:
+            ndcg = target.ndcg(candidate, catalog, k)
+            if ndcg > best + 1e-6 and guard.ndcg(candidate, catalog, k) >= floor:
                 best, blend = ndcg, candidate
-        history.append({"protocol": protocol, "field": name, "value": getattr(blend, name),
-                        f"ndcg@{k}": best})
+        history.append({"protocol": target.protocol, "field": name,
+                        "value": getattr(blend, name), f"ndcg@{k}": best})
     if progress is not None:
-        progress(f"tune blend ({protocol})", steps, steps)
+        progress(label, steps, steps)
     return replace(config, blend=blend), history
 
 
@@ -354,8 +365,9 @@ def tune_hybrid(
     """Tune what `train` uses, on validation splits carved from a train split (never test).
 
     The same holdout split as `moviebot evaluate --seed` is made first and only its train part
-    is looked at. Order: ALS grid (holdout validation), warm blend weights (holdout), cold blend
-    weights and the pivot (given-`cold_n` validation), then the re-rank strength. `als_grid`
+    is looked at. Order: ALS grid (holdout validation), EASE's λ, warm blend weights (holdout),
+    cold blend weights and the pivot (given-`cold_n` validation), each blend stage keeping the
+    other validation's NDCG within 1%, then the re-rank strength. `als_grid`
     replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their values). Returns the
     tuned.json content: the full configuration and every validation figure behind it.
     """
@@ -367,13 +379,17 @@ def tune_hybrid(
     try:
         config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
         config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
+        if progress is not None:
+            progress("prepare blend tuning", 0, 0)
+        warm_table = _BlendTable.build(config, train, catalog, "holdout", seed)
+        cold_table = _BlendTable.build(config, train, catalog, f"given-{cold_n}", seed)
         config, warm = _tune_blend(
-            config, blend_fields(config.blend, "_warm"), train, catalog, "holdout", seed, k,
+            config, blend_fields(config.blend, "_warm"), warm_table, cold_table, catalog, k,
             progress,
         )
         config, cold = _tune_blend(
-            config, (*blend_fields(config.blend, "_cold"), "pivot"), train, catalog,
-            f"given-{cold_n}", seed, k, progress,
+            config, (*blend_fields(config.blend, "_cold"), "pivot"), cold_table, warm_table,
+            catalog, k, progress,
         )
         config, rerank = _tune_diversity(config, train, catalog, seed, k, progress, cold_n)
     except EvaluationError:
