@@ -100,7 +100,10 @@ async def chat_session(
             async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
                 await emulator.wait_polling()
                 script = args.script or not sys.stdin.isatty()  # a pipe gets a transcript
-                client = ChatClient(emulator, sys.stdout, files, name=args.name, script=script)
+                client = ChatClient(
+                    emulator, sys.stdout, files, name=args.name, script=script,
+                    bot_busy=lambda: handling_updates(app),
+                )
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)
         finally:
             close = getattr(services, "close", None)
@@ -144,3 +147,8 @@ def load_factory(spec: str) -> Callable[[Settings], Any]:
     if not callable(factory):
         raise CLIError(f"--app: {module_name} has no function {attr}")
     return factory
+
+
+def handling_updates(app: Any) -> bool:
+    """True while the Application has updates queued or a handler running."""
+    return not app.update_queue.empty() or app.update_processor.current_concurrent_updates > 0

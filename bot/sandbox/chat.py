@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -46,11 +46,13 @@ class ChatClient:
         *,
         name: str = "Alice",
         script: bool = False,
+        bot_busy: Callable[[], bool] | None = None,
     ) -> None:
         self.emulator = emulator
         self.out = out
         self.files_dir = files_dir
         self.script = script
+        self.bot_busy = bot_busy
         self.user: SimUser = emulator.user(name)
         self.place: SimGroup | None = None
         self.buttons: dict[int, tuple[Message, int]] = {}  # what typing a number presses
@@ -255,7 +257,10 @@ class ChatClient:
                 if not await self.handle(line):
                     break
                 if self.script:
-                    if not await self.emulator.wait_idle(quiet=quiet, timeout=timeout):
+                    idle = await self.emulator.wait_idle(
+                        quiet=quiet, timeout=timeout, busy=self.bot_busy
+                    )
+                    if not idle:
                         self.say(f"(the bot was still busy after {timeout:g}s)")
                     self.show_events()
                 else:
@@ -264,7 +269,7 @@ class ChatClient:
                     self.out.flush()
             if not self.script:  # end of input: show the answer to the last line first
                 self.say("")
-                await self.emulator.wait_idle(quiet=quiet, timeout=timeout)
+                await self.emulator.wait_idle(quiet=quiet, timeout=timeout, busy=self.bot_busy)
             self.show_events()
         finally:
             if printer is not None:

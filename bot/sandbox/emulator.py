@@ -18,7 +18,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -361,15 +361,24 @@ class Emulator:
     def is_idle(self) -> bool:
         return self.api.pending_updates() == 0 and self.in_flight == 0
 
-    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10.0) -> bool:
+    async def wait_idle(
+        self,
+        quiet: float = 0.3,
+        timeout: float = 10.0,
+        busy: Callable[[], bool] | None = None,
+    ) -> bool:
         """Wait until every update was fetched and no request has run for `quiet` seconds.
 
+        `busy`, when given, is asked too: the bot process knows when a handler is still
+        computing without calling the API (a chart, a retrain), which quiet time cannot see.
         Returns False if the bot was still busy after `timeout` seconds.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if self.is_idle() and time.monotonic() - self.last_activity >= quiet:
+            if busy is not None and busy():
+                self.last_activity = time.monotonic()
+            elif self.is_idle() and time.monotonic() - self.last_activity >= quiet:
                 return True
             await asyncio.sleep(min(0.02, quiet / 4 or 0.01))
         return False
