@@ -50,6 +50,7 @@ def taste_chart(profile: TasteProfile) -> bytes:
     # Figure without pyplot: no global state, so charts can be drawn in worker threads.
     from matplotlib import colormaps
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     liking = dict(profile.genres)
     top = list(profile.genre_counts[:10])[::-1]
@@ -61,7 +62,8 @@ def taste_chart(profile: TasteProfile) -> bytes:
     ax.barh(names, values, color=colours)
     for y, g in enumerate(names):
         ax.text(values[y], y, f"  ★{liking[g]:.1f}", va="center", fontsize=9)
-    ax.set_xlabel("movies rated")
+    ax.set_xlabel("movies rated (label: how much you liked them)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Your taste: {profile.count} ratings, average ★{profile.average:.1f}")
     ax.set_xlim(0, max(values) * 1.25)
     fig.tight_layout()
