@@ -97,10 +97,12 @@ def needs_training(db: Database, settings: Settings) -> str | None:
     record = models.latest(db)
     if record is None:
         return "no model yet"
-    if not Path(record.path).is_file():
-        return f"model v{record.version} file is missing"
     if record.counts.get("snapshot") != models.snapshot(db).as_dict():
         return "ratings or movies changed since the last model"
+    try:
+        Recommender.load(record.path)
+    except ArtifactError as exc:
+        return f"model v{record.version} is unusable ({exc})"
     return None
 
 

@@ -96,6 +96,8 @@ def test_train_if_needed_retrains_only_after_ratings_change(filled, capsys):
     with Database(filled["db"]) as db:
         assert models.latest(db).version == 2 and models.latest(db).ratings_seen == 961
         assert needs_training(db, settings(filled)) is None
+        Path(models.latest(db).path).write_bytes(b"garbage")
+        assert needs_training(db, settings(filled)).startswith("model v2 is unusable")
 
 
 def test_recommend_prints_unrated_picks_with_predictions_and_reasons(filled, capsys):
