@@ -294,6 +294,10 @@ class Recommender:
             normalize(hybrid.als._fitted().astype(np.float32), norm="l2")
         )
         self._counts = _read_only(hybrid.popularity.counts_.copy())
+        # Build the lazily cached arrays now, so concurrent readers never race to make them.
+        _read_only(hybrid.quality)
+        _read_only(hybrid.unknown_items)
+        _read_only(predictor._design)
 
     # -- building -------------------------------------------------------------------------
 
