@@ -30,8 +30,9 @@ async def search_and_offer(update: Update, context: BotContext, query: str) -> N
     found = titles.search(query, limit=MAX_RESULTS)
     db = context.services.db
     if not found:
-        close = movies.get_many(db, [s.movie_id for s in titles.suggest(query, limit=3)])
-        await reply(update, render.no_match(query, list(close.values())))
+        ids = [s.movie_id for s in titles.suggest(query, limit=3)]
+        close = movies.get_many(db, ids)
+        await reply(update, render.no_match(query, [close[i] for i in ids if i in close]))
         return
     by_id = movies.get_many(db, [m.movie_id for m in found])
     text, keyboard = render.search_results(

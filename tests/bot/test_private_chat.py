@@ -334,3 +334,13 @@ async def test_a_sticker_or_file_gets_a_hint_not_silence(emulator, run_bot):
     payload["document"] = {"file_id": "f1", "file_unique_id": "u1", "file_name": "evil.exe"}
     emulator.world.push_update("message", payload)
     assert "I only read text" in (await alice.next_message()).text
+
+
+
+async def test_a_misspelling_too_far_off_gets_closest_spellings_best_first(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("alienz 5")
+    reply = await alice.next_message()
+    assert "Did you mean Alien (1979), Aliens (1986)?" in reply.text
+    assert not reply.button_list
