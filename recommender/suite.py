@@ -361,20 +361,24 @@ def tune_hybrid(
     start: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
     als_grid: Mapping[str, Sequence[Any]] | None = None,
+    protocol: str = "holdout",
+    cold_share: float = 1.0,
 ) -> dict[str, Any]:
     """Tune what `train` uses, on validation splits carved from a train split (never test).
 
-    The same holdout split as `moviebot evaluate --seed` is made first and only its train part
-    is looked at. Order: ALS grid (holdout validation), EASE's λ, warm blend weights (holdout),
-    cold blend weights and the pivot (given-`cold_n` validation), each blend stage keeping the
-    other validation's NDCG within 1%, then the re-rank strength. `als_grid`
+    The same split as `moviebot evaluate --protocol P --seed S` is made first and only its
+    train part is looked at, so an evaluation with the tuned values under that protocol and
+    seed never scores ratings the tuning saw. Order: ALS grid (holdout validation), EASE's λ,
+    warm blend weights (holdout), cold blend weights and the pivot (given-`cold_n`
+    validation), each blend stage keeping the other validation's NDCG within 1%, then the
+    re-rank strength. `als_grid`
     replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their values). Returns the
     tuned.json content: the full configuration and every validation figure behind it.
     """
-    from recommender.evaluate import holdout_split
+    from recommender.evaluate import split
 
     started = time.perf_counter()
-    train, _ = holdout_split(ratings, seed=seed)
+    train, _ = split(ratings, protocol, seed=seed, cold_share=cold_share)
     config = hybrid_config(start)
     try:
         config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
@@ -398,6 +402,7 @@ def tune_hybrid(
         raise EvaluationError(f"cannot tune on these data: {exc}") from exc
     return {
         "format": TUNED_FORMAT,
+        "protocol": protocol,
         "seed": seed,
         "k": k,
         "metric": f"ndcg@{k}",

@@ -180,3 +180,35 @@ def test_evaluate_tune_tunes_first_then_reports_with_the_tuned_values(db_file, t
     assert (tmp_path / "models" / "tuned.json").is_file()
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["models"]["als"]["params"]["regularization"] == 7.0
+    tuned = json.loads((tmp_path / "models" / "tuned.json").read_text())
+    assert (tuned["protocol"], tuned["seed"]) == ("holdout", 0)
+
+
+def test_tuning_never_sees_the_test_part_of_the_split(db_file) -> None:
+    """Flipping every test rating (5 ↔ 1 stars) leaves the split and the tuned values as they
+    were: tuning only ever looked at the train part."""
+    from dataclasses import replace
+
+    from bot.training import catalog_from_db, ratings_from_db
+    from recommender.evaluate import holdout_split
+    from recommender.suite import tune_hybrid
+
+    with Database(db_file) as db:
+        catalog = catalog_from_db(db)
+        ratings = ratings_from_db(db, catalog, kinds=("dataset",))
+    _, test = holdout_split(ratings, seed=4)
+    flipped = ratings.matrix.copy()
+    flipped.data = flipped.data.copy()
+    is_test = np.asarray(test.matrix[ratings.matrix.nonzero()]).ravel() != 0
+    flipped.data[is_test] = 6.0 - flipped.data[is_test]
+    grid = {"factors": [8], "regularization": [5.0, 50.0], "alpha": [2.0]}
+
+    def tuned(r):
+        out = tune_hybrid(r, catalog, seed=4, k=5, als_grid=grid)
+        figures = {
+            stage: [{k: v for k, v in row.items() if k != "fit_seconds"} for row in rows]
+            for stage, rows in out["validation"].items()
+        }
+        return out["config"], figures
+
+    assert tuned(replace(ratings, matrix=flipped)) == tuned(ratings)

@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--models", metavar="LIST", help=f"comma-separated subset of {','.join(MODELS)}"
     )
     evaluate.add_argument(
-        "--tune", action="store_true", help="run `moviebot tune` first and use its values"
+        "--tune", action="store_true",
+        help="run `moviebot tune` first, on the train part of this very split, and use its values",
     )
     _tune_options(evaluate)
     _data_options(evaluate)
@@ -73,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         help="choose ALS, blend and re-rank settings on validation data",
         description="Tune ALS (factors, regularization, alpha), EASE's λ, the blend weights "
         "(warm on holdout, cold on given-N validation) and the re-rank strength on validation "
-        "splits carved from the train part of the evaluation split (never its test part). "
+        "splits carved from the train part of the holdout evaluation split with this seed "
+        "(never its test part). "
         "Writes <model dir>/tuned.json, which `train` and `evaluate` use.",
     )
     tune.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
@@ -197,8 +199,11 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
         raise _cli_error("--k and --cold-n must be at least 1")
     grid = als_grid(args.als)
     try:
-        tuned = tune_hybrid(ratings, catalog, seed=args.seed, k=args.k, cold_n=cold_n,
-                            progress=_progress(), als_grid=grid)
+        tuned = tune_hybrid(
+            ratings, catalog, seed=args.seed, k=args.k, cold_n=cold_n, progress=_progress(),
+            als_grid=grid, protocol=getattr(args, "protocol", "holdout"),
+            cold_share=getattr(args, "cold_share", 1.0),
+        )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
     path = _tuned_path(args, settings)
@@ -216,8 +221,8 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
     catalog, ratings = _load(settings, args.include_telegram)
     tuned = _tune(args, settings, catalog, ratings)
     chosen = summary(tuned)
-    print(f"# Tuned on validation (seed {tuned['seed']}, {tuned['metric']}, "
-          f"{tuned['seconds']:.0f} s)\n")
+    print(f"# Tuned on validation ({tuned['protocol']} train part, seed {tuned['seed']}, "
+          f"{tuned['metric']}, {tuned['seconds']:.0f} s)\n")
     print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
     print(f"- EASE λ in the blend: {chosen['ease_lambda']}")
     print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
