@@ -69,13 +69,20 @@ class ServedHybrid:
 
     name = "hybrid"
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: Any = None, diversity: float | None = None) -> None:
         from recommender.hybrid import HybridConfig
 
         self.config = config or HybridConfig()
         self.params = self.config.to_dict()
+        self.diversity = diversity  # None: the configured re-rank strength
         self.model: Any = None
         self.catalog: Catalog | None = None
+
+    def with_diversity(self, strength: float) -> ServedHybrid:
+        """The same fitted model, ranking with another re-rank strength (for tuning it)."""
+        other = ServedHybrid(self.config, diversity=strength)
+        other.model, other.catalog = self.model, self.catalog
+        return other
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
         from recommender.hybrid import Recommender
@@ -100,7 +107,7 @@ class ServedHybrid:
         """What the bot would show each user: `recommend(history, n=k)` as catalogue indices."""
         out = np.full((rows.shape[0], k), -1, dtype=np.int64)
         for u, history in enumerate(self._histories(rows)):
-            picks = self.model.recommend(history, n=k)
+            picks = self.model.recommend(history, n=k, diversity=self.diversity)
             idx = self.catalog.items.index_of([p.movie_id for p in picks])
             out[u, : len(idx)] = idx
         return out
@@ -309,7 +316,7 @@ def _tune_diversity(
             if progress is not None:
                 progress(label, i, len(DIVERSITY_GRID))
             figures = evaluate_ranking(
-                _WithDiversity(served, strength), fit_part, valid, catalog, k=k, ks=(k,),
+                served.with_diversity(strength), fit_part, valid, catalog, k=k, ks=(k,),
                 fit=False, max_users=RERANK_USERS, seed=seed,
             )
             found.append({"protocol": protocol, "diversity": strength,
@@ -322,28 +329,6 @@ def _tune_diversity(
         rows += found
     chosen = max(allowed | {0.0})
     return replace(config, blend=replace(config.blend, diversity=chosen)), rows
-
-
-class _WithDiversity:
-    """A fitted ServedHybrid ranking with a given re-rank strength (for tuning only)."""
-
-    def __init__(self, served: ServedHybrid, strength: float) -> None:
-        self.served, self.strength = served, strength
-        self.name, self.params = "hybrid", {"diversity": strength}
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
-        return self
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
-        return self.served.score(rows)
-
-    def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
-        out = np.full((rows.shape[0], k), -1, dtype=np.int64)
-        for u, history in enumerate(self.served._histories(rows)):
-            picks = self.served.model.recommend(history, n=k, diversity=self.strength)
-            idx = self.served.catalog.items.index_of([p.movie_id for p in picks])
-            out[u, : len(idx)] = idx
-        return out
 
 
 def blend_fields(blend: Any, suffix: str) -> tuple[str, ...]:
@@ -467,7 +452,6 @@ def summary(tuned: Mapping[str, Any]) -> Mapping[str, Any]:
         "blend": config["blend"],
         "ease_lambda": config.get("ease_lambda"),
     }
-
 
 
 def validation_summary(tuned: Mapping[str, Any]) -> list[tuple[str, str, float, float]]:
