@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DEFAULT_SCALE = (1.0, 5.0)
 VALIDATION_SEED = 0
+KEEP_ARTIFACTS = 3  # newest model files kept on disk (older ones are only in the registry)
 
 
 class TrainingError(Exception):
@@ -198,7 +199,27 @@ def train(
         timings=model.info["timings"],
         ratings_seen=ratings.nnz,
     )
+    prune_artifacts(db, settings)
     return TrainResult(record, model, time.perf_counter() - started)
+
+
+def prune_artifacts(db: Database, settings: Settings, keep: int = KEEP_ARTIFACTS) -> list[Path]:
+    """Delete the artifact files of all but the newest `keep` models; returns what went.
+
+    Only files inside the model directory that training wrote (model-v*.npz and their .json)
+    are touched; the registry rows stay, as history of what was trained when.
+    """
+    model_dir = Path(settings.model_dir).resolve()
+    removed = []
+    for record in models.all_models(db)[keep:]:
+        path = Path(record.path).resolve()
+        if path.parent != model_dir or not path.name.startswith("model-v"):
+            continue
+        for file in (path, path.with_name(path.name + ".json")):
+            if file.is_file():
+                file.unlink()
+                removed.append(file)
+    return removed
 
 
 def load_current(db: Database, settings: Settings) -> Recommender | None:

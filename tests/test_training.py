@@ -181,3 +181,13 @@ def test_movies_added_after_training_are_served_by_the_loaded_model(filled):
         assert [p.movie_id for p in picks] == [777]
         similar = model.similar(777, n=5)
         assert synthetic.in_block_a(p.movie_id for p in similar) == 1.0
+
+
+def test_only_the_newest_artifacts_stay_on_disk(filled):
+    for _ in range(4):
+        assert run(filled, "train", *FAST, "--no-validate") == 0
+    names = sorted(p.name for p in filled["models"].glob("model-v*.npz"))
+    assert names == ["model-v0002.npz", "model-v0003.npz", "model-v0004.npz"]
+    with Database(filled["db"]) as db:
+        assert len(models.all_models(db)) == 4
+        assert load_current(db, settings(filled)).info["version"] == 4
