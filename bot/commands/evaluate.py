@@ -282,10 +282,12 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
-    report["config"] = (
-        f"tuned values from {settings.model_dir}/tuned.json" if tuned
-        else "the committed defaults (no tuned.json)"
-    )
+    if args.tune:
+        report["config"] = "values tuned by --tune on the train part of this split"
+    elif tuned:
+        report["config"] = f"tuned values from {settings.model_dir}/tuned.json"
+    else:
+        report["config"] = "the committed defaults (no tuned.json)"
     if args.json:
         write_json(report, args.json)
     if args.plot:
@@ -336,6 +338,8 @@ def _command(args: argparse.Namespace) -> str:
     """The command line that regenerates this report (options that change figures only)."""
     parts = ["moviebot", "evaluate", "--protocol", args.protocol, "--k", str(args.k),
              "--seed", str(args.seed)]
+    if args.tune:
+        parts.append("--tune")
     if args.models:
         parts += ["--models", args.models]
     if args.include_telegram:
