@@ -19,6 +19,9 @@ import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings
 
+MAX_BATCH = 1024  # rows solved together
+BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
+
 
 class PredictorError(ValueError):
     """The predictor cannot be trained on these data."""
@@ -46,25 +49,39 @@ class BiasedMF:
         self.item_factors_: np.ndarray | None = None
         self.scale: tuple[float, float] = (1.0, 5.0)
 
-    def _penalty(self, count: int) -> np.ndarray:
-        cfg = self.config
-        diag = np.full(cfg.factors + 1, cfg.regularization * max(count, 1))
-        diag[0] = cfg.bias_regularization
-        return np.diag(diag)
-
     def _solve_side(
         self, matrix: sp.csr_matrix, other: np.ndarray, offset: np.ndarray
     ) -> np.ndarray:
-        """For each row: [bias, factors] minimising squared error against `other` = [1 | q]."""
+        """For each row: [bias, factors] minimising squared error against `other` = [1 | q].
+
+        Rows are solved in batches of similar length (padded to the longest), so the normal
+        equations of many rows are built by one batched product and one batched solve.
+        """
+        cfg = self.config
         out = np.zeros((matrix.shape[0], other.shape[1]), dtype=np.float64)
-        for r in range(matrix.shape[0]):
-            start, end = matrix.indptr[r], matrix.indptr[r + 1]
-            if start == end:
-                continue
-            cols = matrix.indices[start:end]
-            x = other[cols]
-            target = matrix.data[start:end] - self.mean_ - offset[cols]
-            out[r] = np.linalg.solve(x.T @ x + self._penalty(end - start), x.T @ target)
+        lengths = np.diff(matrix.indptr)
+        order = np.argsort(lengths, kind="stable")
+        order = order[lengths[order] > 0]
+        start = 0
+        while start < len(order):
+            longest = int(lengths[order[min(start + MAX_BATCH, len(order)) - 1]])
+            size = max(1, min(MAX_BATCH, BATCH_CELLS // max(longest, 1)))
+            rows = order[start : start + size]
+            longest = int(lengths[rows].max())
+            steps = np.arange(longest)
+            valid = steps[None, :] < lengths[rows][:, None]
+            positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
+            cols = matrix.indices[positions]
+            x = other[cols] * valid[..., None]
+            target = (matrix.data[positions] - self.mean_ - offset[cols]) * valid
+            xt = x.transpose(0, 2, 1)
+            a = xt @ x
+            diag = np.arange(other.shape[1])
+            a[:, diag[1:], diag[1:]] += cfg.regularization * lengths[rows][:, None]
+            a[:, 0, 0] += cfg.bias_regularization
+            b = xt @ target[..., None]
+            out[rows] = np.linalg.solve(a, b)[..., 0]
+            start += len(rows)
         return out
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
