@@ -283,7 +283,9 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
     if args.tune:
-        report["config"] = "values tuned by --tune on the train part of this split"
+        report["config"] = (
+            f"values tuned by --tune on the train part of this split ({tuned['seconds']:.0f} s)"
+        )
     elif tuned:
         report["config"] = f"tuned values from {settings.model_dir}/tuned.json"
     else:
