@@ -242,8 +242,8 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         f"{ds['users']:,} users, {ds['items']:,} movies ({ds['rated_items']:,} rated), "
         f"{ds['ratings']:,} ratings: {ds['train_ratings']:,} train, {ds['test_ratings']:,} test; "
         f"{ds['scored_users']:,} users scored (a test rating ≥ {relevance}). "
-        "Protocol: EVALUATION.md (holdout: 20% of each user with ≥ 5 ratings; given-N: users "
-        "with ≥ 20 ratings keep N).",
+        "Protocol: docs/evaluation.md (holdout: 20% of each user with ≥ 5 ratings; given-N: "
+        "users with ≥ 20 ratings keep N).",
         "",
     ]
     if report.get("cold_share", 1.0) < 1.0:
