@@ -102,6 +102,7 @@ def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, tele
         (("evaluate", "--k", "0"), "--k must be at least 1"),
         (("evaluate", "--max-users", "0"), "--max-users must be at least 1"),
         (("evaluate", "--cold-share", "0"), "--cold-share must be more than 0"),
+        (("evaluate", "--json", "no/such/dir/out.json"), "its folder does not exist"),
     ],
 )
 def test_user_errors_are_one_clean_line(db_file, capsys, args, message) -> None:

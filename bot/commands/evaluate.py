@@ -260,6 +260,9 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         raise _cli_error("--cold-share must be more than 0 and at most 1")
     if args.max_users is not None and args.max_users < 1:
         raise _cli_error("--max-users must be at least 1")
+    for path in (args.json, args.plot):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise _cli_error(f"cannot write {path}: its folder does not exist")
     models = None
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -290,10 +293,13 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         report["config"] = f"tuned values from {settings.model_dir}/tuned.json"
     else:
         report["config"] = "the committed defaults (no tuned.json)"
-    if args.json:
-        write_json(report, args.json)
-    if args.plot:
-        plot(report, args.plot)
+    try:
+        if args.json:
+            write_json(report, args.json)
+        if args.plot:
+            plot(report, args.plot)
+    except OSError as exc:
+        raise _cli_error(f"cannot write {exc.filename}: {exc.strerror}") from None
     sys.stdout.write(markdown(report, command=_command(args)))
     return 0
 
