@@ -399,11 +399,13 @@ def tune_hybrid(
     }
 
 
-def write_tuned(tuned: Mapping[str, Any], model_dir: str | Path) -> Path:
+def write_tuned(
+    tuned: Mapping[str, Any], model_dir: str | Path, filename: str = TUNED_FILE
+) -> Path:
     """Write `<model_dir>/tuned.json` atomically (temp file + rename); returns its path."""
     directory = Path(model_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / TUNED_FILE
+    path = directory / filename
     fd, tmp = tempfile.mkstemp(prefix=".tuned-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -215,3 +215,13 @@ def test_tuning_never_sees_the_test_part_of_the_split(db_file) -> None:
         return out["config"], figures
 
     assert tuned(replace(ratings, matrix=flipped)) == tuned(ratings)
+
+
+def test_tune_output_goes_where_asked_and_is_not_used_by_default(db_file, tmp_path,
+                                                                  capsys) -> None:
+    grid = ("--als", "factors=8", "--als", "regularization=20", "--als", "alpha=2")
+    assert run(db_file, "tune", "--k", "5", "--output", "elsewhere/t.json", *grid) == 0
+    assert json.loads((tmp_path / "elsewhere" / "t.json").read_text())["format"] == 1
+    assert not (tmp_path / "models" / "tuned.json").exists()
+    assert run(db_file, "evaluate", "--models", "popularity", "--json", "p.json") == 0
+    assert json.loads((tmp_path / "p.json").read_text())["config"].startswith("the committed")

@@ -207,9 +207,10 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
     path = _tuned_path(args, settings)
-    write_tuned(tuned, path.parent) if path.name == "tuned.json" else path.write_text(
-        json.dumps(tuned, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    try:
+        write_tuned(tuned, path.parent, path.name)
+    except OSError as exc:
+        raise _cli_error(f"cannot write {path}: {exc.strerror}") from None
     print(f"moviebot: tuned values written to {path}", file=sys.stderr)
     return tuned
 
