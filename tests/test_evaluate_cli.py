@@ -165,7 +165,8 @@ def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> N
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("factors", "NAME=V1,V2"), ("colour=3", "NAME=V1,V2"), ("factors=many", "are not ints")],
+    [("factors", "NAME=V1,V2"), ("colour=3", "NAME=V1,V2"), ("factors=many", "are not ints"),
+     ("factors=,", "at least one value")],
 )
 def test_bad_als_grid_is_refused(db_file, capsys, option, message) -> None:
     assert run(db_file, "tune", "--als", option) == 1

@@ -127,6 +127,8 @@ def als_grid(items: list[str]) -> dict[str, list] | None:
             grid[name] = [types[name](v.strip()) for v in values.split(",") if v.strip()]
         except ValueError:
             raise _cli_error(f"--als {name}: {values!r} are not {types[name].__name__}s") from None
+        if not grid[name]:
+            raise _cli_error(f"--als {name}: give at least one value")
     return grid
 
 
@@ -138,7 +140,7 @@ def _cli_error(message: str) -> Exception:
 
 def _load(settings: Settings, include_telegram: bool) -> tuple[Any, Any]:
     """The catalogue and the ratings to evaluate on; a clear error if there are none."""
-    from bot.training import catalog_from_db, ratings_from_db
+    from bot.training import TrainingError, catalog_from_db, ratings_from_db
     from storage.db import Database
 
     if not Path(settings.db_path).is_file():
@@ -146,7 +148,10 @@ def _load(settings: Settings, include_telegram: bool) -> tuple[Any, Any]:
     kinds = ("dataset", "telegram") if include_telegram else ("dataset",)
     with Database(settings.db_path) as db:
         catalog = catalog_from_db(db)
-        ratings = ratings_from_db(db, catalog, kinds=kinds)
+        try:
+            ratings = ratings_from_db(db, catalog, kinds=kinds)
+        except TrainingError as exc:
+            raise _cli_error(str(exc)) from None
     if ratings.nnz == 0:
         raise _cli_error(
             "no ratings to evaluate on: run `moviebot data fetch` first"
