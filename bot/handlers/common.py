@@ -56,6 +56,16 @@ async def movie_or_expired(update: Update, context: BotContext, movie_id: int) -
     return movie
 
 
+async def pressed_movie(update: Update, context: BotContext) -> tuple[Callback, Movie] | None:
+    """The pressed button and the movie it names (its first argument), or None once the user
+    has been told the button expired or the movie is gone."""
+    callback = await read_button(update, context)
+    if callback is None:
+        return None
+    movie = await movie_or_expired(update, context, callback.arg(0))
+    return None if movie is None else (callback, movie)
+
+
 async def reply(update: Update, text: str, **kwargs: object) -> None:
     """Reply in HTML to the message (or button) that triggered this update."""
     await update.effective_chat.send_message(render.clip(text), parse_mode="HTML", **kwargs)

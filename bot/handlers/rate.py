@@ -12,6 +12,7 @@ from bot.handlers.common import (
     caller,
     edit,
     movie_or_expired,
+    pressed_movie,
     read_button,
     reply,
 )
@@ -84,14 +85,11 @@ async def card_button(update: Update, context: BotContext) -> None:
 
 async def star_button(update: Update, context: BotContext) -> None:
     """★ on a movie card: store the rating (committed before we answer) and update the card."""
-    callback = await read_button(update, context)
-    if callback is None:
+    if (pressed := await pressed_movie(update, context)) is None:
         return
+    callback, movie = pressed
     services = context.services
-    movie = await movie_or_expired(update, context, callback.arg(0))
     stars = valid_stars(callback.arg(1), services.rating_scale())
-    if movie is None:
-        return
     if stars is None:
         await update.callback_query.answer(render.EXPIRED, show_alert=True)
         return

@@ -13,7 +13,7 @@ from bot.handlers.common import (
     MAX_INPUT,
     button_scope,
     caller,
-    movie_or_expired,
+    pressed_movie,
     read_button,
     reply,
 )
@@ -121,12 +121,9 @@ async def more_button(update: Update, context: BotContext) -> None:
 
 async def watchlist_button(update: Update, context: BotContext) -> None:
     """➕ on a pick or card."""
-    callback = await read_button(update, context)
-    if callback is None:
+    if (pressed := await pressed_movie(update, context)) is None:
         return
-    movie = await movie_or_expired(update, context, callback.arg(0))
-    if movie is None:
-        return
+    movie = pressed[1]
     added = ratings.add_to_watchlist(context.services.db, caller(update, context), movie.id)
     note = "Added to your watchlist" if added else "Already on your watchlist"
     await update.callback_query.answer(f"{note}: {render.label(movie)}"[:190])
@@ -134,12 +131,9 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
 
 async def dismiss_button(update: Update, context: BotContext) -> None:
     """🚫 "Not interested": never suggested again."""
-    callback = await read_button(update, context)
-    if callback is None:
+    if (pressed := await pressed_movie(update, context)) is None:
         return
-    movie = await movie_or_expired(update, context, callback.arg(0))
-    if movie is None:
-        return
+    movie = pressed[1]
     ratings.dismiss(context.services.db, caller(update, context), movie.id)
     note = f"Got it, I won't suggest {render.label(movie)} again."
     await update.callback_query.answer(note[:190])
