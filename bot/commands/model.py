@@ -95,7 +95,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         f"{record.counts['items']:,} movies in {result.seconds:.1f} s"
     )
     if record.metrics:
-        print("holdout: " + ", ".join(f"{k} {v}" for k, v in record.metrics.items()))
+        print("holdout: " + ", ".join(f"{k} {v:g}" for k, v in record.metrics.items()))
     return 0
 
 
