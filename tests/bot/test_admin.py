@@ -7,6 +7,7 @@ import time
 
 from recommender.suite import write_tuned
 from storage import models
+from tests.bot.test_private_chat import card_for
 from tests.bot.world import small_model
 
 
@@ -85,9 +86,7 @@ async def test_periodic_retrain_runs_only_after_enough_new_ratings(emulator, run
     assert not await wait_for_version(services, 2, seconds=2.5)  # nothing new: no retrain
     alice = emulator.user("Alice")
     for title in ("die hard", "alien"):
-        await alice.send(title)
-        await alice.press(await alice.next_message(), 0)
-        await alice.press(await alice.next_message(), "★5")
+        await alice.press(await card_for(alice, title), "★5")
     await emulator.wait_idle()
     assert await wait_for_version(services, 2, seconds=30)
     assert models.latest(services.db).version == 2

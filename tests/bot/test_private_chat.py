@@ -17,6 +17,13 @@ async def rated_count(services, alice) -> int:
     return 0 if user is None else len(ratings.history(services.db, user).ratings)
 
 
+async def card_for(user, typed: str):
+    """`user` types a title, picks the best match, and gets its movie card."""
+    await user.send(typed)
+    await user.press(await user.next_message(), 0)
+    return await user.next_message()
+
+
 async def onboard(alice, stars: str = "★5", count: int = 5):
     """Alice sends /start and rates `count` onboarding cards."""
     await alice.send("/start")
@@ -101,10 +108,7 @@ async def test_huge_message_is_refused_politely(emulator, run_bot):
 async def test_titles_with_html_characters_render_escaped(emulator, run_bot):
     await run_bot()
     alice = emulator.user("Alice")
-    await alice.send("/rate tom & jerry")
-    results = await alice.next_message()
-    await alice.press(results, 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "/rate tom & jerry")
     assert "Tom & Jerry: <The Movie>" in card.text
     assert "&lt;The Movie&gt;" in card.html
 
@@ -112,9 +116,7 @@ async def test_titles_with_html_characters_render_escaped(emulator, run_bot):
 async def test_recommend_after_onboarding_gives_picks_with_reasons(emulator, run_bot):
     await run_bot()
     alice = emulator.user("Alice")
-    await alice.send("/rate die hard")
-    await alice.press(await alice.next_message(), 0)
-    await alice.press(await alice.next_message(), "★5")
+    await alice.press(await card_for(alice, "/rate die hard"), "★5")
     await emulator.wait_idle()
     await alice.send("/recommend")
     picks = await alice.next_message()
@@ -187,13 +189,9 @@ async def test_similar_command_lists_neighbours(emulator, run_bot):
 async def test_watchlist_lists_removes_and_watched_asks_for_a_rating(emulator, run_bot):
     services = await run_bot()
     alice = emulator.user("Alice")
-    await alice.send("fargo")
-    await alice.press(await alice.next_message(), 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "fargo")
     await alice.press(card, "➕ Watchlist")
-    await alice.send("speed")
-    await alice.press(await alice.next_message(), 0)
-    await alice.press(await alice.next_message(), "➕ Watchlist")
+    await alice.press(await card_for(alice, "speed"), "➕ Watchlist")
     await emulator.wait_idle()
     await alice.send("/watchlist")
     listing = await alice.next_message()
@@ -251,10 +249,7 @@ async def test_forget_asks_then_deletes_everything(emulator, run_bot):
 async def test_forged_and_foreign_buttons_expire_and_change_nothing(emulator, run_bot):
     services = await run_bot()
     alice, mallory = emulator.user("Alice"), emulator.user("Mallory")
-    await alice.send("heat 1995")
-    results = await alice.next_message()
-    await alice.press(results, 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "heat 1995")
     # Mallory presses a copy of Alice's card: signed for Alice, so it is not Mallory's button.
     query = await mallory.press(card, "★1")
     assert (await query.answered())["text"] == "This button has expired."
@@ -273,9 +268,7 @@ async def test_forged_and_foreign_buttons_expire_and_change_nothing(emulator, ru
 async def test_double_tap_creates_one_rating(emulator, run_bot):
     services = await run_bot()
     alice = emulator.user("Alice")
-    await alice.send("heat 1995")
-    await alice.press(await alice.next_message(), 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "heat 1995")
     await alice.press(card, "★4")
     await alice.press(card, "★4")
     await emulator.wait_idle()
@@ -297,9 +290,7 @@ async def test_unknown_command_gets_a_hint_and_help_lists_commands(emulator, run
 async def test_buttons_keep_working_after_a_restart(emulator, run_bot):
     services = await run_bot()
     alice = emulator.user("Alice")
-    await alice.send("heat 1995")
-    await alice.press(await alice.next_message(), 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "heat 1995")
     await stop_application(run_bot.apps[0])
     services.close()
     services2 = await run_bot()
@@ -314,9 +305,7 @@ async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, wo
     services.db.set_meta("rating_min", "0.5")
     services.db.set_meta("rating_step", "0.5")
     alice = emulator.user("Alice")
-    await alice.send("heat 1995")
-    await alice.press(await alice.next_message(), 0)
-    card = await alice.next_message()
+    card = await card_for(alice, "heat 1995")
     assert card.button_labels[:10] == [
         "★1", "★2", "★3", "★4", "★5", "★0.5", "★1.5", "★2.5", "★3.5", "★4.5",
     ]
