@@ -439,7 +439,7 @@ def night_usage(genres: Sequence[str]) -> str:
 
 
 def night_already_open() -> str:
-    return "There's already a movie night going on here: join it above, or vote in its poll."
+    return "There's already a vote going on here: vote in the poll above."
 
 
 def night_filters(genre: str | None, decade: int) -> str:

@@ -75,8 +75,11 @@ async def movienight(update: Update, context: BotContext) -> None:
             services.db, chat.id, user.id, user.first_name, wanted, title=chat.title
         )
     except NightAlreadyOpenError:
-        await reply(update, render.night_already_open())
-        return
+        night = groups.current(services.db, chat.id)
+        if night is None or night.status != "open":
+            await reply(update, render.night_already_open())
+            return
+        # The "Who's in?" message may have scrolled away (or gone): post it again, live.
     text, keyboard = _member_list(context, night)
     sent = await chat.send_message(
         text, parse_mode="HTML", reply_markup=keyboard, disable_web_page_preview=True

@@ -126,8 +126,15 @@ async def test_bad_arguments_a_second_night_and_private_use_get_clear_answers(em
     services, (alice, bob, _), group, _, _ = await group_with_night(emulator, run_bot)
     await bob.send("/movienight banana", to=group)
     assert "Usage" in (await group.next_message()).text
-    await bob.send("/movienight", to=group)
-    assert "already a movie night" in (await group.next_message()).text
+    await bob.send("/movienight", to=group)  # the same night, posted again at the bottom
+    again = await group.next_message()
+    assert "Who's in?" in again.text and "Alice" in again.text
+    await emulator.wait_idle()
+    night = current_night(services, group)
+    assert night.message_id == again.id and len(groups.members(services.db, night.id)) == 1
+    await bob.press(again, "I'm in 🙋")
+    await emulator.wait_idle()
+    assert "Bob" in again.text
     assert [n.id for n in groups.voting(services.db)] == []
     await alice.send("/movienight")
     assert "add me to a group" in (await alice.next_message()).text
