@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -172,3 +174,12 @@ def test_model_holder_swaps_one_reference(model):
     holder = ModelHolder()
     assert holder.current is None
     assert holder.swap(model) is None and holder.current is model
+
+
+def test_one_liked_movie_explains_picks_even_though_new_users_lean_on_popularity():
+    cat = synthetic.catalog()
+    config = replace(SMALL, blend=BlendConfig())  # the served blend: popularity-heavy when new
+    model = Recommender.train(synthetic.ratings(cat), cat, config)
+    favourite = synthetic.BLOCK_A[0]
+    picks = model.recommend({favourite: 5.0}, n=5)
+    assert any(p.reason.kind == "liked" and p.reason.movie_id == favourite for p in picks)
