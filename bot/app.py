@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -174,21 +175,23 @@ async def _post_shutdown(app: Application) -> None:
         app.bot_data.pop("services").close()
 
 
-def run(settings: Settings) -> None:
-    """Long polling, or a webhook when a public URL is configured (its secret is checked)."""
-    app = build_application(settings)
-    allowed = Update.ALL_TYPES
-    if settings.webhook_url:
-        if not settings.webhook_secret:
-            from bot.settings import SettingsError
+def webhook_options(settings: Settings) -> dict:
+    """Where the webhook server listens and what Telegram is told. Telegram sends the secret in
+    a header with every update; python-telegram-bot refuses a request without it (403)."""
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url or "").path.lstrip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
 
-            raise SettingsError("MOVIEBOT_WEBHOOK_SECRET must be set with MOVIEBOT_WEBHOOK_URL")
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=allowed,
-        )
+
+def run(settings: Settings) -> None:
+    """Long polling, or a webhook when a public URL is configured."""
+    app = build_application(settings)
+    if settings.webhook_url:
+        app.run_webhook(**webhook_options(settings))
     else:
-        app.run_polling(allowed_updates=allowed)
+        app.run_polling(allowed_updates=Update.ALL_TYPES)

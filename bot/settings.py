@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,6 +68,12 @@ class Settings:
             raise SettingsError(
                 f"MOVIEBOT_GROUP_STRATEGY must be one of {', '.join(GROUP_STRATEGIES)}"
             )
+        webhook_url, webhook_secret = get("MOVIEBOT_WEBHOOK_URL"), get("MOVIEBOT_WEBHOOK_SECRET")
+        if webhook_url and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret or ""):
+            raise SettingsError(
+                "MOVIEBOT_WEBHOOK_URL needs MOVIEBOT_WEBHOOK_SECRET: 1-256 characters of "
+                "A-Z, a-z, 0-9, _ and - (Telegram sends it with every update)"
+            )
         data_dir = Path(get("MOVIEBOT_DATA_DIR") or "data")
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
@@ -80,8 +87,8 @@ class Settings:
                 "MOVIEBOT_RETRAIN_MIN_NEW_RATINGS", cls.retrain_min_new_ratings
             ),
             log_level=(get("MOVIEBOT_LOG_LEVEL") or "INFO").upper(),
-            webhook_url=get("MOVIEBOT_WEBHOOK_URL"),
-            webhook_secret=get("MOVIEBOT_WEBHOOK_SECRET"),
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
             webhook_listen=get("MOVIEBOT_WEBHOOK_LISTEN") or cls.webhook_listen,
             webhook_port=integer("MOVIEBOT_WEBHOOK_PORT", cls.webhook_port),
             group_strategy=strategy,
