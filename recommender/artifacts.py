@@ -21,7 +21,8 @@ import numpy as np
 from recommender.vocab import Vocab
 
 FORMAT = "moviebot-model"
-FORMAT_VERSION = 1
+# 2: the hybrid gained a second ALS component ("watched/item_factors").
+FORMAT_VERSION = 2
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

@@ -31,7 +31,8 @@ def test_a_saved_model_loads_and_recommends_the_same(saved):
     assert loaded.recommend(COMEDY_FAN, n=5) == model.recommend(COMEDY_FAN, n=5)
     assert loaded.similar(synthetic.BLOCK_A[0], 3) == model.similar(synthetic.BLOCK_A[0], 3)
     assert loaded.info["version"] == 3 and loaded.config == model.config
-    assert json.loads(Path(f"{path}.json").read_text())["format_version"] == 1
+    header = json.loads(Path(f"{path}.json").read_text())
+    assert header["format_version"] == artifacts.FORMAT_VERSION
 
 
 def test_saving_leaves_no_temporary_files(saved):
@@ -80,8 +81,9 @@ def test_an_artifact_for_another_catalogue_is_refused(saved):
         ({}, "wrong", "does not match its recorded fingerprint"),
         ({"format": "something-else"}, None, "not a moviebot model"),
         ({"format_version": 99}, None, "format version 99"),
+        ({"format_version": 1}, None, "retrain"),
     ],
-    ids=["fingerprint", "format", "version"],
+    ids=["fingerprint", "format", "version", "older version"],
 )
 def test_mismatched_headers_are_refused(tmp_path, meta, fingerprint, message):
     ids = np.arange(5, dtype=np.int64)

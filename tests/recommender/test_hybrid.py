@@ -183,3 +183,26 @@ def test_one_liked_movie_explains_picks_even_though_new_users_lean_on_popularity
     favourite = synthetic.BLOCK_A[0]
     picks = model.recommend({favourite: 5.0}, n=5)
     assert any(p.reason.kind == "liked" and p.reason.movie_id == favourite for p in picks)
+
+
+def test_the_watched_model_counts_low_ratings_and_survives_save_and_load(model, tmp_path):
+    disliked_only = {synthetic.BLOCK_B[0]: 1.0, synthetic.BLOCK_B[1]: 2.0}
+    parts = model._hybrid.components(model._row(disliked_only))
+    assert not parts["als"].any()  # nothing rated 4★ or more: the "liked" ALS has no evidence
+    assert parts["watched"].std() > 0  # every rating says "watched", so this one does
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = Recommender.load(path)
+    assert "watched" in loaded.info["components"]
+    np.testing.assert_array_equal(
+        loaded._hybrid.watched.item_factors_, model._hybrid.watched.item_factors_
+    )
+    heavy = {m: 5.0 for m in synthetic.BLOCK_A[:15]} | {m: 1.0 for m in synthetic.BLOCK_B[:5]}
+    for history in (disliked_only, COMEDY_FAN, heavy):
+        np.testing.assert_allclose(loaded.relevance(history), model.relevance(history))
+
+
+def test_the_watched_model_speaks_for_new_users_and_more_as_ratings_accumulate():
+    weights = BlendConfig().weights(np.array([0, 3, 200]))["watched"]
+    assert weights[0] == 0  # no ratings: nothing to fold in
+    assert 0 < weights[1] < weights[2]  # from 3 ratings its fold-in is noisy (validation)
