@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.settings import Settings
 from recommender.group import GroupPick, Member, recommend_group
-from recommender.hybrid import Filters, Pick, Recommender
+from recommender.hybrid import Filters, ModelHolder, Pick, Recommender
 from storage import movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
@@ -26,14 +26,6 @@ log = logging.getLogger(__name__)
 ONBOARDING_POOL = 40
 
 
-class ModelHolder:
-    """The model being served. A retrain builds a new Recommender and swaps this one reference,
-    so a reader sees either the old model with its vocabularies or the new one, never a mix."""
-
-    def __init__(self, model: Recommender | None = None) -> None:
-        self.current = model
-
-
 @dataclass
 class Services:
     settings: Settings
@@ -42,7 +34,6 @@ class Services:
     titles: TitleIndex
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
-    started_at: float = field(default_factory=time.time)
     _genres: list[str] | None = None
 
     @property

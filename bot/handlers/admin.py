@@ -46,7 +46,7 @@ async def retrain_in_thread(
             shown = len(steps)
             await report(steps[-1])
     result = task.result()
-    services.models.current = result.recommender
+    services.models.swap(result.recommender)
     return result
 
 
