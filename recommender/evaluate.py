@@ -137,15 +137,18 @@ def validation_split(
 
     Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
     Tuning fits on the first part and scores on the second; test is never looked at.
-    Under given-N the cold users keep only N train ratings, so when no train user has enough
-    left for a given-N carve (MovieLens: every user was cut), validation is a holdout carve,
-    and if users have fewer than 5 ratings even for that, one that leaves one in five out of
-    users with at least 2.
+    A given-N carve cuts every user with at least 2N train ratings (not only those with 20:
+    train parts hold fewer ratings a user than the full data, and users left whole would make
+    the carve look warmer than the test). Under given-N the cold users keep only N train
+    ratings, so when no train user has enough left for a given-N carve (MovieLens: every user
+    was cut), validation is a holdout carve, and if users have fewer than 5 ratings even for
+    that, one that leaves one in five out of users with at least 2.
     """
     seed = seed + 1_000_003
-    fit, valid = split(train, protocol, seed=seed, cold_share=cold_share)
-    if parse_protocol(protocol) is None:
-        return fit, valid
+    n = parse_protocol(protocol)
+    if n is None:
+        return holdout_split(train, seed=seed)
+    fit, valid = given_n_split(train, n, min_ratings=2 * n, seed=seed, cold_share=cold_share)
     for min_ratings in (5, 2):
         if len(scored_users(valid)) > 0:
             break

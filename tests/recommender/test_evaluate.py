@@ -122,6 +122,19 @@ def test_validation_is_carved_from_train_only() -> None:
     assert as_set(valid) != as_set(test) and valid.nnz > 0
 
 
+def test_given_n_validation_cuts_every_user_with_twice_n_train_ratings() -> None:
+    """Train parts hold fewer ratings a user than the data: users with 10 … 19 left are cut
+    to N as well, so the carve is as cold as the test it stands in for."""
+    train, _ = holdout_split(random_ratings(n_users=200), seed=0)
+    fit, valid = validation_split(train, "given-5", seed=0)
+    before = np.diff(train.matrix.indptr)
+    after = np.diff(fit.matrix.indptr)
+    assert ((before >= 10) & (before < 20)).any()
+    assert np.array_equal(after[before >= 10], np.full((before >= 10).sum(), 5))
+    assert np.array_equal(after[before < 10], before[before < 10])
+    assert as_set(fit) | as_set(valid) == as_set(train)
+
+
 @pytest.mark.parametrize(
     ("protocol", "expected"), [("holdout", None), ("given-3", 3), ("given-10", 10)]
 )
