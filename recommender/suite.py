@@ -47,9 +47,10 @@ EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 ALS_GRID = {
     "factors": (32, 64, 128), "regularization": (5.0, 20.0, 50.0), "alpha": (1.0, 2.0, 5.0),
 }
-# Multipliers tried for each blend weight, one weight at a time (coordinate ascent);
-# the pivot (ratings at which a user is half-way from cold to warm) must stay positive.
-BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
+# Multipliers tried for each blend weight, one weight at a time (coordinate ascent); a
+# negative weight (weights are clipped at 0) holds a component back until a user has rated
+# enough. The pivot (ratings at which a user is half-way from cold to warm) stays positive.
+BLEND_STEPS = (-1.0, 0.0, 0.5, 1.0, 2.0)
 POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
 KEEP_POSITIVE = ("pivot",)
 BLEND_ROUNDS = 2
@@ -179,7 +180,7 @@ def standard_specs(
 
 
 @dataclass(frozen=True)
-class _BlendTable:
+class BlendTable:
     """One validation split's component scores, computed once so that trying a blend is
     only a weighted sum and a top-k (no refit, no fold-in)."""
 
@@ -193,7 +194,7 @@ class _BlendTable:
     @classmethod
     def build(
         cls, config: Any, train: Ratings, catalog: Catalog, protocol: str, seed: int
-    ) -> _BlendTable:
+    ) -> BlendTable:
         from recommender.hybrid import Hybrid
 
         fit_part, valid = validation_split(train, protocol, seed=seed)
@@ -230,8 +231,8 @@ class _BlendTable:
 def _tune_blend(
     config: Any,
     fields: Sequence[str],
-    target: _BlendTable,
-    guard: _BlendTable,
+    target: BlendTable,
+    guard: BlendTable,
     catalog: Catalog,
     k: int,
     progress: ProgressFn | None,
@@ -370,8 +371,8 @@ def tune_hybrid(
         config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
         if progress is not None:
             progress("prepare blend tuning", 0, 0)
-        warm_table = _BlendTable.build(config, train, catalog, "holdout", seed)
-        cold_table = _BlendTable.build(config, train, catalog, f"given-{cold_n}", seed)
+        warm_table = BlendTable.build(config, train, catalog, "holdout", seed)
+        cold_table = BlendTable.build(config, train, catalog, f"given-{cold_n}", seed)
         config, warm = _tune_blend(
             config, blend_fields(config.blend, "_warm"), warm_table, cold_table, catalog, k,
             progress,

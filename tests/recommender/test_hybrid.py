@@ -30,6 +30,13 @@ def test_blend_leans_on_content_and_popularity_for_few_ratings_and_on_als_for_ma
     assert weights["als"][many] > weights["als"][few]
 
 
+def test_a_negative_cold_weight_holds_a_component_back_until_enough_ratings():
+    blend = BlendConfig(als_cold=-0.5, als_warm=1.0, pivot=10.0)
+    als = blend.weights(np.array([1, 5, 6, 200]))["als"]
+    assert als[0] == als[1] == 0  # weights never go below zero: ALS is simply silent
+    assert 0 < als[2] < als[3]
+
+
 def test_no_ratings_means_only_popularity_speaks():
     weights = BlendConfig().weights(np.array([0]))
     assert weights["als"][0] == weights["content"][0] == weights["ease"][0] == 0
