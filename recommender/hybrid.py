@@ -78,7 +78,8 @@ class BlendConfig:
     # weights maximising the mean of the holdout, given-5 and given-3 validation NDCG@10 with
     # none of them lower by more than 0.5% (grid: cold 0-0.5, warm 0-1.5; settings without it
     # below). Folded in from three ratings it is noisy, so it rises with the number of
-    # ratings: given-5 0.284 → 0.297, given-3 0.274 → 0.273, holdout 0.253 → 0.258.
+    # ratings: given-5 0.284 → 0.297, given-3 0.274 → 0.273, holdout 0.253 → 0.258 (with
+    # the earlier ALS and EASE cold weights).
     watched_cold: float = 0.125
     watched_warm: float = 1.0
     ease_cold: float = -0.25
