@@ -10,10 +10,10 @@ it, and only its train part is used: three validation carves are cut from it (ho
 given-5 and given-3, in which every user with at least 2N train ratings keeps N), the
 hybrid's components are fitted once per carve, and every grid point is only a re-weighting of
 their scores (`recommender.suite.BlendTable`, as `moviebot tune` does). Prints the
-committed defaults' row, the reference row and the best grid points by mean given-5 validation
-NDCG@10, with the given-3 and holdout means beside them: a point qualifies when neither is
-more than 0.5% below the reference's (by default the committed defaults). Test ratings are
-never looked at.
+committed defaults' row, the reference row, each component alone and the best grid points by
+mean given-5 validation NDCG@10, with the given-3 and holdout means beside them: a point
+qualifies when neither is more than 0.5% below the reference's (by default the committed
+defaults). Test ratings are never looked at.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from recommender.evaluate import holdout_split
-from recommender.hybrid import HybridConfig
+from recommender.hybrid import COMPONENTS, HybridConfig
 from recommender.suite import BlendTable
 
 GRID = {
@@ -104,6 +104,10 @@ def main() -> None:
     for label, blend in (("committed defaults", defaults), ("reference", reference_blend)):
         values = ", ".join(f"{n} {getattr(blend, n):g}" for n in names)
         print(row(f"{label}: {values}", blend)[1])
+    for component in COMPONENTS:
+        alone = {f"{c}_{end}": float(c == component) for c in COMPONENTS
+                 for end in ("cold", "warm")}
+        print(row(f"{component} alone", replace(defaults, **alone))[1])
     for _, line, _ in rows[: args.top]:
         print(line)
 

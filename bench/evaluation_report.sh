@@ -61,39 +61,7 @@ for n in 3 5 10; do
     "$MOVIEBOT" --db "$DB" evaluate --protocol "given-$n" --json "docs/evaluation-given-$n.json" \
         | sed 's/^# Evaluation: /## Cold start, evaluation: /' >> "$OUT"
 done
-SEEDS_DIR=docs/evaluation-seeds
-mkdir -p "$SEEDS_DIR"
-for seed in 0 1 2 3; do
-    for protocol in holdout given-5; do
-        "$MOVIEBOT" --db "$DB" evaluate --protocol "$protocol" --seed "$seed" \
-            --models popularity,als,ease,hybrid --json "$SEEDS_DIR/$protocol-seed-$seed.json" \
-            > /dev/null
-    done
-done
-"${PYTHON:-python3}" - "$SEEDS_DIR" >> "$OUT" <<'SEEDS'
-import json
-import sys
-from pathlib import Path
-
-folder = Path(sys.argv[1])
-print("\n## The targets on seeds 0-3 (committed defaults)\n")
-print("NDCG@10 from `moviebot evaluate --protocol P --seed S --models popularity,als,ease,"
-      "hybrid`; the hybrid's ratio to popularity, its coverage@10 against popularity's "
-      "and its RMSE.\n")
-print("| protocol | seed | popularity | ALS | EASE | hybrid | hybrid ÷ popularity "
-      "| coverage@10 hybrid / popularity | RMSE |")
-print("|---|---|---|---|---|---|---|---|---|")
-for protocol in ("holdout", "given-5"):
-    for seed in range(4):
-        report = json.loads((folder / f"{protocol}-seed-{seed}.json").read_text())
-        m = report["models"]
-        ndcg = {name: m[name]["ndcg@10"] for name in ("popularity", "als", "ease", "hybrid")}
-        print(f"| {protocol} | {seed} | "
-              + " | ".join(f"{ndcg[name]:.3f}" for name in ndcg)
-              + f" | {ndcg['hybrid'] / ndcg['popularity']:.2f}× | "
-              + f"{m['hybrid']['coverage@10']:.3f} / {m['popularity']['coverage@10']:.3f} | "
-              + f"{m['hybrid']['rmse']:.3f} |")
-SEEDS
+sh bench/evaluation_seeds.sh "$DB" docs/evaluation-seeds >> "$OUT"
 TUNED_DIR=$(mktemp -d)
 trap 'rm -rf "$TUNED_DIR"' EXIT
 for protocol in holdout given-5; do
