@@ -6,15 +6,17 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.cli import CLIError
 from bot.settings import Settings
-from bot.training import TrainingError, load_current, needs_training, train
-from recommender.hybrid import Filters, Pick, Reason, Recommender
 from storage import movies, users
 from storage import ratings as rating_store
 from storage.db import Database
 from storage.search import TitleIndex
+
+if TYPE_CHECKING:  # the models pull in scikit-learn: import them only when a command runs
+    from recommender.hybrid import Filters, Pick, Reason, Recommender
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -67,6 +69,8 @@ def _progress(message: str) -> None:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.training import TrainingError, needs_training, train
+
     overrides = {
         key: value
         for key, value in (("factors", args.factors), ("iterations", args.iterations))
@@ -100,6 +104,8 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _model(db: Database, settings: Settings) -> Recommender:
+    from bot.training import load_current
+
     model = load_current(db, settings)
     if model is None:
         raise CLIError("no trained model: run `moviebot train` first")
@@ -111,6 +117,8 @@ def _filters(args: argparse.Namespace) -> Filters:
         raise CLIError(f"--decade takes a decade like 1990, got {args.decade}")
     if args.n <= 0:
         raise CLIError("--n must be positive")
+    from recommender.hybrid import Filters
+
     return Filters(
         genres=frozenset(args.genre),
         year_min=args.decade,
