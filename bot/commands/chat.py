@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -92,7 +93,12 @@ async def chat_session(
     from bot.sandbox.emulator import Emulator
     from bot.sandbox.runner import running
 
-    emulator = Emulator(rate_limits=RateLimits() if args.rate_limits else None)
+    # Groups are new in every run (private chats are not): the emulator forgets its polls
+    # when it stops, so a vote left open in an earlier run must not hold the group.
+    emulator = Emulator(
+        rate_limits=RateLimits() if args.rate_limits else None,
+        first_group_number=1 + secrets.randbelow(10**9),
+    )
     async with emulator:
         sandbox_settings = emulator.settings(settings)
         app, services = build_bot(sandbox_settings, factory)

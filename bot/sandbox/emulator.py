@@ -134,7 +134,11 @@ class ApiCall:
 
 
 class Emulator:
-    """The emulated Bot API server plus the simulated people and groups."""
+    """The emulated Bot API server plus the simulated people and groups.
+
+    Group chat ids are numbered from `first_group_number` (default 1, so tests see the same
+    ids every run); people's ids always start at 1001.
+    """
 
     def __init__(
         self,
@@ -146,11 +150,12 @@ class Emulator:
         rate_limits: RateLimits | None = None,
         privacy_mode: bool = True,
         clock: Clock | None = None,
+        first_group_number: int = 1,
     ) -> None:
         self.token = token
         bot_id = int(token.split(":", 1)[0])
         bot = Account(bot_id, bot_name, username=bot_username, is_bot=True, language_code=None)
-        self.world = World(bot, clock)
+        self.world = World(bot, clock, first_group_number)
         self.api = BotApi(self.world, ApiConfig(callback_timeout, rate_limits, privacy_mode))
         self.faults = Faults()
         self.calls: list[ApiCall] = []

@@ -354,7 +354,9 @@ class Notifier:
 class World:
     """All state of one emulated Telegram as seen by one bot."""
 
-    def __init__(self, bot: Account, clock: Clock | None = None) -> None:
+    def __init__(
+        self, bot: Account, clock: Clock | None = None, first_group_number: int = 1
+    ) -> None:
         self.bot = bot
         self.clock = clock or Clock()
         self.accounts: dict[int, Account] = {bot.id: bot}
@@ -370,7 +372,7 @@ class World:
         self.chat_actions: list[tuple[int, str]] = []
         self.update_ids = itertools.count(10_000)
         self.user_ids = itertools.count(1001)
-        self.group_ids = itertools.count(1)
+        self.group_ids = itertools.count(first_group_number)
         self.update_added = Notifier()
         self.bot_acted = Notifier()
         self.listeners: list[Callable[[Event], None]] = []
