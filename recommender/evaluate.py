@@ -137,9 +137,9 @@ def validation_split(
 
     Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
     Tuning fits on the first part and scores on the second; test is never looked at.
-    A given-N carve cuts every user with at least 2N train ratings (not only those with 20:
-    train parts hold fewer ratings a user than the full data, and users left whole would make
-    the carve look warmer than the test). Under given-N the cold users keep only N train
+    A given-N carve cuts every user with at least min(2N, 20) train ratings (and more than
+    N): train parts hold fewer ratings a user than the full data, and users left whole would
+    make the carve look warmer than the test. Under given-N the cold users keep only N train
     ratings, so when no train user has enough left for a given-N carve (MovieLens: every user
     was cut), validation is a holdout carve, and if users have fewer than 5 ratings even for
     that, one that leaves one in five out of users with at least 2.
@@ -148,7 +148,8 @@ def validation_split(
     n = parse_protocol(protocol)
     if n is None:
         return holdout_split(train, seed=seed)
-    fit, valid = given_n_split(train, n, min_ratings=2 * n, seed=seed, cold_share=cold_share)
+    cut_from = max(n + 1, min(2 * n, 20))
+    fit, valid = given_n_split(train, n, min_ratings=cut_from, seed=seed, cold_share=cold_share)
     for min_ratings in (5, 2):
         if len(scored_users(valid)) > 0:
             break

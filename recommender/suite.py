@@ -47,10 +47,13 @@ EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 ALS_GRID = {
     "factors": (32, 64, 128), "regularization": (5.0, 20.0, 50.0), "alpha": (1.0, 2.0, 5.0),
 }
-# Multipliers tried for each blend weight, one weight at a time (coordinate ascent); a
-# negative weight (weights are clipped at 0) holds a component back until a user has rated
-# enough. The pivot (ratings at which a user is half-way from cold to warm) stays positive.
-BLEND_STEPS = (-1.0, 0.0, 0.5, 1.0, 2.0)
+# Multipliers tried for each blend weight, one weight at a time (coordinate ascent). A cold
+# weight may also turn negative (weights are clipped at 0), which holds a component back
+# until a user has rated enough; warm weights stay ≥ 0, so nothing tuned on a carve of new
+# users can silence a component for everyone. The pivot (ratings at which a user is half-way
+# from cold to warm) stays positive.
+BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
+COLD_STEPS = (-1.0, *BLEND_STEPS)
 POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
 KEEP_POSITIVE = ("pivot",)
 BLEND_ROUNDS = 2
@@ -228,6 +231,13 @@ class BlendTable:
         return list_metrics(top, self.truth, catalog, self.fit_matrix, ks=(k,))[f"ndcg@{k}"]
 
 
+def blend_steps(name: str) -> tuple[float, ...]:
+    """The multipliers coordinate ascent tries for this blend field."""
+    if name in KEEP_POSITIVE:
+        return POSITIVE_STEPS
+    return COLD_STEPS if name.endswith("_cold") else BLEND_STEPS
+
+
 def _tune_blend(
     config: Any,
     fields: Sequence[str],
@@ -251,7 +261,7 @@ def _tune_blend(
         if progress is not None:
             progress(label, step, steps)
         current = getattr(blend, name)
-        for factor in POSITIVE_STEPS if name in KEEP_POSITIVE else BLEND_STEPS:
+        for factor in blend_steps(name):
             value = round(current * factor, 4) if current else factor * 0.5
             candidate = replace(blend, **{name: value})
             ndcg = target.ndcg(candidate, catalog, k)

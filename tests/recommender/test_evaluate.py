@@ -526,6 +526,26 @@ def test_given_3_validation_still_has_users_when_everyone_has_three() -> None:
     assert valid.nnz > 0
 
 
+def test_given_n_validation_for_a_large_n_cuts_from_20_ratings_as_the_protocol_does() -> None:
+    ratings = random_ratings(n_users=300, n_items=60)
+    before = np.diff(ratings.matrix.indptr)
+    fit, _ = validation_split(ratings, "given-15", seed=0)
+    after = np.diff(fit.matrix.indptr)
+    assert ((before >= 20) & (before < 30)).any()
+    assert np.array_equal(after[before >= 20], np.full((before >= 20).sum(), 15))
+    assert np.array_equal(after[before < 20], before[before < 20])
+
+
+def test_tuning_may_delay_a_component_for_new_users_but_never_silence_it_for_regulars() -> None:
+    from recommender.hybrid import BlendConfig
+    from recommender.suite import blend_fields, blend_steps
+
+    blend = BlendConfig()
+    assert all(min(blend_steps(f)) < 0 for f in blend_fields(blend, "_cold"))
+    assert all(min(blend_steps(f)) >= 0 for f in blend_fields(blend, "_warm"))
+    assert min(blend_steps("pivot")) > 0
+
+
 @pytest.mark.parametrize("suffix", ["_warm", "_cold"])
 def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     from recommender.hybrid import COMPONENTS, BlendConfig
