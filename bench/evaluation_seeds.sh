@@ -13,6 +13,11 @@ set -eu
 DB="$1"
 FOLDER="$2"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
+if [ -e "${MOVIEBOT_MODEL_DIR:-models}/tuned.json" ]; then
+    echo "${MOVIEBOT_MODEL_DIR:-models}/tuned.json exists: the table would not show the" \
+        "committed defaults; move it aside first" >&2
+    exit 1
+fi
 mkdir -p "$FOLDER"
 for seed in 0 1 2 3; do
     for protocol in holdout given-5; do
