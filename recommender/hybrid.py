@@ -39,6 +39,8 @@ from recommender.vocab import Vocab
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("als", "watched", "ease", "content", "popularity", "quality")
+# The components that learn from the user's own ratings (the rest are the same for everyone).
+PERSONAL = ("als", "watched", "ease", "content")
 POOL_FACTOR = 5  # the diversity re-rank chooses n picks among the best POOL_FACTOR × n (≥ 50)
 MIN_POOL = 50
 
@@ -115,7 +117,7 @@ class BlendConfig:
             out[name] = np.maximum(cold + (warm - cold) * g, 0.0).astype(np.float32)
         # Nothing known about the user: personal components have nothing to say.
         empty = np.asarray(counts) == 0
-        for name in ("als", "watched", "ease", "content"):
+        for name in PERSONAL:
             out[name][empty] = 0.0
         out["popularity"][empty] = 1.0
         out["quality"][empty] = 0.0
@@ -524,7 +526,7 @@ class Recommender:
         """
         liked = _liked(row)
         top_genres = self._user_genres(liked)
-        general = ("popularity", "quality")
+        general = tuple(c for c in COMPONENTS if c not in PERSONAL)
         best_liked = self._closest(chosen, liked) if len(liked) else None
         weights = {k: float(w[0]) for k, w in self.config.blend.weights([row.nnz]).items()}
         mass = {

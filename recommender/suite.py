@@ -47,11 +47,12 @@ EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 ALS_GRID = {
     "factors": (32, 64, 128), "regularization": (5.0, 20.0, 50.0), "alpha": (1.0, 2.0, 5.0),
 }
-# Multipliers tried for each blend weight, one weight at a time (coordinate ascent). A cold
-# weight may also turn negative (weights are clipped at 0), which holds a component back
-# until a user has rated enough; warm weights stay ≥ 0, so nothing tuned on a carve of new
-# users can silence a component for everyone. The pivot (ratings at which a user is half-way
-# from cold to warm) stays positive.
+# Multipliers tried for each blend weight, one weight at a time (coordinate ascent). The cold
+# weight of a component that learns from the user's ratings may also turn negative (weights
+# are clipped at 0), which holds it back until the user has rated enough; warm weights and
+# the popularity and quality priors stay ≥ 0, so a noisy carve of new users cannot silence
+# a component for everyone. The pivot (ratings at which a user is half-way from cold to
+# warm) stays positive.
 BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
 COLD_STEPS = (-1.0, *BLEND_STEPS)
 POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
@@ -233,9 +234,12 @@ class BlendTable:
 
 def blend_steps(name: str) -> tuple[float, ...]:
     """The multipliers coordinate ascent tries for this blend field."""
+    from recommender.hybrid import PERSONAL
+
     if name in KEEP_POSITIVE:
         return POSITIVE_STEPS
-    return COLD_STEPS if name.endswith("_cold") else BLEND_STEPS
+    component, _, kind = name.rpartition("_")
+    return COLD_STEPS if kind == "cold" and component in PERSONAL else BLEND_STEPS
 
 
 def _tune_blend(
