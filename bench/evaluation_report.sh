@@ -28,6 +28,10 @@ defaults (what `moviebot train` uses when there is no `tuned.json`), then cold s
 `bench/evaluation_report.sh data/moviebot.sqlite`; the figures are also in
 `docs/evaluation*.json`, and `docs/evaluation.png` plots the first table.
 
+`--tune` under given-5 can only carve its validation from the 5 ratings each user keeps (one
+held out per user), a noisy guide for the blend: its given-5 figure is below the committed
+defaults', which were chosen on given-N carves of holdout train parts (see `BlendConfig`).
+
 ## Protocol
 
 - **holdout**: for every user with at least 5 ratings, a random 20% of their ratings
