@@ -1,9 +1,13 @@
-"""The validation grid behind the hybrid's cold ALS, "watched" and EASE weights.
+"""A validation grid over the hybrid's blend weights (default: cold ALS, watched, EASE).
+
+With `--grid` it searches other blend weights: the trend's were chosen with it.
 
     python bench/cold_blend_grid.py --db data/moviebot.sqlite            # seeds 0-7
     python bench/cold_blend_grid.py --db data/moviebot.sqlite --seeds 0,1
     python bench/cold_blend_grid.py --db data/moviebot.sqlite \
         --reference als_cold=0,ease_cold=0.375       # the values these replaced
+    python bench/cold_blend_grid.py --db data/moviebot.sqlite \
+        --grid trend_cold=0/0.25/0.5/1,trend_warm=0/0.25   # another grid
 
 For each seed, the holdout split of the data-set ratings is made as `moviebot evaluate` makes
 it, and only its train part is used: three validation carves are cut from it (holdout,
@@ -52,6 +56,10 @@ def main() -> None:
         "--reference", default="", metavar="NAME=V,...",
         help="blend weights the guard compares against (default: the committed defaults)",
     )
+    parser.add_argument(
+        "--grid", default="", metavar="NAME=V/V/...,...",
+        help="blend weights to grid instead of the default ALS, watched and EASE cold weights",
+    )
     args = parser.parse_args()
     try:
         reference = {
@@ -59,8 +67,13 @@ def main() -> None:
             for name, value in (item.split("=") for item in args.reference.split(",") if item)
         }
         reference_blend = replace(HybridConfig().blend, **reference)
+        grid = {
+            name: tuple(float(v) for v in values.split("/"))
+            for name, values in (item.split("=") for item in args.grid.split(",") if item)
+        } or GRID
+        replace(HybridConfig().blend, **{name: values[0] for name, values in grid.items()})
     except (ValueError, TypeError) as exc:
-        parser.error(f"--reference takes NAME=V,... with blend weight names: {exc}")
+        parser.error(f"--reference and --grid take blend weight names and numbers: {exc}")
 
     from bot.training import catalog_from_db, ratings_from_db
     from storage.db import Database
@@ -89,9 +102,9 @@ def main() -> None:
 
     defaults = config.blend
     base = {p: mean(p, reference_blend) for p in PROTOCOLS}
-    names = list(GRID)
+    names = list(grid)
     rows = []
-    for values in itertools.product(*GRID.values()):
+    for values in itertools.product(*grid.values()):
         blend = replace(defaults, **dict(zip(names, values, strict=True)))
         rows.append(row(", ".join(f"{n} {v:g}" for n, v in zip(names, values, strict=True)),
                         blend))

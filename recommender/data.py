@@ -119,6 +119,33 @@ class Ratings:
         return int(self.matrix.nnz)
 
 
+def rating_times(ratings: Ratings) -> np.ndarray | None:
+    """Rating times (Unix seconds) in `ratings.matrix.tocsr()` data order, or None when there
+    are none or they do not line up with the ratings (then they are ignored)."""
+    if ratings.timestamps is None or not ratings.nnz:
+        return None
+    times = ratings.timestamps.tocsr().copy()
+    times.sum_duplicates()
+    matrix = ratings.matrix.tocsr()
+    if times.nnz != matrix.nnz or not np.array_equal(times.indices, matrix.indices):
+        return None
+    return np.asarray(times.data, dtype=np.float64)
+
+
+def user_moments(ratings: Ratings, users: np.ndarray) -> np.ndarray | None:
+    """When each of these users (row indices) rated: the median time of their ratings, NaN for
+    a user with none; None when the ratings carry no times."""
+    if ratings.timestamps is None:
+        return None
+    times = ratings.timestamps.tocsr()[np.asarray(users, dtype=np.int64)]
+    out = np.full(times.shape[0], np.nan)
+    for u in range(times.shape[0]):
+        row = times.data[times.indptr[u]:times.indptr[u + 1]]
+        if len(row):
+            out[u] = np.median(row)
+    return out
+
+
 def history_row(ratings: Mapping[int, float], items: Vocab) -> sp.csr_matrix:
     """One user's ratings (movie id → stars) as a 1 × n_items CSR row; unknown movies dropped."""
     ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))

@@ -27,7 +27,7 @@ from typing import Protocol, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.data import Catalog, Ratings
+from recommender.data import Catalog, Ratings, user_moments
 
 RELEVANCE = 4.0
 KS = (5, 10, 20)
@@ -51,6 +51,17 @@ class Scorer(Protocol):
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self: ...
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray: ...
+
+
+class TimeAware(Protocol):
+    """Optional: a model whose scores depend on when the user rated (`uses_time = True`).
+
+    The harness then calls `score(rows, when=…)` / `rank(rows, k, when=…)` with each user's
+    moment: the median time of their train ratings (`recommender.data.user_moments`), as a
+    user's moment in the bot is when they rate.
+    """
+
+    uses_time: bool
 
 
 class Ranker(Protocol):
@@ -449,7 +460,8 @@ def evaluate_ranking(
     for start in range(0, len(users), batch):
         rows = users[start:start + batch]
         history = train.matrix[rows]
-        top = _lists(scorer, history, max(all_ks))
+        when = user_moments(train, rows) if getattr(scorer, "uses_time", False) else None
+        top = _lists(scorer, history, max(all_ks), when)
         acc.add(top, (test.matrix[rows] >= relevance).toarray(), genres, info)
         if progress is not None:
             progress(min(start + batch, len(users)), len(users))
@@ -459,12 +471,16 @@ def evaluate_ranking(
     return out
 
 
-def _lists(scorer: Scorer, history: sp.csr_matrix, k: int) -> np.ndarray:
+def _lists(
+    scorer: Scorer, history: sp.csr_matrix, k: int, when: np.ndarray | None = None
+) -> np.ndarray:
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
-    best `score`s after excluding the history. Checked, so a leak cannot inflate figures."""
+    best `score`s after excluding the history. Checked, so a leak cannot inflate figures.
+    `when` (each user's moment) goes to time-aware models only."""
     name = getattr(scorer, "name", type(scorer).__name__)
+    timed = {"when": when} if getattr(scorer, "uses_time", False) else {}
     if hasattr(scorer, "rank"):
-        top = np.asarray(scorer.rank(history, k), dtype=np.int64)
+        top = np.asarray(scorer.rank(history, k, **timed), dtype=np.int64)
         if top.shape != (history.shape[0], k):
             raise EvaluationError(
                 f"{name}.rank returned {top.shape}, expected {(history.shape[0], k)}"
@@ -475,7 +491,7 @@ def _lists(scorer: Scorer, history: sp.csr_matrix, k: int) -> np.ndarray:
         if (np.asarray(history[rows[valid], picked[valid]]).ravel() != 0).any():
             raise EvaluationError(f"{name} recommended a movie the user rated in train")
         return top
-    scores = np.asarray(scorer.score(history))
+    scores = np.asarray(scorer.score(history, **timed))
     if scores.shape != history.shape:
         raise EvaluationError(
             f"{name} returned scores of shape {scores.shape}, expected {history.shape}"

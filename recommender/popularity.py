@@ -12,7 +12,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.data import Catalog, Ratings
+from recommender.data import Catalog, Ratings, rating_times
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -56,14 +56,10 @@ class Popularity:
 
     def _decay(self, ratings: Ratings) -> np.ndarray | None:
         """Per-rating weights 0.5 ** (age / half-life), in `ratings.matrix.tocoo()` order."""
-        if not self.config.half_life_days or ratings.timestamps is None or not ratings.nnz:
+        times = rating_times(ratings) if self.config.half_life_days else None
+        if times is None:
             return None
-        times = ratings.timestamps.tocsr().copy()
-        times.sum_duplicates()
-        matrix = ratings.matrix
-        if times.nnz != matrix.nnz or not np.array_equal(times.indices, matrix.indices):
-            return None  # timestamps that do not line up with ratings are ignored
-        age_days = (times.data.max() - times.data) / SECONDS_PER_DAY
+        age_days = (times.max() - times) / SECONDS_PER_DAY
         return 0.5 ** (age_days / self.config.half_life_days)
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.data import Catalog, Ratings
+from recommender.data import Catalog, Ratings, user_moments
 from recommender.ease import MEMORY_LIMIT_BYTES, CatalogTooLargeError, check_memory
 from recommender.evaluate import (
     BATCH_USERS,
@@ -73,6 +73,7 @@ class ServedHybrid:
     """The `Recommender` the bot serves, as a scorer/ranker/predictor for the harness."""
 
     name = "hybrid"
+    uses_time = True  # the trend component scores each user at their moment
 
     def __init__(self, config: Any = None, diversity: float | None = None) -> None:
         from recommender.hybrid import HybridConfig
@@ -104,15 +105,22 @@ class ServedHybrid:
             for a, b in zip(rows.indptr[:-1], rows.indptr[1:], strict=True)
         ]
 
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """The blended relevance (before re-rank and exclusion), one row per user."""
-        return np.vstack([self.model.relevance(h) for h in self._histories(rows)])
+        moments = _moments(when, rows.shape[0])
+        return np.vstack(
+            [self.model.relevance(h, m) for h, m in zip(self._histories(rows), moments,
+                                                         strict=True)]
+        )
 
-    def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray:
+    def rank(self, rows: sp.csr_matrix, k: int, when: np.ndarray | None = None) -> np.ndarray:
         """What the bot would show each user: `recommend(history, n=k)` as catalogue indices."""
         out = np.full((rows.shape[0], k), -1, dtype=np.int64)
+        moments = _moments(when, rows.shape[0])
         for u, history in enumerate(self._histories(rows)):
-            picks = self.model.recommend(history, n=k, diversity=self.diversity)
+            picks = self.model.recommend(
+                history, n=k, diversity=self.diversity, when=moments[u]
+            )
             idx = self.catalog.items.index_of([p.movie_id for p in picks])
             out[u, : len(idx)] = idx
         return out
@@ -125,6 +133,13 @@ class ServedHybrid:
             predicted = self.model.predict(history, ids)
             out[u] = [predicted.get(m, np.nan) for m in ids]
         return out
+
+
+def _moments(when: np.ndarray | None, n: int) -> list[float | None]:
+    """Per-user moments for `Recommender` calls: None where unknown (NaN or no `when`)."""
+    if when is None:
+        return [None] * n
+    return [float(m) if np.isfinite(m) else None for m in np.asarray(when, dtype=np.float64)]
 
 
 def hybrid_config(tuned: Mapping[str, Any] | None = None) -> Any:
@@ -205,10 +220,12 @@ class BlendTable:
         hybrid = Hybrid(config).fit(fit_part, catalog)
         users = scored_users(valid)
         rows = fit_part.matrix[users]
+        when = user_moments(fit_part, users)
         chunks: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(users), BATCH_USERS):
             batch = rows[start:start + BATCH_USERS]
-            for name, part in hybrid.components(batch).items():
+            moments = None if when is None else when[start:start + BATCH_USERS]
+            for name, part in hybrid.components(batch, moments).items():
                 chunks.setdefault(name, []).append(
                     np.broadcast_to(np.atleast_2d(part), batch.shape).astype(np.float32)
                 )

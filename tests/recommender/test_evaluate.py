@@ -489,6 +489,39 @@ def test_own_lists_that_leak_or_have_the_wrong_shape_are_refused(lists, match) -
         evaluate_ranking(OwnLists(lists), train, test, catalog, k=2, ks=(2,))
 
 
+class ByTime(FixedScores):
+    """Ranks movie 102 first for users who rated before t = 50, else movie 104."""
+
+    uses_time = True
+
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
+        self.when = when
+        early = np.asarray(when) < 50
+        return np.where(early[:, None], [0, 0, 9, 0, 1], [0, 0, 1, 0, 9]).astype(float)
+
+
+@pytest.mark.parametrize(("times", "hit"), [((10, 40, 99), 1.0), ((10, 90, 99), 0.0)])
+def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
+    times, hit
+) -> None:
+    train, test, catalog = small_pair()
+    train = Ratings.from_arrays(
+        np.array([1, 1, 1, 2]), np.array([100, 101, 103, 100]), np.array([5, 4, 3, 3]),
+        np.array([*times, 5.0]), items=catalog.items, scale=(1.0, 5.0),
+    )
+    test = Ratings.from_arrays(
+        np.array([1, 2]), np.array([102, 104]), np.array([4, 2]), items=catalog.items,
+        scale=(1.0, 5.0),
+    )
+    scorer = ByTime([0] * 5)
+    out = evaluate_ranking(scorer, train, test, catalog, k=1, ks=(1,))
+    assert scorer.when.tolist() == [times[1]]  # user 1's median; user 2 is not scored
+    assert out["hitrate@1"] == hit
+    # a scorer that does not ask for times is called as before
+    plain = evaluate_ranking(FixedScores([0, 0, 9, 0, 1]), train, test, catalog, k=1, ks=(1,))
+    assert plain["hitrate@1"] == 1.0
+
+
 def test_max_users_scores_the_same_sample_for_the_same_seed() -> None:
     ratings = random_ratings(n_users=80)
     train, test = holdout_split(ratings, seed=1)

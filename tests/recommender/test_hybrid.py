@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recommender.data import Catalog
 from recommender.hybrid import BlendConfig, Filters, ModelHolder, Recommender
@@ -213,3 +214,29 @@ def test_the_watched_model_speaks_for_new_users_and_more_as_ratings_accumulate()
     weights = BlendConfig().weights(np.array([0, 3, 200]))["watched"]
     assert weights[0] == 0  # no ratings: nothing to fold in
     assert 0 < weights[1] < weights[2]  # from 3 ratings its fold-in is noisy (validation)
+
+
+def test_a_new_users_picks_lean_to_what_people_liked_when_they_rate(tmp_path):
+    """Block-A fans rated in 1996 and block-B fans in 2015: someone who starts rating in
+    1996 is shown more block-A movies than someone starting in 2015, and the moment survives
+    save and load. Without a moment the bot's user rates "now": the latest, 2015."""
+    cat = synthetic.catalog()
+    base = synthetic.ratings(cat)
+    coo = base.matrix.tocoo()
+    odd = base.users.ids[coo.row] % 2 == 1
+    times = np.where(odd, 820_454_400.0, 1_420_070_400.0) + coo.col
+    ratings = replace(base, timestamps=sp.csr_matrix((times, (coo.row, coo.col)),
+                                                     shape=base.matrix.shape))
+    config = replace(SMALL, blend=BlendConfig())  # the served blend
+    model = Recommender.train(ratings, cat, config)
+    history = {synthetic.BLOCK_A[-1]: 4.0, synthetic.BLOCK_B[-1]: 4.0}
+
+    def block_a(when):
+        return synthetic.in_block_a(p.movie_id for p in model.recommend(history, n=6, when=when))
+
+    assert block_a(820_454_400.0) > block_a(1_420_070_400.0)
+    assert block_a(None) == block_a(1_420_070_400.0)
+    model.save(tmp_path / "model.npz")
+    loaded = Recommender.load(tmp_path / "model.npz")
+    for when in (820_454_400.0, None):
+        np.testing.assert_allclose(loaded.relevance(history, when), model.relevance(history, when))

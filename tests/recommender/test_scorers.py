@@ -14,7 +14,7 @@ from recommender.popularity import Popularity, PopularityConfig
 from tests.recommender import synthetic
 
 SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
-# The shipped blend weights popularity and quality heavily for new users and content lightly
+# The shipped blend weights popularity, trend and quality heavily for new users and content lightly
 # (that is what MovieLens validation chose). On this tiny synthetic set content identifies each
 # taste block exactly and popularity is deliberately skewed across both blocks, so here content
 # weighs more and the priors less.
@@ -23,7 +23,7 @@ SMALL = HybridConfig(
     ease_lambda=10.0,
     blend=BlendConfig(
         content_cold=0.6, content_warm=0.3, popularity_cold=0.1, popularity_warm=0.1,
-        quality_cold=0.0,
+        quality_cold=0.0, trend_cold=0.1, trend_warm=0.0,
     ),
 )
 ALL = ("popularity", "content", "als", "hybrid")

@@ -1,0 +1,121 @@
+"""Trend: what people liked around a moment in time.
+
+Movies are watched in their time: someone rating in 1997 rates the films of the mid-nineties,
+someone joining in 2016 rates what is being watched in 2016. Trend counts liked ratings
+(stars ≥ `liked_from`) week by week and, for a moment t, weighs each week by
+exp(−|weeks between it and t| / `tau_weeks`). A prior of `prior` pseudo-ratings, spread like
+the all-time liked counts, keeps a moment with few ratings near it (a quiet bot, a date
+outside the data) ranked like all-time popularity.
+
+A user's moment is when they rated: the evaluation passes the median time of each user's
+train ratings (`recommender.data.user_moments`); the bot scores people who are rating now,
+so it uses the latest rating the model was trained on (`latest_`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.data import Catalog, Ratings, rating_times
+
+SECONDS_PER_WEEK = 7 * 86_400.0
+
+
+@dataclass(frozen=True)
+class TrendConfig:
+    tau_weeks: float = 52.0
+    liked_from: float = 4.0
+    prior: float = 20.0
+
+
+class Trend:
+    """Scores every movie by its liked ratings near a moment, log-scaled."""
+
+    name = "trend"
+
+    def __init__(self, config: TrendConfig | None = None) -> None:
+        self.config = config or TrendConfig()
+        self.params = asdict(self.config)
+        self.weekly_: sp.csr_matrix | None = None  # weeks × items, liked ratings
+        self.start_: float = 0.0  # Unix time at which week 0 begins
+        self.latest_: float = 0.0  # the latest rating's time
+
+    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+        matrix = ratings.matrix.tocsr()
+        n_items = matrix.shape[1]
+        times = rating_times(ratings)
+        liked = matrix.data >= self.config.liked_from
+        if times is None or not liked.any():
+            # Without times every rating falls in one week: trend is then liked popularity.
+            times = np.zeros(matrix.nnz)
+        times, cols = times[liked], matrix.indices[liked]
+        self.start_ = float(times.min()) if len(times) else 0.0
+        self.latest_ = float(times.max()) if len(times) else 0.0
+        weeks = ((times - self.start_) // SECONDS_PER_WEEK).astype(np.int64)
+        n_weeks = int(weeks.max()) + 1 if len(weeks) else 1
+        self.weekly_ = sp.csr_matrix(
+            (np.ones(len(weeks), dtype=np.float32), (weeks, cols)),
+            shape=(n_weeks, n_items), dtype=np.float32,
+        )
+        self.weekly_.sum_duplicates()
+        return self
+
+    def score(self, when: np.ndarray | None, n_users: int = 1) -> np.ndarray:
+        """n_users × n_items scores at these moments (Unix seconds, one per user; None or NaN:
+        the latest rating's time)."""
+        weekly = self._fitted()
+        moments = np.full(n_users, self.latest_, dtype=np.float64)
+        if when is not None:
+            given = np.asarray(when, dtype=np.float64).reshape(-1)
+            if len(given) != n_users:
+                raise ValueError(f"{len(given)} moments for {n_users} users")
+            moments = np.where(np.isfinite(given), given, self.latest_)
+        unique, inverse = np.unique(moments, return_inverse=True)
+        position = (unique - self.start_) / SECONDS_PER_WEEK
+        centres = np.arange(weekly.shape[0]) + 0.5
+        kernel = np.exp(-np.abs(position[:, None] - centres[None, :]) / self.config.tau_weeks)
+        local = np.asarray((weekly.T @ kernel.T).T, dtype=np.float64)
+        totals = np.asarray(weekly.sum(axis=0), dtype=np.float64).ravel()
+        share = totals / totals.sum() if totals.sum() else np.zeros_like(totals)
+        scores = np.log1p(local + self.config.prior * share[None, :]).astype(np.float32)
+        return scores[inverse.ravel()]
+
+    def take(self, old: np.ndarray) -> Trend:
+        """This trend over another catalogue: column j is old column `old[j]`, or no ratings
+        when `old[j]` < 0 (a movie added after training)."""
+        weekly = self._fitted().tocsc()
+        old = np.asarray(old, dtype=np.int64)
+        taken = weekly[:, np.where(old >= 0, old, 0)].tocsr()
+        taken = taken.multiply((old >= 0)[None, :].astype(np.float32)).tocsr()
+        taken.eliminate_zeros()
+        out = Trend(self.config)
+        out.weekly_, out.start_, out.latest_ = taken.astype(np.float32), self.start_, self.latest_
+        return out
+
+    def _fitted(self) -> sp.csr_matrix:
+        if self.weekly_ is None:
+            raise RuntimeError("Trend is not fitted: call fit() first")
+        return self.weekly_
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        weekly = self._fitted()
+        return {
+            "data": weekly.data, "indices": weekly.indices, "indptr": weekly.indptr,
+            "shape": np.array(weekly.shape, dtype=np.int64),
+            "times": np.array([self.start_, self.latest_], dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> Trend:
+        model = cls(TrendConfig(**params))
+        model.weekly_ = sp.csr_matrix(
+            (arrays["data"].astype(np.float32), arrays["indices"], arrays["indptr"]),
+            shape=tuple(int(x) for x in arrays["shape"]),
+        )
+        model.start_, model.latest_ = (float(x) for x in arrays["times"])
+        return model
+

@@ -1,0 +1,98 @@
+"""Trend: liked ratings near a moment, falling back to all-time popularity far from any."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.data import Catalog, Ratings, user_moments
+from recommender.trend import Trend, TrendConfig
+from recommender.vocab import Vocab
+
+YEAR = 365.25 * 86_400
+T1996, T2015 = 820_454_400.0, 1_420_070_400.0  # 1 Jan 1996, 1 Jan 2015
+# Movie 1 was loved in 1996 by 30 people; movie 2 in 2015 by 100; movie 3 rated low by 200
+# people in 2015; movie 4 never rated.
+CATALOG = Catalog.build([1, 2, 3, 4], [f"Movie {i}" for i in range(1, 5)], [1995] * 4, [()] * 4)
+
+
+def ratings(with_times: bool = True) -> Ratings:
+    users, movies, stars, times = [], [], [], []
+    for u in range(30):
+        users.append(u), movies.append(1), stars.append(5.0), times.append(T1996 + u * 86_400)
+    for u in range(100):
+        users.append(100 + u), movies.append(2), stars.append(4.0), times.append(T2015 + u)
+    for u in range(200):
+        users.append(300 + u), movies.append(3), stars.append(2.0), times.append(T2015 + u)
+    return Ratings.from_arrays(
+        np.array(users), np.array(movies), np.array(stars),
+        np.array(times) if with_times else None, items=CATALOG.items,
+    )
+
+
+def order(scores: np.ndarray) -> list[int]:
+    return [int(CATALOG.items.ids[i]) for i in np.argsort(-scores, kind="stable")]
+
+
+def test_the_movies_liked_around_a_users_time_come_first():
+    trend = Trend().fit(ratings(), CATALOG)
+    scores = trend.score(np.array([T1996 + 0.5 * YEAR, T2015 + 0.5 * YEAR]), n_users=2)
+    assert order(scores[0])[0] == 1
+    assert order(scores[1])[0] == 2
+
+
+def test_low_ratings_do_not_count_however_many():
+    scores = Trend().fit(ratings(), CATALOG).score(np.array([T2015]))[0]
+    assert scores[CATALOG.items.index(3)] == scores[CATALOG.items.index(4)] == scores.min()
+
+
+def test_far_from_every_rating_the_trend_is_all_time_popularity():
+    trend = Trend().fit(ratings(), CATALOG)
+    for far in (T2015 + 60 * YEAR, T1996 - 60 * YEAR):
+        assert order(trend.score(np.array([far]))[0])[:2] == [2, 1]
+
+
+def test_no_moment_means_the_latest_rating_and_a_nan_moment_too():
+    trend = Trend().fit(ratings(), CATALOG)
+    latest = trend.score(np.array([T2015 + 99]))[0]
+    assert np.allclose(trend.score(None)[0], latest)
+    assert np.allclose(trend.score(np.array([np.nan]))[0], latest)
+    assert order(latest)[0] == 2
+
+
+def test_without_times_the_trend_is_liked_popularity():
+    scores = Trend().fit(ratings(with_times=False), CATALOG).score(None)[0]
+    assert order(scores) == [2, 1, 3, 4]
+    assert scores[2] == scores[3]
+
+
+def test_a_moment_per_user_is_required():
+    trend = Trend().fit(ratings(), CATALOG)
+    with pytest.raises(ValueError, match="2 moments for 3 users"):
+        trend.score(np.array([T1996, T2015]), n_users=3)
+
+
+def test_saved_and_reloaded_it_scores_the_same():
+    trend = Trend(TrendConfig(tau_weeks=10)).fit(ratings(), CATALOG)
+    again = Trend.from_arrays(trend.params, trend.to_arrays())
+    when = np.array([T1996, T2015, np.nan])
+    assert np.array_equal(again.score(when, 3), trend.score(when, 3))
+
+
+def test_a_movie_added_after_training_has_no_ratings_and_the_others_keep_theirs():
+    trend = Trend().fit(ratings(), CATALOG)
+    taken = trend.take(np.array([1, 0, -1]))  # movie 2, movie 1, a new movie
+    before = trend.score(np.array([T1996]))[0]
+    after = taken.score(np.array([T1996]))[0]
+    assert taken.weekly_[:, 2].nnz == 0
+    assert after[1] > after[0] > after[2]
+    assert before[0] > before[1]
+
+
+def test_user_moments_are_median_rating_times():
+    data = Ratings.from_arrays(
+        np.array([1, 1, 1, 2]), np.array([1, 2, 3, 1]), np.array([4.0, 4, 4, 4]),
+        np.array([10.0, 40, 20, 7]), items=Vocab(np.array([1, 2, 3])),
+    )
+    assert np.array_equal(user_moments(data, np.array([1, 0])), [7.0, 20.0])
+    assert user_moments(data.__class__(data.users, data.items, data.matrix), np.array([0])) is None
