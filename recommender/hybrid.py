@@ -364,6 +364,7 @@ class Recommender:
         # Build the lazily cached arrays now, so concurrent readers never race to make them.
         _read_only(hybrid.quality)
         _read_only(hybrid.unknown_items)
+        _read_only(hybrid.trend.at_latest)
         _read_only(predictor._design)
 
     # -- building -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ so it uses the latest rating the model was trained on (`latest_`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Self
 
 import numpy as np
@@ -62,18 +63,26 @@ class Trend:
             shape=(n_weeks, n_items), dtype=np.float32,
         )
         self.weekly_.sum_duplicates()
+        self.__dict__.pop("at_latest", None)  # a refit invalidates the cached scores
         return self
 
     def score(self, when: np.ndarray | None, n_users: int = 1) -> np.ndarray:
         """n_users × n_items scores at these moments (Unix seconds, one per user; None or NaN:
         the latest rating's time)."""
+        if when is None:
+            return np.broadcast_to(self.at_latest, (n_users, len(self.at_latest)))
+        given = np.asarray(when, dtype=np.float64).reshape(-1)
+        if len(given) != n_users:
+            raise ValueError(f"{len(given)} moments for {n_users} users")
+        return self._at(np.where(np.isfinite(given), given, self.latest_))
+
+    @cached_property
+    def at_latest(self) -> np.ndarray:
+        """The scores at the latest rating's time: what the bot asks for every time."""
+        return self._at(np.array([self.latest_]))[0]
+
+    def _at(self, moments: np.ndarray) -> np.ndarray:
         weekly = self._fitted()
-        moments = np.full(n_users, self.latest_, dtype=np.float64)
-        if when is not None:
-            given = np.asarray(when, dtype=np.float64).reshape(-1)
-            if len(given) != n_users:
-                raise ValueError(f"{len(given)} moments for {n_users} users")
-            moments = np.where(np.isfinite(given), given, self.latest_)
         unique, inverse = np.unique(moments, return_inverse=True)
         position = (unique - self.start_) / SECONDS_PER_WEEK
         centres = np.arange(weekly.shape[0]) + 0.5

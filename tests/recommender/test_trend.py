@@ -96,3 +96,10 @@ def test_user_moments_are_median_rating_times():
     )
     assert np.array_equal(user_moments(data, np.array([1, 0])), [7.0, 20.0])
     assert user_moments(data.__class__(data.users, data.items, data.matrix), np.array([0])) is None
+
+
+def test_a_refit_forgets_the_scores_it_gave_before():
+    trend = Trend()
+    trend.fit(ratings(), CATALOG).score(None)
+    refit = trend.fit(ratings(with_times=False), CATALOG).score(None)[0]
+    assert np.array_equal(refit, Trend().fit(ratings(with_times=False), CATALOG).score(None)[0])
