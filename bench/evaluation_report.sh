@@ -44,7 +44,8 @@ defaults', which were chosen on given-N carves of holdout train parts (see `Blen
 - **Relevant** = a test rating ≥ 4.0; users with no relevant test item are not scored. Each
   model ranks the whole catalogue for each scored user, excluding the user's train ratings;
   ties go to the lower catalogue index. The hybrid is asked through `Recommender.recommend`,
-  exactly as the bot asks (re-rank included).
+  as the bot asks (re-rank included), at the user's moment: the median time of their train
+  ratings (the bot's users rate now, so it asks at the latest rating it was trained on).
 - **Metrics at k**, averaged over scored users: precision, recall, F1 (from the averaged P and
   R), NDCG (binary gains, log2 discount, ideal = min(k, #relevant) hits), MAP (sum of
   precision at each hit ÷ min(k, #relevant)), hit rate. Over all lists: coverage (distinct
