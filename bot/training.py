@@ -132,6 +132,7 @@ class _Blend:
     """A trained Recommender's blended scores, as an evaluation scorer."""
 
     name = "hybrid"
+    uses_time = True  # scored at each user's moment, as `moviebot evaluate` does
 
     def __init__(self, model: Recommender) -> None:
         self.model, self.params = model, {}
@@ -139,8 +140,8 @@ class _Blend:
     def fit(self, ratings: Ratings, catalog: Catalog) -> _Blend:
         return self
 
-    def score(self, rows):
-        return self.model._hybrid.score(rows)
+    def score(self, rows, when=None):
+        return self.model._hybrid.score(rows, when)
 
 
 class _Predictor:

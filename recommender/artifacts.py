@@ -22,7 +22,7 @@ from recommender.vocab import Vocab
 
 FORMAT = "moviebot-model"
 # 2: the hybrid gained a second ALS component ("watched/item_factors").
-# 3: the hybrid gained a trend component ("trend/…": weekly liked ratings per movie).
+# 3: the hybrid gained a trend component ("trend/…": daily liked ratings per movie).
 FORMAT_VERSION = 3
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"

@@ -101,14 +101,14 @@ class BlendConfig:
     quality_cold: float = 0.8
     quality_warm: float = 0.0
     quality_prior: float = 20.0
-    # Trend: what people liked around the time the user rates (`recommender.trend`). It
-    # speaks for newcomers and fades out by 25 ratings. Chosen by `bench/cold_blend_grid.py
-    # --reference trend_cold=0,trend_warm=0 --grid trend_cold=0.5/0.75/1/1.25,trend_warm=-1/
-    # -0.5/-0.25/0/0.25` as the best given-5 point on MovieLens latest-small (seeds 0-3)
-    # that keeps given-3 and holdout within 0.5% there and on ML-100K (seeds 0-7). Mean
-    # validation NDCG@10 without it → with it: latest-small given-5 0.248 → 0.267, given-3
-    # 0.238 → 0.256, holdout 0.198 → 0.197; ML-100K 0.307 → 0.308, 0.283 → 0.287, 0.255.
-    trend_cold: float = 1.25
+    # Trend: what people liked in the year up to the user's ratings (`recommender.trend`).
+    # It speaks for newcomers and fades out by 30 ratings. Chosen by `bench/cold_blend_grid.py
+    # --reference trend_cold=0,trend_warm=0 --grid trend_cold=0.5/1/1.5/2,trend_warm=-1/-0.5/
+    # 0/0.25` as the best given-5 point on MovieLens latest-small (seeds 0-3) that keeps
+    # given-3 and holdout within 0.5% there and on ML-100K (seeds 0-7). Mean validation
+    # NDCG@10 without it → with it: latest-small given-5 0.248 → 0.263, given-3 0.238 →
+    # 0.250, holdout 0.198 → 0.197; ML-100K 0.307 → 0.311, 0.283 → 0.292, 0.255 → 0.255.
+    trend_cold: float = 1.5
     trend_warm: float = -0.5
     pivot: float = 10.0
     # MMR strength. 0.3 spread lists more but cost new users up to a fifth of their NDCG
@@ -731,7 +731,7 @@ class Recommender:
             "content": hybrid.content.vectors_.shape[0],
             "als": hybrid.als.item_factors_.shape[0],
             "watched": hybrid.watched.item_factors_.shape[0],
-            "trend": hybrid.trend.weekly_.shape[1],
+            "trend": hybrid.trend.daily_.shape[1],
             "predictor": len(predictor.item_bias_),
         }
         if hybrid.ease is not None:

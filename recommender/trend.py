@@ -2,14 +2,16 @@
 
 Movies are watched in their time: someone rating in 1997 rates the films of the mid-nineties,
 someone joining in 2016 rates what is being watched in 2016. Trend counts liked ratings
-(stars ≥ `liked_from`) week by week and, for a moment t, weighs each week by
-exp(−|weeks between it and t| / `tau_weeks`). A prior of `prior` pseudo-ratings, spread like
-the all-time liked counts, keeps a moment with few ratings near it (a quiet bot, a date
-outside the data) ranked like all-time popularity.
+(stars ≥ `liked_from`) day by day and, for a moment t, weighs the days up to t's day by
+exp(−(days before t's day) / `tau_days`); later days do not count, as a bot asked at t knows
+nothing later. To these counts it adds `prior_share` × all liked ratings as
+pseudo-ratings spread like the all-time liked counts, so a moment with few liked ratings
+before it (a quiet bot whose data set is decades old, a date before the data) is ranked like
+all-time popularity and a handful of recent ratings cannot take over.
 
 A user's moment is when they rated: the evaluation passes the median time of each user's
 train ratings (`recommender.data.user_moments`); the bot scores people who are rating now,
-so it uses the latest rating the model was trained on (`latest_`).
+so it asks at the latest liked rating the model was trained on (`latest_`).
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings, rating_times
 
-SECONDS_PER_WEEK = 7 * 86_400.0
+SECONDS_PER_DAY = 86_400.0
 
 
 @dataclass(frozen=True)
 class TrendConfig:
-    tau_weeks: float = 52.0
+    tau_days: float = 365.0
     liked_from: float = 4.0
-    prior: float = 20.0
+    prior_share: float = 0.1
 
 
 class Trend:
@@ -41,9 +43,9 @@ class Trend:
     def __init__(self, config: TrendConfig | None = None) -> None:
         self.config = config or TrendConfig()
         self.params = asdict(self.config)
-        self.weekly_: sp.csr_matrix | None = None  # weeks × items, liked ratings
-        self.start_: float = 0.0  # Unix time at which week 0 begins
-        self.latest_: float = 0.0  # the latest rating's time
+        self.daily_: sp.csr_matrix | None = None  # days × items, liked ratings
+        self.start_: float = 0.0  # Unix time at which day 0 begins
+        self.latest_: float = 0.0  # the latest liked rating's time
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
         matrix = ratings.matrix.tocsr()
@@ -51,24 +53,24 @@ class Trend:
         times = rating_times(ratings)
         liked = matrix.data >= self.config.liked_from
         if times is None or not liked.any():
-            # Without times every rating falls in one week: trend is then liked popularity.
+            # Without times every rating falls on one day: trend is then liked popularity.
             times = np.zeros(matrix.nnz)
         times, cols = times[liked], matrix.indices[liked]
         self.start_ = float(times.min()) if len(times) else 0.0
         self.latest_ = float(times.max()) if len(times) else 0.0
-        weeks = ((times - self.start_) // SECONDS_PER_WEEK).astype(np.int64)
-        n_weeks = int(weeks.max()) + 1 if len(weeks) else 1
-        self.weekly_ = sp.csr_matrix(
-            (np.ones(len(weeks), dtype=np.float32), (weeks, cols)),
-            shape=(n_weeks, n_items), dtype=np.float32,
+        days = ((times - self.start_) // SECONDS_PER_DAY).astype(np.int64)
+        n_days = int(days.max()) + 1 if len(days) else 1
+        self.daily_ = sp.csr_matrix(
+            (np.ones(len(days), dtype=np.float32), (days, cols)),
+            shape=(n_days, n_items), dtype=np.float32,
         )
-        self.weekly_.sum_duplicates()
+        self.daily_.sum_duplicates()
         self.__dict__.pop("at_latest", None)  # a refit invalidates the cached scores
         return self
 
     def score(self, when: np.ndarray | None, n_users: int = 1) -> np.ndarray:
         """n_users × n_items scores at these moments (Unix seconds, one per user; None or NaN:
-        the latest rating's time)."""
+        the latest liked rating's time)."""
         if when is None:
             return np.broadcast_to(self.at_latest, (n_users, len(self.at_latest)))
         given = np.asarray(when, dtype=np.float64).reshape(-1)
@@ -78,50 +80,53 @@ class Trend:
 
     @cached_property
     def at_latest(self) -> np.ndarray:
-        """The scores at the latest rating's time: what the bot asks for every time."""
+        """The scores at the latest liked rating's time: what the bot asks for every time."""
         return self._at(np.array([self.latest_]))[0]
 
     def _at(self, moments: np.ndarray) -> np.ndarray:
-        weekly = self._fitted()
+        daily = self._fitted()
         unique, inverse = np.unique(moments, return_inverse=True)
-        position = (unique - self.start_) / SECONDS_PER_WEEK
-        centres = np.arange(weekly.shape[0]) + 0.5
-        kernel = np.exp(-np.abs(position[:, None] - centres[None, :]) / self.config.tau_weeks)
-        local = np.asarray((weekly.T @ kernel.T).T, dtype=np.float64)
-        totals = np.asarray(weekly.sum(axis=0), dtype=np.float64).ravel()
-        share = totals / totals.sum() if totals.sum() else np.zeros_like(totals)
-        scores = np.log1p(local + self.config.prior * share[None, :]).astype(np.float32)
+        days_before = np.floor((unique - self.start_) / SECONDS_PER_DAY)[:, None] - np.arange(
+            daily.shape[0]
+        )[None, :]
+        kernel = np.where(
+            days_before >= 0, np.exp(-np.maximum(days_before, 0) / self.config.tau_days), 0.0
+        )
+        local = np.asarray((daily.T @ kernel.T).T, dtype=np.float64)
+        totals = np.asarray(daily.sum(axis=0), dtype=np.float64).ravel()
+        prior = self.config.prior_share * totals  # = prior_share × all liked × all-time share
+        scores = np.log1p(local + prior[None, :]).astype(np.float32)
         return scores[inverse.ravel()]
 
     def take(self, old: np.ndarray) -> Trend:
         """This trend over another catalogue: column j is old column `old[j]`, or no ratings
         when `old[j]` < 0 (a movie added after training)."""
-        weekly = self._fitted().tocsc()
+        daily = self._fitted().tocsc()
         old = np.asarray(old, dtype=np.int64)
-        taken = weekly[:, np.where(old >= 0, old, 0)].tocsr()
+        taken = daily[:, np.where(old >= 0, old, 0)].tocsr()
         taken = taken.multiply((old >= 0)[None, :].astype(np.float32)).tocsr()
         taken.eliminate_zeros()
         out = Trend(self.config)
-        out.weekly_, out.start_, out.latest_ = taken.astype(np.float32), self.start_, self.latest_
+        out.daily_, out.start_, out.latest_ = taken.astype(np.float32), self.start_, self.latest_
         return out
 
     def _fitted(self) -> sp.csr_matrix:
-        if self.weekly_ is None:
+        if self.daily_ is None:
             raise RuntimeError("Trend is not fitted: call fit() first")
-        return self.weekly_
+        return self.daily_
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        weekly = self._fitted()
+        daily = self._fitted()
         return {
-            "data": weekly.data, "indices": weekly.indices, "indptr": weekly.indptr,
-            "shape": np.array(weekly.shape, dtype=np.int64),
+            "data": daily.data, "indices": daily.indices, "indptr": daily.indptr,
+            "shape": np.array(daily.shape, dtype=np.int64),
             "times": np.array([self.start_, self.latest_], dtype=np.float64),
         }
 
     @classmethod
     def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> Trend:
         model = cls(TrendConfig(**params))
-        model.weekly_ = sp.csr_matrix(
+        model.daily_ = sp.csr_matrix(
             (arrays["data"].astype(np.float32), arrays["indices"], arrays["indptr"]),
             shape=tuple(int(x) for x in arrays["shape"]),
         )

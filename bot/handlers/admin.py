@@ -105,7 +105,8 @@ async def periodic_retrain(context: BotContext) -> None:
     if services.retrain_lock.locked():
         return
     record = models.latest(services.db)
-    if record is not None:
+    if record is not None and services.model is not None:
+        # (no model in use, e.g. the latest is from an older moviebot: retrain at once)
         new = ratings.count_since(services.db, record.created_at)
         if new < services.settings.retrain_min_new_ratings:
             return

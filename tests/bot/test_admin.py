@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from recommender.suite import write_tuned
 from storage import models
+from storage.db import Database
 from tests.bot.test_private_chat import card_for
 from tests.bot.world import small_model
 
@@ -75,7 +77,7 @@ async def test_a_stale_retrain_from_before_a_restart_is_ignored(emulator, run_bo
 async def wait_for_version(services, version: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if services.model.info["version"] == version:
+        if services.model is not None and services.model.info["version"] == version:
             return True
         await asyncio.sleep(0.1)
     return False
@@ -90,3 +92,17 @@ async def test_periodic_retrain_runs_only_after_enough_new_ratings(emulator, run
     await emulator.wait_idle()
     assert await wait_for_version(services, 2, seconds=30)
     assert models.latest(services.db).version == 2
+
+
+async def test_a_bot_whose_model_cannot_be_loaded_retrains_on_the_next_tick(
+    emulator, run_bot, world
+):
+    """E.g. the model was written by an older moviebot: no need to wait for new ratings."""
+    with Database(world.db_path) as db:
+        Path(models.latest(db).path).write_bytes(b"not a model")
+    services = await run_bot(retrain_interval=1, retrain_min_new_ratings=50)
+    assert services.model is None
+    assert await wait_for_version(services, 2, seconds=30)
+    alice = emulator.user("Alice")
+    await alice.send("/recommend")
+    assert "Your picks" in (await alice.next_message()).text

@@ -54,3 +54,17 @@ def in_block_a(movie_ids) -> float:
     """Share of these movie ids that are block-A comedies."""
     ids = list(movie_ids)
     return sum(m in BLOCK_A for m in ids) / max(len(ids), 1)
+
+
+T1996, T2015 = 820_454_400.0, 1_420_070_400.0  # 1 Jan 1996, 1 Jan 2015
+
+
+def two_eras(cat: Catalog, n_users: int = 80) -> Ratings:
+    """`ratings`, but block-A fans (odd users) rated in 1996 and block-B fans in 2015."""
+    base = ratings(cat, n_users)
+    coo = base.matrix.tocoo()
+    odd = base.users.ids[coo.row] % 2 == 1
+    times = np.where(odd, T1996, T2015) + coo.col
+    return Ratings.from_arrays(
+        base.users.ids[coo.row], base.items.ids[coo.col], coo.data, times, items=cat.items
+    )

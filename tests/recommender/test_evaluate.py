@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -500,26 +501,69 @@ class ByTime(FixedScores):
         return np.where(early[:, None], [0, 0, 9, 0, 1], [0, 0, 1, 0, 9]).astype(float)
 
 
+class ByTimeLists(ByTime):
+    """The same, through its own lists (the path the served hybrid takes)."""
+
+    def rank(self, rows: sp.csr_matrix, k: int, when: np.ndarray | None = None) -> np.ndarray:
+        return np.argsort(-self.score(rows, when), axis=1, kind="stable")[:, :k]
+
+
+@pytest.mark.parametrize("model", [ByTime, ByTimeLists])
 @pytest.mark.parametrize(("times", "hit"), [((10, 40, 99), 1.0), ((10, 90, 99), 0.0)])
 def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
-    times, hit
+    model, times, hit
 ) -> None:
     train, test, catalog = small_pair()
     train = Ratings.from_arrays(
         np.array([1, 1, 1, 2]), np.array([100, 101, 103, 100]), np.array([5, 4, 3, 3]),
         np.array([*times, 5.0]), items=catalog.items, scale=(1.0, 5.0),
     )
+    # the test ratings' own times must not move the moment
     test = Ratings.from_arrays(
-        np.array([1, 2]), np.array([102, 104]), np.array([4, 2]), items=catalog.items,
-        scale=(1.0, 5.0),
+        np.array([1, 2]), np.array([102, 104]), np.array([4, 2]), np.array([0.0, 0.0]),
+        items=catalog.items, scale=(1.0, 5.0),
     )
-    scorer = ByTime([0] * 5)
+    scorer = model([0] * 5)
     out = evaluate_ranking(scorer, train, test, catalog, k=1, ks=(1,))
     assert scorer.when.tolist() == [times[1]]  # user 1's median; user 2 is not scored
     assert out["hitrate@1"] == hit
     # a scorer that does not ask for times is called as before
     plain = evaluate_ranking(FixedScores([0, 0, 9, 0, 1]), train, test, catalog, k=1, ks=(1,))
     assert plain["hitrate@1"] == 1.0
+
+
+@pytest.mark.parametrize("batch", [1, 100])
+def test_the_served_hybrid_is_asked_at_each_users_own_time(batch) -> None:
+    """Two newcomers with the same two ratings, one from 1996 and one from 2015: in the
+    1996 era people liked block A, in 2015 block B, and so do these two in test."""
+    from recommender.hybrid import BlendConfig
+    from recommender.suite import ServedHybrid
+    from tests.recommender import synthetic
+    from tests.recommender.test_scorers import SMALL
+
+    cat = synthetic.catalog()
+    old = synthetic.two_eras(cat)
+    coo, times = old.matrix.tocoo(), old.timestamps.tocoo()
+    a, b = synthetic.BLOCK_A[-1], synthetic.BLOCK_B[-1]
+    train = Ratings.from_arrays(
+        np.concatenate([old.users.ids[coo.row], [1001, 1001, 1002, 1002]]),
+        np.concatenate([old.items.ids[coo.col], [a, b, a, b]]),
+        np.concatenate([coo.data, [4.0] * 4]),
+        np.concatenate([times.data, [synthetic.T1996 + 86_400 * 90] * 2,
+                        [synthetic.T2015 + 86_400 * 90] * 2]),
+        items=cat.items,
+    )
+    liked_a = [m for m in synthetic.BLOCK_A if m != a]
+    liked_b = [m for m in synthetic.BLOCK_B if m != b]
+    rows = train.users.index_of(np.array([1001] * len(liked_a) + [1002] * len(liked_b)))
+    cols = cat.items.index_of(np.array(liked_a + liked_b))
+    test = replace(train, timestamps=None, matrix=sp.csr_matrix(
+        (np.full(len(rows), 5.0, dtype=np.float32), (rows, cols)), shape=train.matrix.shape
+    ))
+    served = ServedHybrid(replace(SMALL, blend=BlendConfig()))
+    out = evaluate_ranking(served, train, test, cat, k=5, ks=(5,), batch=batch)
+    assert out["users"] == 2
+    assert out["precision@5"] > 0.5
 
 
 def test_max_users_scores_the_same_sample_for_the_same_seed() -> None:
@@ -586,3 +630,22 @@ def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     from recommender.suite import blend_fields
 
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
+
+
+def test_blend_tuning_scores_the_trend_at_each_validation_users_time() -> None:
+    from recommender.suite import BlendTable
+    from tests.recommender import synthetic
+    from tests.recommender.test_scorers import SMALL
+
+    cat = synthetic.catalog()
+    table = BlendTable.build(SMALL, synthetic.two_eras(cat), cat, "given-5", seed=0)
+    a = cat.items.index_of(synthetic.BLOCK_A)
+    b = cat.items.index_of(synthetic.BLOCK_B)
+    trend = table.parts["trend"]
+    leans_a = trend[:, a].mean(axis=1) > trend[:, b].mean(axis=1)
+    # block-A fans (1996) see the 1996 trend, block-B fans (2015) the 2015 one
+    liked = table.rows.multiply(table.rows >= 4).tocsc()
+    fans_of_a = np.asarray(liked[:, a].sum(axis=1)).ravel() > np.asarray(
+        liked[:, b].sum(axis=1)).ravel()
+    assert fans_of_a.any() and (~fans_of_a).any()
+    assert np.array_equal(leans_a, fans_of_a)

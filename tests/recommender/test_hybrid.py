@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from recommender.data import Catalog
 from recommender.hybrid import BlendConfig, Filters, ModelHolder, Recommender
@@ -221,22 +220,30 @@ def test_a_new_users_picks_lean_to_what_people_liked_when_they_rate(tmp_path):
     1996 is shown more block-A movies than someone starting in 2015, and the moment survives
     save and load. Without a moment the bot's user rates "now": the latest, 2015."""
     cat = synthetic.catalog()
-    base = synthetic.ratings(cat)
-    coo = base.matrix.tocoo()
-    odd = base.users.ids[coo.row] % 2 == 1
-    times = np.where(odd, 820_454_400.0, 1_420_070_400.0) + coo.col
-    ratings = replace(base, timestamps=sp.csr_matrix((times, (coo.row, coo.col)),
-                                                     shape=base.matrix.shape))
     config = replace(SMALL, blend=BlendConfig())  # the served blend
-    model = Recommender.train(ratings, cat, config)
+    model = Recommender.train(synthetic.two_eras(cat), cat, config)
     history = {synthetic.BLOCK_A[-1]: 4.0, synthetic.BLOCK_B[-1]: 4.0}
+    in_1996, in_2015 = synthetic.T1996 + 90 * 86_400, synthetic.T2015 + 90 * 86_400
 
     def block_a(when):
         return synthetic.in_block_a(p.movie_id for p in model.recommend(history, n=6, when=when))
 
-    assert block_a(820_454_400.0) > block_a(1_420_070_400.0)
-    assert block_a(None) == block_a(1_420_070_400.0)
+    assert block_a(in_1996) > block_a(in_2015)
+    assert block_a(None) == block_a(in_2015)
     model.save(tmp_path / "model.npz")
     loaded = Recommender.load(tmp_path / "model.npz")
-    for when in (820_454_400.0, None):
+    for when in (in_1996, None):
         np.testing.assert_allclose(loaded.relevance(history, when), model.relevance(history, when))
+
+
+def test_a_movie_added_after_training_trends_like_its_popularity(model):
+    cat = model.catalog
+    new_id = int(cat.items.ids.max()) + 1
+    bigger = Catalog.build(
+        [*cat.items.ids.tolist(), new_id], [*cat.titles, "New"], [*cat.years.tolist(), 2020],
+        [*cat.genres, ("Comedy",)],
+    )
+    extended = model.with_catalog(bigger, counts={new_id: 30})
+    parts = extended._hybrid.components(extended._row(COMEDY_FAN))
+    new = extended.catalog.items.index(new_id)
+    assert parts["trend"][0, new] == parts["popularity"][new]

@@ -52,6 +52,29 @@ def test_far_from_every_rating_the_trend_is_all_time_popularity():
         assert order(trend.score(np.array([far]))[0])[:2] == [2, 1]
 
 
+def test_ratings_after_the_moment_do_not_count():
+    trend = Trend().fit(ratings(), CATALOG)
+    before_2015 = trend.score(np.array([T2015 - 86_400]))[0]
+    with_2015 = trend.score(np.array([T2015 + 30 * 86_400]))[0]
+    movie_2 = CATALOG.items.index(2)
+    assert before_2015[movie_2] == trend.score(np.array([T1996 - YEAR]))[0][movie_2]
+    assert with_2015[movie_2] > before_2015[movie_2]
+
+
+def test_a_few_recent_ratings_do_not_take_over_a_large_old_data_set():
+    """A bot serving an old data set: its first users' likes are the only recent ones."""
+    old = ratings()
+    recent = Ratings.from_arrays(
+        np.concatenate([old.users.ids[old.matrix.tocoo().row], [900, 901]]),
+        np.concatenate([old.items.ids[old.matrix.tocoo().col], [4, 4]]),
+        np.concatenate([old.matrix.tocoo().data, [5.0, 5.0]]),
+        np.concatenate([old.timestamps.tocoo().data, [T2015 + 10 * YEAR] * 2]),
+        items=CATALOG.items,
+    )
+    trend = Trend().fit(recent, CATALOG)
+    assert order(trend.score(None)[0])[:3] == [2, 1, 4]
+
+
 def test_no_moment_means_the_latest_rating_and_a_nan_moment_too():
     trend = Trend().fit(ratings(), CATALOG)
     latest = trend.score(np.array([T2015 + 99]))[0]
@@ -73,7 +96,7 @@ def test_a_moment_per_user_is_required():
 
 
 def test_saved_and_reloaded_it_scores_the_same():
-    trend = Trend(TrendConfig(tau_weeks=10)).fit(ratings(), CATALOG)
+    trend = Trend(TrendConfig(tau_days=70)).fit(ratings(), CATALOG)
     again = Trend.from_arrays(trend.params, trend.to_arrays())
     when = np.array([T1996, T2015, np.nan])
     assert np.array_equal(again.score(when, 3), trend.score(when, 3))
@@ -82,9 +105,9 @@ def test_saved_and_reloaded_it_scores_the_same():
 def test_a_movie_added_after_training_has_no_ratings_and_the_others_keep_theirs():
     trend = Trend().fit(ratings(), CATALOG)
     taken = trend.take(np.array([1, 0, -1]))  # movie 2, movie 1, a new movie
-    before = trend.score(np.array([T1996]))[0]
-    after = taken.score(np.array([T1996]))[0]
-    assert taken.weekly_[:, 2].nnz == 0
+    before = trend.score(np.array([T1996 + 60 * 86_400]))[0]
+    after = taken.score(np.array([T1996 + 60 * 86_400]))[0]
+    assert taken.daily_[:, 2].nnz == 0
     assert after[1] > after[0] > after[2]
     assert before[0] > before[1]
 
