@@ -10,8 +10,8 @@ Protocol (`moviebot evaluate --protocol group`):
   The group size is uniform in 2–6; every kind uses its own stream of `default_rng(seed)`.
 - Lists: each strategy makes one list of k = 5 movies (the poll) from the members' train
   ratings, as the bot makes it (members scored at the latest rating the model was trained on,
-  as the bot's members rate now), never a movie any member rated in train; the popularity baseline is the k most
-  rated movies in train that no member has rated.
+  as the bot's members rate now), never a movie any member rated in train; the popularity
+  baseline is the k most rated movies in train that no member has rated.
 - Metrics, per group, then averaged over groups: group NDCG@k (the mean over members of each
   member's NDCG@k against their own test set, binary gains, ideal = min(k, #relevant));
   satisfaction (the share of members with at least one hit); misery (the lowest member's

@@ -10,7 +10,7 @@ from recommender.suite import write_tuned
 from storage import models
 from storage.db import Database
 from tests.bot.test_private_chat import card_for
-from tests.bot.world import small_model
+from tests.bot.world import build, small_model
 
 
 async def test_non_admins_are_refused_politely(emulator, run_bot):
@@ -95,12 +95,16 @@ async def test_periodic_retrain_runs_only_after_enough_new_ratings(emulator, run
 
 
 async def test_a_bot_whose_model_cannot_be_loaded_retrains_on_the_next_tick(
-    emulator, run_bot, world
+    emulator, run_bot, tmp_path
 ):
     """E.g. the model was written by an older moviebot: no need to wait for new ratings."""
-    with Database(world.db_path) as db:
+    own = build(tmp_path / "own.sqlite", tmp_path / "own-models")  # not the shared model file
+    with Database(own.db_path) as db:
         Path(models.latest(db).path).write_bytes(b"not a model")
-    services = await run_bot(retrain_interval=1, retrain_min_new_ratings=50)
+    services = await run_bot(
+        db_path=own.db_path, model_dir=own.model_dir, retrain_interval=1,
+        retrain_min_new_ratings=50,
+    )
     assert services.model is None
     assert await wait_for_version(services, 2, seconds=30)
     alice = emulator.user("Alice")
