@@ -108,6 +108,10 @@ class BlendConfig:
     # given-3 and holdout within 0.5% there and on ML-100K (seeds 0-7). Mean validation
     # NDCG@10 without it → with it: latest-small given-5 0.248 → 0.263, given-3 0.238 →
     # 0.250, holdout 0.198 → 0.197; ML-100K 0.307 → 0.311, 0.283 → 0.292, 0.255 → 0.255.
+    # Those carves score each user at their own time, where the trend varies. The bot asks
+    # at its latest rating: until its own users' recent likes are a sizable share of the
+    # data set's, the trend there is close to all-time liked popularity (a second popularity
+    # signal at this weight), and it follows what the bot's users like as they rate more.
     trend_cold: float = 1.5
     trend_warm: float = -0.5
     pivot: float = 10.0

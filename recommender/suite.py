@@ -212,7 +212,8 @@ class BlendTable:
 
     @classmethod
     def build(
-        cls, config: Any, train: Ratings, catalog: Catalog, protocol: str, seed: int
+        cls, config: Any, train: Ratings, catalog: Catalog, protocol: str, seed: int,
+        batch: int = BATCH_USERS,
     ) -> BlendTable:
         from recommender.hybrid import Hybrid
 
@@ -222,12 +223,12 @@ class BlendTable:
         rows = fit_part.matrix[users]
         when = user_moments(fit_part, users)
         chunks: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(users), BATCH_USERS):
-            batch = rows[start:start + BATCH_USERS]
-            moments = None if when is None else when[start:start + BATCH_USERS]
-            for name, part in hybrid.components(batch, moments).items():
+        for start in range(0, len(users), batch):
+            some = rows[start:start + batch]
+            moments = None if when is None else when[start:start + batch]
+            for name, part in hybrid.components(some, moments).items():
                 chunks.setdefault(name, []).append(
-                    np.broadcast_to(np.atleast_2d(part), batch.shape).astype(np.float32)
+                    np.broadcast_to(np.atleast_2d(part), some.shape).astype(np.float32)
                 )
         return cls(
             protocol=protocol,

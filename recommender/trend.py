@@ -3,11 +3,11 @@
 Movies are watched in their time: someone rating in 1997 rates the films of the mid-nineties,
 someone joining in 2016 rates what is being watched in 2016. Trend counts liked ratings
 (stars ≥ `liked_from`) day by day and, for a moment t, weighs the days up to t's day by
-exp(−(days before t's day) / `tau_days`); later days do not count, as a bot asked at t knows
-nothing later. To these counts it adds `prior_share` × all liked ratings as
-pseudo-ratings spread like the all-time liked counts, so a moment with few liked ratings
-before it (a quiet bot whose data set is decades old, a date before the data) is ranked like
-all-time popularity and a handful of recent ratings cannot take over.
+exp(−(days before t's day) / `tau_days`). To these it adds `prior_share` × each movie's liked
+ratings up to t's day, undecayed, so a moment with few liked ratings close before it (a quiet
+bot whose data set is decades old) is ranked like popularity so far and a handful of recent
+ratings cannot take over. Days after t's day never count, as a bot asked at t knows nothing
+later; only for a moment before the first rating does the prior fall back to all-time counts.
 
 A user's moment is when they rated: the evaluation passes the median time of each user's
 train ratings (`recommender.data.user_moments`); the bot scores people who are rating now,
@@ -43,26 +43,26 @@ class Trend:
     def __init__(self, config: TrendConfig | None = None) -> None:
         self.config = config or TrendConfig()
         self.params = asdict(self.config)
-        self.daily_: sp.csr_matrix | None = None  # days × items, liked ratings
+        self.daily_: sp.csr_matrix | None = None  # days with liked ratings × items
+        self.days_: np.ndarray | None = None  # each row's day, counted from `start_`
         self.start_: float = 0.0  # Unix time at which day 0 begins
         self.latest_: float = 0.0  # the latest liked rating's time
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
         matrix = ratings.matrix.tocsr()
-        n_items = matrix.shape[1]
         times = rating_times(ratings)
         liked = matrix.data >= self.config.liked_from
-        if times is None or not liked.any():
+        if times is None:
             # Without times every rating falls on one day: trend is then liked popularity.
             times = np.zeros(matrix.nnz)
         times, cols = times[liked], matrix.indices[liked]
         self.start_ = float(times.min()) if len(times) else 0.0
         self.latest_ = float(times.max()) if len(times) else 0.0
         days = ((times - self.start_) // SECONDS_PER_DAY).astype(np.int64)
-        n_days = int(days.max()) + 1 if len(days) else 1
+        self.days_, rows = np.unique(days, return_inverse=True)
         self.daily_ = sp.csr_matrix(
-            (np.ones(len(days), dtype=np.float32), (days, cols)),
-            shape=(n_days, n_items), dtype=np.float32,
+            (np.ones(len(days), dtype=np.float32), (rows.ravel(), cols)),
+            shape=(len(self.days_), matrix.shape[1]), dtype=np.float32,
         )
         self.daily_.sum_duplicates()
         self.__dict__.pop("at_latest", None)  # a refit invalidates the cached scores
@@ -84,18 +84,17 @@ class Trend:
         return self._at(np.array([self.latest_]))[0]
 
     def _at(self, moments: np.ndarray) -> np.ndarray:
-        daily = self._fitted()
+        daily, days = self._fitted(), self.days_
         unique, inverse = np.unique(moments, return_inverse=True)
-        days_before = np.floor((unique - self.start_) / SECONDS_PER_DAY)[:, None] - np.arange(
-            daily.shape[0]
-        )[None, :]
-        kernel = np.where(
-            days_before >= 0, np.exp(-np.maximum(days_before, 0) / self.config.tau_days), 0.0
-        )
-        local = np.asarray((daily.T @ kernel.T).T, dtype=np.float64)
-        totals = np.asarray(daily.sum(axis=0), dtype=np.float64).ravel()
-        prior = self.config.prior_share * totals  # = prior_share × all liked × all-time share
-        scores = np.log1p(local + prior[None, :]).astype(np.float32)
+        day = np.floor((unique - self.start_) / SECONDS_PER_DAY)
+        before = (day[:, None] - days[None, :]).astype(np.float32)  # moments × days with likes
+        seen = before >= 0
+        kernel = np.where(seen, np.exp(-np.maximum(before, 0) / self.config.tau_days), 0)
+        local = np.asarray(daily.T @ kernel.T.astype(np.float32)).T
+        so_far = np.asarray(daily.T @ seen.T.astype(np.float32)).T
+        all_time = np.asarray(daily.sum(axis=0), dtype=np.float32)
+        so_far = np.where(seen.any(axis=1)[:, None], so_far, all_time)
+        scores = np.log1p(local + self.config.prior_share * so_far).astype(np.float32)
         return scores[inverse.ravel()]
 
     def take(self, old: np.ndarray) -> Trend:
@@ -107,7 +106,8 @@ class Trend:
         taken = taken.multiply((old >= 0)[None, :].astype(np.float32)).tocsr()
         taken.eliminate_zeros()
         out = Trend(self.config)
-        out.daily_, out.start_, out.latest_ = taken.astype(np.float32), self.start_, self.latest_
+        out.daily_, out.days_ = taken.astype(np.float32), self.days_
+        out.start_, out.latest_ = self.start_, self.latest_
         return out
 
     def _fitted(self) -> sp.csr_matrix:
@@ -119,7 +119,7 @@ class Trend:
         daily = self._fitted()
         return {
             "data": daily.data, "indices": daily.indices, "indptr": daily.indptr,
-            "shape": np.array(daily.shape, dtype=np.int64),
+            "shape": np.array(daily.shape, dtype=np.int64), "days": self.days_,
             "times": np.array([self.start_, self.latest_], dtype=np.float64),
         }
 
@@ -130,6 +130,6 @@ class Trend:
             (arrays["data"].astype(np.float32), arrays["indices"], arrays["indptr"]),
             shape=tuple(int(x) for x in arrays["shape"]),
         )
+        model.days_ = arrays["days"].astype(np.int64)
         model.start_, model.latest_ = (float(x) for x in arrays["times"])
         return model
-

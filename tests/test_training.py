@@ -191,3 +191,22 @@ def test_only_the_newest_artifacts_stay_on_disk(filled):
     with Database(filled["db"]) as db:
         assert len(models.all_models(db)) == 4
         assert load_current(db, settings(filled)).info["version"] == 4
+
+
+def test_the_holdout_figures_stored_with_a_model_ask_the_blend_at_each_users_time():
+    """As `moviebot evaluate` does: `validate` passes each user's moment to the blend."""
+    import numpy as np
+
+    from bot.training import _Blend
+    from recommender.hybrid import BlendConfig, Recommender
+    from tests.recommender.test_scorers import SMALL
+
+    cat = synthetic.catalog()
+    data = synthetic.two_eras(cat)
+    model = Recommender.train(data, cat, SMALL.__class__(als=SMALL.als, blend=BlendConfig()))
+    blend, rows = _Blend(model), data.matrix[:4]
+    assert blend.uses_time
+    in_1996 = blend.score(rows, np.full(4, synthetic.T1996 + 90 * 86_400))
+    in_2015 = blend.score(rows, np.full(4, synthetic.T2015 + 3_600))  # the last day of likes
+    assert not np.allclose(in_1996, in_2015)
+    np.testing.assert_allclose(blend.score(rows), in_2015)  # no moment: the latest rating

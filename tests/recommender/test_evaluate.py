@@ -632,13 +632,14 @@ def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
 
 
-def test_blend_tuning_scores_the_trend_at_each_validation_users_time() -> None:
+@pytest.mark.parametrize("batch", [1, 1000])
+def test_blend_tuning_scores_the_trend_at_each_validation_users_time(batch: int) -> None:
     from recommender.suite import BlendTable
     from tests.recommender import synthetic
     from tests.recommender.test_scorers import SMALL
 
     cat = synthetic.catalog()
-    table = BlendTable.build(SMALL, synthetic.two_eras(cat), cat, "given-5", seed=0)
+    table = BlendTable.build(SMALL, synthetic.two_eras(cat), cat, "given-5", seed=0, batch=batch)
     a = cat.items.index_of(synthetic.BLOCK_A)
     b = cat.items.index_of(synthetic.BLOCK_B)
     trend = table.parts["trend"]

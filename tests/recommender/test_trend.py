@@ -57,8 +57,8 @@ def test_ratings_after_the_moment_do_not_count():
     before_2015 = trend.score(np.array([T2015 - 86_400]))[0]
     with_2015 = trend.score(np.array([T2015 + 30 * 86_400]))[0]
     movie_2 = CATALOG.items.index(2)
-    assert before_2015[movie_2] == trend.score(np.array([T1996 - YEAR]))[0][movie_2]
-    assert with_2015[movie_2] > before_2015[movie_2]
+    assert before_2015[movie_2] == 0  # liked by nobody yet: not even the prior speaks for it
+    assert with_2015[movie_2] > 0
 
 
 def test_a_few_recent_ratings_do_not_take_over_a_large_old_data_set():
@@ -105,11 +105,11 @@ def test_saved_and_reloaded_it_scores_the_same():
 def test_a_movie_added_after_training_has_no_ratings_and_the_others_keep_theirs():
     trend = Trend().fit(ratings(), CATALOG)
     taken = trend.take(np.array([1, 0, -1]))  # movie 2, movie 1, a new movie
-    before = trend.score(np.array([T1996 + 60 * 86_400]))[0]
-    after = taken.score(np.array([T1996 + 60 * 86_400]))[0]
+    moment = np.array([T2015 + 60 * 86_400])
+    before, after = trend.score(moment)[0], taken.score(moment)[0]
     assert taken.daily_[:, 2].nnz == 0
-    assert after[1] > after[0] > after[2]
-    assert before[0] > before[1]
+    assert after[0] == before[1] and after[1] == before[0]  # the old movies keep their scores
+    assert after[0] > after[1] > after[2] == 0
 
 
 def test_user_moments_are_median_rating_times():
@@ -126,3 +126,32 @@ def test_a_refit_forgets_the_scores_it_gave_before():
     trend.fit(ratings(), CATALOG).score(None)
     refit = trend.fit(ratings(with_times=False), CATALOG).score(None)[0]
     assert np.array_equal(refit, Trend().fit(ratings(with_times=False), CATALOG).score(None)[0])
+
+
+def liked_on(days: list[float], movies: list[int]) -> Ratings:
+    """One 5-star rating per (day after 1 Jan 1996, movie), each by another user."""
+    return Ratings.from_arrays(
+        np.arange(len(days)), np.array(movies), np.full(len(days), 5.0),
+        T1996 + np.array(days) * 86_400, items=CATALOG.items,
+    )
+
+
+def test_scores_by_hand_counting_whole_days_up_to_the_moment():
+    trend = Trend(TrendConfig(tau_days=365, prior_share=0.1)).fit(
+        liked_on([0, 0, 10], [1, 1, 1]), CATALOG
+    )
+    movie_1 = CATALOG.items.index(1)
+    an_hour = 3_600
+    # an hour into day 10: both days count, day 0 decayed by 10 days
+    on_day_10 = trend.score(np.array([T1996 + 10 * 86_400 + an_hour]))[0][movie_1]
+    assert on_day_10 == pytest.approx(np.log1p(2 * np.exp(-10 / 365) + 1 + 0.1 * 3), rel=1e-6)
+    # an hour before day 10 begins: only day 0, 9 days back
+    on_day_9 = trend.score(np.array([T1996 + 10 * 86_400 - an_hour]))[0][movie_1]
+    assert on_day_9 == pytest.approx(np.log1p(2 * np.exp(-9 / 365) + 0.1 * 2), rel=1e-6)
+
+
+def test_recent_likes_outweigh_more_likes_years_ago():
+    # movie 1: 30 likes three years before the moment; movie 2: 20 likes last month
+    data = liked_on([0] * 30 + [3 * 365 - 30] * 20, [1] * 30 + [2] * 20)
+    scores = Trend().fit(data, CATALOG).score(np.array([T1996 + 3 * 365 * 86_400]))[0]
+    assert order(scores)[:2] == [2, 1]
