@@ -198,15 +198,17 @@ def test_the_holdout_figures_stored_with_a_model_ask_the_blend_at_each_users_tim
     import numpy as np
 
     from bot.training import _Blend
+    from recommender.data import history_row
     from recommender.hybrid import BlendConfig, Recommender
     from tests.recommender.test_scorers import SMALL
 
     cat = synthetic.catalog()
     data = synthetic.two_eras(cat)
     model = Recommender.train(data, cat, SMALL.__class__(als=SMALL.als, blend=BlendConfig()))
-    blend, rows = _Blend(model), data.matrix[:4]
+    newcomer = {synthetic.BLOCK_A[-1]: 4.0, synthetic.BLOCK_B[-1]: 4.0}
+    blend, rows = _Blend(model), history_row(newcomer, cat.items)
     assert blend.uses_time
-    in_1996 = blend.score(rows, np.full(4, synthetic.T1996 + 90 * 86_400))
-    in_2015 = blend.score(rows, np.full(4, synthetic.T2015 + 3_600))  # the last day of likes
+    in_1996 = blend.score(rows, np.array([synthetic.T1996 + 90 * 86_400]))
+    in_2015 = blend.score(rows, np.array([synthetic.T2015 + 3_600]))  # the last day of likes
     assert not np.allclose(in_1996, in_2015)
     np.testing.assert_allclose(blend.score(rows), in_2015)  # no moment: the latest rating
