@@ -71,6 +71,7 @@ def main() -> None:
             name: tuple(float(v) for v in values.split("/"))
             for name, values in (item.split("=") for item in args.grid.split(",") if item)
         } or GRID
+        # an unknown weight name fails here, before minutes of fitting
         replace(HybridConfig().blend, **{name: values[0] for name, values in grid.items()})
     except (ValueError, TypeError) as exc:
         parser.error(f"--reference and --grid take blend weight names and numbers: {exc}")

@@ -476,9 +476,9 @@ def _lists(
 ) -> np.ndarray:
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
     best `score`s after excluding the history. Checked, so a leak cannot inflate figures.
-    `when` (each user's moment) goes to time-aware models only."""
+    `when` (each user's moment, given for time-aware models only) is passed on when given."""
     name = getattr(scorer, "name", type(scorer).__name__)
-    timed = {"when": when} if getattr(scorer, "uses_time", False) else {}
+    timed = {} if when is None else {"when": when}
     if hasattr(scorer, "rank"):
         top = np.asarray(scorer.rank(history, k, **timed), dtype=np.int64)
         if top.shape != (history.shape[0], k):

@@ -49,10 +49,12 @@ ALS_GRID = {
 }
 # Multipliers tried for each blend weight, one weight at a time (coordinate ascent). The cold
 # weight of a component that learns from the user's ratings may also turn negative (weights
-# are clipped at 0), which holds it back until the user has rated enough. Warm weights and
-# the popularity and quality priors are never negative: a negative warm weight tuned on new
-# users' carves once turned ALS off for every user. The pivot (ratings at which a user is
-# half-way from cold to warm) stays positive.
+# are clipped at 0), which holds it back until the user has rated enough. Tuning never turns
+# a warm weight or a prior's weight negative (the other multipliers are ≥ 0, so a weight
+# keeps its sign): a negative warm weight tuned on new users' carves once turned ALS off for
+# every user. The trend's warm weight is negative by design (it fades out as ratings
+# accumulate) and stays so. The pivot (ratings at which a user is half-way from cold to
+# warm) stays positive.
 BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
 COLD_STEPS = (-1.0, *BLEND_STEPS)
 POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
