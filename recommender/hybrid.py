@@ -418,8 +418,8 @@ class Recommender:
 
     def relevance(self, ratings: Mapping[int, float], when: float | None = None) -> np.ndarray:
         """The blended score of every catalogue movie for this history (before exclusion);
-        `when`: the moment of the history (Unix seconds), by default the latest rating the
-        model was trained on, which for someone rating in the bot is about now."""
+        `when`: the moment of the history (Unix seconds), by default the latest liked rating
+        the model was trained on, which for someone rating in the bot is about now."""
         return self._hybrid.score(self._row(ratings), _moment(when))[0]
 
     def recommend(
@@ -554,10 +554,10 @@ class Recommender:
     ) -> list[Reason]:
         """Why each pick: the liked history movie most like it, or its popularity.
 
-        "Liked" when the personal models speak more strongly for the pick than popularity and
-        quality do, each judged per unit of its blend weight (a weighted mean of standardised
-        scores): new users' blends lean on popularity, yet a pick the personal models single
-        out should still say which of their movies it is like.
+        "Liked" when the personal models speak more strongly for the pick than popularity,
+        quality and the trend do, each judged per unit of its blend weight (a weighted mean of
+        standardised scores): new users' blends lean on popularity, yet a pick the personal
+        models single out should still say which of their movies it is like.
         """
         liked = _liked(row)
         top_genres = self._user_genres(liked)
