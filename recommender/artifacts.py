@@ -23,7 +23,9 @@ from recommender.vocab import Vocab
 FORMAT = "moviebot-model"
 # 2: the hybrid gained a second ALS component ("watched/item_factors").
 # 3: the hybrid gained a trend component ("trend/…": daily liked ratings per movie).
-FORMAT_VERSION = 3
+# 4: the hybrid gained era and genre-lift components ("era/…": age and release-year shares
+#    of the ratings; "genres/…": genre shares).
+FORMAT_VERSION = 4
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

@@ -75,7 +75,7 @@ class ServedHybrid:
     """The `Recommender` the bot serves, as a scorer/ranker/predictor for the harness."""
 
     name = "hybrid"
-    uses_time = True  # the trend component scores each user at their moment
+    uses_time = True  # the trend and era components score each user at their moment
 
     def __init__(self, config: Any = None, diversity: float | None = None) -> None:
         from recommender.hybrid import HybridConfig
