@@ -50,6 +50,15 @@ def ratings(cat: Catalog, n_users: int = 80, seed: int = 0) -> Ratings:
     )
 
 
+def grown(cat: Catalog, *movies: tuple[int, str, int, tuple[str, ...]]) -> Catalog:
+    """`cat` with these (id, title, year, genres) movies added, as after an import."""
+    ids, titles, years, genres = zip(*movies, strict=True)
+    return Catalog.build(
+        [*cat.items.ids.tolist(), *ids], [*cat.titles, *titles], [*cat.years.tolist(), *years],
+        [*cat.genres, *genres],
+    )
+
+
 def in_block_a(movie_ids) -> float:
     """Share of these movie ids that are block-A comedies."""
     ids = list(movie_ids)

@@ -102,10 +102,7 @@ def test_era_survives_save_and_load_and_scores_new_movies_by_their_year(tmp_path
     loaded = Recommender.load(tmp_path / "m.npz")
     row = history_row({synthetic.BLOCK_B[0]: 5.0}, cat.items)
     np.testing.assert_array_equal(model._hybrid.era.score(row), loaded._hybrid.era.score(row))
-    grown = Catalog.build(
-        [*cat.items.ids.tolist(), 900, 901], [*cat.titles, "New old", "New new"],
-        [*cat.years.tolist(), 1972, 1995], [*cat.genres, (), ()],
-    )
+    grown = synthetic.grown(cat, (900, "New old", 1972, ()), (901, "New new", 1995, ()))
     era = model.with_catalog(grown)._hybrid.era
     scores = era.score(history_row({synthetic.BLOCK_B[0]: 5.0}, grown.items))[0]
     old, new = grown.items.index(900), grown.items.index(901)

@@ -63,9 +63,8 @@ def test_genre_lift_survives_save_and_load_and_ignores_genres_it_never_saw(tmp_p
     np.testing.assert_array_equal(
         model._hybrid.genres.score(row), loaded._hybrid.genres.score(row)
     )
-    grown = Catalog.build(
-        [*cat.items.ids.tolist(), 900, 901], [*cat.titles, "A western", "A comedy"],
-        [*cat.years.tolist(), 1990, 1990], [*cat.genres, ("Western",), ("Comedy",)],
+    grown = synthetic.grown(
+        cat, (900, "A western", 1990, ("Western",)), (901, "A comedy", 1990, ("Comedy",))
     )
     genres = model.with_catalog(grown)._hybrid.genres
     scores = genres.score(history_row({synthetic.BLOCK_A[0]: 5.0}, grown.items))[0]

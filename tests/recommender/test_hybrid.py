@@ -239,10 +239,7 @@ def test_a_new_users_picks_lean_to_what_people_liked_when_they_rate(tmp_path):
 def test_a_movie_added_after_training_trends_like_its_popularity(model):
     cat = model.catalog
     new_id = int(cat.items.ids.max()) + 1
-    bigger = Catalog.build(
-        [*cat.items.ids.tolist(), new_id], [*cat.titles, "New"], [*cat.years.tolist(), 2020],
-        [*cat.genres, ("Comedy",)],
-    )
+    bigger = synthetic.grown(cat, (new_id, "New", 2020, ("Comedy",)))
     extended = model.with_catalog(bigger, counts={new_id: 30})
     parts = extended._hybrid.components(extended._row(COMEDY_FAN))
     new = extended.catalog.items.index(new_id)
