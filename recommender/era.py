@@ -79,6 +79,11 @@ class Era:
         self.rating_years_: np.ndarray | None = None  # (calendar year, share of ratings)
         self.latest_: float = np.nan  # the latest rating's time
         self.years_: np.ndarray = np.zeros(0, dtype=np.int64)  # each movie's release year
+        # Built once by `_prepare` (serving reuses them on every request, from any thread):
+        self._index = np.zeros(0, dtype=np.int64)  # each movie's position in `release_`
+        self._per_year: sp.csr_matrix | None = None  # movies of known year × release years
+        self._kernel: np.ndarray | None = None  # release years × release years
+        self._at_latest: np.ndarray | None = None  # the moment's lift at `latest_`
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
         matrix = ratings.matrix.tocsr()
@@ -109,50 +114,59 @@ class Era:
             self.rating_years_ = np.column_stack([on, count / count.sum()]).astype(np.float64)
             self.latest_ = float(times.max())
         self.years_ = years
+        return self._prepare()
+
+    def _prepare(self) -> Self:
+        """The arrays every request needs that depend only on the fitted model."""
+        release = self._fitted()
+        known = self.years_ > 0
+        # movies released after the last year seen in training count as that year's
+        self._index = np.clip(self.years_ - self.first_year_, 0, len(release) - 1)
+        self._per_year = sp.csr_matrix(
+            (np.ones(int(known.sum())), (np.flatnonzero(known), self._index[known])),
+            shape=(len(self.years_), len(release)),
+        )
+        span = np.arange(len(release))
+        apart = span[:, None] - span[None, :]
+        width = self.config.bandwidth_years
+        self._kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
+        self._at_latest = None
+        if len(self.ages_):
+            self._at_latest = self._moment(calendar_years(np.array([self.latest_])))
         return self
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """n_users × n_items era lifts, centred per user; `when`: each user's moment (Unix
         seconds; None or NaN: the latest training rating)."""
-        release = self._fitted()
+        self._fitted()
         rows = sp.csr_matrix(rows)
         n_users = rows.shape[0]
-        known = self.years_ > 0
-        index = np.clip(self.years_ - self.first_year_, 0, len(release) - 1)
-        lift = self._own(rows, index, known)
-        if len(self.ages_):
-            moments = np.full(n_users, self.latest_)
-            if when is not None:
-                given = np.asarray(when, dtype=np.float64).reshape(-1)
-                if len(given) != n_users:
-                    raise ValueError(f"{len(given)} moments for {n_users} users")
+        lift = self._own(rows)
+        if when is not None:
+            given = np.asarray(when, dtype=np.float64).reshape(-1)
+            if len(given) != n_users:
+                raise ValueError(f"{len(given)} moments for {n_users} users")
+            if self._at_latest is not None:
                 moments = np.where(np.isfinite(given), given, self.latest_)
-            lift += self._moment(calendar_years(moments))
-        lift[:, ~known] = 0.0
+                lift += self._moment(calendar_years(moments))
+        elif self._at_latest is not None:
+            lift += self._at_latest
+        lift[:, self.years_ <= 0] = 0.0
         lift -= lift.mean(axis=1, keepdims=True)
         return lift.astype(np.float32)
 
-    def _own(self, rows: sp.csr_matrix, index: np.ndarray, known: np.ndarray) -> np.ndarray:
+    def _own(self, rows: sp.csr_matrix) -> np.ndarray:
         """log(k + own_mix·g) − log((1 + own_mix)·g) at each movie's year; 0 without history."""
         release = self.release_
-        span = np.arange(len(release))
         rated = sp.csr_matrix(rows >= self.config.from_stars, dtype=np.float64)
-        rated = rated.multiply(known[None, :]).tocsr()
-        per_year = sp.csr_matrix(
-            (np.ones(int(known.sum())), (np.flatnonzero(known), index[known])),
-            shape=(len(self.years_), len(release)),
-        )
-        counts = np.asarray((rated @ per_year).todense())  # users × release years
-        width = self.config.bandwidth_years
-        apart = span[:, None] - span[None, :]
-        kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
-        density = counts @ kernel
+        counts = np.asarray((rated @ self._per_year).todense())  # users × release years
+        density = counts @ self._kernel
         totals = density.sum(axis=1, keepdims=True)
         mix = self.config.own_mix
         own = np.where(totals > 0, density / np.where(totals > 0, totals, 1.0), release[None, :])
         lift = np.log(np.maximum(own + mix * release, TINY))
         lift -= np.log(np.maximum((1 + mix) * release, TINY))
-        return lift[:, index]
+        return lift[:, self._index]
 
     def _moment(self, years: np.ndarray) -> np.ndarray:
         """log f(r − y) − log m(y) for each calendar year r (one per user) and movie year y."""
@@ -187,4 +201,4 @@ class Era:
         first, model.latest_ = (float(x) for x in arrays["numbers"])
         model.first_year_ = int(first)
         model.years_ = np.asarray(years, dtype=np.int64)
-        return model
+        return model._prepare()

@@ -56,6 +56,7 @@ class GenreLift:
         self.names_: np.ndarray | None = None  # genre names
         self.shares_: np.ndarray | None = None  # p(g)
         self.genres_: sp.csr_matrix | None = None  # items × genres
+        self._mean_of: np.ndarray | None = None  # genres × items: a movie's mean over its genres
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
         self.names_ = np.array(sorted({g for genres in catalog.genres for g in genres}), dtype=str)
@@ -63,6 +64,12 @@ class GenreLift:
         rated = np.bincount(ratings.matrix.tocsr().indices, minlength=len(catalog))
         labels = self.genres_.T @ rated.astype(np.float64) + 1.0
         self.shares_ = labels / labels.sum()
+        return self._prepare()
+
+    def _prepare(self) -> Self:
+        per_movie = np.asarray(self.genres_.sum(axis=1)).ravel()
+        weights = self.genres_.multiply(1.0 / np.maximum(per_movie, 1.0)[:, None])
+        self._mean_of = np.asarray(weights.T.todense())
         return self
 
     def score(self, rows: sp.csr_matrix) -> np.ndarray:
@@ -73,8 +80,7 @@ class GenreLift:
         prior = self.config.prior
         own = (counts + prior * shares) / (counts.sum(axis=1, keepdims=True) + prior)
         lift = np.log(own) - np.log(shares)
-        per_movie = np.asarray(genres.sum(axis=1)).ravel()
-        scores = np.asarray((genres @ lift.T).T) / np.maximum(per_movie, 1.0)
+        scores = lift @ self._mean_of
         scores -= scores.mean(axis=1, keepdims=True)
         return scores.astype(np.float32)
 
@@ -94,4 +100,4 @@ class GenreLift:
         model.names_ = np.asarray(arrays["names"], dtype=str)
         model.shares_ = np.asarray(arrays["shares"], dtype=np.float64)
         model.genres_ = genre_matrix(catalog, model.names_)
-        return model
+        return model._prepare()
