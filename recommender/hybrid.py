@@ -277,8 +277,9 @@ class Hybrid:
     def components(
         self, rows: sp.csr_matrix, when: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """Each component's standardised scores for these users (n × n_items); `when`: each
-        user's moment for the trend (Unix seconds; None or NaN: the latest training rating)."""
+        """Each component's scores for these users (n × n_items), standardised except the
+        era's and the genre lift's log-lifts; `when`: each user's moment for the trend and the
+        era (Unix seconds; None or NaN: the latest training rating)."""
         rows = sp.csr_matrix(rows, dtype=np.float32)
         out = {
             "als": standardise(self.als.score(rows)),
@@ -453,8 +454,9 @@ class Recommender:
 
     def relevance(self, ratings: Mapping[int, float], when: float | None = None) -> np.ndarray:
         """The blended score of every catalogue movie for this history (before exclusion);
-        `when`: the moment of the history (Unix seconds), by default the latest liked rating
-        the model was trained on, which for someone rating in the bot is about now."""
+        `when`: the moment of the history (Unix seconds), by default the latest rating the
+        model was trained on (the latest liked one for the trend), which for someone rating in
+        the bot is about now."""
         return self._hybrid.score(self._row(ratings), _moment(when))[0]
 
     def recommend(
