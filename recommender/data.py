@@ -146,6 +146,24 @@ def user_moments(ratings: Ratings, users: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def genre_matrix(
+    catalog: Catalog, names: Sequence[str] | None = None
+) -> tuple[list[str], sp.csr_matrix]:
+    """Genre names (by default every genre in the catalogue, sorted) and the items × genres
+    0/1 matrix (float32 CSR) over them; a movie's genres not among `names` are left out."""
+    if names is None:
+        names = sorted({g for genres in catalog.genres for g in genres})
+    names = [str(g) for g in names]
+    position = {g: j for j, g in enumerate(names)}
+    pairs = sorted({(i, position[g]) for i, genres in enumerate(catalog.genres) for g in genres
+                    if g in position})
+    rows, cols = zip(*pairs, strict=True) if pairs else ((), ())
+    matrix = sp.csr_matrix(
+        (np.ones(len(pairs), dtype=np.float32), (rows, cols)), shape=(len(catalog), len(names))
+    )
+    return names, matrix
+
+
 def history_row(ratings: Mapping[int, float], items: Vocab) -> sp.csr_matrix:
     """One user's ratings (movie id → stars) as a 1 × n_items CSR row; unknown movies dropped."""
     ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))

@@ -27,7 +27,7 @@ from typing import Protocol, Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.data import Catalog, Ratings, user_moments
+from recommender.data import Catalog, Ratings, genre_matrix, user_moments
 
 RELEVANCE = 4.0
 KS = (5, 10, 20)
@@ -271,17 +271,6 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
 # Metrics on lists
 
 
-def genre_matrix(catalog: Catalog) -> np.ndarray:
-    """Items × genres 0/1 matrix (float32) in catalogue order."""
-    names = sorted({g for gs in catalog.genres for g in gs})
-    column = {g: j for j, g in enumerate(names)}
-    out = np.zeros((len(catalog), len(names)), dtype=np.float32)
-    for i, gs in enumerate(catalog.genres):
-        for g in gs:
-            out[i, column[g]] = 1.0
-    return out
-
-
 def item_self_information(train: sp.csr_matrix) -> np.ndarray:
     """−log2 of each item's add-one-smoothed train popularity share (novelty of one item)."""
     counts = np.bincount(train.indices, minlength=train.shape[1]).astype(np.float64)
@@ -393,7 +382,7 @@ def list_metrics(
     `relevant` n × n_items (non-zero = relevant). Users with no relevant item are skipped."""
     keep = np.diff(relevant.indptr) > 0
     acc = _Accumulator(sorted(set(ks)), relevant.shape[1])
-    genres, info = genre_matrix(catalog), item_self_information(train)
+    genres, info = genre_matrix(catalog)[1].toarray(), item_self_information(train)
     if keep.any():
         rel = (relevant[keep] != 0).toarray()
         acc.add(np.asarray(top)[keep], rel, genres, info)
@@ -455,7 +444,7 @@ def evaluate_ranking(
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     batch = max(1, min(batch, BATCH_CELLS // max(len(catalog), 1)))
     acc = _Accumulator(all_ks, len(catalog))
-    genres, info = genre_matrix(catalog), item_self_information(train.matrix)
+    genres, info = genre_matrix(catalog)[1].toarray(), item_self_information(train.matrix)
     started = time.perf_counter()
     for start in range(0, len(users), batch):
         rows = users[start:start + batch]

@@ -22,27 +22,13 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.data import Catalog, Ratings
+from recommender.data import Catalog, Ratings, genre_matrix
 
 
 @dataclass(frozen=True)
 class GenreLiftConfig:
     prior: float = 5.0  # pseudo-labels pulling a user's genre shares towards everyone's
     from_stars: float = 3.0  # a user's ratings below this (dislikes) do not count
-
-
-def genre_matrix(catalog: Catalog, names: np.ndarray) -> sp.csr_matrix:
-    """items × genres 0/1 matrix over these genre names (genres not among them dropped)."""
-    position = {str(g): j for j, g in enumerate(names)}
-    rows, cols = [], []
-    for i, genres in enumerate(catalog.genres):
-        for genre in genres:
-            if genre in position:
-                rows.append(i)
-                cols.append(position[genre])
-    return sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(catalog), len(names)), dtype=np.float64
-    )
 
 
 class GenreLift:
@@ -59,8 +45,8 @@ class GenreLift:
         self._mean_of: np.ndarray | None = None  # genres × items: a movie's mean over its genres
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
-        self.names_ = np.array(sorted({g for genres in catalog.genres for g in genres}), dtype=str)
-        self.genres_ = genre_matrix(catalog, self.names_)
+        names, self.genres_ = genre_matrix(catalog)
+        self.names_ = np.array(names, dtype=str)
         rated = np.bincount(ratings.matrix.tocsr().indices, minlength=len(catalog))
         labels = self.genres_.T @ rated.astype(np.float64) + 1.0
         self.shares_ = labels / labels.sum()
@@ -99,5 +85,5 @@ class GenreLift:
         model = cls(GenreLiftConfig(**params))
         model.names_ = np.asarray(arrays["names"], dtype=str)
         model.shares_ = np.asarray(arrays["shares"], dtype=np.float64)
-        model.genres_ = genre_matrix(catalog, model.names_)
+        model.genres_ = genre_matrix(catalog, model.names_)[1]
         return model._prepare()

@@ -34,7 +34,7 @@ from sklearn.preprocessing import normalize
 from recommender import artifacts
 from recommender.als import ALS, ALSConfig
 from recommender.content import Content, ContentConfig
-from recommender.data import Catalog, Ratings, history_row
+from recommender.data import Catalog, Ratings, genre_matrix, history_row
 from recommender.ease import EASE, CatalogTooLargeError, check_memory
 from recommender.era import Era, EraConfig
 from recommender.genre_lift import GenreLift, GenreLiftConfig
@@ -395,7 +395,7 @@ class Recommender:
         self.info = dict(info)
         self._hybrid = hybrid
         self._predictor = predictor
-        self._genre_names, self._genre_matrix = _genre_index(catalog)
+        self._genre_names, self._genre_matrix = genre_matrix(catalog)
         genres = self._genre_matrix.toarray()
         norms = np.linalg.norm(genres, axis=1, keepdims=True)
         self._genre_unit = _read_only(genres / np.where(norms > 0, norms, 1.0))
@@ -787,18 +787,6 @@ class Recommender:
         if wrong:
             raise ValueError(f"{n} movies in the catalogue but component sizes {wrong}")
         return cls(catalog, hybrid, predictor, meta.get("info", {}))
-
-
-def _genre_index(catalog: Catalog) -> tuple[list[str], sp.csr_matrix]:
-    """Genre names and an items × genres 0/1 matrix."""
-    names = sorted({g for genres in catalog.genres for g in genres})
-    position = {g: j for j, g in enumerate(names)}
-    rows = [i for i, genres in enumerate(catalog.genres) for _ in genres]
-    cols = [position[g] for genres in catalog.genres for g in genres]
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(catalog), len(names))
-    )
-    return names, matrix
 
 
 def _moment(when: float | None) -> np.ndarray | None:
