@@ -83,6 +83,7 @@ class Era:
         self._index = np.zeros(0, dtype=np.int64)  # each movie's position in `release_`
         self._per_year: sp.csr_matrix | None = None  # movies of known year × release years
         self._kernel: np.ndarray | None = None  # release years × release years
+        self._log_marginal: np.ndarray | None = None  # log m(y) for each movie
         self._at_latest: np.ndarray | None = None  # the moment's lift at `latest_`
 
     def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
@@ -130,8 +131,10 @@ class Era:
         apart = span[:, None] - span[None, :]
         width = self.config.bandwidth_years
         self._kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
-        self._at_latest = None
+        self._log_marginal = self._at_latest = None
         if len(self.ages_):
+            on, share = self.rating_years_[:, 0].astype(np.int64), self.rating_years_[:, 1]
+            self._log_marginal = np.log(np.maximum(share @ self._ages_at(on), TINY))
             self._at_latest = self._moment(calendar_years(np.array([self.latest_])))
         return self
 
@@ -168,17 +171,15 @@ class Era:
         lift -= np.log(np.maximum((1 + mix) * release, TINY))
         return lift[:, self._index]
 
+    def _ages_at(self, years: np.ndarray) -> np.ndarray:
+        """f(r − y) for each calendar year r (rows) and each movie's release year y."""
+        ages = np.clip(years[:, None] - self.years_[None, :], AGES[0], AGES[-1])
+        return self.ages_[ages - AGES[0]]
+
     def _moment(self, years: np.ndarray) -> np.ndarray:
         """log f(r − y) − log m(y) for each calendar year r (one per user) and movie year y."""
-        movie = self.years_[None, :]
-
-        def f(at: np.ndarray) -> np.ndarray:
-            return self.ages_[np.clip(at[:, None] - movie, AGES[0], AGES[-1]) - AGES[0]]
-
-        on, share = self.rating_years_[:, 0].astype(np.int64), self.rating_years_[:, 1]
-        marginal = share @ f(on)
         unique, inverse = np.unique(years, return_inverse=True)
-        lift = np.log(np.maximum(f(unique), TINY)) - np.log(np.maximum(marginal, TINY))
+        lift = np.log(np.maximum(self._ages_at(unique), TINY)) - self._log_marginal
         return lift[inverse.ravel()]
 
     def _fitted(self) -> np.ndarray:
