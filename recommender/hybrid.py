@@ -8,9 +8,9 @@ where they know little: the era (how well a movie's release year suits the user'
 their own movies' years) and the genre lift (the user's genres against everyone's). All are
 blended with weights that depend on how many ratings the user has:
 w(n) = max(0, cold + (warm − cold) · n/(n + pivot)). With no ratings only popularity speaks;
-with a handful, popularity, the trend, the quality prior and the "watched" ALS carry most of
-the weight; with many, the collaborative models do. The weights were tuned on
-validation splits carved from the training data (see `BlendConfig`).
+with a handful, popularity, the trend, the quality prior, the era, the genre lift and the
+"watched" ALS carry most of the weight; with many, the collaborative models do. The weights
+were tuned on validation splits carved from the training data (see `BlendConfig`).
 
 `Recommender` wraps the fitted blend with the rating predictor, filters, a diversity re-rank
 (maximal marginal relevance) and the reason shown next to each pick. It is immutable: a retrain
@@ -591,10 +591,11 @@ class Recommender:
     ) -> list[Reason]:
         """Why each pick: the liked history movie most like it, or its popularity.
 
-        "Liked" when the personal models speak more strongly for the pick than popularity,
-        quality and the trend do, each judged per unit of its blend weight (a weighted mean of
-        standardised scores): new users' blends lean on popularity, yet a pick the personal
-        models single out should still say which of their movies it is like.
+        "Liked" when the personal models speak more strongly for the pick than the general
+        components (popularity, quality, the trend, the era and the genre lift) do, each
+        judged per unit of its blend weight (a weighted mean of their scores): new users'
+        blends lean on popularity, yet a pick the personal models single out should still say
+        which of their movies it is like.
         """
         liked = _liked(row)
         top_genres = self._user_genres(liked)
