@@ -2,15 +2,15 @@
 
 Scorers (ALS on liked movies, a second "watched" ALS on every rated movie, EASE when the
 catalogue fits in memory, content, popularity, the trend of what people liked around the time
-the user rates) each score every movie for a user; each score row is standardised (z-score
-over the catalogue). Two more speak in log-lifts, not standardised, so that they say little
-where they know little: the era (how well a movie's release year suits the user's moment and
-their own movies' years) and the genre lift (the user's genres against everyone's). All are
-blended with weights that depend on how many ratings the user has:
-w(n) = max(0, cold + (warm − cold) · n/(n + pivot)). With no ratings only popularity speaks;
-with a handful, popularity, the trend, the quality prior, the era, the genre lift and the
-"watched" ALS carry most of the weight; with many, the collaborative models do. The weights
-were tuned on validation splits carved from the training data (see `BlendConfig`).
+the user rates) each score every movie for a user; each score row is standardised (z-score over
+the movies someone had rated at training time). Two more speak in log-lifts, not standardised,
+so that they say little where they know little: the era (how well a movie's release year suits
+the user's moment and their own movies' years) and the genre lift (the user's genres against
+everyone's). All are blended with weights that depend on how many ratings the user has:
+w(n) = max(0, cold + (warm − cold) · n/(n + pivot)). With no ratings only popularity speaks; with a
+handful, popularity, the trend, the quality prior, the era, the genre lift and the "watched"
+ALS carry most of the weight; with many, the collaborative models do. The weights were tuned on
+validation splits carved from the training data (see `BlendConfig`).
 
 `Recommender` wraps the fitted blend with the rating predictor, filters, a diversity re-rank
 (maximal marginal relevance) and the reason shown next to each pick. It is immutable: a retrain
@@ -210,11 +210,19 @@ class HybridConfig:
         )
 
 
-def standardise(scores: np.ndarray) -> np.ndarray:
-    """Row-wise z-scores, so components on different scales can be added; flat rows → 0."""
+def standardise(scores: np.ndarray, over: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise z-scores, so components on different scales can be added; flat rows → 0.
+
+    `over`: a mask of the movies whose scores set each row's mean and spread (all by default).
+    The blend passes the movies someone had rated at training time: where most of a large
+    catalogue is unrated (a young bot, a cold-start carve), the unrated movies' near-constant
+    scores would shrink the spread and inflate every rated movie's z-score, and the weights
+    would mean something else on every data set.
+    """
     scores = np.asarray(scores, dtype=np.float32)
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
+    ref = scores if over is None or not over.any() else scores[:, over]
+    mean = ref.mean(axis=1, keepdims=True)
+    std = ref.std(axis=1, keepdims=True)
     return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0).astype(
         np.float32
     )
@@ -281,20 +289,25 @@ class Hybrid:
         era's and the genre lift's log-lifts; `when`: each user's moment for the trend and the
         era (Unix seconds; None or NaN: the latest training rating)."""
         rows = sp.csr_matrix(rows, dtype=np.float32)
+        unknown = self.unknown_items
+        known = ~unknown
+
+        def z(scores: np.ndarray) -> np.ndarray:
+            return standardise(scores, over=known)
+
         out = {
-            "als": standardise(self.als.score(rows)),
-            "watched": standardise(self.watched.score(rows)),
-            "content": standardise(self.content.score(rows)),
-            "popularity": standardise(self.popularity.score(sp.csr_matrix((1, rows.shape[1]))))[0],
+            "als": z(self.als.score(rows)),
+            "watched": z(self.watched.score(rows)),
+            "content": z(self.content.score(rows)),
+            "popularity": z(self.popularity.score(sp.csr_matrix((1, rows.shape[1]))))[0],
             "quality": self.quality,
-            "trend": standardise(self.trend.score(when, rows.shape[0])),
+            "trend": z(self.trend.score(when, rows.shape[0])),
             # log-lifts, not standardised: their spread says how much they know
             "era": self.era.score(rows, when),
             "genres": self.genres.score(rows),
         }
         if self.ease is not None:
-            out["ease"] = standardise(self._ease_scores(rows))
-        unknown = self.unknown_items
+            out["ease"] = z(self._ease_scores(rows))
         if unknown.any():
             # Collaborative models know nothing about these movies (nobody had rated them at
             # training time): judge them by their content instead.
@@ -326,7 +339,7 @@ class Hybrid:
         mean = sums.sum() / counts.sum() if counts.sum() else 0.0
         prior = self.config.blend.quality_prior
         damped = (sums + prior * mean) / (counts + prior)
-        return standardise(damped[None, :])[0]
+        return standardise(damped[None, :], over=~self.unknown_items)[0]
 
     @cached_property
     def unknown_items(self) -> np.ndarray:

@@ -244,3 +244,22 @@ def test_a_movie_added_after_training_trends_like_its_popularity(model):
     parts = extended._hybrid.components(extended._row(COMEDY_FAN))
     new = extended.catalog.items.index(new_id)
     assert parts["trend"][0, new] == parts["popularity"][new]
+
+
+def test_unrated_movies_in_the_catalogue_do_not_change_how_much_each_component_weighs():
+    """Most of a big catalogue can be movies nobody rated (a young bot, a fresh import): their
+    flat scores must not shrink a component's spread and so inflate its weight in the blend."""
+    cat = synthetic.catalog()
+    start = int(cat.items.ids.max()) + 1
+    unrated = [(start + i, f"Obscure {i}", 1950, ("Documentary",)) for i in range(400)]
+    bigger = synthetic.grown(cat, *unrated)
+    small = Recommender.train(synthetic.ratings(cat), cat, SMALL)
+    big = Recommender.train(synthetic.ratings(bigger), bigger, SMALL)
+    small_parts = small._hybrid.components(small._row(COMEDY_FAN))
+    big_parts = big._hybrid.components(big._row(COMEDY_FAN))
+    rated = big.catalog.items.index_of(cat.items.ids)
+    for name in ("popularity", "quality", "trend"):
+        np.testing.assert_allclose(
+            np.atleast_2d(big_parts[name])[:, rated], np.atleast_2d(small_parts[name]),
+            rtol=1e-5, atol=1e-5, err_msg=name,
+        )
