@@ -15,9 +15,9 @@ How a query is answered, and why in two stages:
    that is part of a title ("lost children") or has a typo in a word ("toy stroy"), and where
    that can miss ("toystory", "godfater"), plain `ratio` over every alias.
 3. Score the candidates' aliases carefully (whole-string ratio, word-order-insensitive ratios,
-   partial matches that are worth more on word boundaries and at the start, numbers that must
-   agree), adjust for the year, and rank best first; equal scores go to the movie with more
-   ratings.
+   partial matches that are worth more on word boundaries and at the start, query words found
+   in the title even when misspelt, numbers that must agree), adjust for the year, and rank
+   best first; equal scores go to the movie with more ratings.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
@@ -56,6 +56,8 @@ _PREFIX = 92.0  # the query is how the title starts, on a word boundary
 _WHOLE_WORDS = 90.0  # the query is whole words inside the title
 _INSIDE_A_WORD = 80.0  # "heat" inside "Heathers"
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
+_CLOSE_WORD = 90.0  # a misspelt query word this close to a title word stands for it…
+_CLOSE_WORD_LETTERS = 5  # …if it has this many letters ("heat" is not "heart")
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
 # Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
@@ -247,6 +249,9 @@ def _similarity(query: str, key: str) -> float:
         return score
     if query_words <= key_words:
         score = max(score, _QUERY_WORDS_IN_TITLE)
+    else:
+        # Every word there but misspelt: "godfater" → "The Godfather: Part II".
+        score = max(score, _QUERY_WORDS_IN_TITLE * _closeness(query_words, key_words))
     if len(key) >= 8 * len(query):
         return max(score, 0.6 * fuzz.partial_ratio(query, key))
     where = fuzz.partial_ratio_alignment(query, key)
@@ -259,6 +264,23 @@ def _similarity(query: str, key: str) -> float:
     else:
         scale = _INSIDE_A_WORD
     return max(score, scale / 100 * partial)
+
+
+def _closeness(query_words: set[str], key_words: set[str]) -> float:
+    """How closely each query word matches some title word (mean of their ratios, 0–1); 0 if
+    a word is far from all of them, or is short and not there as it is."""
+    total = 0.0
+    for word in query_words:
+        if word in key_words:
+            total += 1.0
+            continue
+        if len(word) < _CLOSE_WORD_LETTERS:
+            return 0.0
+        best = max(fuzz.ratio(word, other) for other in key_words)
+        if best < _CLOSE_WORD:
+            return 0.0
+        total += best / 100
+    return total / len(query_words)
 
 
 def _year_penalty(wanted: int | None, year: int | None) -> float:

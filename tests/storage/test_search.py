@@ -156,6 +156,20 @@ def test_best_matches_come_first_and_the_exact_title_wins(index):
         assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
 
 
+def test_a_misspelt_word_finds_every_title_that_has_it(index):
+    """"godfater" is The Godfather, but someone who typed it may want Part II: offer both."""
+    godfather = index.search("godfater")
+    assert [m.movie_id for m in godfather[:2]] == [8, 9]
+    assert godfather[0].score > godfather[1].score
+
+
+def test_a_short_word_one_letter_off_is_another_word_inside_a_longer_title():
+    movies = [Movie(1, "Heat", 1995, ()), Movie(2, "Wild at Heart", 1990, ())]
+    index = TitleIndex.build(movies, {1: 500, 2: 100})
+    assert [m.movie_id for m in index.search("heat")] == [1]
+    assert index.search("wild heat")[0].movie_id == 2  # with its other words, a typo is fine
+
+
 def test_a_famous_long_title_is_found_among_hundreds_sharing_its_words():
     fan_edits = [Movie(100 + n, f"Star Wars Fan Edit {n}", 2010, ()) for n in range(400)]
     famous = Movie(1, "Star Wars: Episode IV - A New Hope", 1977, ("Sci-Fi",))
