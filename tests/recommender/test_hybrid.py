@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from recommender.data import Catalog
+from recommender.data import Catalog, Ratings
 from recommender.hybrid import BlendConfig, Filters, ModelHolder, Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
@@ -263,3 +263,30 @@ def test_unrated_movies_in_the_catalogue_do_not_change_how_much_each_component_w
             np.atleast_2d(big_parts[name])[:, rated], np.atleast_2d(small_parts[name]),
             rtol=1e-5, atol=1e-5, err_msg=name,
         )
+
+
+def test_similar_prefers_a_movie_of_the_same_kind_over_one_the_same_people_watched():
+    """Taste alone puts the most watched films of an era side by side (Star Wars next to Toy
+    Story); a film sharing the seed's genres should come first, the other still listed."""
+    rng = np.random.default_rng(0)
+    ids = list(range(1, 21))
+    genres = [("Animation",), ("Animation",), ("Sci-Fi",)] + [("Drama",)] * 17
+    cat = Catalog.build(ids, [f"Movie {i}" for i in ids], [1995] * 20, genres)
+    users, movies, stars = [], [], []
+    for user in range(1, 121):
+        # the era's audience: movie 3 always, movie 2 every other time
+        seen = [1, 3] + ([2] if user % 2 else []) if user <= 60 else []
+        seen += rng.choice(range(4, 21), 4, replace=False).tolist()
+        users += [user] * len(seen)
+        movies += seen
+        stars += [5.0] * len(seen)
+    ratings = Ratings.from_arrays(
+        np.array(users), np.array(movies), np.array(stars), items=cat.items
+    )
+    by_audience = replace(SMALL, blend=replace(SMALL.blend, similarity_als_share=1.0))
+    taste_only = replace(
+        by_audience, blend=replace(by_audience.blend, similarity_genre_floor=1.0)
+    )
+    assert Recommender.train(ratings, cat, taste_only).similar(1, n=1)[0].movie_id == 3
+    alike = [p.movie_id for p in Recommender.train(ratings, cat, by_audience).similar(1, n=5)]
+    assert alike[0] == 2 and 3 in alike
