@@ -610,9 +610,13 @@ class Recommender:
             taste = share * (self._item_vectors @ self._item_vectors[index]) + (1 - share) * content
         else:
             taste = content  # never rated: content is all we know
-        genres = self._genre_unit @ self._genre_unit[index]
+        return self._by_genre(taste, self._genre_unit @ self._genre_unit[index])
+
+    def _by_genre(self, taste: np.ndarray, genres: np.ndarray) -> np.ndarray:
+        """Taste similarity weighed by genre cosine: sharing no genre keeps the floor's share
+        of it (a negative taste, already unlike, stays as it is)."""
         floor = self.config.blend.similarity_genre_floor
-        return np.maximum(taste, 0.0) * (floor + (1 - floor) * genres)
+        return np.where(taste > 0, taste * (floor + (1 - floor) * genres), taste)
 
     def _reasons(
         self, row: sp.csr_matrix, chosen: np.ndarray, parts: Mapping[str, np.ndarray]
@@ -647,7 +651,8 @@ class Recommender:
         return reasons
 
     def _closest(self, chosen: np.ndarray, liked: np.ndarray) -> np.ndarray:
-        """For each chosen movie, the liked movie most similar to it (one matrix product)."""
+        """For each chosen movie, the liked movie most similar to it, as `similar` judges
+        (one matrix product)."""
         share = self.config.blend.similarity_als_share
         vectors = self._hybrid.content.vectors_
         content = np.asarray((vectors[chosen] @ vectors[liked].T).todense(), dtype=np.float64)
@@ -655,7 +660,8 @@ class Recommender:
         taste = factors[chosen].astype(np.float64) @ factors[liked].T.astype(np.float64)
         has_taste = factors[chosen].any(axis=1)[:, None]
         sims = np.where(has_taste, share * taste + (1 - share) * content, content)
-        return liked[np.argmax(sims, axis=1)]
+        genres = self._genre_unit[chosen] @ self._genre_unit[liked].T
+        return liked[np.argmax(self._by_genre(sims, genres), axis=1)]
 
     def _user_genres(self, liked: np.ndarray) -> list[str]:
         """Genres of the user's liked movies, most frequent first."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recommender.data import Catalog, Ratings
-from recommender.hybrid import BlendConfig, Filters, ModelHolder, Recommender
+from recommender.hybrid import BlendConfig, Filters, ModelHolder, Reason, Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 
@@ -287,6 +287,13 @@ def test_similar_prefers_a_movie_of_the_same_kind_over_one_the_same_people_watch
     taste_only = replace(
         by_audience, blend=replace(by_audience.blend, similarity_genre_floor=1.0)
     )
-    assert Recommender.train(ratings, cat, taste_only).similar(1, n=1)[0].movie_id == 3
-    alike = [p.movie_id for p in Recommender.train(ratings, cat, by_audience).similar(1, n=5)]
+    blind, model = (Recommender.train(ratings, cat, c) for c in (taste_only, by_audience))
+    assert blind.similar(1, n=1)[0].movie_id == 3
+    alike = [p.movie_id for p in model.similar(1, n=5)]
     assert alike[0] == 2 and 3 in alike
+    # and "because you liked …" names the liked movie `similar` would: the one of its kind
+    history = {2: 5.0, 3: 5.0} | {m: 3.0 for m in range(4, 16)}  # the dramas were so-so
+    animation = Filters(genres=frozenset({"Animation"}))
+    for served, named in ((blind, 3), (model, 2)):
+        pick = served.recommend(history, n=1, filters=animation)[0]
+        assert (pick.movie_id, pick.reason) == (1, Reason("liked", movie_id=named))
