@@ -234,9 +234,14 @@ def no_picks(filtered: bool, trained: bool) -> str:
     return "I've run out of picks for you. Rate a few more movies and ask again!"
 
 
-def recommend_usage(genres: Sequence[str]) -> str:
+def _not_understood(word: str) -> str:
+    return f"I didn't understand “{escape(clip(word, 40))}”. " if word else ""
+
+
+def recommend_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
+        _not_understood(word)
+        + "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
         "<code>/recommend comedy 90s</code> or <code>/recommend 10 sci-fi</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )
@@ -430,9 +435,10 @@ def group_intro(bot_username: str) -> str:
     )
 
 
-def night_usage(genres: Sequence[str]) -> str:
+def night_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        "Usage: <code>/movienight [genre] [decade]</code>, e.g. "
+        _not_understood(word)
+        + "Usage: <code>/movienight [genre] [decade]</code>, e.g. "
         "<code>/movienight comedy 90s</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )

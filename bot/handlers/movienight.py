@@ -65,8 +65,8 @@ async def movienight(update: Update, context: BotContext) -> None:
     genres = services.genres()
     try:
         request = parse_request(context.args or [], genres)
-    except UsageError:
-        await reply(update, render.night_usage(genres))
+    except UsageError as exc:
+        await reply(update, render.night_usage(genres, str(exc)))
         return
     chat, user = update.effective_chat, update.effective_user
     wanted = {"genre": request.genre, "decade": request.decade}

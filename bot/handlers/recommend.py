@@ -61,8 +61,8 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
             decade = 1900 + int(m[1]) * 10 if m[1] else int(m[2]) // 10 * 10
             if m[1] and int(m[1]) < 3:  # 00s, 10s, 20s are this century
                 decade += 100
-        elif word.isdigit() and 1 <= int(word) <= MAX_N:
-            n = int(word)
+        elif word.isdigit() and int(word) >= 1:
+            n = min(int(word), MAX_N)  # more than a message holds: the first page, and More ▶
         elif pair in names and i + 1 < len(words):
             genre, i = names[pair], i + 1
         elif (key := _norm(word).removesuffix("s")) and (
@@ -102,8 +102,8 @@ async def recommend(update: Update, context: BotContext) -> None:
     genres = context.services.genres()
     try:
         request = parse_request(context.args or [], genres)
-    except UsageError:
-        await reply(update, render.recommend_usage(genres))
+    except UsageError as exc:
+        await reply(update, render.recommend_usage(genres, str(exc)))
         return
     await send_picks(update, context, request, offset=0)
 

@@ -125,7 +125,8 @@ async def test_genre_and_decade_filters_apply_to_the_picks(emulator, run_bot, me
 async def test_bad_arguments_a_second_night_and_private_use_get_clear_answers(emulator, run_bot):
     services, (alice, bob, _), group, _, _ = await group_with_night(emulator, run_bot)
     await bob.send("/movienight banana", to=group)
-    assert "Usage" in (await group.next_message()).text
+    answer = (await group.next_message()).text
+    assert "“banana”" in answer and "Usage" in answer
     await bob.send("/movienight", to=group)  # the same night, posted again at the bottom
     again = await group.next_message()
     assert "Who's in?" in again.text and "Alice" in again.text

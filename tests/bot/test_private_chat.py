@@ -141,7 +141,11 @@ async def test_bad_recommend_arguments_get_usage(emulator, run_bot):
     await run_bot()
     alice = emulator.user("Alice")
     await alice.send("/recommend banana")
-    assert "Usage" in (await alice.next_message()).text
+    answer = (await alice.next_message()).text
+    assert "“banana”" in answer and "Usage" in answer
+    await alice.send("/recommend 500")  # more than a page: the first page, with More ▶
+    picks = await alice.next_message()
+    assert "Your picks" in picks.text and "More" in str(picks.reply_markup)
 
 
 async def test_not_interested_and_watchlist_change_the_next_picks_at_once(emulator, run_bot):
