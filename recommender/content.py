@@ -149,12 +149,6 @@ class Content:
         dense /= np.where(norms > 0, norms, 1.0)
         return np.ascontiguousarray((vectors @ dense).T, dtype=np.float32)
 
-    def similarity(self, index: int, others: np.ndarray | None = None) -> np.ndarray:
-        """Cosine similarity of one movie to `others` (default: every movie)."""
-        vectors = self._fitted()
-        target = vectors if others is None else vectors[others]
-        return np.asarray((target @ vectors[index].T).todense(), dtype=np.float32).ravel()
-
     def _fitted(self) -> sp.csr_matrix:
         if self.vectors_ is None:
             raise RuntimeError("Content is not fitted: call fit() first")

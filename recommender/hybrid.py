@@ -517,11 +517,11 @@ class Recommender:
         ]
 
     def similar(self, movie_id: int, n: int = 10, exclude: Collection[int] = ()) -> list[Pick]:
-        """Movies most like this one (`_item_similarity`: taste weighed by shared genres)."""
+        """Movies most like this one (`_likeness`: taste weighed by shared genres)."""
         index = self.catalog.items.index(int(movie_id))
         if index < 0 or n <= 0:
             return []
-        sims = self._item_similarity(index).astype(np.float64)
+        sims = self._likeness(np.array([index]))[0].astype(np.float64)
         sims[index] = -np.inf
         sims[self._indices(exclude)] = -np.inf
         chosen = _top(sims, n)
@@ -598,24 +598,26 @@ class Recommender:
         by_taste = np.clip(vectors @ vectors.T, 0.0, 1.0)
         return 0.5 * by_genre + 0.5 * by_taste
 
-    def _item_similarity(self, index: int) -> np.ndarray:
-        """How alike one movie and every other are: taste (ALS-factor cosine blended with
-        content cosine) times genre agreement. Taste alone puts the most watched films of an
-        era side by side (Star Wars next to Toy Story: the same people saw both); the genres
-        say what a movie is, so a film sharing none keeps only `similarity_genre_floor` of
-        its taste."""
-        share = self.config.blend.similarity_als_share
-        content = self._hybrid.content.similarity(index)
-        if self._item_vectors[index].any():
-            taste = share * (self._item_vectors @ self._item_vectors[index]) + (1 - share) * content
-        else:
-            taste = content  # never rated: content is all we know
-        return self._by_genre(taste, self._genre_unit @ self._genre_unit[index])
-
-    def _by_genre(self, taste: np.ndarray, genres: np.ndarray) -> np.ndarray:
-        """Taste similarity weighed by genre cosine: sharing no genre keeps the floor's share
-        of it (a negative taste, already unlike, stays as it is)."""
-        floor = self.config.blend.similarity_genre_floor
+    def _likeness(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """How alike movies `rows` and `cols` (default: all) are, rows × cols: taste (ALS-factor
+        cosine blended with content cosine; content alone for a row movie nobody rated) times
+        genre agreement. Taste alone puts the most watched films of an era side by side (Star
+        Wars next to Toy Story: the same people saw both); the genres say what a movie is, so a
+        film sharing none keeps only `similarity_genre_floor` of its taste (a negative taste,
+        already unlike, stays as it is)."""
+        blend = self.config.blend
+        vectors = self._hybrid.content.vectors_
+        others = vectors if cols is None else vectors[cols]
+        content = np.asarray((vectors[rows] @ others.T).todense(), dtype=np.float32)
+        factors = self._item_vectors
+        taste = factors[rows] @ (factors if cols is None else factors[cols]).T
+        share = blend.similarity_als_share
+        has_taste = factors[rows].any(axis=1)[:, None]
+        taste = np.where(has_taste, share * taste + (1 - share) * content, content)
+        genres = self._genre_unit[rows] @ (
+            self._genre_unit if cols is None else self._genre_unit[cols]
+        ).T
+        floor = blend.similarity_genre_floor
         return np.where(taste > 0, taste * (floor + (1 - floor) * genres), taste)
 
     def _reasons(
@@ -651,17 +653,8 @@ class Recommender:
         return reasons
 
     def _closest(self, chosen: np.ndarray, liked: np.ndarray) -> np.ndarray:
-        """For each chosen movie, the liked movie most similar to it, as `similar` judges
-        (one matrix product)."""
-        share = self.config.blend.similarity_als_share
-        vectors = self._hybrid.content.vectors_
-        content = np.asarray((vectors[chosen] @ vectors[liked].T).todense(), dtype=np.float64)
-        factors = self._item_vectors
-        taste = factors[chosen].astype(np.float64) @ factors[liked].T.astype(np.float64)
-        has_taste = factors[chosen].any(axis=1)[:, None]
-        sims = np.where(has_taste, share * taste + (1 - share) * content, content)
-        genres = self._genre_unit[chosen] @ self._genre_unit[liked].T
-        return liked[np.argmax(self._by_genre(sims, genres), axis=1)]
+        """For each chosen movie, the liked movie most similar to it, as `similar` judges."""
+        return liked[np.argmax(self._likeness(chosen, liked), axis=1)]
 
     def _user_genres(self, liked: np.ndarray) -> list[str]:
         """Genres of the user's liked movies, most frequent first."""
