@@ -5,14 +5,15 @@
 
 Nobody labelled which movies are alike, but titles say which belong together: "Die Hard" and
 "Die Hard 2", "Star Trek III: …" and "Star Trek IV: …", "Godfather, The" and "Godfather: Part
-II, The". Movies are grouped by the first two words of their title (articles dropped; the one
-word of a one-word title), and for every movie with at least `--min-ratings` ratings that
-shares its group with another, the script asks `similar(movie, n=10)` and prints how often a
-group mate is among them (hit@10), the mean share of its mates found (recall@10) and the mean
-genre cosine between the movie and its 10 (genre agreement). The groups are rough (two
-unrelated "Star Maps" and "Star Wars" do not share a group; "Wild Bill" and "Wild Bill: Hollywood
-Maverick" do), the same for every floor, so the comparison is fair. `similarity_genre_floor` =
-1 is taste alone; lower floors weigh taste by shared genres (see `BlendConfig`).
+II, The". Movies are grouped by the first two words of their title as search normalises it
+(`storage.search.normalize`, English articles dropped; the one word of a one-word title), and
+for every movie with at least `--min-ratings` ratings that shares its group with another, the
+script asks `similar(movie, n=10)` and prints how often a group mate is among them (hit@10),
+the mean share of its mates found (recall@10) and the mean genre cosine between the movie and
+its 10 (genre agreement). The groups are rough (two unrelated "Star Maps" and "Star Wars" do
+not share a group; "Wild Bill" and "Wild Bill: Hollywood Maverick" do), the same for every
+floor, so the comparison is fair. `similarity_genre_floor` = 1 is taste alone; lower floors
+weigh taste by shared genres (see `BlendConfig`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import re
+import copy
 from collections import defaultdict
 from dataclasses import replace
 
@@ -30,26 +31,22 @@ import numpy as np
 from recommend_bench import from_db
 
 from recommender.hybrid import Recommender
-
-ARTICLES = ("the", "a", "an")
+from storage.search import ENGLISH_ARTICLES, normalize
 
 
 def franchise(title: str) -> str:
-    """The first two words of a title, lower case, without articles (moved or in front)."""
-    words = [w for w in re.sub(r"[^a-z0-9]+", " ", title.lower()).split() if w not in ARTICLES]
-    return " ".join(words[:2])
+    """The first two words of a title as search normalises it, without English articles
+    (moved to the end or in front)."""
+    return " ".join([w for w in normalize(title).split() if w not in ENGLISH_ARTICLES][:2])
 
 
 def with_floor(model: Recommender, floor: float) -> Recommender:
     """The same fitted model, with another genre floor for `similar`."""
-    config = model.config
-    hybrid = model._hybrid
-    hybrid_copy = type(hybrid).__new__(type(hybrid))
-    hybrid_copy.__dict__.update(hybrid.__dict__)
-    hybrid_copy.config = replace(
-        config, blend=replace(config.blend, similarity_genre_floor=floor)
+    hybrid = copy.copy(model._hybrid)
+    hybrid.config = replace(
+        hybrid.config, blend=replace(hybrid.config.blend, similarity_genre_floor=floor)
     )
-    return Recommender(model.catalog, hybrid_copy, model._predictor, model.info)
+    return Recommender(model.catalog, hybrid, model._predictor, model.info)
 
 
 def main() -> None:

@@ -150,7 +150,7 @@ class BlendConfig:
     similarity_als_share: float = 0.7
     # similar() also weighs that by shared genres: a movie sharing none keeps this share.
     # `bench/similar_bench.py` on MovieLens 100K: share of movies with a same-franchise title
-    # among their 10 most similar, 0.362 without (1.0), 0.419 at 0.5, 0.429 at 0.25; 0.5
+    # among their 10 most similar, 0.358 without (1.0), 0.442 at 0.5, 0.453 at 0.25; 0.5
     # keeps taste the larger part.
     similarity_genre_floor: float = 0.5
 
