@@ -38,9 +38,12 @@ def write_dataset(folder: Path, n_ratings: int, n_users: int, n_movies: int, see
         out.writelines(f"{m},{m:07d},{m}\n" for m in range(1, n_movies + 1))
     with (folder / "tags.csv").open("w") as out:
         out.write("userId,movieId,tag,timestamp\n")
-        out.writelines(f"{u},{m},tag {m % 97},1500000000\n"
-                       for u, m in zip(rng.integers(1, n_users, 100_000),
-                                       rng.integers(1, n_movies, 100_000), strict=True))
+        out.writelines(
+            f"{u},{m},tag {m % 97},1500000000\n"
+            for u, m in zip(
+                rng.integers(1, n_users, 100_000), rng.integers(1, n_movies, 100_000), strict=True
+            )
+        )
     # Popularity falls off with rank like MovieLens' (a few blockbusters, a long tail).
     weights = 1.0 / np.arange(1, n_movies + 1) ** 0.8
     weights /= weights.sum()
@@ -60,8 +63,9 @@ def write_dataset(folder: Path, n_ratings: int, n_users: int, n_movies: int, see
             ts = rng.integers(789_652_009, 1_574_327_703, len(pairs))
             out.writelines(
                 f"{u},{m},{s:.1f},{t}\n"
-                for u, m, s, t in zip(user.tolist(), movie.tolist(), stars.tolist(),
-                                      ts.tolist(), strict=True)
+                for u, m, s, t in zip(
+                    user.tolist(), movie.tolist(), stars.tolist(), ts.tolist(), strict=True
+                )
             )
 
 
@@ -78,18 +82,24 @@ def main() -> None:
         started = time.perf_counter()
         write_dataset(folder, args.ratings, args.users, args.movies, seed=0)
         size = (folder / "ratings.csv").stat().st_size
-        print(f"wrote about {args.ratings:,} ratings ({size / 1e6:,.0f} MB) in "
-              f"{time.perf_counter() - started:.0f} s")
+        print(
+            f"wrote about {args.ratings:,} ratings ({size / 1e6:,.0f} MB) in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         db_path = Path(scratch) / "bench.sqlite"
         with Database(db_path) as db:
             result = import_dataset(db, folder, progress=sys.stderr.isatty())
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"imported {result.ratings:,} ratings, {result.users:,} users, "
-              f"{result.movies:,} movies, {result.features:,} features in {result.seconds:.0f} s "
-              f"({result.ratings / result.seconds:,.0f} ratings/s)")
-        print(f"peak RSS {peak / 1024:,.0f} MB (before import {rss_before / 1024:,.0f} MB); "
-              f"database {db_path.stat().st_size / 1e6:,.0f} MB")
+        print(
+            f"imported {result.ratings:,} ratings, {result.users:,} users, "
+            f"{result.movies:,} movies, {result.features:,} features in {result.seconds:.0f} s "
+            f"({result.ratings / result.seconds:,.0f} ratings/s)"
+        )
+        print(
+            f"peak RSS {peak / 1024:,.0f} MB (before import {rss_before / 1024:,.0f} MB); "
+            f"database {db_path.stat().st_size / 1e6:,.0f} MB"
+        )
 
 
 if __name__ == "__main__":

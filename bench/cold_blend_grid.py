@@ -53,11 +53,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--top", type=int, default=8, help="grid points to print")
     parser.add_argument(
-        "--reference", default="", metavar="NAME=V,...",
+        "--reference",
+        default="",
+        metavar="NAME=V,...",
         help="blend weights the guard compares against (default: the committed defaults)",
     )
     parser.add_argument(
-        "--grid", default="", metavar="NAME=V/V/...,...",
+        "--grid",
+        default="",
+        metavar="NAME=V/V/...,...",
         help="blend weights to grid instead of the default ALS, watched and EASE cold weights",
     )
     args = parser.parse_args()
@@ -107,20 +111,22 @@ def main() -> None:
     rows = []
     for values in itertools.product(*grid.values()):
         blend = replace(defaults, **dict(zip(names, values, strict=True)))
-        rows.append(row(", ".join(f"{n} {v:g}" for n, v in zip(names, values, strict=True)),
-                        blend))
+        rows.append(row(", ".join(f"{n} {v:g}" for n, v in zip(names, values, strict=True)), blend))
     rows.sort(key=lambda r: r[0], reverse=True)
     k = args.k
-    print(f"\nMean validation NDCG@{k} over seeds {args.seeds} "
-          f"({time.perf_counter() - started:.0f} s)\n")
+    print(
+        f"\nMean validation NDCG@{k} over seeds {args.seeds} "
+        f"({time.perf_counter() - started:.0f} s)\n"
+    )
     print(f"| weights | given-5 | given-3 | holdout | within {TOLERANCE:.1%} |")
     print("|---|---|---|---|---|")
     for label, blend in (("committed defaults", defaults), ("reference", reference_blend)):
         values = ", ".join(f"{n} {getattr(blend, n):g}" for n in names)
         print(row(f"{label}: {values}", blend)[1])
     for component in COMPONENTS:
-        alone = {f"{c}_{end}": float(c == component) for c in COMPONENTS
-                 for end in ("cold", "warm")}
+        alone = {
+            f"{c}_{end}": float(c == component) for c in COMPONENTS for end in ("cold", "warm")
+        }
         print(row(f"{component} alone", replace(defaults, **alone))[1])
     for _, line, _ in rows[: args.top]:
         print(line)

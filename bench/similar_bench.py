@@ -66,11 +66,15 @@ def main() -> None:
     counts = model._counts
     seeds = {
         index: set(members) - {index}
-        for members in groups.values() if len(members) > 1
-        for index in members if counts[index] >= args.min_ratings
+        for members in groups.values()
+        if len(members) > 1
+        for index in members
+        if counts[index] >= args.min_ratings
     }
-    print(f"{len(catalog):,} movies; {len(seeds)} with ≥ {args.min_ratings} ratings share a "
-          "title group with another\n")
+    print(
+        f"{len(catalog):,} movies; {len(seeds)} with ≥ {args.min_ratings} ratings share a "
+        "title group with another\n"
+    )
     print("| genre floor | hit@10 | recall@10 | genre agreement@10 |")
     print("|---|---|---|---|")
     unit = model._genre_unit

@@ -165,7 +165,8 @@ async def _post_init(app: Application) -> None:
     admin.schedule_retrain(app, services.settings)
     movienight.reschedule(app)
     log.info(
-        "bot @%s ready; model %s", app.bot.username,
+        "bot @%s ready; model %s",
+        app.bot.username,
         (services.model.info.get("version") if services.model else "none"),
     )
 

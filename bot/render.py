@@ -150,6 +150,7 @@ def onboarding_exhausted() -> str:
 
 # -- search and cards -----------------------------------------------------------------------
 
+
 def search_results(
     query: str, found: Sequence[Movie], codec: CallbackCodec, scope: int
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -178,8 +179,9 @@ def movie_card(
     rows = rating_rows(codec, "r", movie.id, scope, scale)
     rows.append(
         [
-            codec.button("✅ On watchlist" if on_watchlist else "➕ Watchlist", "w", movie.id,
-                         scope=scope),
+            codec.button(
+                "✅ On watchlist" if on_watchlist else "➕ Watchlist", "w", movie.id, scope=scope
+            ),
             codec.button("🚫 Not interested", "x", movie.id, scope=scope),
             codec.button("More like this", "s", movie.id, scope=scope),
         ]
@@ -188,6 +190,7 @@ def movie_card(
 
 
 # -- recommendations ------------------------------------------------------------------------
+
 
 def picks(
     heading: str,
@@ -240,14 +243,14 @@ def _not_understood(word: str) -> str:
 
 def recommend_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        _not_understood(word)
-        + "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
+        _not_understood(word) + "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
         "<code>/recommend comedy 90s</code> or <code>/recommend 10 sci-fi</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )
 
 
 # -- watchlist, profile, account -------------------------------------------------------------
+
 
 def watchlist_page(
     ids: Sequence[int], movies: Mapping[int, Movie], page: int, codec: CallbackCodec, scope: int
@@ -295,12 +298,16 @@ def profile(taste: TasteProfile) -> str:
 
 def forget_confirm(codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboardMarkup]:
     text = (
-        "This deletes all your ratings, your watchlist and your \"not interested\" list, "
+        'This deletes all your ratings, your watchlist and your "not interested" list, '
         "and I will forget you completely. It cannot be undone. Are you sure?"
     )
     return text, markup(
-        [[codec.button("Yes, delete everything", "fy", scope=scope),
-          codec.button("Cancel", "fn", scope=scope)]]
+        [
+            [
+                codec.button("Yes, delete everything", "fy", scope=scope),
+                codec.button("Cancel", "fn", scope=scope),
+            ]
+        ]
     )
 
 
@@ -355,7 +362,10 @@ def retrain_done(old: Recommender | None, new: Recommender, seconds: float) -> s
 
 
 def stats(
-    telegram_users: int, telegram_ratings: int, all_ratings: int, model: Recommender | None,
+    telegram_users: int,
+    telegram_ratings: int,
+    all_ratings: int,
+    model: Recommender | None,
     latencies: Sequence[float],
 ) -> str:
     lines = [
@@ -437,8 +447,7 @@ def group_intro(bot_username: str) -> str:
 
 def night_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        _not_understood(word)
-        + "Usage: <code>/movienight [genre] [decade]</code>, e.g. "
+        _not_understood(word) + "Usage: <code>/movienight [genre] [decade]</code>, e.g. "
         "<code>/movienight comedy 90s</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )
@@ -477,7 +486,7 @@ def night_message(
         lines += [
             "",
             f"🆕 {escape(', '.join(newcomers))}: I don't know your taste yet. Tap "
-            f"<a href=\"{night_link(bot_username, night_id)}\">Rate a few movies</a> "
+            f'<a href="{night_link(bot_username, night_id)}">Rate a few movies</a> '
             "(a quick private chat with me) and you'll count. Otherwise you still vote, "
             "I just can't take your taste into account.",
         ]
@@ -541,7 +550,7 @@ def group_reason(
     names: Mapping[int, str],
     movies: Mapping[int, Movie],
 ) -> str:
-    """"everyone's predicted ★ ≥ 3.8; Alice and Bob loved Alien (1979)", from the model."""
+    """ "everyone's predicted ★ ≥ 3.8; Alice and Bob loved Alien (1979)", from the model."""
     parts = []
     if len(predicted) > 1:
         parts.append(f"everyone's predicted ★ ≥ {int(min(predicted.values()) * 10) / 10:.1f}")
@@ -602,6 +611,5 @@ def movienight_counted(title: str | None, is_member: bool) -> str:
     if is_member:
         return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
     return (
-        f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the "
-        "movie night."
+        f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the movie night."
     )

@@ -116,8 +116,6 @@ def parse_admin_ids(raw: str) -> frozenset[int]:
         if not part:
             continue
         if not part.lstrip("-").isdigit():
-            raise SettingsError(
-                f"MOVIEBOT_ADMIN_IDS takes numeric Telegram user ids, got {part!r}"
-            )
+            raise SettingsError(f"MOVIEBOT_ADMIN_IDS takes numeric Telegram user ids, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)

@@ -140,7 +140,7 @@ def user_moments(ratings: Ratings, users: np.ndarray) -> np.ndarray | None:
     times = ratings.timestamps.tocsr()[np.asarray(users, dtype=np.int64)]
     out = np.full(times.shape[0], np.nan)
     for u in range(times.shape[0]):
-        row = times.data[times.indptr[u]:times.indptr[u + 1]]
+        row = times.data[times.indptr[u] : times.indptr[u + 1]]
         if len(row):
             out[u] = np.median(row)
     return out
@@ -155,8 +155,14 @@ def genre_matrix(
         names = sorted({g for genres in catalog.genres for g in genres})
     names = [str(g) for g in names]
     position = {g: j for j, g in enumerate(names)}
-    pairs = sorted({(i, position[g]) for i, genres in enumerate(catalog.genres) for g in genres
-                    if g in position})
+    pairs = sorted(
+        {
+            (i, position[g])
+            for i, genres in enumerate(catalog.genres)
+            for g in genres
+            if g in position
+        }
+    )
     rows, cols = zip(*pairs, strict=True) if pairs else ((), ())
     matrix = sp.csr_matrix(
         (np.ones(len(pairs), dtype=np.float32), (rows, cols)), shape=(len(catalog), len(names))

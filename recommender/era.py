@@ -100,7 +100,8 @@ class Era:
         span = max(last, self.first_year_) - self.first_year_ + 1
         self.release_ = _share(
             np.bincount(rated[dated] - self.first_year_, minlength=span)[:span],
-            self.config.smooth_release_years, self.config.floor,
+            self.config.smooth_release_years,
+            self.config.floor,
         )
         if times is None or not dated.any():
             self.ages_, self.rating_years_, self.latest_ = np.zeros(0), np.zeros((0, 2)), np.nan
@@ -108,7 +109,8 @@ class Era:
             when = calendar_years(times)
             ages = np.clip(when[dated] - rated[dated], AGES[0], AGES[-1]) - AGES[0]
             self.ages_ = _share(
-                np.bincount(ages, minlength=len(AGES)), self.config.smooth_years,
+                np.bincount(ages, minlength=len(AGES)),
+                self.config.smooth_years,
                 self.config.floor,
             )
             on, count = np.unique(when[dated], return_counts=True)
@@ -189,7 +191,9 @@ class Era:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
-            "release": self._fitted(), "ages": self.ages_, "rating_years": self.rating_years_,
+            "release": self._fitted(),
+            "ages": self.ages_,
+            "rating_years": self.rating_years_,
             "numbers": np.array([self.first_year_, self.latest_], dtype=np.float64),
         }
 

@@ -35,7 +35,15 @@ BATCH_USERS = 1024
 # Users per batch shrink on large catalogues so a batch holds about this many scores.
 BATCH_CELLS = 20_000_000
 RANKING_METRICS = (
-    "precision", "recall", "f1", "ndcg", "map", "hitrate", "coverage", "diversity", "novelty",
+    "precision",
+    "recall",
+    "f1",
+    "ndcg",
+    "map",
+    "hitrate",
+    "coverage",
+    "diversity",
+    "novelty",
 )
 Progress = Callable[[int, int], None]
 
@@ -173,8 +181,8 @@ def parse_protocol(protocol: str) -> int | None:
     if protocol == "holdout":
         return None
     prefix = "given-"
-    if protocol.startswith(prefix) and protocol[len(prefix):].isdigit():
-        n = int(protocol[len(prefix):])
+    if protocol.startswith(prefix) and protocol[len(prefix) :].isdigit():
+        n = int(protocol[len(prefix) :])
         if n >= 1:
             return n
     raise EvaluationError(
@@ -447,7 +455,7 @@ def evaluate_ranking(
     genres, info = genre_matrix(catalog)[1].toarray(), item_self_information(train.matrix)
     started = time.perf_counter()
     for start in range(0, len(users), batch):
-        rows = users[start:start + batch]
+        rows = users[start : start + batch]
         history = train.matrix[rows]
         when = user_moments(train, rows) if getattr(scorer, "uses_time", False) else None
         top = _lists(scorer, history, max(all_ks), when)
@@ -515,7 +523,7 @@ def evaluate_rating(
     sq = ab = 0.0
     count = 0
     for start in range(0, len(users), batch):
-        rows = users[start:start + batch]
+        rows = users[start : start + batch]
         pred = np.asarray(predictor.predict(train.matrix[rows]), dtype=np.float64)
         truth = test_m[rows].tocoo()
         err = np.clip(pred[truth.row, truth.col], low, high) - truth.data

@@ -291,8 +291,9 @@ def recommend_group(
     for index, value in chosen:
         movie_id = int(ids[index])
         column = position[index]
-        predicted = {key: round(float(scored.stars[row, column]), 2)
-                     for row, key in enumerate(scored.keys)}
+        predicted = {
+            key: round(float(scored.stars[row, column]), 2) for row, key in enumerate(scored.keys)
+        }
         fans = [m for m in informed if predicted[m.key] >= REASON_STARS]
         picks.append(GroupPick(movie_id, value, predicted, loved_like(model, movie_id, fans)))
     return picks

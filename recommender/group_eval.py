@@ -54,7 +54,11 @@ def eligible_users(train: Ratings, test: Ratings, relevance: float = RELEVANCE) 
 
 
 def make_groups(
-    train: Ratings, users: np.ndarray, n_groups: int, kind: str, seed: int = 0,
+    train: Ratings,
+    users: np.ndarray,
+    n_groups: int,
+    kind: str,
+    seed: int = 0,
     sizes: tuple[int, int] = SIZES,
 ) -> list[np.ndarray]:
     """`n_groups` groups of user rows, `random` or of `similar` taste."""
@@ -176,8 +180,9 @@ def _members(
         start, end = train.matrix.indptr[row], train.matrix.indptr[row + 1]
         items = train.matrix.indices[start:end]
         stars = train.matrix.data[start:end]
-        members.append(Member(int(row), dict(zip(ids[items].tolist(), stars.tolist(),
-                                                  strict=True))))
+        members.append(
+            Member(int(row), dict(zip(ids[items].tolist(), stars.tolist(), strict=True)))
+        )
         seen.append(items)
         t0, t1 = test.matrix.indptr[row], test.matrix.indptr[row + 1]
         hits = test.matrix.indices[t0:t1][test.matrix.data[t0:t1] >= RELEVANCE]
@@ -189,8 +194,7 @@ def markdown(report: dict, command: str | None = None) -> str:
     """Strategies and the baseline side by side, one column block per kind of group."""
     k = report["k"]
     header = ["model"] + [
-        f"{kind} {label}" for kind in KINDS
-        for label in (f"NDCG@{k}", "satisfaction", "misery")
+        f"{kind} {label}" for kind in KINDS for label in (f"NDCG@{k}", "satisfaction", "misery")
     ]
     lines = [
         f"# Group recommendations ({report['groups_per_kind']} groups of "
@@ -203,8 +207,7 @@ def markdown(report: dict, command: str | None = None) -> str:
     names = list(report["results"][KINDS[0]])
     for name in names:
         cells = [name] + [
-            f"{report['results'][kind][name][metric]:.3f}"
-            for kind in KINDS for metric in METRICS
+            f"{report['results'][kind][name][metric]:.3f}" for kind in KINDS for metric in METRICS
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [

@@ -46,7 +46,15 @@ from recommender.vocab import Vocab
 log = logging.getLogger(__name__)
 
 COMPONENTS = (
-    "als", "watched", "ease", "content", "popularity", "quality", "trend", "era", "genres"
+    "als",
+    "watched",
+    "ease",
+    "content",
+    "popularity",
+    "quality",
+    "trend",
+    "era",
+    "genres",
 )
 # The components that find movies like the user's own (a pick they single out is explained by
 # a liked movie); the others are the same for everyone or judge only a movie's genres and
@@ -194,9 +202,7 @@ class HybridConfig:
     def watched(self) -> ALSConfig:
         """The "watched" ALS: the main ALS's settings, but every rating is an interaction,
         whatever its stars; more stars only add confidence (`watched_slope` per star)."""
-        return replace(
-            self.als, positive_from=0.0, slope=self.watched_slope, negative_weight=0.0
-        )
+        return replace(self.als, positive_from=0.0, slope=self.watched_slope, negative_weight=0.0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -231,9 +237,7 @@ def standardise(scores: np.ndarray, over: np.ndarray | None = None) -> np.ndarra
     ref = scores if over is None or not over.any() else scores[:, over]
     mean = ref.mean(axis=1, keepdims=True)
     std = ref.std(axis=1, keepdims=True)
-    return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0).astype(
-        np.float32
-    )
+    return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0).astype(np.float32)
 
 
 class Hybrid:
@@ -449,7 +453,8 @@ class Recommender:
             "params": config.to_dict(),
             "components": sorted(
                 ["als", "content", "era", "genres", "popularity", "predictor", "trend"]
-                + ["watched"] + (["ease"] if hybrid.ease is not None else [])
+                + ["watched"]
+                + (["ease"] if hybrid.ease is not None else [])
             ),
             "counts": {
                 "users": int((np.diff(ratings.matrix.indptr) > 0).sum()),
@@ -614,9 +619,10 @@ class Recommender:
         share = blend.similarity_als_share
         has_taste = factors[rows].any(axis=1)[:, None]
         taste = np.where(has_taste, share * taste + (1 - share) * content, content)
-        genres = self._genre_unit[rows] @ (
-            self._genre_unit if cols is None else self._genre_unit[cols]
-        ).T
+        genres = (
+            self._genre_unit[rows]
+            @ (self._genre_unit if cols is None else self._genre_unit[cols]).T
+        )
         floor = blend.similarity_genre_floor
         return np.where(taste > 0, taste * (floor + (1 - floor) * genres), taste)
 
@@ -694,9 +700,7 @@ class Recommender:
     def save(self, path: str | Path) -> None:
         """Write one artifact (npz + embedded JSON), atomically."""
         meta = {"config": self.config.to_dict(), "info": self.info}
-        artifacts.save(
-            path, self._to_arrays(), meta, fingerprint=self.catalog.items.fingerprint()
-        )
+        artifacts.save(path, self._to_arrays(), meta, fingerprint=self.catalog.items.fingerprint())
 
     def with_catalog(
         self, catalog: Catalog, counts: Mapping[int, int] | None = None
@@ -719,14 +723,17 @@ class Recommender:
             "catalog/genres": np.asarray(["|".join(g) for g in catalog.genres], dtype=str),
         }
         per_item = (
-            "popularity/scores", "popularity/counts", "popularity/means", "als/item_factors",
-            "watched/item_factors", "predictor/item_bias", "predictor/item_factors",
+            "popularity/scores",
+            "popularity/counts",
+            "popularity/means",
+            "als/item_factors",
+            "watched/item_factors",
+            "predictor/item_bias",
+            "predictor/item_factors",
         )
         for key in per_item:
             out[key] = _gather(arrays[key], old)
-        out.update(
-            {f"trend/{k}": v for k, v in self._hybrid.trend.take(old).to_arrays().items()}
-        )
+        out.update({f"trend/{k}": v for k, v in self._hybrid.trend.take(old).to_arrays().items()})
         out["hybrid/unknown"] = _gather(arrays["hybrid/unknown"], old)
         out["hybrid/unknown"][new] = True
         if counts:

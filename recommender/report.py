@@ -37,8 +37,15 @@ log = logging.getLogger(__name__)
 # step label, done, total (total 0: a step without a known length just started)
 ProgressFn = Callable[[str, int, int], None]
 COLUMNS = (
-    ("ndcg", "NDCG"), ("precision", "P"), ("recall", "R"), ("f1", "F1"), ("map", "MAP"),
-    ("hitrate", "Hit"), ("coverage", "Cov"), ("diversity", "Div"), ("novelty", "Nov"),
+    ("ndcg", "NDCG"),
+    ("precision", "P"),
+    ("recall", "R"),
+    ("f1", "F1"),
+    ("map", "MAP"),
+    ("hitrate", "Hit"),
+    ("coverage", "Cov"),
+    ("diversity", "Div"),
+    ("novelty", "Nov"),
 )
 RATING_COLUMNS = (("rmse", "RMSE"), ("mae", "MAE"), ("mse", "MSE"))
 PLOT_METRICS = ("ndcg", "precision", "recall", "map", "hitrate", "coverage")
@@ -149,7 +156,16 @@ def compare(
     for spec in specs:
         try:
             report["models"][spec.name] = _run_model(
-                spec, train, test, catalog, protocol, k, seed, relevance, progress, max_users,
+                spec,
+                train,
+                test,
+                catalog,
+                protocol,
+                k,
+                seed,
+                relevance,
+                progress,
+                max_users,
                 cold_share,
             )
         except ModelSkipped as exc:
@@ -191,14 +207,26 @@ def _run_model(
             progress(f"score {spec.name}", done, total)
 
     figures = evaluate_ranking(
-        model, train, test, catalog, k=k, relevance=relevance, ks=sorted(set(KS) | {k}),
-        fit=False, progress=step, max_users=max_users, seed=seed,
+        model,
+        train,
+        test,
+        catalog,
+        k=k,
+        relevance=relevance,
+        ks=sorted(set(KS) | {k}),
+        fit=False,
+        progress=step,
+        max_users=max_users,
+        seed=seed,
     )
     entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
     if spec.rating:
         entry.update(
-            {name: value for name, value in evaluate_rating(model, train, test, fit=False).items()
-             if name in ("rmse", "mae", "mse")}
+            {
+                name: value
+                for name, value in evaluate_rating(model, train, test, fit=False).items()
+                if name in ("rmse", "mae", "mse")
+            }
         )
     entry["fit_seconds"] = round(fit_seconds, 3)
     entry["score_seconds"] = round(figures["score_seconds"], 3)
@@ -215,6 +243,7 @@ def _run_model(
 
 def _jsonable(value: Any) -> Any:
     """Parameters as plain JSON values (numpy scalars and tuples included)."""
+
     def plain(obj: Any) -> Any:
         return obj.item() if hasattr(obj, "item") else str(obj)
 
@@ -247,16 +276,23 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         "",
     ]
     if report.get("cold_share", 1.0) < 1.0:
-        lines += [f"Given-N cut {report['cold_share']:.0%} of the eligible users; the others "
-                  "stayed whole in train.", ""]
+        lines += [
+            f"Given-N cut {report['cold_share']:.0%} of the eligible users; the others "
+            "stayed whole in train.",
+            "",
+        ]
     if report.get("max_users"):
         lines += [f"Scored a random sample of at most {report['max_users']:,} users.", ""]
     if report.get("config"):
         lines += [f"Configuration: {report['config']}.", ""]
     if command:
         lines += ["Regenerate with:", "", "```sh", command, "```", ""]
-    header = ["model", *[f"{label}@{k}" for _, label in COLUMNS],
-              *[label for _, label in RATING_COLUMNS], "fit s"]
+    header = [
+        "model",
+        *[f"{label}@{k}" for _, label in COLUMNS],
+        *[label for _, label in RATING_COLUMNS],
+        "fit s",
+    ]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for name, entry in report["models"].items():

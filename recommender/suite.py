@@ -45,7 +45,9 @@ TUNED_FILE = "tuned.json"
 TUNED_FORMAT = 1
 EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 ALS_GRID = {
-    "factors": (32, 64, 128), "regularization": (5.0, 20.0, 50.0), "alpha": (1.0, 2.0, 5.0),
+    "factors": (32, 64, 128),
+    "regularization": (5.0, 20.0, 50.0),
+    "alpha": (1.0, 2.0, 5.0),
 }
 # Multipliers tried for each blend weight, one weight at a time (coordinate ascent). The cold
 # weight of a component that learns from the user's ratings may also turn negative (weights
@@ -111,8 +113,10 @@ class ServedHybrid:
         """The blended relevance (before re-rank and exclusion), one row per user."""
         moments = _moments(when, rows.shape[0])
         return np.vstack(
-            [self.model.relevance(h, m) for h, m in zip(self._histories(rows), moments,
-                                                         strict=True)]
+            [
+                self.model.relevance(h, m)
+                for h, m in zip(self._histories(rows), moments, strict=True)
+            ]
         )
 
     def rank(self, rows: sp.csr_matrix, k: int, when: np.ndarray | None = None) -> np.ndarray:
@@ -120,9 +124,7 @@ class ServedHybrid:
         out = np.full((rows.shape[0], k), -1, dtype=np.int64)
         moments = _moments(when, rows.shape[0])
         for u, history in enumerate(self._histories(rows)):
-            picks = self.model.recommend(
-                history, n=k, diversity=self.diversity, when=moments[u]
-            )
+            picks = self.model.recommend(history, n=k, diversity=self.diversity, when=moments[u])
             idx = self.catalog.items.index_of([p.movie_id for p in picks])
             out[u, : len(idx)] = idx
         return out
@@ -214,7 +216,12 @@ class BlendTable:
 
     @classmethod
     def build(
-        cls, config: Any, train: Ratings, catalog: Catalog, protocol: str, seed: int,
+        cls,
+        config: Any,
+        train: Ratings,
+        catalog: Catalog,
+        protocol: str,
+        seed: int,
         batch: int = BATCH_USERS,
     ) -> BlendTable:
         from recommender.hybrid import Hybrid
@@ -226,8 +233,8 @@ class BlendTable:
         when = user_moments(fit_part, users)
         chunks: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(users), batch):
-            some = rows[start:start + batch]
-            moments = None if when is None else when[start:start + batch]
+            some = rows[start : start + batch]
+            moments = None if when is None else when[start : start + batch]
             for name, part in hybrid.components(some, moments).items():
                 chunks.setdefault(name, []).append(
                     np.broadcast_to(np.atleast_2d(part), some.shape).astype(np.float32)
@@ -291,16 +298,27 @@ def _tune_blend(
             ndcg = target.ndcg(candidate, catalog, k)
             if ndcg > best + 1e-6 and guard.ndcg(candidate, catalog, k) >= floor:
                 best, blend = ndcg, candidate
-        history.append({"protocol": target.protocol, "field": name,
-                        "value": getattr(blend, name), f"ndcg@{k}": best})
+        history.append(
+            {
+                "protocol": target.protocol,
+                "field": name,
+                "value": getattr(blend, name),
+                f"ndcg@{k}": best,
+            }
+        )
     if progress is not None:
         progress(label, steps, steps)
     return replace(config, blend=blend), history
 
 
 def _tune_als(
-    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
-    progress: ProgressFn | None, grid: Mapping[str, Sequence[Any]] | None = None,
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    k: int,
+    progress: ProgressFn | None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[Any, list[dict]]:
     """ALS's factors, regularization and alpha (or `grid`) on a holdout validation split."""
     from recommender.als import ALS
@@ -314,7 +332,11 @@ def _tune_als(
 
 
 def _tune_ease(
-    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    k: int,
     progress: ProgressFn | None,
 ) -> tuple[Any, list[dict]]:
     """EASE's λ for the blend on a holdout validation split; left as is if EASE cannot fit."""
@@ -334,8 +356,13 @@ def _tune_ease(
 
 
 def _tune_diversity(
-    config: Any, train: Ratings, catalog: Catalog, seed: int, k: int,
-    progress: ProgressFn | None, cold_n: int = 5,
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    k: int,
+    progress: ProgressFn | None,
+    cold_n: int = 5,
 ) -> tuple[Any, list[dict]]:
     """The strongest re-rank whose validation NDCG stays within the tolerance of none, for
     established users (holdout validation) and new ones (given-`cold_n`) alike: one strength
@@ -351,12 +378,23 @@ def _tune_diversity(
             if progress is not None:
                 progress(label, i, len(DIVERSITY_GRID))
             figures = evaluate_ranking(
-                served.with_diversity(strength), fit_part, valid, catalog, k=k, ks=(k,),
-                fit=False, max_users=RERANK_USERS, seed=seed,
+                served.with_diversity(strength),
+                fit_part,
+                valid,
+                catalog,
+                k=k,
+                ks=(k,),
+                fit=False,
+                max_users=RERANK_USERS,
+                seed=seed,
             )
-            found.append({"protocol": protocol, "diversity": strength,
-                          **{f"{m}@{k}": figures[f"{m}@{k}"]
-                             for m in ("ndcg", "coverage", "diversity")}})
+            found.append(
+                {
+                    "protocol": protocol,
+                    "diversity": strength,
+                    **{f"{m}@{k}": figures[f"{m}@{k}"] for m in ("ndcg", "coverage", "diversity")},
+                }
+            )
         if progress is not None:
             progress(label, len(DIVERSITY_GRID), len(DIVERSITY_GRID))
         floor = found[0][f"ndcg@{k}"] * (1 - DIVERSITY_NDCG_TOLERANCE)
@@ -408,12 +446,22 @@ def tune_hybrid(
         warm_table = BlendTable.build(config, train, catalog, "holdout", seed)
         cold_table = BlendTable.build(config, train, catalog, f"given-{cold_n}", seed)
         config, warm = _tune_blend(
-            config, blend_fields(config.blend, "_warm"), warm_table, cold_table, catalog, k,
+            config,
+            blend_fields(config.blend, "_warm"),
+            warm_table,
+            cold_table,
+            catalog,
+            k,
             progress,
         )
         config, cold = _tune_blend(
-            config, (*blend_fields(config.blend, "_cold"), "pivot"), cold_table, warm_table,
-            catalog, k, progress,
+            config,
+            (*blend_fields(config.blend, "_cold"), "pivot"),
+            cold_table,
+            warm_table,
+            catalog,
+            k,
+            progress,
         )
         config, rerank = _tune_diversity(config, train, catalog, seed, k, progress, cold_n)
     except EvaluationError:
@@ -429,8 +477,13 @@ def tune_hybrid(
         "created_at": int(time.time()),
         "seconds": round(time.perf_counter() - started, 1),
         "config": config.to_dict(),
-        "validation": {"als": als_rows, "ease": ease_rows, "blend_warm": warm, "blend_cold": cold,
-                       "rerank": rerank},
+        "validation": {
+            "als": als_rows,
+            "ease": ease_rows,
+            "blend_warm": warm,
+            "blend_cold": cold,
+            "rerank": rerank,
+        },
     }
 
 
@@ -504,8 +557,9 @@ def validation_summary(tuned: Mapping[str, Any]) -> list[tuple[str, str, float, 
                 mine = [r for r in scored if r["protocol"] == protocol]
                 chosen = tuned["config"]["blend"]["diversity"]
                 after = next((r for r in mine if r["diversity"] == chosen), mine[0])
-                out.append((f"re-rank {chosen} ({protocol})", metric, mine[0][metric],
-                            after[metric]))
+                out.append(
+                    (f"re-rank {chosen} ({protocol})", metric, mine[0][metric], after[metric])
+                )
         elif stage.startswith("blend"):
             out.append((stage.replace("_", " "), metric, scored[0][metric], scored[-1][metric]))
         else:

@@ -62,7 +62,8 @@ class Trend:
         self.days_, rows = np.unique(days, return_inverse=True)
         self.daily_ = sp.csr_matrix(
             (np.ones(len(days), dtype=np.float32), (rows.ravel(), cols)),
-            shape=(len(self.days_), matrix.shape[1]), dtype=np.float32,
+            shape=(len(self.days_), matrix.shape[1]),
+            dtype=np.float32,
         )
         self.daily_.sum_duplicates()
         self.__dict__.pop("at_latest", None)  # a refit invalidates the cached scores
@@ -118,8 +119,11 @@ class Trend:
     def to_arrays(self) -> dict[str, np.ndarray]:
         daily = self._fitted()
         return {
-            "data": daily.data, "indices": daily.indices, "indptr": daily.indptr,
-            "shape": np.array(daily.shape, dtype=np.int64), "days": self.days_,
+            "data": daily.data,
+            "indices": daily.indices,
+            "indptr": daily.indptr,
+            "shape": np.array(daily.shape, dtype=np.int64),
+            "days": self.days_,
             "times": np.array([self.start_, self.latest_], dtype=np.float64),
         }
 

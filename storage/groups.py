@@ -154,8 +154,9 @@ def current(db: Database, chat_id: int) -> Night | None:
 
 def by_poll(db: Database, poll_id: str) -> Night | None:
     return _night(
-        db.conn.execute(f"SELECT {_NIGHT} FROM movie_nights WHERE poll_id = ?", (poll_id,))
-        .fetchone()
+        db.conn.execute(
+            f"SELECT {_NIGHT} FROM movie_nights WHERE poll_id = ?", (poll_id,)
+        ).fetchone()
     )
 
 

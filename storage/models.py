@@ -47,8 +47,14 @@ _COLUMNS = "version, path, created_at, params, metrics, counts, timings, ratings
 def _record(row: tuple) -> ModelRecord:
     version, path, created, params, metrics, counts, timings, seen = row
     return ModelRecord(
-        version, path, created, json.loads(params), json.loads(metrics), json.loads(counts),
-        json.loads(timings), seen,
+        version,
+        path,
+        created,
+        json.loads(params),
+        json.loads(metrics),
+        json.loads(counts),
+        json.loads(timings),
+        seen,
     )
 
 
@@ -83,34 +89,40 @@ def register(
         conn.execute(
             f"INSERT INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                version, str(path), created, json.dumps(dict(params)),
-                json.dumps(dict(metrics)), json.dumps(dict(counts)),
-                json.dumps(dict(timings)), int(ratings_seen),
+                version,
+                str(path),
+                created,
+                json.dumps(dict(params)),
+                json.dumps(dict(metrics)),
+                json.dumps(dict(counts)),
+                json.dumps(dict(timings)),
+                int(ratings_seen),
             ),
         )
     return ModelRecord(
-        version, str(path), created, dict(params), dict(metrics), dict(counts), dict(timings),
+        version,
+        str(path),
+        created,
+        dict(params),
+        dict(metrics),
+        dict(counts),
+        dict(timings),
         int(ratings_seen),
     )
 
 
 def get(db: Database, version: int) -> ModelRecord | None:
-    row = db.conn.execute(
-        f"SELECT {_COLUMNS} FROM models WHERE version = ?", (version,)
-    ).fetchone()
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM models WHERE version = ?", (version,)).fetchone()
     return None if row is None else _record(row)
 
 
 def latest(db: Database) -> ModelRecord | None:
-    row = db.conn.execute(
-        f"SELECT {_COLUMNS} FROM models ORDER BY version DESC LIMIT 1"
-    ).fetchone()
+    row = db.conn.execute(f"SELECT {_COLUMNS} FROM models ORDER BY version DESC LIMIT 1").fetchone()
     return None if row is None else _record(row)
 
 
 def all_models(db: Database) -> list[ModelRecord]:
     """Every registered model, newest first."""
     return [
-        _record(r)
-        for r in db.conn.execute(f"SELECT {_COLUMNS} FROM models ORDER BY version DESC")
+        _record(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM models ORDER BY version DESC")
     ]

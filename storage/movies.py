@@ -44,9 +44,7 @@ def get_many(db: Database, ids: Iterable[int]) -> dict[int, Movie]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for row in db.conn.execute(
-            f"SELECT {_COLUMNS} FROM movies WHERE id IN ({marks})", chunk
-        ):
+        for row in db.conn.execute(f"SELECT {_COLUMNS} FROM movies WHERE id IN ({marks})", chunk):
             found[row[0]] = _movie(row)
     return found
 
@@ -61,9 +59,7 @@ def count(db: Database) -> int:
 
 def upsert_many(db: Database, movies: Iterable[Movie]) -> int:
     """Insert or update movies by id; returns how many were written."""
-    rows = [
-        (m.id, m.title, m.year, "|".join(m.genres), m.imdb_id, m.tmdb_id) for m in movies
-    ]
+    rows = [(m.id, m.title, m.year, "|".join(m.genres), m.imdb_id, m.tmdb_id) for m in movies]
     with db.write() as conn:
         conn.executemany(
             "INSERT INTO movies (id, title, year, genres, imdb_id, tmdb_id) "

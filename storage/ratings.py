@@ -119,8 +119,7 @@ def ratings_of(db: Database, user: User) -> list[Rating]:
     return [
         Rating(*r)
         for r in db.conn.execute(
-            "SELECT movie_id, rating, ts FROM ratings WHERE user_id = ? "
-            "ORDER BY ts DESC, movie_id",
+            "SELECT movie_id, rating, ts FROM ratings WHERE user_id = ? ORDER BY ts DESC, movie_id",
             (user.id,),
         )
     ]
@@ -131,9 +130,7 @@ def history(db: Database, user: User | None) -> History:
     if user is None:
         return History({}, frozenset(), frozenset())
     conn = db.conn
-    rated = dict(
-        conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = ?", (user.id,))
-    )
+    rated = dict(conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = ?", (user.id,)))
     dismissed = frozenset(
         r[0] for r in conn.execute("SELECT movie_id FROM dismissed WHERE user_id = ?", (user.id,))
     )
@@ -186,9 +183,7 @@ def forget(db: Database, user: User) -> None:
             conn.execute(
                 "DELETE FROM movie_night_members WHERE telegram_id = ?", (user.external_id,)
             )
-            conn.execute(
-                "DELETE FROM movie_night_votes WHERE telegram_id = ?", (user.external_id,)
-            )
+            conn.execute("DELETE FROM movie_night_votes WHERE telegram_id = ?", (user.external_id,))
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
 
 

@@ -63,9 +63,41 @@ _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at 
 # Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
 ARTICLES = frozenset(
     [
-        "the", "a", "an", "le", "la", "les", "l'", "il", "lo", "gli", "i", "un", "une", "uno",
-        "una", "el", "los", "las", "o", "os", "as", "um", "uma", "der", "die", "das", "ein", "eine",
-        "de", "het", "een", "en", "ett", "den", "det",
+        "the",
+        "a",
+        "an",
+        "le",
+        "la",
+        "les",
+        "l'",
+        "il",
+        "lo",
+        "gli",
+        "i",
+        "un",
+        "une",
+        "uno",
+        "una",
+        "el",
+        "los",
+        "las",
+        "o",
+        "os",
+        "as",
+        "um",
+        "uma",
+        "der",
+        "die",
+        "das",
+        "ein",
+        "eine",
+        "de",
+        "het",
+        "een",
+        "en",
+        "ett",
+        "den",
+        "det",
     ]
 )
 ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
@@ -76,17 +108,49 @@ _QUERY_TRAILING_ARTICLE = re.compile(
 _TRAILING_PARENS = re.compile(r"^(?P<rest>.*\S)\s*\((?P<inner>[^()]*)\)\s*$")
 _AKA = re.compile(r"^\s*(?:a\.?k\.?a\.?|aka)\s+", re.IGNORECASE)
 _APOSTROPHES = str.maketrans("", "", "'’‘`´.")
-_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "þ": "th",
-                          "ð": "d", "ı": "i", "&": " and "})
+_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+        "þ": "th",
+        "ð": "d",
+        "ı": "i",
+        "&": " and ",
+    }
+)
 _NON_WORD = re.compile(r"[\W_]+")
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
-_NUMBERS = {w: str(n) for n, w in enumerate(
-    [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-        "nineteen", "twenty",
-    ]
-)}
+_NUMBERS = {
+    w: str(n)
+    for n, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
 _NOT_NAMES = frozenset({"tv", "video", "tv movie", "tv series", "mini series", "short"})
 _FILLER = ARTICLES | {"of", "and", "in", "on", "at", "to"}
 _YEAR = re.compile(r"^(18[89]\d|19\d\d|20\d\d)$")
@@ -363,7 +427,8 @@ class TitleIndex:
         key_movies = _incidence(pairs, (len(keys.strings), len(movies)))
         key_popularity = (
             np.maximum.reduceat(pop[key_movies.indices], key_movies.indptr[:-1])
-            if len(keys.strings) else np.zeros(0, dtype=np.int64)
+            if len(keys.strings)
+            else np.zeros(0, dtype=np.int64)
         )
         for matrix in (key_movies, key_words):
             for array in (matrix.data, matrix.indices, matrix.indptr):
@@ -457,8 +522,11 @@ class TitleIndex:
         start, stop = self.keys.window(len(parsed.text), SUGGEST_CUTOFF)
         if start < stop:
             sims = process.cdist(
-                [parsed.text], self.keys.strings[start:stop], scorer=fuzz.ratio,
-                score_cutoff=SUGGEST_CUTOFF, dtype=np.uint8,
+                [parsed.text],
+                self.keys.strings[start:stop],
+                scorer=fuzz.ratio,
+                score_cutoff=SUGGEST_CUTOFF,
+                dtype=np.uint8,
             )[0]
             keys.update((start + _top(sims, _RATIO_CANDIDATES)).tolist())
         return keys
@@ -499,8 +567,11 @@ class TitleIndex:
             # Close words too, for typos and for the word meant ("alien" → "Aliens").
             start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
             sims = process.cdist(
-                [word], self.vocab.strings[start:stop], scorer=fuzz.ratio,
-                score_cutoff=_TOKEN_CUTOFF, dtype=np.uint8,
+                [word],
+                self.vocab.strings[start:stop],
+                scorer=fuzz.ratio,
+                score_cutoff=_TOKEN_CUTOFF,
+                dtype=np.uint8,
             )[0]
             cols = np.flatnonzero(sims)
             unplaced |= not cols.size

@@ -89,9 +89,7 @@ def update_settings(db: Database, user: User, **changes: Any) -> dict[str, Any]:
     with db.write() as conn:
         current = settings(db, user)
         current.update(changes)
-        conn.execute(
-            "UPDATE users SET settings = ? WHERE id = ?", (json.dumps(current), user.id)
-        )
+        conn.execute("UPDATE users SET settings = ? WHERE id = ?", (json.dumps(current), user.id))
     return current
 
 

@@ -23,8 +23,10 @@ def build_db(path: Path, telegram_ratings: int = 6) -> None:
     with Database(path) as db:
         movies.upsert_many(
             db,
-            [Movie(m, f"Movie {m}", 1970 + m % 40, (GENRES[m % 6], GENRES[(m * 7) % 6]))
-             for m in range(1, N_MOVIES + 1)],
+            [
+                Movie(m, f"Movie {m}", 1970 + m % 40, (GENRES[m % 6], GENRES[(m * 7) % 6]))
+                for m in range(1, N_MOVIES + 1)
+            ],
         )
         with db.write() as conn:
             conn.executemany(
@@ -57,17 +59,40 @@ def run(db: Path, *args: str) -> int:
 
 
 def test_evaluate_prints_the_table_and_writes_json_and_png(db_file: Path, tmp_path, capsys) -> None:
-    code = run(db_file, "evaluate", "--models", "popularity,ease,hybrid", "--k", "5",
-               "--json", "out.json", "--plot", "out.png")
+    code = run(
+        db_file,
+        "evaluate",
+        "--models",
+        "popularity,ease,hybrid",
+        "--k",
+        "5",
+        "--json",
+        "out.json",
+        "--plot",
+        "out.png",
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads((tmp_path / "out.json").read_text())
     assert (report["protocol"], report["k"], report["seed"]) == ("holdout", 5, 0)
     assert list(report["models"]) == ["popularity", "ease", "hybrid"]
     hybrid = report["models"]["hybrid"]
-    for key in ("ndcg@5", "precision@5", "recall@5", "f1@5", "map@5", "hitrate@5",
-                "coverage@5", "diversity@5", "novelty@5", "rmse", "mae", "mse",
-                "fit_seconds", "params"):
+    for key in (
+        "ndcg@5",
+        "precision@5",
+        "recall@5",
+        "f1@5",
+        "map@5",
+        "hitrate@5",
+        "coverage@5",
+        "diversity@5",
+        "novelty@5",
+        "rmse",
+        "mae",
+        "mse",
+        "fit_seconds",
+        "params",
+    ):
         assert key in hybrid
     # two clear taste groups: the personal models beat popularity
     assert hybrid["ndcg@5"] > report["models"]["popularity"]["ndcg@5"]
@@ -78,8 +103,10 @@ def test_evaluate_prints_the_table_and_writes_json_and_png(db_file: Path, tmp_pa
 
 
 def test_max_users_scores_a_sample(db_file, tmp_path, capsys) -> None:
-    assert run(db_file, "evaluate", "--models", "popularity", "--max-users", "7",
-               "--json", "s.json") == 0
+    assert (
+        run(db_file, "evaluate", "--models", "popularity", "--max-users", "7", "--json", "s.json")
+        == 0
+    )
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["models"]["popularity"]["users"] == 7
     assert "at most 7 users" in capsys.readouterr().out
@@ -118,10 +145,21 @@ def test_empty_database_says_to_fetch_data(tmp_path, monkeypatch, capsys) -> Non
     assert "no ratings to evaluate on: run `moviebot data fetch` first" in capsys.readouterr().err
 
 
-def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(db_file, tmp_path,
-                                                                       capsys) -> None:
-    code = run(db_file, "evaluate", "--protocol", "given-3", "--models", "popularity,ease",
-               "--ease-memory-gb", "0.00001", "--json", "g.json")
+def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(
+    db_file, tmp_path, capsys
+) -> None:
+    code = run(
+        db_file,
+        "evaluate",
+        "--protocol",
+        "given-3",
+        "--models",
+        "popularity,ease",
+        "--ease-memory-gb",
+        "0.00001",
+        "--json",
+        "g.json",
+    )
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads((tmp_path / "g.json").read_text())
@@ -130,7 +168,8 @@ def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(db_file, t
     # users with ≥ 20 ratings keep 3 in train; the few with fewer keep all of theirs
     with Database(db_file) as db:
         per_user = [
-            n for (n,) in db.conn.execute(
+            n
+            for (n,) in db.conn.execute(
                 "SELECT count(*) FROM ratings JOIN users u ON u.id = user_id "
                 "WHERE u.kind = 'dataset' GROUP BY user_id"
             )
@@ -165,19 +204,38 @@ def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> N
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("factors", "NAME=V1,V2"), ("colour=3", "NAME=V1,V2"), ("factors=many", "are not ints"),
-     ("factors=,", "at least one value")],
+    [
+        ("factors", "NAME=V1,V2"),
+        ("colour=3", "NAME=V1,V2"),
+        ("factors=many", "are not ints"),
+        ("factors=,", "at least one value"),
+    ],
 )
 def test_bad_als_grid_is_refused(db_file, capsys, option, message) -> None:
     assert run(db_file, "tune", "--als", option) == 1
     assert message in capsys.readouterr().err
 
 
-def test_evaluate_tune_tunes_first_then_reports_with_the_tuned_values(db_file, tmp_path,
-                                                                      capsys) -> None:
-    code = run(db_file, "evaluate", "--tune", "--k", "5", "--models", "als",
-               "--als", "factors=32", "--als", "regularization=7", "--als", "alpha=2",
-               "--json", "e.json")
+def test_evaluate_tune_tunes_first_then_reports_with_the_tuned_values(
+    db_file, tmp_path, capsys
+) -> None:
+    code = run(
+        db_file,
+        "evaluate",
+        "--tune",
+        "--k",
+        "5",
+        "--models",
+        "als",
+        "--als",
+        "factors=32",
+        "--als",
+        "regularization=7",
+        "--als",
+        "alpha=2",
+        "--json",
+        "e.json",
+    )
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "models" / "tuned.json").is_file()
     report = json.loads((tmp_path / "e.json").read_text())
@@ -218,8 +276,7 @@ def test_tuning_never_sees_the_test_part_of_the_split(db_file) -> None:
     assert tuned(replace(ratings, matrix=flipped)) == tuned(ratings)
 
 
-def test_tune_output_goes_where_asked_and_is_not_used_by_default(db_file, tmp_path,
-                                                                  capsys) -> None:
+def test_tune_output_goes_where_asked_and_is_not_used_by_default(db_file, tmp_path, capsys) -> None:
     grid = ("--als", "factors=8", "--als", "regularization=20", "--als", "alpha=2")
     assert run(db_file, "tune", "--k", "5", "--output", "elsewhere/t.json", *grid) == 0
     assert json.loads((tmp_path / "elsewhere" / "t.json").read_text())["format"] == 1

@@ -49,8 +49,7 @@ def filled(env: dict[str, Path]) -> dict[str, Path]:
         )
         movies.add_features(
             db,
-            [(int(m), k, v, w) for i, m in enumerate(cat.items.ids) for k, v, w in
-             cat.features[i]],
+            [(int(m), k, v, w) for i, m in enumerate(cat.items.ids) for k, v, w in cat.features[i]],
         )
         coo = data.matrix.tocoo()
         with db.write() as conn:

@@ -107,7 +107,11 @@ async def chat_session(
                 await emulator.wait_polling()
                 script = args.script or not sys.stdin.isatty()  # a pipe gets a transcript
                 client = ChatClient(
-                    emulator, sys.stdout, files, name=args.name, script=script,
+                    emulator,
+                    sys.stdout,
+                    files,
+                    name=args.name,
+                    script=script,
                     bot_busy=lambda: handling_updates(app),
                 )
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)

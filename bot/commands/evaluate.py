@@ -33,11 +33,15 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "in <model dir>/tuned.json when present, as `train` does.",
     )
     evaluate.add_argument(
-        "--protocol", default="holdout",
+        "--protocol",
+        default="holdout",
         help="holdout (default), given-N, e.g. given-5, or group (movie-night strategies)",
     )
     evaluate.add_argument(
-        "--groups", type=int, default=500, metavar="N",
+        "--groups",
+        type=int,
+        default=500,
+        metavar="N",
         help="with --protocol group: synthetic groups of each kind (default 500)",
     )
     evaluate.add_argument("--k", type=int, default=10, help="list length scored (default 10)")
@@ -48,22 +52,31 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--models", metavar="LIST", help=f"comma-separated subset of {','.join(MODELS)}"
     )
     evaluate.add_argument(
-        "--tune", action="store_true",
+        "--tune",
+        action="store_true",
         help="run `moviebot tune` first, on the train part of this very split, and use its values",
     )
     _tune_options(evaluate)
     _data_options(evaluate)
     evaluate.add_argument(
-        "--cold-share", type=float, default=1.0, metavar="SHARE",
+        "--cold-share",
+        type=float,
+        default=1.0,
+        metavar="SHARE",
         help="given-N only: cut this share of the eligible users (default 1: all of them, as "
         "in EVALUATION.md); the rest stay whole in train, like new users joining a community",
     )
     evaluate.add_argument(
-        "--max-users", type=int, metavar="N",
+        "--max-users",
+        type=int,
+        metavar="N",
         help="score a random sample of N test users (for very large data sets)",
     )
     evaluate.add_argument(
-        "--ease-memory-gb", type=float, default=4.0, metavar="GB",
+        "--ease-memory-gb",
+        type=float,
+        default=4.0,
+        metavar="GB",
         help="skip EASE when its items × items matrices would need more (default 4)",
     )
     evaluate.set_defaults(func=run_evaluate)
@@ -93,14 +106,18 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--include-telegram", action="store_true",
+        "--include-telegram",
+        action="store_true",
         help="also use Telegram users' ratings (default: data-set users only)",
     )
 
 
 def _tune_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--als", action="append", default=[], metavar="NAME=V1,V2",
+        "--als",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
         help="ALS values to try when tuning, e.g. --als factors=32,64 --als regularization=20 "
         "(default grid: factors 32,64,128 × regularization 5,20,50 × alpha 1,2,5)",
     )
@@ -205,8 +222,14 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
     grid = als_grid(args.als)
     try:
         tuned = tune_hybrid(
-            ratings, catalog, seed=args.seed, k=args.k, cold_n=cold_n, progress=_progress(),
-            als_grid=grid, protocol=getattr(args, "protocol", "holdout"),
+            ratings,
+            catalog,
+            seed=args.seed,
+            k=args.k,
+            cold_n=cold_n,
+            progress=_progress(),
+            als_grid=grid,
+            protocol=getattr(args, "protocol", "holdout"),
             cold_share=getattr(args, "cold_share", 1.0),
         )
     except EvaluationError as exc:
@@ -227,8 +250,10 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
     catalog, ratings = _load(settings, args.include_telegram)
     tuned = _tune(args, settings, catalog, ratings)
     chosen = summary(tuned)
-    print(f"# Tuned on validation ({tuned['protocol']} train part, seed {tuned['seed']}, "
-          f"{tuned['metric']}, {tuned['seconds']:.0f} s)\n")
+    print(
+        f"# Tuned on validation ({tuned['protocol']} train part, seed {tuned['seed']}, "
+        f"{tuned['metric']}, {tuned['seconds']:.0f} s)\n"
+    )
     print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
     print(f"- EASE λ in the blend: {chosen['ease_lambda']}")
     print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
@@ -282,12 +307,21 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             raise _cli_error(str(exc)) from None
     try:
         specs = standard_specs(
-            tuned, n_items=len(catalog), ease_memory_limit=int(args.ease_memory_gb * 1024**3),
+            tuned,
+            n_items=len(catalog),
+            ease_memory_limit=int(args.ease_memory_gb * 1024**3),
             models=models,
         )
         report = compare(
-            ratings, catalog, specs, protocol=args.protocol, k=args.k, seed=args.seed,
-            progress=_progress(), max_users=args.max_users, cold_share=args.cold_share,
+            ratings,
+            catalog,
+            specs,
+            protocol=args.protocol,
+            k=args.k,
+            seed=args.seed,
+            progress=_progress(),
+            max_users=args.max_users,
+            cold_share=args.cold_share,
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
@@ -341,8 +375,17 @@ def run_group(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         write_json(report, args.json)
     command = shlex.join(
-        ["moviebot", "evaluate", "--protocol", "group", "--groups", str(args.groups),
-         "--seed", str(args.seed)] + (["--include-telegram"] if args.include_telegram else [])
+        [
+            "moviebot",
+            "evaluate",
+            "--protocol",
+            "group",
+            "--groups",
+            str(args.groups),
+            "--seed",
+            str(args.seed),
+        ]
+        + (["--include-telegram"] if args.include_telegram else [])
     )
     sys.stdout.write(markdown(report, command=command))
     return 0
@@ -350,8 +393,16 @@ def run_group(args: argparse.Namespace, settings: Settings) -> int:
 
 def _command(args: argparse.Namespace) -> str:
     """The command line that regenerates this report (options that change figures only)."""
-    parts = ["moviebot", "evaluate", "--protocol", args.protocol, "--k", str(args.k),
-             "--seed", str(args.seed)]
+    parts = [
+        "moviebot",
+        "evaluate",
+        "--protocol",
+        args.protocol,
+        "--k",
+        str(args.k),
+        "--seed",
+        str(args.seed),
+    ]
     if args.tune:
         parts.append("--tune")
     if args.models:

@@ -36,13 +36,11 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
         raise CLIError(f"--limit must be between 1 and {MAX_LIMIT}")
     if not args.query.strip():
-        raise CLIError("the query is empty: give a title, e.g. moviebot search \"heat\"")
+        raise CLIError('the query is empty: give a title, e.g. moviebot search "heat"')
     with Database(settings.db_path) as db:
         index = TitleIndex.from_db(db)
     if not len(index):
-        raise CLIError(
-            f"{settings.db_path} has no movies yet: run `moviebot data fetch` first"
-        )
+        raise CLIError(f"{settings.db_path} has no movies yet: run `moviebot data fetch` first")
     found = index.search(args.query, limit=args.limit)
     if not found:
         raise CLIError(_no_match(args.query, index.suggest(args.query)))
@@ -67,8 +65,7 @@ def format_matches(matches: list[Match]) -> str:
     width = max(len("title"), *(len(m.label) for m in matches))
     lines = [f"{'title':<{width}}  {'id':>7}  {'score':>5}  {'ratings':>7}"]
     lines += [
-        f"{m.label:<{width}}  {m.movie_id:>7}  {m.score:>5.0f}  {m.popularity:>7,}"
-        for m in matches
+        f"{m.label:<{width}}  {m.movie_id:>7}  {m.score:>5.0f}  {m.popularity:>7,}" for m in matches
     ]
     return "\n".join(lines)
 

@@ -71,7 +71,7 @@ async def export(update: Update, context: BotContext) -> None:
     data = ratings.export_csv(context.services.db, user).encode()
     await update.effective_chat.send_document(
         InputFile(io.BytesIO(data), filename="moviebot-export.csv"),
-        caption="Your ratings, watchlist and \"not interested\" list.",
+        caption='Your ratings, watchlist and "not interested" list.',
     )
 
 
@@ -82,7 +82,7 @@ async def forget(update: Update, context: BotContext) -> None:
 
 
 async def forget_button(update: Update, context: BotContext) -> None:
-    """"Yes, delete everything" or "Cancel"."""
+    """ "Yes, delete everything" or "Cancel"."""
     callback = await read_button(update, context)
     if callback is None:
         return

@@ -124,6 +124,8 @@ async def periodic_retrain(context: BotContext) -> None:
 def schedule_retrain(app: Application, settings: Settings) -> None:
     if settings.retrain_interval > 0 and app.job_queue is not None:
         app.job_queue.run_repeating(
-            periodic_retrain, interval=settings.retrain_interval, first=settings.retrain_interval,
+            periodic_retrain,
+            interval=settings.retrain_interval,
+            first=settings.retrain_interval,
             name="periodic-retrain",
         )

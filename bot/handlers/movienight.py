@@ -31,8 +31,12 @@ from storage.groups import Night, NightAlreadyOpenError, NightPick, NightStateEr
 log = logging.getLogger(__name__)
 
 POLL_SIZE = 5
-IN_GROUP = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER,
-            ChatMemberStatus.RESTRICTED)
+IN_GROUP = (
+    ChatMemberStatus.OWNER,
+    ChatMemberStatus.ADMINISTRATOR,
+    ChatMemberStatus.MEMBER,
+    ChatMemberStatus.RESTRICTED,
+)
 MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 
@@ -93,7 +97,7 @@ async def movienight_private(update: Update, context: BotContext) -> None:
 
 
 async def join_button(update: Update, context: BotContext) -> None:
-    """"I'm in 🙋" / "I'm out": toggle membership and edit the one member-list message."""
+    """ "I'm in 🙋" / "I'm out": toggle membership and edit the one member-list message."""
     night = await _night_of_button(update, context, "open")
     if night is None:
         return
@@ -135,7 +139,11 @@ def _member_list(context: BotContext, night: Night) -> tuple:
         (m.name, _ready(services, m.telegram_id)) for m in groups.members(services.db, night.id)
     ]
     return render.night_message(
-        night.id, _filters_text(services, night), people, context.codec, night.chat_id,
+        night.id,
+        _filters_text(services, night),
+        people,
+        context.codec,
+        night.chat_id,
         context.bot.username,
     )
 
@@ -148,7 +156,11 @@ async def refresh_member_list(context: BotContext, night_id: int) -> None:
     text, keyboard = _member_list(context, night)
     try:
         await context.bot.edit_message_text(
-            text, night.chat_id, night.message_id, parse_mode="HTML", reply_markup=keyboard,
+            text,
+            night.chat_id,
+            night.message_id,
+            parse_mode="HTML",
+            reply_markup=keyboard,
             disable_web_page_preview=True,
         )
     except BadRequest as exc:
@@ -160,7 +172,7 @@ async def refresh_member_list(context: BotContext, night_id: int) -> None:
 
 
 async def pick_button(update: Update, context: BotContext) -> None:
-    """"Pick movies" (the starter or an admin, once): compute group picks and post the poll."""
+    """ "Pick movies" (the starter or an admin, once): compute group picks and post the poll."""
     night = await _night_of_button(update, context, "open")
     if night is None:
         return
@@ -249,14 +261,15 @@ async def poll_answer(update: Update, context: BotContext) -> None:
 
 
 async def close_button(update: Update, context: BotContext) -> None:
-    """"Close vote" (the starter or an admin): stop the poll and announce the winner."""
+    """ "Close vote" (the starter or an admin): stop the poll and announce the winner."""
     night = await _night_of_button(update, context, "voting")
     if night is None:
         return
     query = update.callback_query
     if not await _may_manage(context.bot, night, update.effective_user.id):
-        await query.answer(render.only_starter(_starter_name(context.services, night)),
-                           show_alert=True)
+        await query.answer(
+            render.only_starter(_starter_name(context.services, night)), show_alert=True
+        )
         return
     await query.answer()
     await finish_vote(context.bot, context.services, context.codec, night.id, context.job_queue)
@@ -309,7 +322,7 @@ def winner(picks: list[NightPick], tally: list[int]) -> tuple[NightPick | None, 
 
 
 async def watchlist_button(update: Update, context: BotContext) -> None:
-    """"Add to everyone's watchlist": the winner goes on every member's watchlist."""
+    """ "Add to everyone's watchlist": the winner goes on every member's watchlist."""
     night = await _night_of_button(update, context, "closed")
     if night is None:
         return

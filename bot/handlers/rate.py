@@ -37,8 +37,10 @@ async def search_and_offer(update: Update, context: BotContext, query: str) -> N
         return
     by_id = movies.get_many(db, [m.movie_id for m in found])
     text, keyboard = render.search_results(
-        query, [by_id[m.movie_id] for m in found if m.movie_id in by_id],
-        context.codec, button_scope(update),
+        query,
+        [by_id[m.movie_id] for m in found if m.movie_id in by_id],
+        context.codec,
+        button_scope(update),
     )
     await reply(update, text, reply_markup=keyboard)
 
@@ -68,7 +70,12 @@ async def send_card(update: Update, context: BotContext, movie_id: int) -> None:
     yours = history.ratings.get(movie_id)
     predicted = None if yours is not None else services.predicted(user, [movie_id]).get(movie_id)
     text, keyboard = render.movie_card(
-        movie, predicted, yours, context.codec, button_scope(update), services.rating_scale(),
+        movie,
+        predicted,
+        yours,
+        context.codec,
+        button_scope(update),
+        services.rating_scale(),
         on_watchlist=movie_id in history.watchlist,
     )
     await reply(update, text, reply_markup=keyboard)

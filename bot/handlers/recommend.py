@@ -65,9 +65,11 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
             n = min(int(word), MAX_N)  # more than a message holds: the first page, and More ▶
         elif pair in names and i + 1 < len(words):
             genre, i = names[pair], i + 1
-        elif (key := _norm(word).removesuffix("s")) and (
-            hits := [j for name, j in names.items() if name.startswith(key) and len(key) >= 3]
-        ) and len(hits) == 1:
+        elif (
+            (key := _norm(word).removesuffix("s"))
+            and (hits := [j for name, j in names.items() if name.startswith(key) and len(key) >= 3])
+            and len(hits) == 1
+        ):
             genre = hits[0]
         else:
             raise UsageError(word)
@@ -109,7 +111,7 @@ async def recommend(update: Update, context: BotContext) -> None:
 
 
 async def more_button(update: Update, context: BotContext) -> None:
-    """"More ▶": the next page with the same filters, computed from the latest ratings."""
+    """ "More ▶": the next page with the same filters, computed from the latest ratings."""
     callback = await read_button(update, context)
     if callback is None:
         return
@@ -156,7 +158,7 @@ async def send_similar(update: Update, context: BotContext, movie_id: int) -> No
 
 
 async def similar_button(update: Update, context: BotContext) -> None:
-    """"More like this" on a pick or card."""
+    """ "More like this" on a pick or card."""
     callback = await read_button(update, context)
     if callback is None:
         return

@@ -690,4 +690,3 @@ def feature_counts(db: Database) -> dict[str, int]:
             "SELECT kind, count(*) FROM movie_features GROUP BY kind ORDER BY count(*) DESC, kind"
         ).fetchall()
     )
-

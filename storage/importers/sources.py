@@ -56,9 +56,7 @@ class Source:
     def _open_zip(self) -> None:
         self._zip = zipfile.ZipFile(self.path)
         names = [
-            n
-            for n in self._zip.namelist()
-            if not n.endswith("/") and not n.startswith("__MACOSX/")
+            n for n in self._zip.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")
         ]
         tops = {n.split("/", 1)[0] for n in names if "/" in n}
         prefix = ""
@@ -68,9 +66,7 @@ class Source:
             self.root_name = top
         else:
             self.root_name = self.path.stem
-        self._members = {
-            n[len(prefix) :]: n for n in names if "/" not in n[len(prefix) :]
-        }
+        self._members = {n[len(prefix) :]: n for n in names if "/" not in n[len(prefix) :]}
 
     @property
     def names(self) -> frozenset[str]:

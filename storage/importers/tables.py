@@ -23,6 +23,7 @@ from storage.importers.sources import DataFormatError
 # a block's arrays and its rows in flight to SQLite stay well under a few hundred MB.
 BLOCK_BYTES = 24 << 20
 
+
 @dataclass(frozen=True)
 class TableSpec:
     """How to read one delimited file: its separator and which column holds what.
@@ -147,8 +148,13 @@ def _bad_field_count(data: bytes, sep: str, expected: int, first: int) -> str:
     return "a line has the wrong number of fields"
 
 
-def read_chunks(fh: BinaryIO, spec: TableSpec, *, block_bytes: int = BLOCK_BYTES,
-                on_bytes: Callable[[int], None] | None = None) -> Iterator[Chunk]:
+def read_chunks(
+    fh: BinaryIO,
+    spec: TableSpec,
+    *,
+    block_bytes: int = BLOCK_BYTES,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Iterator[Chunk]:
     """Parse the file block by block; each chunk's frame has our column names."""
     blocks = _blocks(fh, block_bytes)
     line = 1

@@ -102,7 +102,9 @@ async def test_a_bot_whose_model_cannot_be_loaded_retrains_on_the_next_tick(
     with Database(own.db_path) as db:
         Path(models.latest(db).path).write_bytes(b"not a model")
     services = await run_bot(
-        db_path=own.db_path, model_dir=own.model_dir, retrain_interval=1,
+        db_path=own.db_path,
+        model_dir=own.model_dir,
+        retrain_interval=1,
         retrain_min_new_ratings=50,
     )
     assert services.model is None

@@ -208,8 +208,9 @@ async def test_only_the_starter_or_an_admin_picks_and_only_once(emulator, run_bo
     assert (await query.answered())["text"] == "The picks are already out: vote in the poll!"
     await emulator.wait_idle()
     assert len([m for m in group.messages() if m.poll is not None]) == 1
-    assert bob.id not in {m.telegram_id for m in groups.members(services.db, current_night(
-        services, group).id)}
+    assert bob.id not in {
+        m.telegram_id for m in groups.members(services.db, current_night(services, group).id)
+    }
     query = await bob.press(poll_message, "🏁 Close vote")
     assert "Only Alice" in (await query.answered())["text"]
     assert not poll_message.poll.is_closed
@@ -250,8 +251,11 @@ async def test_many_joins_and_votes_at_once_lose_nothing_and_edit_one_message(em
     assert len(groups.members(services.db, night.id)) == len(names)
     assert all(name in night_message.text for name in names)
     assert len(group.messages()) == 2  # the introduction and the one edited member list
-    assert not [c for c in emulator.calls if c.method.lower() == "sendmessage"
-                and str(c.params.get("chat_id")) == str(group.id)][2:]
+    assert not [
+        c
+        for c in emulator.calls
+        if c.method.lower() == "sendmessage" and str(c.params.get("chat_id")) == str(group.id)
+    ][2:]
     # Everyone votes at the same moment: every vote is counted.
     poll_message, _ = await pick(emulator, group, people[0], night_message)
     await asyncio.gather(*(p.vote(poll_message, i % 5) for i, p in enumerate(people)))

@@ -264,9 +264,10 @@ async def test_forged_and_foreign_buttons_expire_and_change_nothing(emulator, ru
         query = await alice.press(card, 0)
         assert (await query.answered())["text"] == "This button has expired."
     assert await rated_count(services, alice) == 0
-    assert users.find(services.db, "telegram", mallory.id) is None or await rated_count(
-        services, mallory
-    ) == 0
+    assert (
+        users.find(services.db, "telegram", mallory.id) is None
+        or await rated_count(services, mallory) == 0
+    )
 
 
 async def test_double_tap_creates_one_rating(emulator, run_bot):
@@ -311,7 +312,16 @@ async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, wo
     alice = emulator.user("Alice")
     card = await card_for(alice, "heat 1995")
     assert card.button_labels[:10] == [
-        "★1", "★2", "★3", "★4", "★5", "★0.5", "★1.5", "★2.5", "★3.5", "★4.5",
+        "★1",
+        "★2",
+        "★3",
+        "★4",
+        "★5",
+        "★0.5",
+        "★1.5",
+        "★2.5",
+        "★3.5",
+        "★4.5",
     ]
     await alice.press(card, "★3.5")
     await emulator.wait_idle()
@@ -327,7 +337,6 @@ async def test_a_sticker_or_file_gets_a_hint_not_silence(emulator, run_bot):
     payload["document"] = {"file_id": "f1", "file_unique_id": "u1", "file_name": "evil.exe"}
     emulator.world.push_update("message", payload)
     assert "I only read text" in (await alice.next_message()).text
-
 
 
 async def test_a_misspelling_too_far_off_gets_closest_spellings_best_first(emulator, run_bot):

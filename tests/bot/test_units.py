@@ -54,8 +54,10 @@ def test_codec_binds_buttons_to_their_scope_and_token():
     ("stored", "shown"),
     [
         ("Matrix, The", "The Matrix"),
-        ("City of Lost Children, The (Cité des enfants perdus, La)",
-         "The City of Lost Children (Cité des enfants perdus, La)"),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La)",
+            "The City of Lost Children (Cité des enfants perdus, La)",
+        ),
         ("Haine, La", "La Haine"),
         ("Boot, Das", "Das Boot"),
         ("Heat", "Heat"),

@@ -54,7 +54,9 @@ def grown(cat: Catalog, *movies: tuple[int, str, int, tuple[str, ...]]) -> Catal
     """`cat` with these (id, title, year, genres) movies added, as after an import."""
     ids, titles, years, genres = zip(*movies, strict=True)
     return Catalog.build(
-        [*cat.items.ids.tolist(), *ids], [*cat.titles, *titles], [*cat.years.tolist(), *years],
+        [*cat.items.ids.tolist(), *ids],
+        [*cat.titles, *titles],
+        [*cat.years.tolist(), *years],
         [*cat.genres, *genres],
     )
 

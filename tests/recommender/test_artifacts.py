@@ -46,9 +46,7 @@ def damage_truncate(data: bytes) -> bytes:
 
 def damage_flip(data: bytes) -> bytes:
     middle = len(data) // 2
-    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[
-        middle + 64 :
-    ]
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 64]) + data[middle + 64 :]
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ from recommender.ease import EASE, CatalogTooLargeError, check_memory, memory_es
 def ratings_from(dense: list[list[float]]) -> tuple[Ratings, Catalog]:
     arr = np.array(dense, dtype=np.float32)
     n_items = arr.shape[1]
-    catalog = Catalog.build(list(range(1, n_items + 1)), ["t"] * n_items, [0] * n_items,
-                            [()] * n_items)
+    catalog = Catalog.build(
+        list(range(1, n_items + 1)), ["t"] * n_items, [0] * n_items, [()] * n_items
+    )
     users, items = np.nonzero(arr)
     ratings = Ratings.from_arrays(users + 1, items + 1, arr[users, items], items=catalog.items)
     return ratings, catalog

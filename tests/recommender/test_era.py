@@ -16,7 +16,9 @@ T1996, T2015 = 820_454_400.0, 1_420_070_400.0  # 1 Jan 1996, 1 Jan 2015
 YEAR = 365.25 * 86_400
 # Movies 1 and 2 from 2000, movie 3 from 2001, movie 4 from 2002, movie 5 of unknown year.
 CATALOG = Catalog.build(
-    [1, 2, 3, 4, 5], [f"Movie {i}" for i in range(1, 6)], [2000, 2000, 2001, 2002, None],
+    [1, 2, 3, 4, 5],
+    [f"Movie {i}" for i in range(1, 6)],
+    [2000, 2000, 2001, 2002, None],
     [()] * 5,
 )
 EXACT = EraConfig(bandwidth_years=0, smooth_years=0, smooth_release_years=0, floor=0)
@@ -25,14 +27,20 @@ EXACT = EraConfig(bandwidth_years=0, smooth_years=0, smooth_release_years=0, flo
 def ratings(times: list[float] | None = None) -> Ratings:
     """Four ratings: movies 1 and 2 (2000), 3 (2001), 4 (2002)."""
     return Ratings.from_arrays(
-        np.array([10, 11, 12, 13]), np.array([1, 2, 3, 4]), np.array([4.0, 3.0, 5.0, 2.0]),
-        None if times is None else np.array(times), items=CATALOG.items,
+        np.array([10, 11, 12, 13]),
+        np.array([1, 2, 3, 4]),
+        np.array([4.0, 3.0, 5.0, 2.0]),
+        None if times is None else np.array(times),
+        items=CATALOG.items,
     )
 
 
 def test_calendar_years_are_utc_years():
     assert calendar_years(np.array([0, T1996 - 1, T1996, T2015])).tolist() == [
-        1970, 1995, 1996, 2015,
+        1970,
+        1995,
+        1996,
+        2015,
     ]
 
 

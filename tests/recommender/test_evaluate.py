@@ -44,7 +44,10 @@ def random_ratings(n_users: int = 60, n_items: int = 40, seed: int = 7) -> Ratin
         stars += list(rng.integers(1, 6, size=n))
         times += list(1_000_000 + u * 1000 + picked)
     return Ratings.from_arrays(
-        np.array(users), np.array(items), np.array(stars), np.array(times),
+        np.array(users),
+        np.array(items),
+        np.array(stars),
+        np.array(times),
         items=make_catalog(n_items).items,
     )
 
@@ -107,8 +110,10 @@ def test_given_n_keeps_exactly_n_for_users_with_enough_ratings() -> None:
 def test_same_seed_same_split_other_seed_other_split(protocol: str) -> None:
     ratings = random_ratings()
     n = parse_protocol(protocol)
-    run = (lambda s: holdout_split(ratings, seed=s)) if n is None else (
-        lambda s: given_n_split(ratings, n, seed=s)
+    run = (
+        (lambda s: holdout_split(ratings, seed=s))
+        if n is None
+        else (lambda s: given_n_split(ratings, n, seed=s))
     )
     assert as_set(run(4)[1]) == as_set(run(4)[1])
     assert as_set(run(4)[1]) != as_set(run(5)[1])
@@ -197,39 +202,62 @@ LOG = math.log2
     [
         # hits at ranks 1 and 3 of 3, two relevant
         (
-            [0, 1, 2], [0, 2], 3,
+            [0, 1, 2],
+            [0, 2],
+            3,
             {
-                "precision": 2 / 3, "recall": 1.0, "hitrate": 1.0,
+                "precision": 2 / 3,
+                "recall": 1.0,
+                "hitrate": 1.0,
                 "ndcg": (1 + 1 / LOG(4)) / (1 + 1 / LOG(3)),
                 "map": (1 / 1 + 2 / 3) / 2,
             },
         ),
         # fewer relevant than k: the ideal has only one hit
         (
-            [3, 0, 1], [0], 3,
+            [3, 0, 1],
+            [0],
+            3,
             {
-                "precision": 1 / 3, "recall": 1.0, "hitrate": 1.0,
-                "ndcg": (1 / LOG(3)) / 1.0, "map": (1 / 2) / 1,
+                "precision": 1 / 3,
+                "recall": 1.0,
+                "hitrate": 1.0,
+                "ndcg": (1 / LOG(3)) / 1.0,
+                "map": (1 / 2) / 1,
             },
         ),
         # more relevant than k: ideal = k hits, MAP normalised by k
         (
-            [4, 1], [0, 1, 2, 3], 2,
+            [4, 1],
+            [0, 1, 2, 3],
+            2,
             {
-                "precision": 1 / 2, "recall": 1 / 4, "hitrate": 1.0,
-                "ndcg": (1 / LOG(3)) / (1 + 1 / LOG(3)), "map": (1 / 2) / 2,
+                "precision": 1 / 2,
+                "recall": 1 / 4,
+                "hitrate": 1.0,
+                "ndcg": (1 / LOG(3)) / (1 + 1 / LOG(3)),
+                "map": (1 / 2) / 2,
             },
         ),
         # no hit at all
         (
-            [1, 2], [0], 2,
+            [1, 2],
+            [0],
+            2,
             {"precision": 0.0, "recall": 0.0, "hitrate": 0.0, "ndcg": 0.0, "map": 0.0},
         ),
         # a short list (-1 = empty slot): precision still divides by k
         (
-            [0, -1, -1], [0, 3], 3,
-            {"precision": 1 / 3, "recall": 1 / 2, "hitrate": 1.0, "ndcg": 1 / (1 + 1 / LOG(3)),
-             "map": 1 / 2},
+            [0, -1, -1],
+            [0, 3],
+            3,
+            {
+                "precision": 1 / 3,
+                "recall": 1 / 2,
+                "hitrate": 1.0,
+                "ndcg": 1 / (1 + 1 / LOG(3)),
+                "map": 1 / 2,
+            },
         ),
     ],
 )
@@ -314,12 +342,18 @@ def small_pair() -> tuple[Ratings, Ratings, Catalog]:
     """Two users over five movies; user 1 likes movie 102 in test, user 2 nothing relevant."""
     catalog = make_catalog(5)
     train = Ratings.from_arrays(
-        np.array([1, 1, 2]), np.array([100, 101, 100]), np.array([5, 4, 3]),
-        items=catalog.items, scale=(1.0, 5.0),
+        np.array([1, 1, 2]),
+        np.array([100, 101, 100]),
+        np.array([5, 4, 3]),
+        items=catalog.items,
+        scale=(1.0, 5.0),
     )
     test = Ratings.from_arrays(
-        np.array([1, 1, 2]), np.array([102, 103, 104]), np.array([4, 2, 3]),
-        items=catalog.items, scale=(1.0, 5.0),
+        np.array([1, 1, 2]),
+        np.array([102, 103, 104]),
+        np.array([4, 2, 3]),
+        items=catalog.items,
+        scale=(1.0, 5.0),
     )
     return train, test, catalog
 
@@ -370,13 +404,20 @@ def test_evaluate_rating_by_hand_with_clipping() -> None:
 def test_dataset_counts() -> None:
     train, test, catalog = small_pair()
     whole = Ratings.from_arrays(
-        np.array([1, 1, 2, 1, 1, 2]), np.array([100, 101, 100, 102, 103, 104]),
-        np.array([5, 4, 3, 4, 2, 3]), items=catalog.items,
+        np.array([1, 1, 2, 1, 1, 2]),
+        np.array([100, 101, 100, 102, 103, 104]),
+        np.array([5, 4, 3, 4, 2, 3]),
+        items=catalog.items,
     )
     counts = dataset_counts(whole, train, test)
     assert counts == {
-        "users": 2, "items": 5, "rated_items": 5, "ratings": 6,
-        "train_ratings": 3, "test_ratings": 3, "scored_users": 1,
+        "users": 2,
+        "items": 5,
+        "rated_items": 5,
+        "ratings": 6,
+        "train_ratings": 3,
+        "test_ratings": 3,
+        "scored_users": 1,
     }
 
 
@@ -391,8 +432,10 @@ def report_specs(ease_limit: int = 4 * 1024**3) -> list:
     return [
         ModelSpec("fixed", lambda p: FixedScores(values), rating=True),
         ModelSpec(
-            "ease", lambda p: EASE(p["lam"], memory_limit=ease_limit),
-            params={"lam": 10.0}, grid={"lam": [1.0, 10.0, 100.0]},
+            "ease",
+            lambda p: EASE(p["lam"], memory_limit=ease_limit),
+            params={"lam": 10.0},
+            grid={"lam": [1.0, 10.0, 100.0]},
         ),
     ]
 
@@ -408,8 +451,20 @@ def test_report_has_the_stable_json_schema(tmp_path) -> None:
     assert {"protocol", "k", "seed", "dataset", "models"} <= set(loaded)
     assert (loaded["protocol"], loaded["k"], loaded["seed"]) == ("holdout", 10, 0)
     assert set(loaded["dataset"]) >= {"users", "items", "ratings", "train_ratings", "test_ratings"}
-    ranking = {f"{m}@10" for m in ("ndcg", "precision", "recall", "f1", "map", "hitrate",
-                                   "coverage", "diversity", "novelty")}
+    ranking = {
+        f"{m}@10"
+        for m in (
+            "ndcg",
+            "precision",
+            "recall",
+            "f1",
+            "map",
+            "hitrate",
+            "coverage",
+            "diversity",
+            "novelty",
+        )
+    }
     for name in ("fixed", "ease"):
         assert ranking | {"fit_seconds", "params"} <= set(loaded["models"][name])
     assert {"rmse", "mae", "mse"} <= set(loaded["models"]["fixed"])
@@ -481,9 +536,7 @@ def test_models_with_their_own_lists_are_scored_on_them() -> None:
     assert out["ndcg@2"] == pytest.approx((1 / LOG(3)) / 1.0)
 
 
-@pytest.mark.parametrize(
-    ("lists", "match"), [([[0, 2]], "rated in train"), ([[2]], "expected")]
-)
+@pytest.mark.parametrize(("lists", "match"), [([[0, 2]], "rated in train"), ([[2]], "expected")])
 def test_own_lists_that_leak_or_have_the_wrong_shape_are_refused(lists, match) -> None:
     train, test, catalog = small_pair()
     with pytest.raises(EvaluationError, match=match):
@@ -515,13 +568,21 @@ def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
 ) -> None:
     train, test, catalog = small_pair()
     train = Ratings.from_arrays(
-        np.array([1, 1, 1, 2]), np.array([100, 101, 103, 100]), np.array([5, 4, 3, 3]),
-        np.array([*times, 5.0]), items=catalog.items, scale=(1.0, 5.0),
+        np.array([1, 1, 1, 2]),
+        np.array([100, 101, 103, 100]),
+        np.array([5, 4, 3, 3]),
+        np.array([*times, 5.0]),
+        items=catalog.items,
+        scale=(1.0, 5.0),
     )
     # the test ratings' own times must not move the moment
     test = Ratings.from_arrays(
-        np.array([1, 2]), np.array([102, 104]), np.array([4, 2]), np.array([0.0, 0.0]),
-        items=catalog.items, scale=(1.0, 5.0),
+        np.array([1, 2]),
+        np.array([102, 104]),
+        np.array([4, 2]),
+        np.array([0.0, 0.0]),
+        items=catalog.items,
+        scale=(1.0, 5.0),
     )
     scorer = model([0] * 5)
     out = evaluate_ranking(scorer, train, test, catalog, k=1, ks=(1,))
@@ -549,17 +610,22 @@ def test_the_served_hybrid_is_asked_at_each_users_own_time(batch) -> None:
         np.concatenate([old.users.ids[coo.row], [1001, 1001, 1002, 1002]]),
         np.concatenate([old.items.ids[coo.col], [a, b, a, b]]),
         np.concatenate([coo.data, [4.0] * 4]),
-        np.concatenate([times.data, [synthetic.T1996 + 86_400 * 90] * 2,
-                        [synthetic.T2015 + 86_400 * 90] * 2]),
+        np.concatenate(
+            [times.data, [synthetic.T1996 + 86_400 * 90] * 2, [synthetic.T2015 + 86_400 * 90] * 2]
+        ),
         items=cat.items,
     )
     liked_a = [m for m in synthetic.BLOCK_A if m != a]
     liked_b = [m for m in synthetic.BLOCK_B if m != b]
     rows = train.users.index_of(np.array([1001] * len(liked_a) + [1002] * len(liked_b)))
     cols = cat.items.index_of(np.array(liked_a + liked_b))
-    test = replace(train, timestamps=None, matrix=sp.csr_matrix(
-        (np.full(len(rows), 5.0, dtype=np.float32), (rows, cols)), shape=train.matrix.shape
-    ))
+    test = replace(
+        train,
+        timestamps=None,
+        matrix=sp.csr_matrix(
+            (np.full(len(rows), 5.0, dtype=np.float32), (rows, cols)), shape=train.matrix.shape
+        ),
+    )
     served = ServedHybrid(replace(SMALL, blend=BlendConfig()))
     out = evaluate_ranking(served, train, test, cat, k=5, ks=(5,), batch=batch)
     assert out["users"] == 2
@@ -646,7 +712,8 @@ def test_blend_tuning_scores_the_trend_at_each_validation_users_time(batch: int)
     leans_a = trend[:, a].mean(axis=1) > trend[:, b].mean(axis=1)
     # block-A fans (1996) see the 1996 trend, block-B fans (2015) the 2015 one
     liked = table.rows.multiply(table.rows >= 4).tocsc()
-    fans_of_a = np.asarray(liked[:, a].sum(axis=1)).ravel() > np.asarray(
-        liked[:, b].sum(axis=1)).ravel()
+    fans_of_a = (
+        np.asarray(liked[:, a].sum(axis=1)).ravel() > np.asarray(liked[:, b].sum(axis=1)).ravel()
+    )
     assert fans_of_a.any() and (~fans_of_a).any()
     assert np.array_equal(leans_a, fans_of_a)

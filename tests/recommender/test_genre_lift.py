@@ -11,13 +11,18 @@ from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 
 CATALOG = Catalog.build(
-    [1, 2, 3, 4], ["Funny", "Funny and sad", "Scary", "Untagged"], [2000] * 4,
+    [1, 2, 3, 4],
+    ["Funny", "Funny and sad", "Scary", "Untagged"],
+    [2000] * 4,
     [("Comedy",), ("Comedy", "Drama"), ("Horror",), ()],
 )
 # Movie 1 rated three times, movie 2 once, movie 3 twice, movie 4 never.
 RATINGS = Ratings.from_arrays(
-    np.array([1, 2, 3, 4, 5, 6]), np.array([1, 1, 1, 2, 3, 3]),
-    np.array([5.0, 4.0, 1.0, 3.0, 2.0, 5.0]), None, items=CATALOG.items,
+    np.array([1, 2, 3, 4, 5, 6]),
+    np.array([1, 1, 1, 2, 3, 3]),
+    np.array([5.0, 4.0, 1.0, 3.0, 2.0, 5.0]),
+    None,
+    items=CATALOG.items,
 )
 
 
@@ -60,9 +65,7 @@ def test_genre_lift_survives_save_and_load_and_ignores_genres_it_never_saw(tmp_p
     model.save(tmp_path / "m.npz")
     loaded = Recommender.load(tmp_path / "m.npz")
     row = history_row({synthetic.BLOCK_A[0]: 5.0}, cat.items)
-    np.testing.assert_array_equal(
-        model._hybrid.genres.score(row), loaded._hybrid.genres.score(row)
-    )
+    np.testing.assert_array_equal(model._hybrid.genres.score(row), loaded._hybrid.genres.score(row))
     grown = synthetic.grown(
         cat, (900, "A western", 1990, ("Western",)), (901, "A comedy", 1990, ("Comedy",))
     )

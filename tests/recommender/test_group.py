@@ -93,8 +93,9 @@ def test_two_comedy_fans_get_unseen_comedies_with_reasons(model, strategy):
     assert not set(ids) & (set(COMEDY_FAN) | set(COMEDY_TOO))
     assert all(set(p.predicted) == {1, 2} for p in picks)
     assert any(p.loved for p in picks)
-    assert all(COMEDY_FAN.get(m, COMEDY_TOO.get(m, 0)) >= 4
-               for p in picks for m in p.loved.values())
+    assert all(
+        COMEDY_FAN.get(m, COMEDY_TOO.get(m, 0)) >= 4 for p in picks for m in p.loved.values()
+    )
 
 
 def test_without_misery_no_pick_is_predicted_bad_for_anyone(model):
@@ -133,8 +134,10 @@ def test_reasons_name_only_members_predicted_to_like_the_pick(model):
 def test_members_without_ratings_are_neutral(model):
     alone = recommend_group(model, [Member(1, COMEDY_FAN)], n=5, diversity=0.0)
     with_newcomers = recommend_group(
-        model, [Member(1, COMEDY_FAN), Member(2, {}), Member(3, {synthetic.BLOCK_B[1]: 5.0})],
-        n=5, diversity=0.0,
+        model,
+        [Member(1, COMEDY_FAN), Member(2, {}), Member(3, {synthetic.BLOCK_B[1]: 5.0})],
+        n=5,
+        diversity=0.0,
     )
     # The newcomers' few ratings don't sway the choice (only exclude what they have seen).
     assert [p.movie_id for p in with_newcomers] == [p.movie_id for p in alone]
@@ -157,7 +160,10 @@ def test_nobody_informed_gets_the_popular_list_and_no_predictions(model):
 def test_filters_and_exclusions_are_respected(model, filters, check):
     excluded = {synthetic.BLOCK_B[10], synthetic.BLOCK_A[10]}
     picks = recommend_group(
-        model, [Member(1, COMEDY_FAN), Member(2, COMEDY_TOO)], n=5, filters=filters,
+        model,
+        [Member(1, COMEDY_FAN), Member(2, COMEDY_TOO)],
+        n=5,
+        filters=filters,
         exclude=excluded,
     )
     ids = [p.movie_id for p in picks]

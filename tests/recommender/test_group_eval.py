@@ -99,9 +99,7 @@ def test_strategies_beat_popularity_for_like_minded_groups(split):
             assert 0 <= figures["misery"] <= figures["ndcg"] <= 1
     similar = report["results"]["similar"]
     assert similar["average_without_misery"]["ndcg"] > similar["popularity"]["ndcg"]
-    assert similar["average_without_misery"]["satisfaction"] > similar["popularity"][
-        "satisfaction"
-    ]
+    assert similar["average_without_misery"]["satisfaction"] > similar["popularity"]["satisfaction"]
 
 
 @pytest.fixture
@@ -114,8 +112,9 @@ def db_file(tmp_path, monkeypatch):
 
 def test_cli_prints_strategies_and_baseline_side_by_side(db_file, tmp_path, capsys):
     out_json = tmp_path / "group.json"
-    code = run(db_file, "evaluate", "--protocol", "group", "--groups", "15", "--json",
-               str(out_json))
+    code = run(
+        db_file, "evaluate", "--protocol", "group", "--groups", "15", "--json", str(out_json)
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "random NDCG@5" in printed and "similar misery" in printed

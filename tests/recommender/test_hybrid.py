@@ -78,8 +78,10 @@ def test_picks_carry_predicted_stars_on_the_rating_scale(model):
     [
         (Filters(genres=frozenset({"Horror"})), lambda m: m in synthetic.BLOCK_B),
         (Filters(year_min=1970, year_max=1979), lambda m: m in synthetic.BLOCK_B),
-        (Filters(genres=frozenset({"Comedy", "Horror"}), year_min=1995), lambda m: m in
-         synthetic.BLOCK_A and 1990 + m % 10 >= 1995),
+        (
+            Filters(genres=frozenset({"Comedy", "Horror"}), year_min=1995),
+            lambda m: m in synthetic.BLOCK_A and 1990 + m % 10 >= 1995,
+        ),
     ],
     ids=["genre", "decade", "genres and year"],
 )
@@ -116,9 +118,11 @@ def test_diversity_spreads_the_list_across_tastes(model):
     mixed = {synthetic.BLOCK_A[0]: 5.0, synthetic.BLOCK_A[1]: 5.0, synthetic.BLOCK_B[0]: 4.0}
     plain = model.recommend(mixed, n=6, diversity=0.0)
     diverse = model.recommend(mixed, n=6, diversity=0.9)
+
     def spread(picks):
         share = synthetic.in_block_a(p.movie_id for p in picks)
         return min(share, 1 - share)
+
     assert spread(diverse) > spread(plain)
 
 
@@ -145,9 +149,10 @@ def test_predict_rates_the_liked_block_higher(model):
 def test_relevance_is_one_score_per_catalogue_movie(model):
     scores = model.relevance(COMEDY_FAN)
     assert scores.shape == (40,) and scores.dtype == np.float32
-    assert scores[model.catalog.items.index(synthetic.BLOCK_A[10])] > scores[
-        model.catalog.items.index(synthetic.BLOCK_B[10])
-    ]
+    assert (
+        scores[model.catalog.items.index(synthetic.BLOCK_A[10])]
+        > scores[model.catalog.items.index(synthetic.BLOCK_B[10])]
+    )
 
 
 def test_onboarding_asks_about_known_movies_from_both_tastes(model):
@@ -164,8 +169,10 @@ def test_movies_added_after_training_are_recommendable_through_content(model):
         [*old.titles, "Brand New Comedy"],
         [*old.years.tolist(), 1995],
         [*old.genres, ("Comedy",)],
-        {new_id: [("actor", "a", 1.0)], **{i: synthetic.catalog().features[j] for j, i in
-                                           enumerate(old.items.ids.tolist())}},
+        {
+            new_id: [("actor", "a", 1.0)],
+            **{i: synthetic.catalog().features[j] for j, i in enumerate(old.items.ids.tolist())},
+        },
     )
     extended = model.with_catalog(cat, counts={new_id: 10})
     scores = extended.relevance(COMEDY_FAN)
@@ -260,8 +267,11 @@ def test_unrated_movies_in_the_catalogue_do_not_change_how_much_each_component_w
     rated = big.catalog.items.index_of(cat.items.ids)
     for name in ("popularity", "quality", "trend"):
         np.testing.assert_allclose(
-            np.atleast_2d(big_parts[name])[:, rated], np.atleast_2d(small_parts[name]),
-            rtol=1e-5, atol=1e-5, err_msg=name,
+            np.atleast_2d(big_parts[name])[:, rated],
+            np.atleast_2d(small_parts[name]),
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=name,
         )
 
 
@@ -284,9 +294,7 @@ def test_similar_prefers_a_movie_of_the_same_kind_over_one_the_same_people_watch
         np.array(users), np.array(movies), np.array(stars), items=cat.items
     )
     by_audience = replace(SMALL, blend=replace(SMALL.blend, similarity_als_share=1.0))
-    taste_only = replace(
-        by_audience, blend=replace(by_audience.blend, similarity_genre_floor=1.0)
-    )
+    taste_only = replace(by_audience, blend=replace(by_audience.blend, similarity_genre_floor=1.0))
     blind, model = (Recommender.train(ratings, cat, c) for c in (taste_only, by_audience))
     assert blind.similar(1, n=1)[0].movie_id == 3
     alike = [p.movie_id for p in model.similar(1, n=5)]

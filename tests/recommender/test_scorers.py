@@ -22,8 +22,13 @@ SMALL = HybridConfig(
     als=SMALL_ALS,
     ease_lambda=10.0,
     blend=BlendConfig(
-        content_cold=0.6, content_warm=0.3, popularity_cold=0.1, popularity_warm=0.1,
-        quality_cold=0.0, trend_cold=0.1, trend_warm=0.0,
+        content_cold=0.6,
+        content_warm=0.3,
+        popularity_cold=0.1,
+        popularity_warm=0.1,
+        quality_cold=0.0,
+        trend_cold=0.1,
+        trend_warm=0.0,
     ),
 )
 ALL = ("popularity", "content", "als", "hybrid")

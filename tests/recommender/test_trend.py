@@ -25,8 +25,11 @@ def ratings(with_times: bool = True) -> Ratings:
     for u in range(200):
         users.append(300 + u), movies.append(3), stars.append(2.0), times.append(T2015 + u)
     return Ratings.from_arrays(
-        np.array(users), np.array(movies), np.array(stars),
-        np.array(times) if with_times else None, items=CATALOG.items,
+        np.array(users),
+        np.array(movies),
+        np.array(stars),
+        np.array(times) if with_times else None,
+        items=CATALOG.items,
     )
 
 
@@ -114,8 +117,11 @@ def test_a_movie_added_after_training_has_no_ratings_and_the_others_keep_theirs(
 
 def test_user_moments_are_median_rating_times():
     data = Ratings.from_arrays(
-        np.array([1, 1, 1, 2]), np.array([1, 2, 3, 1]), np.array([4.0, 4, 4, 4]),
-        np.array([10.0, 40, 20, 7]), items=Vocab(np.array([1, 2, 3])),
+        np.array([1, 1, 1, 2]),
+        np.array([1, 2, 3, 1]),
+        np.array([4.0, 4, 4, 4]),
+        np.array([10.0, 40, 20, 7]),
+        items=Vocab(np.array([1, 2, 3])),
     )
     assert np.array_equal(user_moments(data, np.array([1, 0])), [7.0, 20.0])
     assert user_moments(data.__class__(data.users, data.items, data.matrix), np.array([0])) is None
@@ -131,8 +137,11 @@ def test_a_refit_forgets_the_scores_it_gave_before():
 def liked_on(days: list[float], movies: list[int]) -> Ratings:
     """One 5-star rating per (day after 1 Jan 1996, movie), each by another user."""
     return Ratings.from_arrays(
-        np.arange(len(days)), np.array(movies), np.full(len(days), 5.0),
-        T1996 + np.array(days) * 86_400, items=CATALOG.items,
+        np.arange(len(days)),
+        np.array(movies),
+        np.full(len(days), 5.0),
+        T1996 + np.array(days) * 86_400,
+        items=CATALOG.items,
     )
 
 

@@ -169,9 +169,7 @@ def quiet_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------- GroupLens zips
 
 
-def test_grouplens_zip_is_verified_imported_and_then_taken_from_the_cache(
-    fresh_db, tmp_path, site
-):
+def test_grouplens_zip_is_verified_imported_and_then_taken_from_the_cache(fresh_db, tmp_path, site):
     serve_grouplens(site)
     first = fetch_grouplens(fresh_db, tmp_path, "ml-latest-small", base_url=f"{site.url}/movielens")
     assert (first.downloaded, first.imported) == (True, True)

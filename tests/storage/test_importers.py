@@ -71,19 +71,21 @@ def _flags(*genres: int) -> str:
     return "|".join("1" if i in genres else "0" for i in range(19))
 
 
-ML100K_ITEMS = "\n".join(
-    [
-        f"1|Toy Story (1995)|01-Jan-1995||http://us.imdb.com/M/x|{_flags(3, 4, 5)}",
-        f"2|Cité des enfants perdus, La (1995)|01-Jan-1995||http://x|{_flags(2, 15)}",
-        f"3|Usual Suspects, The (1995)|14-Aug-1995||http://x|{_flags(6, 16)}",
-        f"4|unknown||||{_flags(0)}",
-        f"5|Land Before Time III: The Time of the Great Giving (1995) (V)|||x|{_flags(3)}",
-        f"6|Seven (Se7en) (1995)|01-Jan-1995||http://x|{_flags(6, 16)}",
-    ]
-) + "\n"
+ML100K_ITEMS = (
+    "\n".join(
+        [
+            f"1|Toy Story (1995)|01-Jan-1995||http://us.imdb.com/M/x|{_flags(3, 4, 5)}",
+            f"2|Cité des enfants perdus, La (1995)|01-Jan-1995||http://x|{_flags(2, 15)}",
+            f"3|Usual Suspects, The (1995)|14-Aug-1995||http://x|{_flags(6, 16)}",
+            f"4|unknown||||{_flags(0)}",
+            f"5|Land Before Time III: The Time of the Great Giving (1995) (V)|||x|{_flags(3)}",
+            f"6|Seven (Se7en) (1995)|01-Jan-1995||http://x|{_flags(6, 16)}",
+        ]
+    )
+    + "\n"
+)
 ML100K_DATA = (
-    "196\t1\t3\t881250949\n186\t2\t3\t891717742\n22\t3\t1\t878887116\n"
-    "196\t6\t5\t881251000\n"
+    "196\t1\t3\t881250949\n186\t2\t3\t891717742\n22\t3\t1\t878887116\n196\t6\t5\t881251000\n"
 )
 ML100K_USERS = "196|49|M|writer|55105\n186|39|F|executive|00000\n22|25|M|writer|40206\n"
 

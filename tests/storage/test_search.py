@@ -51,9 +51,38 @@ CATALOGUE = (
     Movie(33, "E.T. the Extra-Terrestrial", 1982, ("Children's",)),
 )
 POPULARITY = {
-    1: 900, 2: 400, 3: 700, 4: 30, 5: 150, 6: 950, 7: 300, 8: 800, 9: 500, 10: 350, 11: 90,
-    12: 60, 13: 120, 14: 600, 15: 110, 16: 500, 17: 450, 18: 300, 19: 320, 20: 5, 21: 80,
-    22: 40, 23: 8, 24: 700, 25: 90, 26: 20, 27: 70, 28: 650, 30: 15, 31: 200, 32: 900, 33: 400,
+    1: 900,
+    2: 400,
+    3: 700,
+    4: 30,
+    5: 150,
+    6: 950,
+    7: 300,
+    8: 800,
+    9: 500,
+    10: 350,
+    11: 90,
+    12: 60,
+    13: 120,
+    14: 600,
+    15: 110,
+    16: 500,
+    17: 450,
+    18: 300,
+    19: 320,
+    20: 5,
+    21: 80,
+    22: 40,
+    23: 8,
+    24: 700,
+    25: 90,
+    26: 20,
+    27: 70,
+    28: 650,
+    30: 15,
+    31: 200,
+    32: 900,
+    33: 400,
 }
 
 
@@ -157,7 +186,7 @@ def test_best_matches_come_first_and_the_exact_title_wins(index):
 
 
 def test_a_misspelt_word_finds_every_title_that_has_it(index):
-    """"godfater" is The Godfather, but someone who typed it may want Part II: offer both."""
+    """ "godfater" is The Godfather, but someone who typed it may want Part II: offer both."""
     godfather = index.search("godfater")
     assert [m.movie_id for m in godfather[:2]] == [8, 9]
     assert godfather[0].score > godfather[1].score
@@ -250,8 +279,10 @@ def test_one_index_serves_many_threads_with_the_same_answers(index):
             ["Léon: The Professional", "The Professional", "Léon"],
         ),
         ("Mrs. Brown (Her Majesty, Mrs. Brown)", ["Mrs. Brown", "Her Majesty, Mrs. Brown"]),
-        ("Land Before Time III: The Time of the Great Giving (V)",
-         ["Land Before Time III: The Time of the Great Giving"]),
+        (
+            "Land Before Time III: The Time of the Great Giving (V)",
+            ["Land Before Time III: The Time of the Great Giving"],
+        ),
         ("I, Robot", ["I, Robot"]),
         ("(500) Days of Summer", ["(500) Days of Summer"]),
         ("Babylon 5 (2006–2007)", ["Babylon 5"]),
