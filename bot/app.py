@@ -20,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import keyboards as kb
 from bot.context import BotContext
 from bot.handlers import (
     account,
@@ -31,7 +32,7 @@ from bot.handlers import (
     rate,
     recommend,
 )
-from bot.keyboards import CallbackCodec
+from bot.keyboards import Action, CallbackCodec
 from bot.logs import redact_token
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -90,6 +91,32 @@ def build_application(
     return app
 
 
+def buttons() -> list[tuple[Action, Callable]]:
+    """Which handler answers each action of the table in bot.keyboards: every action once."""
+    return [
+        (kb.ONBOARDING_RATE, onboarding.onboarding_button),
+        (kb.ONBOARDING_UNSEEN, onboarding.onboarding_button),
+        (kb.ONBOARDING_SKIP, onboarding.onboarding_button),
+        (kb.ONBOARDING_DONE, onboarding.onboarding_button),
+        (kb.OPEN_CARD, rate.card_button),
+        (kb.RATE, rate.star_button),
+        (kb.MORE_PICKS, recommend.more_button),
+        (kb.ADD_TO_WATCHLIST, recommend.watchlist_button),
+        (kb.NOT_INTERESTED, recommend.dismiss_button),
+        (kb.MORE_LIKE_THIS, recommend.similar_button),
+        (kb.WATCHLIST_PAGE, account.watchlist_button),
+        (kb.WATCHLIST_REMOVE, account.watchlist_button),
+        (kb.WATCHLIST_WATCHED, account.watchlist_button),
+        (kb.FORGET_YES, account.forget_button),
+        (kb.FORGET_NO, account.forget_button),
+        (kb.NIGHT_JOIN, movienight.join_button),
+        (kb.NIGHT_LEAVE, movienight.leave_button),
+        (kb.NIGHT_PICK, movienight.pick_button),
+        (kb.NIGHT_CLOSE, movienight.close_button),
+        (kb.NIGHT_WATCHLIST, movienight.watchlist_button),
+    ]
+
+
 def register_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     command = CommandHandler
@@ -106,15 +133,10 @@ def register_handlers(app: Application) -> None:
             command("forget", account.forget, filters=private),
             command("retrain", admin.retrain, block=False),
             command("stats", admin.stats),
-            CallbackQueryHandler(onboarding.onboarding_button, pattern=r"^od?\."),
-            CallbackQueryHandler(rate.card_button, pattern=r"^m\."),
-            CallbackQueryHandler(rate.star_button, pattern=r"^r\."),
-            CallbackQueryHandler(recommend.more_button, pattern=r"^n\."),
-            CallbackQueryHandler(recommend.watchlist_button, pattern=r"^w\."),
-            CallbackQueryHandler(recommend.dismiss_button, pattern=r"^x\."),
-            CallbackQueryHandler(recommend.similar_button, pattern=r"^s\."),
-            CallbackQueryHandler(account.watchlist_button, pattern=r"^w[pxv]\."),
-            CallbackQueryHandler(account.forget_button, pattern=r"^f[yn]\."),
+            *(
+                CallbackQueryHandler(handler, pattern=action.pattern)
+                for action, handler in buttons()
+            ),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, rate.text_message),
         ]
     )
@@ -131,10 +153,6 @@ def register_movienight(app: Application) -> None:
             CommandHandler(
                 "movienight", movienight.movienight_private, filters=filters.ChatType.PRIVATE
             ),
-            CallbackQueryHandler(movienight.join_button, pattern=r"^g[io]\."),
-            CallbackQueryHandler(movienight.pick_button, pattern=r"^gp\."),
-            CallbackQueryHandler(movienight.close_button, pattern=r"^gc\."),
-            CallbackQueryHandler(movienight.watchlist_button, pattern=r"^gw\."),
             PollAnswerHandler(movienight.poll_answer),
             ChatMemberHandler(movienight.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
         ]

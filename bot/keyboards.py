@@ -1,11 +1,17 @@
-"""Inline keyboards and the callback-data codec.
+"""Inline keyboards, the table of button actions, and the callback-data codec.
+
+Every kind of button is declared once here as an `Action`: the letters that name it on the wire
+and the names of its integer fields. `render` builds buttons from these declarations, `app`
+registers one handler per action from them, and handlers read a pressed button's fields by name
+(`callback["movie"]`).
 
 Callback data is client input: anyone can send any bytes. So every button carries a compact,
-signed payload `action.arg.arg.sig`: integer arguments only, and a signature (truncated HMAC)
+signed payload `code.value.value.sig`: integer values only, and a signature (truncated HMAC)
 over the payload and its *scope* — the id of the user it belongs to in a private chat, or the
-group chat's id for a group button. A forged, malformed, or someone else's button fails to
-decode and the handler answers "this button has expired". The key is derived from the bot token,
-so buttons survive a restart and stay valid until the token changes.
+group chat's id for a group button. A forged, malformed, or someone else's button (or one with
+the wrong number of fields) fails to decode and the handler answers "this button has expired".
+The key is derived from the bot token, so buttons survive a restart and stay valid until the
+token changes.
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 MAX_CALLBACK_BYTES = 64  # Telegram's limit
 SIG_BYTES = 6  # 48 bits: 8 base64 characters; guessing one is 1 in 2.8e14
+_INT = re.compile(r"^-?\d{1,18}$")
 
 
 class ExpiredButtonError(ValueError):
@@ -27,16 +35,64 @@ class ExpiredButtonError(ValueError):
 
 
 @dataclass(frozen=True)
-class Callback:
-    action: str
-    args: tuple[int, ...]
+class Action:
+    """One kind of button: `code` on the wire (letters only), then one integer per field."""
 
-    def arg(self, i: int, default: int | None = None) -> int:
-        if i < len(self.args):
-            return self.args[i]
-        if default is None:
-            raise ExpiredButtonError(f"{self.action}: missing argument {i}")
-        return default
+    code: str
+    fields: tuple[str, ...] = ()
+
+    @property
+    def pattern(self) -> str:
+        """The regex python-telegram-bot routes this action's presses by."""
+        return rf"^{self.code}\."
+
+
+_ACTIONS: dict[str, Action] = {}
+
+
+def action(code: str, *fields: str) -> Action:
+    """Declare an action; each code once."""
+    if not code.isalpha():
+        raise ValueError(f"action code must be letters only, got {code!r}")
+    if code in _ACTIONS:
+        raise ValueError(f"action code {code!r} declared twice")
+    _ACTIONS[code] = declared = Action(code, fields)
+    return declared
+
+
+# -- the table: every button the bot sends ----------------------------------------------------
+# half_stars: the rating × 2 (★3.5 → 7), so half stars stay integers.
+ONBOARDING_RATE = action("or", "movie", "half_stars")
+ONBOARDING_UNSEEN = action("ou", "movie")
+ONBOARDING_SKIP = action("ok", "movie")
+ONBOARDING_DONE = action("od")
+OPEN_CARD = action("m", "movie")
+RATE = action("r", "movie", "half_stars")
+MORE_PICKS = action("n", "offset", "count", "genre", "decade")  # genre −1 = any, decade 0 = any
+ADD_TO_WATCHLIST = action("w", "movie")
+NOT_INTERESTED = action("x", "movie")
+MORE_LIKE_THIS = action("s", "movie")
+WATCHLIST_PAGE = action("wp", "page")
+WATCHLIST_REMOVE = action("wx", "movie", "page")
+WATCHLIST_WATCHED = action("wv", "movie")
+FORGET_YES = action("fy")
+FORGET_NO = action("fn")
+NIGHT_JOIN = action("gi", "night")
+NIGHT_LEAVE = action("go", "night")
+NIGHT_PICK = action("gp", "night")
+NIGHT_CLOSE = action("gc", "night")
+NIGHT_WATCHLIST = action("gw", "night")
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A pressed button, decoded and verified: its action and its fields by name."""
+
+    action: Action
+    values: Mapping[str, int]
+
+    def __getitem__(self, name: str) -> int:
+        return self.values[name]
 
 
 class CallbackCodec:
@@ -49,31 +105,34 @@ class CallbackCodec:
         mac = hmac.new(self._key, f"{scope}:{payload}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:SIG_BYTES]).decode()
 
-    def encode(self, action: str, *args: int, scope: int) -> str:
-        if not action.isalpha():
-            raise ValueError(f"action must be letters only, got {action!r}")
-        payload = ".".join([action, *(str(int(a)) for a in args)])
+    def encode(self, action: Action, *, scope: int, **values: int) -> str:
+        if sorted(values) != sorted(action.fields):
+            raise ValueError(f"{action.code}: fields {action.fields}, got {sorted(values)}")
+        payload = ".".join([action.code, *(str(int(values[f])) for f in action.fields)])
         data = f"{payload}.{self._sign(payload, scope)}"
         if len(data.encode()) > MAX_CALLBACK_BYTES:
             raise ValueError(f"callback data {data!r} is over {MAX_CALLBACK_BYTES} bytes")
         return data
 
     def decode(self, data: str | None, scope: int) -> Callback:
-        """The action and arguments of a button pressed in `scope`, or ExpiredButtonError."""
+        """The action and fields of a button pressed in `scope`, or ExpiredButtonError."""
         if not data or len(data) > MAX_CALLBACK_BYTES:
             raise ExpiredButtonError("empty or oversized callback data")
         payload, _, sig = data.rpartition(".")
         if not payload or not hmac.compare_digest(sig, self._sign(payload, scope)):
             raise ExpiredButtonError("bad signature")
-        action, *raw = payload.split(".")
-        try:
-            args = tuple(int(a) for a in raw)
-        except ValueError:
-            raise ExpiredButtonError("non-numeric argument") from None
-        return Callback(action, args)
+        code, *raw = payload.split(".")
+        action = _ACTIONS.get(code)
+        if action is None:
+            raise ExpiredButtonError(f"unknown action {code!r}")
+        if len(raw) != len(action.fields) or not all(_INT.match(r) for r in raw):
+            raise ExpiredButtonError(f"{code}: malformed fields")
+        return Callback(action, dict(zip(action.fields, map(int, raw), strict=True)))
 
-    def button(self, text: str, action: str, *args: int, scope: int) -> InlineKeyboardButton:
-        return InlineKeyboardButton(text, callback_data=self.encode(action, *args, scope=scope))
+    def button(
+        self, text: str, action: Action, *, scope: int, **values: int
+    ) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text, callback_data=self.encode(action, scope=scope, **values))
 
 
 def markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:

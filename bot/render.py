@@ -12,7 +12,8 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.keyboards import CallbackCodec, markup
+from bot import keyboards as kb
+from bot.keyboards import Action, CallbackCodec, markup
 from bot.profile import TasteProfile
 from recommender.hybrid import Pick, Reason, Recommender
 from storage.movies import Movie
@@ -77,17 +78,24 @@ def movie_lines(movie: Movie, predicted: float | None = None, yours: float | Non
 
 
 def rating_rows(
-    codec: CallbackCodec, action: str, movie_id: int, scope: int, scale: tuple[float, float, float]
+    codec: CallbackCodec,
+    action: Action,
+    movie_id: int,
+    scope: int,
+    scale: tuple[float, float, float],
 ) -> list[list[InlineKeyboardButton]]:
     """★1…★5 (and a row of half stars when the data set has them); value = stars × 2."""
     low, high, step = scale
-    whole = [codec.button(stars(s), action, movie_id, s * 2, scope=scope) for s in range(1, 6)]
+    whole = [
+        codec.button(stars(s), action, movie=movie_id, half_stars=s * 2, scope=scope)
+        for s in range(1, 6)
+    ]
     rows = [whole]
     if step < 1:
         halves = [0.5, 1.5, 2.5, 3.5, 4.5]
         rows.append(
             [
-                codec.button(stars(h), action, movie_id, int(h * 2), scope=scope)
+                codec.button(stars(h), action, movie=movie_id, half_stars=int(h * 2), scope=scope)
                 for h in halves
                 if low <= h <= high
             ]
@@ -124,12 +132,12 @@ def onboarding_card(
         else f"Rated {rated} of {ONBOARDING_GOAL}."
     )
     text = f"{movie_lines(movie, predicted)}\n\n<i>{progress}</i>"
-    rows = rating_rows(codec, "o", movie.id, scope, scale)
+    rows = rating_rows(codec, kb.ONBOARDING_RATE, movie.id, scope, scale)
     rows.append(
         [
-            codec.button("Haven't seen", "o", movie.id, 0, scope=scope),
-            codec.button("Skip", "o", movie.id, 1, scope=scope),
-            codec.button("Done", "od", scope=scope),
+            codec.button("Haven't seen", kb.ONBOARDING_UNSEEN, movie=movie.id, scope=scope),
+            codec.button("Skip", kb.ONBOARDING_SKIP, movie=movie.id, scope=scope),
+            codec.button("Done", kb.ONBOARDING_DONE, scope=scope),
         ]
     )
     return text, markup(rows)
@@ -155,7 +163,7 @@ def search_results(
     query: str, found: Sequence[Movie], codec: CallbackCodec, scope: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     text = f"Which one did you mean by <i>{escape(query)}</i>?"
-    rows = [[codec.button(label(m)[:60], "m", m.id, scope=scope)] for m in found]
+    rows = [[codec.button(label(m)[:60], kb.OPEN_CARD, movie=m.id, scope=scope)] for m in found]
     return text, markup(rows)
 
 
@@ -176,14 +184,17 @@ def movie_card(
     scale: tuple[float, float, float],
     on_watchlist: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    rows = rating_rows(codec, "r", movie.id, scope, scale)
+    rows = rating_rows(codec, kb.RATE, movie.id, scope, scale)
     rows.append(
         [
             codec.button(
-                "✅ On watchlist" if on_watchlist else "➕ Watchlist", "w", movie.id, scope=scope
+                "✅ On watchlist" if on_watchlist else "➕ Watchlist",
+                kb.ADD_TO_WATCHLIST,
+                movie=movie.id,
+                scope=scope,
             ),
-            codec.button("🚫 Not interested", "x", movie.id, scope=scope),
-            codec.button("More like this", "s", movie.id, scope=scope),
+            codec.button("🚫 Not interested", kb.NOT_INTERESTED, movie=movie.id, scope=scope),
+            codec.button("More like this", kb.MORE_LIKE_THIS, movie=movie.id, scope=scope),
         ]
     )
     return movie_lines(movie, predicted, yours), markup(rows)
@@ -198,9 +209,10 @@ def picks(
     movies: Mapping[int, Movie],
     codec: CallbackCodec,
     scope: int,
-    more: tuple[str, tuple[int, ...]] | None = None,
+    more: Mapping[str, int] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A compact page of picks: each with its reason, and a row of buttons per pick."""
+    """A compact page of picks: each with its reason, and a row of buttons per pick; `more`
+    holds the fields of the "More ▶" button (kb.MORE_PICKS), if there is a next page."""
     lines = [heading, ""]
     rows: list[list[InlineKeyboardButton]] = []
     for number, pick in enumerate(chosen, start=1):
@@ -213,15 +225,14 @@ def picks(
         lines.append("")
         rows.append(
             [
-                codec.button(f"{number}. Rate", "m", movie.id, scope=scope),
-                codec.button("➕", "w", movie.id, scope=scope),
-                codec.button("🚫", "x", movie.id, scope=scope),
-                codec.button("Similar", "s", movie.id, scope=scope),
+                codec.button(f"{number}. Rate", kb.OPEN_CARD, movie=movie.id, scope=scope),
+                codec.button("➕", kb.ADD_TO_WATCHLIST, movie=movie.id, scope=scope),
+                codec.button("🚫", kb.NOT_INTERESTED, movie=movie.id, scope=scope),
+                codec.button("Similar", kb.MORE_LIKE_THIS, movie=movie.id, scope=scope),
             ]
         )
     if more is not None:
-        action, args = more
-        rows.append([codec.button("More ▶", action, *args, scope=scope)])
+        rows.append([codec.button("More ▶", kb.MORE_PICKS, scope=scope, **more)])
     return "\n".join(lines).strip(), markup(rows)
 
 
@@ -269,15 +280,20 @@ def watchlist_page(
         lines.append(f"• {escape(label(movie))}")
         rows.append(
             [
-                codec.button(f"✓ Watched: {label(movie)[:30]}", "wv", movie_id, scope=scope),
-                codec.button("Remove", "wx", movie_id, page, scope=scope),
+                codec.button(
+                    f"✓ Watched: {label(movie)[:30]}",
+                    kb.WATCHLIST_WATCHED,
+                    movie=movie_id,
+                    scope=scope,
+                ),
+                codec.button("Remove", kb.WATCHLIST_REMOVE, movie=movie_id, page=page, scope=scope),
             ]
         )
     nav = []
     if page > 0:
-        nav.append(codec.button("◀ Prev", "wp", page - 1, scope=scope))
+        nav.append(codec.button("◀ Prev", kb.WATCHLIST_PAGE, page=page - 1, scope=scope))
     if page < pages - 1:
-        nav.append(codec.button("Next ▶", "wp", page + 1, scope=scope))
+        nav.append(codec.button("Next ▶", kb.WATCHLIST_PAGE, page=page + 1, scope=scope))
     rows.append(nav)
     return "\n".join(lines), markup(rows)
 
@@ -304,8 +320,8 @@ def forget_confirm(codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboar
     return text, markup(
         [
             [
-                codec.button("Yes, delete everything", "fy", scope=scope),
-                codec.button("Cancel", "fn", scope=scope),
+                codec.button("Yes, delete everything", kb.FORGET_YES, scope=scope),
+                codec.button("Cancel", kb.FORGET_NO, scope=scope),
             ]
         ]
     )
@@ -494,11 +510,11 @@ def night_message(
     keyboard = markup(
         [
             [
-                codec.button("I'm in 🙋", "gi", night_id, scope=scope),
-                codec.button("I'm out", "go", night_id, scope=scope),
+                codec.button("I'm in 🙋", kb.NIGHT_JOIN, night=night_id, scope=scope),
+                codec.button("I'm out", kb.NIGHT_LEAVE, night=night_id, scope=scope),
             ],
             [InlineKeyboardButton("⭐ Rate a few movies", url=night_link(bot_username, night_id))],
-            [codec.button("🎲 Pick movies", "gp", night_id, scope=scope)],
+            [codec.button("🎲 Pick movies", kb.NIGHT_PICK, night=night_id, scope=scope)],
         ]
     )
     return "\n".join(lines), keyboard
@@ -596,7 +612,16 @@ def night_winner(
         how += "."
     text = f"🏆 <b>Tonight: {escape(label(movie))}</b>\n{how}\nEnjoy the movie! 🍿"
     keyboard = markup(
-        [[codec.button("➕ Add to everyone's watchlist", "gw", night_id, scope=scope)]]
+        [
+            [
+                codec.button(
+                    "➕ Add to everyone's watchlist",
+                    kb.NIGHT_WATCHLIST,
+                    night=night_id,
+                    scope=scope,
+                )
+            ]
+        ]
     )
     return text, keyboard
 

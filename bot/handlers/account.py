@@ -7,6 +7,7 @@ import io
 
 from telegram import InputFile, Update
 
+from bot import keyboards as kb
 from bot import render
 from bot.context import BotContext
 from bot.handlers.common import button_scope, caller, edit, read_button, reply
@@ -34,14 +35,15 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     if callback is None:
         return
     query = update.callback_query
-    if callback.action == "wv":
+    if callback.action is kb.WATCHLIST_WATCHED:
         await query.answer("Watched it? Rate it:")
-        await send_card(update, context, callback.arg(0))
+        await send_card(update, context, callback["movie"])
         return
-    page = callback.arg(0)
-    if callback.action == "wx":
-        ratings.remove_from_watchlist(context.services.db, caller(update, context), callback.arg(0))
-        page = callback.arg(1)
+    page = callback["page"]
+    if callback.action is kb.WATCHLIST_REMOVE:
+        ratings.remove_from_watchlist(
+            context.services.db, caller(update, context), callback["movie"]
+        )
     await query.answer()
     text, keyboard = _watchlist_page(update, context, page)
     await edit(update, text, keyboard)
@@ -87,7 +89,7 @@ async def forget_button(update: Update, context: BotContext) -> None:
     if callback is None:
         return
     await update.callback_query.answer()
-    if callback.action == "fn":
+    if callback.action is kb.FORGET_NO:
         await edit(update, render.FORGET_CANCELLED)
         return
     db = context.services.db

@@ -62,7 +62,7 @@ async def pressed_movie(update: Update, context: BotContext) -> tuple[Callback, 
     callback = await read_button(update, context)
     if callback is None:
         return None
-    movie = await movie_or_expired(update, context, callback.arg(0))
+    movie = await movie_or_expired(update, context, callback["movie"])
     return None if movie is None else (callback, movie)
 
 

@@ -18,6 +18,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, JobQueue
 
+from bot import keyboards as kb
 from bot import render
 from bot.context import BotContext
 from bot.handlers.common import button_scope, edit, read_button, reply
@@ -97,7 +98,16 @@ async def movienight_private(update: Update, context: BotContext) -> None:
 
 
 async def join_button(update: Update, context: BotContext) -> None:
-    """ "I'm in 🙋" / "I'm out": toggle membership and edit the one member-list message."""
+    """ "I'm in 🙋": join, and edit the one member-list message."""
+    await _toggle(update, context, joining=True)
+
+
+async def leave_button(update: Update, context: BotContext) -> None:
+    """ "I'm out": leave, and edit the one member-list message."""
+    await _toggle(update, context, joining=False)
+
+
+async def _toggle(update: Update, context: BotContext, joining: bool) -> None:
     night = await _night_of_button(update, context, "open")
     if night is None:
         return
@@ -107,7 +117,7 @@ async def join_button(update: Update, context: BotContext) -> None:
         return
     db = context.services.db
     try:
-        if query.data.startswith("gi."):
+        if joining:
             changed = groups.join(db, night.id, user.id, user.first_name)
             note = render.joined(user.first_name, _ready(context.services, user.id))
         else:
@@ -218,7 +228,9 @@ async def _post_poll(update: Update, context: BotContext, night: Night) -> bool:
         render.POLL_QUESTION,
         [render.poll_option(shown[p.movie_id]) for p in chosen],
         is_anonymous=False,
-        reply_markup=markup([[context.codec.button("🏁 Close vote", "gc", night.id, scope=scope)]]),
+        reply_markup=markup(
+            [[context.codec.button("🏁 Close vote", kb.NIGHT_CLOSE, night=night.id, scope=scope)]]
+        ),
     )
     deadline = int(time.time()) + services.settings.poll_timeout
     picks = [
@@ -380,7 +392,7 @@ async def _night_of_button(update: Update, context: BotContext, status: str) -> 
     if callback is None:
         return None
     query = update.callback_query
-    night = groups.get(context.services.db, callback.arg(0))
+    night = groups.get(context.services.db, callback["night"])
     if night is None or night.chat_id != button_scope(update):
         await query.answer(render.EXPIRED, show_alert=True)
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot import keyboards as kb
 from bot import render
 from bot.context import BotContext
 from bot.handlers import movienight
@@ -11,8 +12,6 @@ from bot.handlers.common import button_scope, caller, edit, read_button, reply
 from storage import ratings
 from storage.movies import Movie
 from storage.users import User
-
-NOT_SEEN, SKIP = 0, 1
 
 
 def valid_stars(value: int, scale: tuple[float, float, float]) -> float | None:
@@ -55,17 +54,17 @@ async def onboarding_button(update: Update, context: BotContext) -> None:
     services = context.services
     user = caller(update, context)
     query = update.callback_query
-    if callback.action == "od":
+    if callback.action is kb.ONBOARDING_DONE:
         await query.answer()
         rated = len(ratings.history(services.db, user).ratings)
         await edit(update, render.onboarding_done(rated))
         return
-    movie_id, value = callback.arg(0), callback.arg(1)
-    if value in (NOT_SEEN, SKIP):
+    movie_id = callback["movie"]
+    if callback.action is not kb.ONBOARDING_RATE:  # "Haven't seen" or "Skip"
         services.mark_asked(user, movie_id)
         await query.answer()
     else:
-        stars = valid_stars(value, services.rating_scale())
+        stars = valid_stars(callback["half_stars"], services.rating_scale())
         if stars is None or not services.movie_exists(movie_id):
             await query.answer(render.EXPIRED, show_alert=True)
             return

@@ -87,7 +87,7 @@ async def card_button(update: Update, context: BotContext) -> None:
     if callback is None:
         return
     await update.callback_query.answer()
-    await send_card(update, context, callback.arg(0))
+    await send_card(update, context, callback["movie"])
 
 
 async def star_button(update: Update, context: BotContext) -> None:
@@ -96,7 +96,7 @@ async def star_button(update: Update, context: BotContext) -> None:
         return
     callback, movie = pressed
     services = context.services
-    stars = valid_stars(callback.arg(1), services.rating_scale())
+    stars = valid_stars(callback["half_stars"], services.rating_scale())
     if stars is None:
         await update.callback_query.answer(render.EXPIRED, show_alert=True)
         return

@@ -92,7 +92,12 @@ async def send_picks(update: Update, context: BotContext, request: Request, offs
         services.db, [p.reason.movie_id for p in chosen if p.reason.movie_id is not None]
     )
     heading = "🍿 <b>Your picks</b>" if offset == 0 else "🍿 <b>More picks</b>"
-    more = ("n", (offset + len(chosen), request.n, request.genre + 1, request.decade))
+    more = {
+        "offset": offset + len(chosen),
+        "count": request.n,
+        "genre": request.genre,
+        "decade": request.decade,
+    }
     text, keyboard = render.picks(
         heading, chosen, shown | reasons, context.codec, button_scope(update), more
     )
@@ -116,8 +121,9 @@ async def more_button(update: Update, context: BotContext) -> None:
     if callback is None:
         return
     await update.callback_query.answer()
-    offset, n = callback.arg(0), min(max(callback.arg(1), 1), MAX_N)
-    request = Request(n, callback.arg(2) - 1, callback.arg(3))
+    n = min(max(callback["count"], 1), MAX_N)
+    request = Request(n, callback["genre"], callback["decade"])
+    offset = callback["offset"]
     await send_picks(update, context, request, offset)
 
 
@@ -163,7 +169,7 @@ async def similar_button(update: Update, context: BotContext) -> None:
     if callback is None:
         return
     await update.callback_query.answer()
-    await send_similar(update, context, callback.arg(0))
+    await send_similar(update, context, callback["movie"])
 
 
 async def similar_command(update: Update, context: BotContext) -> None:

@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from bot import keyboards as kb
 from bot.keyboards import CallbackCodec
 from bot.sandbox.runner import stop_application
 from storage import ratings, users
@@ -258,7 +259,7 @@ async def test_forged_and_foreign_buttons_expire_and_change_nothing(emulator, ru
     query = await mallory.press(card, "★1")
     assert (await query.answered())["text"] == "This button has expired."
     # A forged payload with a made-up signature, and one signed with another bot's key.
-    other_bot = CallbackCodec("other-token").encode("r", 1, 10, scope=alice.id)
+    other_bot = CallbackCodec("other-token").encode(kb.RATE, movie=1, half_stars=10, scope=alice.id)
     for forged in ("r.1.10.AAAAAAAA", other_bot, "r.1", "", "x" * 64):
         card.reply_markup["inline_keyboard"][0][0]["callback_data"] = forged
         query = await alice.press(card, 0)
@@ -327,6 +328,21 @@ async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, wo
     await emulator.wait_idle()
     user = users.find(services.db, "telegram", alice.id)
     assert ratings.history(services.db, user).ratings == {1: 3.5}
+
+
+async def test_half_a_star_in_onboarding_is_a_rating_not_a_skip(emulator, run_bot):
+    services = await run_bot()
+    services.db.set_meta("rating_min", "0.5")
+    services.db.set_meta("rating_step", "0.5")
+    alice = emulator.user("Alice")
+    await alice.send("/start")
+    await alice.next_message()
+    card = await alice.next_message()
+    await alice.press(card, "★0.5")
+    await emulator.wait_idle()
+    user = users.find(services.db, "telegram", alice.id)
+    assert list(ratings.history(services.db, user).ratings.values()) == [0.5]
+    assert "Rated 1 of 5" in card.text
 
 
 async def test_a_sticker_or_file_gets_a_hint_not_silence(emulator, run_bot):

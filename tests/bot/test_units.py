@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot import keyboards as kb
 from bot import render
+from bot.app import buttons
 from bot.handlers.onboarding import valid_stars
 from bot.handlers.recommend import Request, UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
@@ -17,10 +19,37 @@ GENRES = ["Action", "Children's", "Comedy", "Film-Noir", "Romance", "Sci-Fi"]
 def test_codec_round_trips_and_stays_under_telegrams_limit():
     codec = CallbackCodec("123:secret")
     big = 2**53  # larger than any Telegram id or movie id
-    data = codec.encode("wx", big, big, scope=-(10**13))
+    data = codec.encode(kb.WATCHLIST_REMOVE, movie=big, page=big, scope=-(10**13))
     assert len(data.encode()) <= MAX_CALLBACK_BYTES
     decoded = codec.decode(data, scope=-(10**13))
-    assert (decoded.action, decoded.args) == ("wx", (big, big))
+    assert decoded.action is kb.WATCHLIST_REMOVE
+    assert (decoded["movie"], decoded["page"]) == (big, big)
+
+
+def test_codec_carries_negative_fields_without_offsets():
+    codec = CallbackCodec("123:secret")
+    data = codec.encode(kb.MORE_PICKS, offset=5, count=5, genre=-1, decade=0, scope=7)
+    assert codec.decode(data, scope=7).values == {
+        "offset": 5,
+        "count": 5,
+        "genre": -1,
+        "decade": 0,
+    }
+
+
+def test_every_action_has_exactly_one_handler():
+    declared = {v for v in vars(kb).values() if isinstance(v, kb.Action)}
+    registered = [action for action, _ in buttons()]
+    assert sorted(a.code for a in registered) == sorted(a.code for a in declared)
+
+
+def test_a_button_with_the_wrong_fields_is_refused_when_built_and_when_pressed():
+    codec = CallbackCodec("123:secret")
+    with pytest.raises(ValueError, match="fields"):
+        codec.encode(kb.RATE, movie=5, scope=42)
+    for payload in ("od.5", "r.5", "r.5.8.9", "zz.5"):  # signed, but not what the table says
+        with pytest.raises(ExpiredButtonError):
+            codec.decode(f"{payload}.{codec._sign(payload, 42)}", scope=42)
 
 
 @pytest.mark.parametrize(
@@ -36,18 +65,21 @@ def test_codec_round_trips_and_stays_under_telegrams_limit():
 )
 def test_codec_refuses_tampered_data(tamper):
     codec = CallbackCodec("123:secret")
-    data = codec.encode("r", 5, 8, scope=42)
+    data = codec.encode(kb.RATE, movie=5, half_stars=8, scope=42)
     with pytest.raises(ExpiredButtonError):
         codec.decode(tamper(data), scope=42)
 
 
 def test_codec_binds_buttons_to_their_scope_and_token():
-    data = CallbackCodec("123:secret").encode("r", 5, 8, scope=42)
+    data = CallbackCodec("123:secret").encode(kb.RATE, movie=5, half_stars=8, scope=42)
     with pytest.raises(ExpiredButtonError):
         CallbackCodec("123:secret").decode(data, scope=43)
     with pytest.raises(ExpiredButtonError):
         CallbackCodec("456:other").decode(data, scope=42)
-    assert CallbackCodec("123:secret").decode(data, scope=42).args == (5, 8)
+    assert CallbackCodec("123:secret").decode(data, scope=42).values == {
+        "movie": 5,
+        "half_stars": 8,
+    }
 
 
 @pytest.mark.parametrize(
@@ -86,7 +118,7 @@ def test_ten_picks_with_the_longest_titles_fit_one_message():
     codec = CallbackCodec("t")
     long = {i: Movie(i, "W" * 400, 1999, tuple(GENRES)) for i in range(1, 11)}
     chosen = [Pick(i, 1.0, 4.0, Reason("liked", movie_id=(i % 10) + 1)) for i in range(1, 11)]
-    more = ("n", (10, 10, 0, 0))
+    more = {"offset": 10, "count": 10, "genre": -1, "decade": 0}
     text, keyboard = render.picks("<b>Your picks</b>", chosen, long, codec, 1, more)
     assert len(text) <= render.MAX_TEXT
     assert sum(len(row) for row in keyboard.inline_keyboard) <= 100
