@@ -19,8 +19,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlite_utils
-
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -195,16 +193,6 @@ class Database:
             conn = self._local.conn = self._connect()
         return conn
 
-    @property
-    def db(self) -> sqlite_utils.Database:
-        """This thread's connection wrapped by sqlite-utils."""
-        wrapped = getattr(self._local, "db", None)
-        if wrapped is None:
-            wrapped = self._local.db = sqlite_utils.Database(
-                self.conn, execute_plugins=False, recursive_triggers=False
-            )
-        return wrapped
-
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
@@ -214,7 +202,7 @@ class Database:
         """
         conn = self.conn
         if conn.in_transaction:
-            with self.db.atomic():
+            with self._savepoint(conn):
                 yield conn
             return
         conn.execute("BEGIN IMMEDIATE")
@@ -225,6 +213,20 @@ class Database:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+        """A nested step of the current transaction: undone alone if it raises."""
+        name = f"sp_{uuid.uuid4().hex}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
