@@ -223,20 +223,23 @@ def _run_pip(command: list[str], env: dict[str, str], progress: bool, timeout: f
     """Run pip; with progress its output goes to our stderr, otherwise it is kept for errors."""
     try:
         if progress:
-            done = subprocess.run(command, env=env, timeout=timeout, stdout=2, check=False)
+            returncode = subprocess.run(
+                command, env=env, timeout=timeout, stdout=2, check=False
+            ).returncode
             output = ""
         else:
             done = subprocess.run(
                 command, env=env, timeout=timeout, capture_output=True, text=True, check=False
             )
             output = (done.stdout + done.stderr).strip()
+            returncode = done.returncode
     except subprocess.TimeoutExpired:
         raise FetchError(f"pip download did not finish within {timeout:.0f} s") from None
-    if done.returncode != 0:
+    if returncode != 0:
         tail = "\n".join(output.splitlines()[-5:])
         detail = f": {tail}" if tail else " (its message is above)"
         raise FetchError(
-            f"pip could not download {RECBOLE_REQUIREMENT} (exit {done.returncode}){detail}"
+            f"pip could not download {RECBOLE_REQUIREMENT} (exit {returncode}){detail}"
         )
 
 

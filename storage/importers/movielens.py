@@ -527,7 +527,7 @@ class _UserIds:
                     )
         keys = pd.Index(np.fromiter(self.known.keys(), dtype=np.int64, count=len(self.known)))
         values = np.fromiter(self.known.values(), dtype=np.int64, count=len(self.known))
-        return values[keys.get_indexer(external)]
+        return values[keys.get_indexer(pd.Index(external))]
 
 
 # Above this size a ratings file is imported with the ratings table's secondary indexes
@@ -578,7 +578,11 @@ def _import_ratings(
         tqdm(total=size, desc=spec.name, unit="B", unit_scale=True, file=sys.stderr,
              disable=not progress, leave=False) as bar,
     ):  # fmt: skip
-        for chunk in read_chunks(fh, spec, on_bytes=bar.update):
+
+        def advance(read: int) -> None:
+            bar.update(read)
+
+        for chunk in read_chunks(fh, spec, on_bytes=advance):
             users = chunk.integers("user", "user id")
             items = chunk.integers("movie", "movie id")
             stars = chunk.floats("rating", "rating")
