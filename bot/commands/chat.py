@@ -88,10 +88,10 @@ async def chat_session(
 ) -> int:
     from telegram import Update
 
-    from bot.sandbox.api import RateLimits
-    from bot.sandbox.chat import ChatClient, read_lines
-    from bot.sandbox.emulator import Emulator
-    from bot.sandbox.runner import running
+    from emulator.api import RateLimits
+    from emulator.chat import ChatClient, read_lines
+    from emulator.emulator import Emulator
+    from emulator.runner import running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls
     # when it stops, so a vote left open in an earlier run must not hold the group.

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from bot.keyboards import CallbackCodec
-from bot.sandbox.runner import stop_application
+from emulator.runner import stop_application
 from storage import ratings, users
 
 

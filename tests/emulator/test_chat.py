@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.chat import ChatClient
-from bot.sandbox.emulator import SANDBOX_TOKEN
-from tests.sandbox import tinybot
+from emulator.chat import ChatClient
+from emulator.emulator import SANDBOX_TOKEN
+from tests.emulator import tinybot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,7 +120,7 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
         "--idle",
         "0.2",
         "--app",
-        "tests.sandbox.tinybot:build",
+        "tests.emulator.tinybot:build",
         "--files",
         str(tmp_path),
         stdin="/start\n1\n/quit\nnot read\n",
@@ -145,8 +145,8 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
     ("app", "message"),
     [
         ("no_colon", "--app takes MODULE:FUNCTION, got 'no_colon'"),
-        ("tests.sandbox.nosuchmodule:build", "--app: cannot import tests.sandbox.nosuchmodule"),
-        ("tests.sandbox.tinybot:nosuchfunction", "--app: tests.sandbox.tinybot has no function"),
+        ("tests.emulator.nosuchmodule:build", "--app: cannot import tests.emulator.nosuchmodule"),
+        ("tests.emulator.tinybot:nosuchfunction", "--app: tests.emulator.tinybot has no function"),
     ],
 )
 def test_a_bad_app_is_one_clear_line(app, message, capsys):

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.sandbox.emulator import DriverError, Emulator, SimGroup, SimUser
-from bot.sandbox.world import Event, Message
+from emulator.emulator import DriverError, Emulator, SimGroup, SimUser
+from emulator.world import Event, Message
 
 HELP = """\
 You are chatting with the bot through a local Telegram emulator (no Internet, no token).

@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.api import ApiConfig, ApiError, BotApi, Params, RateLimits, Upload
-from bot.sandbox.markup import command_entities
-from bot.sandbox.world import Account, CallbackQuery, Chat, Clock, Message, World
+from emulator.api import ApiConfig, ApiError, BotApi, Params, RateLimits, Upload
+from emulator.markup import command_entities
+from emulator.world import Account, CallbackQuery, Chat, Clock, Message, World
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import pytest
 from telegram import Update
 from telegram.ext import AIORateLimiter, ChatMemberHandler
 
-from bot.sandbox.emulator import Emulator, NoReply
-from bot.sandbox.runner import application_builder, start_application, stop_application
-from tests.sandbox import tinybot
+from emulator.emulator import Emulator, NoReply
+from emulator.runner import application_builder, start_application, stop_application
+from tests.emulator import tinybot
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.markup import EntityParseError, parse_html, strip_text
-from bot.sandbox.world import Account, Chat, Event, Message, Poll, StoredFile, World
+from emulator.markup import EntityParseError, parse_html, strip_text
+from emulator.world import Account, Chat, Event, Message, Poll, StoredFile, World
 
 log = logging.getLogger(__name__)
 

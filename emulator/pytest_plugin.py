@@ -1,6 +1,6 @@
 """pytest fixtures that run the real bot against the emulator (a pytest plugin).
 
-Enable with `pytest_plugins = ["bot.sandbox.testing"]` in a conftest. A test then reads
+Enable with `pytest_plugins = ["emulator.pytest_plugin"]` in a conftest. A test then reads
 like a conversation:
 
     @pytest.fixture
@@ -24,8 +24,8 @@ import pytest
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.sandbox.emulator import Emulator
-from bot.sandbox.runner import application_builder, start_application, stop_application
+from emulator.emulator import Emulator
+from emulator.runner import application_builder, start_application, stop_application
 
 AppFactory = Callable[[Any], "Application | ApplicationBuilder"] | Application | ApplicationBuilder
 StartBot = Callable[..., Awaitable[Application]]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.markup import to_html
+from emulator.markup import to_html
 
 # Telegram's default when a bot never passed allowed_updates: everything but these three.
 NOT_DELIVERED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})

@@ -6,8 +6,8 @@
 - `testing`: pytest fixtures (`emulator`, `emulator_builder`, `start_bot`).
 """
 
-from bot.sandbox.api import RateLimits
-from bot.sandbox.emulator import SANDBOX_TOKEN, DriverError, Emulator, NoReply, SimGroup, SimUser
+from emulator.api import RateLimits
+from emulator.emulator import SANDBOX_TOKEN, DriverError, Emulator, NoReply, SimGroup, SimUser
 
 __all__ = [
     "SANDBOX_TOKEN",
