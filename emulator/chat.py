@@ -17,7 +17,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from emulator.emulator import DriverError, Emulator, SimGroup, SimUser
+from emulator.people import DriverError, SimGroup, SimUser
+from emulator.server import Emulator
 from emulator.world import Event, Message
 
 HELP = """\

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from telegram.ext import Application, ApplicationBuilder
 
-from emulator.emulator import Emulator
+from emulator.server import Emulator
 
 
 def application_builder(emulator: Emulator) -> ApplicationBuilder:

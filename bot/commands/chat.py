@@ -88,9 +88,8 @@ async def chat_session(
 ) -> int:
     from telegram import Update
 
-    from emulator.api import RateLimits
+    from emulator import Emulator, RateLimits
     from emulator.chat import ChatClient, read_lines
-    from emulator.emulator import Emulator
     from emulator.runner import running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls

@@ -17,8 +17,7 @@ from PIL import Image
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
-from emulator.api import RateLimits
-from emulator.emulator import DriverError, Emulator
+from emulator import DriverError, Emulator, RateLimits
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "

@@ -13,7 +13,7 @@ import pytest
 from telegram import Update
 from telegram.ext import AIORateLimiter, ChatMemberHandler
 
-from emulator.emulator import Emulator, NoReply
+from emulator import Emulator, NoReply
 from emulator.runner import application_builder, start_application, stop_application
 from tests.emulator import tinybot
 

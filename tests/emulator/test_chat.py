@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from emulator import EMULATOR_TOKEN
 from emulator.chat import ChatClient
-from emulator.emulator import SANDBOX_TOKEN
 from tests.emulator import tinybot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +137,7 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
         "bot (edited): You rated Heat ★1",
         "Alice> /quit",
     ]
-    secret = SANDBOX_TOKEN.split(":")[1]
+    secret = EMULATOR_TOKEN.split(":")[1]
     assert secret not in result.stdout + result.stderr
 
 
