@@ -79,7 +79,9 @@ CHAT_ACTIONS = frozenset(
 class ApiError(Exception):
     """A Bot API error reply: HTTP status = error_code, Telegram's description."""
 
-    def __init__(self, code: int, description: str, parameters: dict | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description

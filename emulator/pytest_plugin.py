@@ -19,17 +19,20 @@ reads like a conversation:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import ApplicationBuilder
 
-from emulator.runner import application_builder, start_application, stop_application
+from emulator.runner import (
+    AnyApplication,
+    AnyBuilder,
+    application_builder,
+    start_application,
+    stop_application,
+)
 from emulator.server import Connection, Emulator
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-AnyBuilder = ApplicationBuilder[Any, Any, Any, Any, Any, Any]
 AppFactory = Callable[[Connection], AnyApplication | AnyBuilder] | AnyApplication | AnyBuilder
 StartBot = Callable[..., Awaitable[AnyApplication]]
 

@@ -314,7 +314,7 @@ class CallbackQuery:
     message: Message
     data: str
     created: float
-    answer: asyncio.Future[dict[str, Any]] = field(repr=False, default=None)  # type: ignore[assignment]
+    answer: asyncio.Future[dict[str, Any]] = field(repr=False)
 
     async def answered(self, timeout: float = 5.0) -> dict[str, Any]:
         """The bot's answer (text, show_alert, url); TimeoutError if it never answers."""
@@ -424,7 +424,9 @@ class World:
             return "member" if account.id in (chat.id, self.bot.id) else "left"
         return chat.members.get(account.id, "left")
 
-    def member_dict(self, chat: Chat, account: Account, status: str | None = None) -> dict:
+    def member_dict(
+        self, chat: Chat, account: Account, status: str | None = None
+    ) -> dict[str, Any]:
         """A ChatMember object for `account` in `chat`."""
         status = status or self.member_status(chat, account)
         data: dict[str, Any] = {"status": status, "user": account.to_dict()}
