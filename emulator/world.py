@@ -1,7 +1,7 @@
 """The emulator's state: users, chats, messages, polls, files and the update queue.
 
 Everything here is plain data plus the JSON shapes the Bot API returns for it. Nothing in
-this module speaks HTTP; `api.py` implements the methods over it and `server.py` serves them.
+this module speaks HTTP; `api` implements the methods over it and `server` serves them.
 """
 
 from __future__ import annotations
