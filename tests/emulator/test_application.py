@@ -20,7 +20,7 @@ from tests.emulator import tinybot
 
 @pytest.fixture
 async def tiny(start_bot):
-    """The tiny bot, built from Settings the way production builds moviebot."""
+    """The tiny bot, built from settings (the emulator's Connection) as moviebot is from its own."""
     return await start_bot(tinybot.build)
 
 
