@@ -99,8 +99,8 @@ async def chat_session(
         first_group_number=1 + secrets.randbelow(10**9),
     )
     async with emulator:
-        sandbox_settings = emulator.settings(settings)
-        app, services = build_bot(sandbox_settings, factory)
+        offline_settings = emulator.settings(settings)
+        app, services = build_bot(offline_settings, factory)
         try:
             async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
                 await emulator.wait_polling()
