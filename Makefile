@@ -27,8 +27,8 @@ run: train
 	$(BIN)/moviebot start
 
 test: install
-	$(BIN)/ruff check bot recommender storage tests bench
-	$(BIN)/ruff format --check bot recommender storage tests bench
+	$(BIN)/ruff check bot emulator recommender storage tests bench
+	$(BIN)/ruff format --check bot emulator recommender storage tests bench
 	$(BIN)/python -m pytest -q
 
 clean:

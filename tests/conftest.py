@@ -14,7 +14,7 @@ from storage import movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
 
-pytest_plugins = ["bot.sandbox.testing"]  # emulator, emulator_builder, start_bot
+pytest_plugins = ["emulator.pytest_plugin"]  # emulator, emulator_builder, start_bot
 
 TINY_MOVIES = [
     Movie(1, "Toy Story", 1995, ("Animation", "Children's", "Comedy")),

@@ -88,10 +88,9 @@ async def chat_session(
 ) -> int:
     from telegram import Update
 
-    from bot.sandbox.api import RateLimits
-    from bot.sandbox.chat import ChatClient, read_lines
-    from bot.sandbox.emulator import Emulator
-    from bot.sandbox.runner import running
+    from emulator import Emulator, RateLimits
+    from emulator.chat import ChatClient, read_lines
+    from emulator.runner import running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls
     # when it stops, so a vote left open in an earlier run must not hold the group.
@@ -100,8 +99,8 @@ async def chat_session(
         first_group_number=1 + secrets.randbelow(10**9),
     )
     async with emulator:
-        sandbox_settings = emulator.settings(settings)
-        app, services = build_bot(sandbox_settings, factory)
+        offline_settings = emulator.settings(settings)
+        app, services = build_bot(offline_settings, factory)
         try:
             async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
                 await emulator.wait_polling()

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.sandbox.api import RateLimits
-from bot.sandbox.runner import stop_application
+from emulator.api import RateLimits
+from emulator.runner import stop_application
 from storage import groups, ratings, users
 from tests.bot.world import ACTION
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot import keyboards as kb
 from bot.keyboards import CallbackCodec
-from bot.sandbox.runner import stop_application
+from emulator.runner import stop_application
 from storage import ratings, users
 
 

@@ -8,9 +8,9 @@ from dataclasses import replace
 import aiohttp
 
 from bot.app import build_application, webhook_options
-from bot.sandbox.markup import command_entities
-from bot.sandbox.runner import stop_application
 from bot.services import open_services
+from emulator.markup import command_entities
+from emulator.runner import stop_application
 
 
 def free_port() -> int:

@@ -75,7 +75,7 @@ class _TelegramHTML(HTMLParser):
     def handle_data(self, data: str) -> None:
         bracket = data.find("<")
         if bracket >= 0:
-            name = re.match(r"[^\s>/]*", data[bracket + 1 :]).group(0)
+            name = re.split(r"[\s>/]", data[bracket + 1 :], maxsplit=1)[0]
             raise EntityParseError(
                 f'Unsupported start tag "{name}" at byte offset {self.byte_offset(bracket)}'
             )
@@ -150,7 +150,11 @@ class _TelegramHTML(HTMLParser):
     def handle_comment(self, data: str) -> None:
         raise EntityParseError(f'Unsupported start tag "!--" at byte offset {self.byte_offset()}')
 
-    handle_decl = handle_pi = handle_comment
+    def handle_decl(self, decl: str) -> None:
+        self.handle_comment(decl)  # Telegram reports a declaration like a comment
+
+    def handle_pi(self, data: str) -> None:
+        self.handle_comment(data)  # and a processing instruction too
 
     def finish(self) -> tuple[str, list[dict[str, Any]]]:
         rest = self.rawdata

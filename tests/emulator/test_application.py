@@ -13,14 +13,14 @@ import pytest
 from telegram import Update
 from telegram.ext import AIORateLimiter, ChatMemberHandler
 
-from bot.sandbox.emulator import Emulator, NoReply
-from bot.sandbox.runner import application_builder, start_application, stop_application
-from tests.sandbox import tinybot
+from emulator import Emulator, NoReply
+from emulator.runner import application_builder, start_application, stop_application
+from tests.emulator import tinybot
 
 
 @pytest.fixture
 async def tiny(start_bot):
-    """The tiny bot, built from Settings the way production builds moviebot."""
+    """The tiny bot, built from settings (the emulator's Connection) as moviebot is from its own."""
     return await start_bot(tinybot.build)
 
 

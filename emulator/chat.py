@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.sandbox.emulator import DriverError, Emulator, SimGroup, SimUser
-from bot.sandbox.world import Event, Message
+from emulator.people import DriverError, SimGroup, SimUser
+from emulator.server import Emulator
+from emulator.world import Event, Message, Poll, StoredFile
 
 HELP = """\
 You are chatting with the bot through a local Telegram emulator (no Internet, no token).
@@ -57,7 +58,7 @@ class ChatClient:
         self.place: SimGroup | None = None
         self.buttons: dict[int, tuple[Message, int]] = {}  # what typing a number presses
         self._numbering: dict[int, tuple[Message, int]] = {}  # buttons of the batch on screen
-        self.polls: list[Message] = []
+        self.polls: list[tuple[Message, Poll]] = []  # the bot's polls, newest last
         self.shown = 0  # events already printed
 
     # -- input -------------------------------------------------------------------------
@@ -116,10 +117,9 @@ class ChatClient:
         if not self.polls:
             raise DriverError("the bot has not sent a poll")
         numbers = [int(n) - 1 for n in re.findall(r"\d+", rest)]
-        message = self.polls[-1]
+        message, poll = self.polls[-1]
         await self.user.vote(message, *numbers)
-        assert message.poll is not None
-        chosen = ", ".join(message.poll.options[n] for n in numbers) or "nothing"
+        chosen = ", ".join(poll.options[n] for n in numbers) or "nothing"
         self.say(f"({self.user.name} voted for {chosen})")
 
     async def send_file(self, path: Path) -> None:
@@ -198,11 +198,11 @@ class ChatClient:
     def render_message(self, message: Message) -> str:
         lines: list[str] = []
         if message.photo is not None:
-            lines.append(f"[photo saved to {self.save(message, 'photo')}]")
+            lines.append(f"[photo saved to {self.save(message, message.photo)}]")
         if message.document is not None:
-            lines.append(f"[document saved to {self.save(message, 'document')}]")
+            lines.append(f"[document saved to {self.save(message, message.document)}]")
         if message.poll is not None:
-            lines.extend(self.render_poll(message))
+            lines.extend(self.render_poll(message, message.poll))
         if message.visible_text:
             lines.extend(message.visible_text.splitlines() or [""])
         for row in message.buttons:
@@ -214,11 +214,9 @@ class ChatClient:
             lines.append("  ".join(cells))
         return f"\n{INDENT}".join(lines or ["(empty message)"])
 
-    def render_poll(self, message: Message) -> list[str]:
-        poll = message.poll
-        assert poll is not None
-        if message not in self.polls:
-            self.polls.append(message)
+    def render_poll(self, message: Message, poll: Poll) -> list[str]:
+        if (message, poll) not in self.polls:
+            self.polls.append((message, poll))
         state = "closed" if poll.is_closed else "vote with /vote N"
         counts = poll.counts()
         options = "  ".join(
@@ -227,10 +225,8 @@ class ChatClient:
         )
         return [f"poll: {poll.question} ({state})", options]
 
-    def save(self, message: Message, kind: str) -> str:
+    def save(self, message: Message, stored: StoredFile) -> str:
         """Write a photo/document the bot sent to the files folder; its path for display."""
-        stored = message.photo if kind == "photo" else message.document
-        assert stored is not None
         if stored.data is None:
             return f"(a link, not downloaded: {stored.url})"
         name = stored.file_name or f"photo{_image_suffix(stored.data)}"

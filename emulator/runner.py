@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.sandbox.emulator import Emulator
+from emulator.server import Emulator
+
+# Whatever bot, context and data types the application was built with.
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+AnyBuilder = ApplicationBuilder[Any, Any, Any, Any, Any, Any]
 
 
-def application_builder(emulator: Emulator) -> ApplicationBuilder:
+def application_builder(emulator: Emulator) -> AnyBuilder:
     """An ApplicationBuilder already pointed at `emulator` (token, base_url, base_file_url)."""
     return (
         ApplicationBuilder()
@@ -26,7 +31,7 @@ def application_builder(emulator: Emulator) -> ApplicationBuilder:
 
 
 async def start_application(
-    app: Application,
+    app: AnyApplication,
     *,
     poll_timeout: float = 10.0,
     allowed_updates: Sequence[str] | None = None,
@@ -47,7 +52,7 @@ async def start_application(
     await app.start()
 
 
-async def stop_application(app: Application) -> None:
+async def stop_application(app: AnyApplication) -> None:
     """Stop polling, stop, post_stop, shutdown, post_shutdown — what run_polling does on exit."""
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
@@ -62,11 +67,11 @@ async def stop_application(app: Application) -> None:
 
 @asynccontextmanager
 async def running(
-    app: Application,
+    app: AnyApplication,
     *,
     poll_timeout: float = 10.0,
     allowed_updates: Sequence[str] | None = None,
-) -> AsyncIterator[Application]:
+) -> AsyncIterator[AnyApplication]:
     """`async with running(app):` — the bot polls the emulator for the duration."""
     await start_application(app, poll_timeout=poll_timeout, allowed_updates=allowed_updates)
     try:

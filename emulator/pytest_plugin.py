@@ -1,13 +1,14 @@
-"""pytest fixtures that run the real bot against the emulator (a pytest plugin).
+"""pytest fixtures that run a python-telegram-bot application against the emulator.
 
-Enable with `pytest_plugins = ["bot.sandbox.testing"]` in a conftest. A test then reads
-like a conversation:
+Only a conftest loads this (`pytest_plugins = ["emulator.pytest_plugin"]`); nothing in the
+emulator imports it, so running a bot against the emulator never needs pytest. A test then
+reads like a conversation:
 
     @pytest.fixture
-    async def moviebot(start_bot, services):
-        return await start_bot(lambda settings: build_application(settings, services))
+    async def echobot(start_bot):
+        return await start_bot(build)  # build(settings) -> Application | ApplicationBuilder
 
-    async def test_start(emulator, moviebot):
+    async def test_start(emulator, echobot):
         alice = emulator.user("Alice")
         await alice.send("/start")
         reply = await alice.next_message()
@@ -18,17 +19,22 @@ like a conversation:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import ApplicationBuilder
 
-from bot.sandbox.emulator import Emulator
-from bot.sandbox.runner import application_builder, start_application, stop_application
+from emulator.runner import (
+    AnyApplication,
+    AnyBuilder,
+    application_builder,
+    start_application,
+    stop_application,
+)
+from emulator.server import Connection, Emulator
 
-AppFactory = Callable[[Any], "Application | ApplicationBuilder"] | Application | ApplicationBuilder
-StartBot = Callable[..., Awaitable[Application]]
+AppFactory = Callable[[Connection], AnyApplication | AnyBuilder] | AnyApplication | AnyBuilder
+StartBot = Callable[..., Awaitable[AnyApplication]]
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-def emulator_builder(emulator: Emulator) -> ApplicationBuilder:
+def emulator_builder(emulator: Emulator) -> AnyBuilder:
     """An ApplicationBuilder pointed at the emulator, for tests that build their own bot."""
     return application_builder(emulator)
 
@@ -49,22 +55,21 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
     """Start an Application against the emulator; everything started is stopped afterwards.
 
     `await start_bot(factory)` where factory is an Application, an ApplicationBuilder, or a
-    callable taking project Settings (token and api_base_url pointing at the emulator) and
+    callable taking `emulator.settings()` (a Connection: `token`, `api_base_url`) and
     returning either. Keyword arguments: `poll_timeout`, `allowed_updates` (default: every
-    update type, as `moviebot run` asks for; None = Telegram's default, no chat_member).
+    update type; None = Telegram's default, no chat_member).
     Returns once the bot is long polling, so what a test does next reaches it.
     """
-    started: list[Application] = []
+    started: list[AnyApplication] = []
 
     async def start(
         factory: AppFactory,
         *,
         poll_timeout: float = 10.0,
         allowed_updates: Sequence[str] | None = Update.ALL_TYPES,
-    ) -> Application:
-        app = factory(emulator.settings()) if callable(factory) else factory
-        if isinstance(app, ApplicationBuilder):
-            app = app.build()
+    ) -> AnyApplication:
+        made = factory(emulator.settings()) if callable(factory) else factory
+        app = made.build() if isinstance(made, ApplicationBuilder) else made
         await start_application(app, poll_timeout=poll_timeout, allowed_updates=allowed_updates)
         started.append(app)
         if not await emulator.wait_polling(timeout=5.0):

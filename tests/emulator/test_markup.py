@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.markup import EntityParseError, command_entities, parse_html, strip_text, to_html
+from emulator.markup import EntityParseError, command_entities, parse_html, strip_text, to_html
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,7 @@ from PIL import Image
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
-from bot.sandbox.api import RateLimits
-from bot.sandbox.emulator import DriverError, Emulator
+from emulator import DriverError, Emulator, RateLimits
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "

@@ -1,7 +1,7 @@
 """The emulator's state: users, chats, messages, polls, files and the update queue.
 
 Everything here is plain data plus the JSON shapes the Bot API returns for it. Nothing in
-this module speaks HTTP; `api.py` implements the methods over it and `server.py` serves them.
+this module speaks HTTP; `api` implements the methods over it and `server` serves them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox.markup import to_html
+from emulator.markup import to_html
 
 # Telegram's default when a bot never passed allowed_updates: everything but these three.
 NOT_DELIVERED_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -314,7 +314,7 @@ class CallbackQuery:
     message: Message
     data: str
     created: float
-    answer: asyncio.Future[dict[str, Any]] = field(repr=False, default=None)  # type: ignore[assignment]
+    answer: asyncio.Future[dict[str, Any]] = field(repr=False)
 
     async def answered(self, timeout: float = 5.0) -> dict[str, Any]:
         """The bot's answer (text, show_alert, url); TimeoutError if it never answers."""
@@ -424,7 +424,9 @@ class World:
             return "member" if account.id in (chat.id, self.bot.id) else "left"
         return chat.members.get(account.id, "left")
 
-    def member_dict(self, chat: Chat, account: Account, status: str | None = None) -> dict:
+    def member_dict(
+        self, chat: Chat, account: Account, status: str | None = None
+    ) -> dict[str, Any]:
         """A ChatMember object for `account` in `chat`."""
         status = status or self.member_status(chat, account)
         data: dict[str, Any] = {"status": status, "user": account.to_dict()}
