@@ -255,6 +255,13 @@ class Database:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    def meta(self, *keys: str) -> dict[str, str]:
+        """Several meta values in one statement; keys that are not set are left out."""
+        marks = ",".join("?" * len(keys))
+        return dict(
+            self.conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys)
+        )
+
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as conn:
             conn.execute(
