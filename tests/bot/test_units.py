@@ -10,10 +10,13 @@ import pytest
 from bot import keyboards as kb
 from bot import render
 from bot.app import buttons
-from bot.handlers.recommend import Request, UsageError, parse_request
+from bot.handlers.recommend import UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
-from bot.services.catalog import valid_stars
-from bot.services.picks import Because, Suggestion
+from bot.services.catalog import Found, valid_stars
+from bot.services.feedback import Refusal
+from bot.services.metrics import LatencySummary, ModelSummary, Stats
+from bot.services.picks import Because, Page, Request, Similar, Suggestion
+from bot.services.watchlist import Added, WatchlistPage
 from storage.movies import Movie
 
 GENRES = ["Action", "Children's", "Comedy", "Film-Noir", "Romance", "Sci-Fi"]
@@ -167,6 +170,50 @@ def test_bad_recommend_arguments(args):
 )
 def test_star_values_are_checked_against_the_data_sets_scale(value, scale, stars):
     assert valid_stars(value, scale) == stars
+
+
+def test_latency_percentiles_are_nearest_rank_in_milliseconds():
+    assert LatencySummary.of([]) is None
+    summary = LatencySummary.of([i / 1000 for i in range(100, 0, -1)])  # 1 … 100 ms
+    assert summary == LatencySummary(p50_ms=51.0, p95_ms=96.0, calls=100)
+
+
+def test_a_models_summary_reads_its_info_and_counts_its_age_from_now():
+    info = {"version": 3, "metrics": {"ndcg@10": 0.4123}, "trained_at": 1_000.0}
+    assert ModelSummary.of(info, now=1_000.0 + 5400) == ModelSummary(3, 0.4123, 1.5)
+    assert ModelSummary.of({}, now=7.0) == ModelSummary("?", None, 0.0)
+
+
+def test_stats_report_names_every_timed_operation():
+    latency = {"recommend": LatencySummary(2.4, 9.6, 40), "similar": LatencySummary(1, 3, 2)}
+    text = render.stats_report(Stats(2, 7, 900, ModelSummary(3, 0.4123, 1.5), latency))
+    assert "Telegram users: 2 · their ratings: 7" in text
+    assert "model v3, trained 1.5 h ago, NDCG@10 0.412" in text
+    assert "/recommend latency: p50 2 ms, p95 10 ms (40 calls)" in text
+    assert "/similar latency: p50 1 ms, p95 3 ms (2 calls)" in text
+    assert "No model loaded." in render.stats_report(Stats(0, 0, 0, None, {}))
+
+
+def test_render_says_why_when_a_service_has_nothing_to_show():
+    codec, heat = CallbackCodec("t"), Movie(1, "Heat", 1995, ("Action",))
+    assert render.picks_page(Page((), Request(), 0, 0, False, False), codec, 1) == (
+        render.no_picks(False, trained=False),
+        None,
+    )
+    assert render.similar_page(Similar(None, (), True), codec, 1)[1] is None
+    assert "too long" in render.found(Found("x" * 400, (), too_long=True), codec, 1)[0]
+    text, keyboard = render.found(Found("hea", (), (heat,)), codec, 1)
+    assert "Did you mean <i>Heat (1995)</i>?" in text and keyboard is None
+    assert render.watchlist_page(WatchlistPage((), 0, 0, 0), codec, 1)[1] is None
+    assert render.refusal(Refusal.GONE) == render.NOT_FOUND
+    assert render.refusal(Refusal.EXPIRED) == render.EXPIRED
+
+
+def test_button_answers_stay_under_telegrams_limit():
+    long = Movie(1, "W" * 400, 1999, ())
+    for note in (render.watchlist_added(Added(long, True)), render.dismissed(long)):
+        assert len(note) <= render.MAX_ANSWER and "…" in note
+    assert len(render.toast("x" * 300)) == render.MAX_ANSWER
 
 
 # Handler modules held to the 25-line rule. movienight and admin join when their refactor lands.
