@@ -1,7 +1,9 @@
 """Every text the bot shows: pure functions from domain objects to escaped HTML (+ keyboards).
 
 Titles come from data sets and users, so every one of them goes through `html.escape`. Nothing
-here reads a clock, a model or the database: services hand over finished figures.
+here reads a clock or the database or computes figures: services hand over finished ones (the
+retrain messages still take the model itself, and read its version and timings, until admin
+has services of its own).
 """
 
 from __future__ import annotations
