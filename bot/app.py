@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
@@ -15,6 +16,8 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
+    JobQueue,
     MessageHandler,
     PollAnswerHandler,
     filters,
@@ -69,7 +72,8 @@ def build_application(
     (tests pass their own), and closed in post_shutdown only if we opened them."""
     token = settings.require_token()
     redact_token(token)
-    builder = (
+    # Typed for the rate-limited bot it may become (ExtBot's type says which limiter it has).
+    builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, JobQueue[Any]] = (
         ApplicationBuilder()
         .token(token)
         .base_url(settings.api_base_url)
@@ -94,21 +98,21 @@ def build_application(
 def buttons() -> list[tuple[Action, Callable]]:
     """Which handler answers each action of the table in bot.keyboards: every action once."""
     return [
-        (kb.ONBOARDING_RATE, onboarding.onboarding_button),
-        (kb.ONBOARDING_UNSEEN, onboarding.onboarding_button),
-        (kb.ONBOARDING_SKIP, onboarding.onboarding_button),
-        (kb.ONBOARDING_DONE, onboarding.onboarding_button),
+        (kb.ONBOARDING_RATE, onboarding.rate_button),
+        (kb.ONBOARDING_UNSEEN, onboarding.skip_button),
+        (kb.ONBOARDING_SKIP, onboarding.skip_button),
+        (kb.ONBOARDING_DONE, onboarding.done_button),
         (kb.OPEN_CARD, rate.card_button),
         (kb.RATE, rate.star_button),
         (kb.MORE_PICKS, recommend.more_button),
         (kb.ADD_TO_WATCHLIST, recommend.watchlist_button),
         (kb.NOT_INTERESTED, recommend.dismiss_button),
         (kb.MORE_LIKE_THIS, recommend.similar_button),
-        (kb.WATCHLIST_PAGE, account.watchlist_button),
-        (kb.WATCHLIST_REMOVE, account.watchlist_button),
-        (kb.WATCHLIST_WATCHED, account.watchlist_button),
+        (kb.WATCHLIST_PAGE, account.page_button),
+        (kb.WATCHLIST_REMOVE, account.remove_button),
+        (kb.WATCHLIST_WATCHED, account.watched_button),
         (kb.FORGET_YES, account.forget_button),
-        (kb.FORGET_NO, account.forget_button),
+        (kb.FORGET_NO, account.keep_button),
         (kb.NIGHT_JOIN, movienight.join_button),
         (kb.NIGHT_LEAVE, movienight.leave_button),
         (kb.NIGHT_PICK, movienight.pick_button),

@@ -1,12 +1,13 @@
 """Every text the bot shows: pure functions from domain objects to escaped HTML (+ keyboards).
 
-Titles come from data sets and users, so every one of them goes through `html.escape`.
+Titles come from data sets and users, so every one of them goes through `html.escape`. Nothing
+here reads a clock or the database or computes figures: services hand over finished ones (the
+retrain messages still take the model itself, and read its version and timings, until admin
+has services of its own).
 """
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -15,35 +16,38 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import keyboards as kb
 from bot.keyboards import Action, CallbackCodec, markup
 from bot.profile import TasteProfile
-from recommender.hybrid import Pick, Reason, Recommender
+from bot.services.catalog import Card, Found, Scale
+from bot.services.feedback import Refusal
+from bot.services.metrics import LatencySummary, ModelSummary, Stats
+from bot.services.onboarding import Question
+from bot.services.picks import Because, Page, Similar, Suggestion
+from bot.services.watchlist import Added, WatchlistPage
+from recommender.hybrid import Recommender
+from storage import movies as catalog
 from storage.movies import Movie
 
 MAX_TEXT = 4096
-PAGE_SIZE = 5
+MAX_ANSWER = 190  # a button's pop-up answer (Telegram allows 200 characters)
 MAX_TITLE = 100  # keeps ten picks with their reasons well under MAX_TEXT
+TITLE_IN_BUTTON = 60
+TITLE_IN_WATCHLIST_BUTTON = 30
 
-# MovieLens writes "Matrix, The" and "Cité des enfants perdus, La"; people write "The Matrix".
-_ARTICLE = re.compile(
-    r"^(?P<body>.+?), (?P<art>The|A|An|La|Le|Les|L'|Il|Lo|I|Gli|El|Los|Las|Das|Der|Die|Den|Det"
-    r"|De|Het|Un|Une|Una|Uno|O|Os|As)(?P<rest> \(.*\))?$"
-)
+Keyboard = InlineKeyboardMarkup | None
 
 
 def display_title(title: str) -> str:
-    """'Matrix, The' → 'The Matrix'; alternative titles in parentheses keep their place.
+    """'Matrix, The' → 'The Matrix' (as `Movie.label` does); alternative titles in parentheses
+    keep their place.
 
     Very long titles are shortened with an ellipsis, so a page of picks always fits a message.
     """
-    m = _ARTICLE.match(title)
-    if m:
-        art = m["art"]
-        joiner = "" if art.endswith("'") else " "
-        title = f"{art}{joiner}{m['body']}{m['rest'] or ''}"
+    title = catalog.display_title(title)
     return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
 
 
 def label(movie: Movie) -> str:
-    """Plain 'The Matrix (1999)' (not escaped): button texts, polls, documents."""
+    """Plain 'The Matrix (1999)' (not escaped): button texts, polls, documents. `Movie.label`,
+    with a very long title shortened."""
     name = display_title(movie.title)
     return f"{name} ({movie.year})" if movie.year else name
 
@@ -52,9 +56,27 @@ def stars(value: float) -> str:
     return f"★{value:g}"
 
 
-def reason_text(reason: Reason, movies: Mapping[int, Movie]) -> str:
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """Keep a message under Telegram's limit (callers page long lists; this is the backstop)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def toast(text: str) -> str:
+    """A button's pop-up answer, within Telegram's limit."""
+    return clip(text, MAX_ANSWER)
+
+
+def refusal(why: Refusal) -> str:
+    return NOT_FOUND if why is Refusal.GONE else EXPIRED
+
+
+def saved(value: float) -> str:
+    return toast(f"Saved {stars(value)}")
+
+
+def reason_text(reason: Because) -> str:
     """'because you liked <b>Heat (1995)</b>', computed by the model, escaped here."""
-    liked = movies.get(reason.movie_id) if reason.movie_id is not None else None
+    liked = reason.movie
     if reason.kind == "liked" and liked:
         return f"because you liked <b>{escape(label(liked))}</b>"
     if reason.kind == "similar" and liked:
@@ -82,7 +104,7 @@ def rating_rows(
     action: Action,
     movie_id: int,
     scope: int,
-    scale: tuple[float, float, float],
+    scale: Scale,
 ) -> list[list[InlineKeyboardButton]]:
     """★1…★5 (and a row of half stars when the data set has them); value = stars × 2."""
     low, high, step = scale
@@ -118,13 +140,20 @@ def welcome(first_name: str | None) -> str:
     return WELCOME.format(name=f", {escape(first_name)}" if first_name else "")
 
 
+def question(asked: Question | None, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
+    """The next onboarding card, or the note that there is nothing left to ask."""
+    if asked is None:
+        return onboarding_exhausted(), None
+    return onboarding_card(asked.movie, asked.predicted, asked.rated, codec, scope, asked.scale)
+
+
 def onboarding_card(
     movie: Movie,
     predicted: float | None,
     rated: int,
     codec: CallbackCodec,
     scope: int,
-    scale: tuple[float, float, float],
+    scale: Scale,
 ) -> tuple[str, InlineKeyboardMarkup]:
     progress = (
         f"Rated {rated} so far — /recommend is ready whenever you are."
@@ -158,12 +187,27 @@ def onboarding_exhausted() -> str:
 
 # -- search and cards -----------------------------------------------------------------------
 
+RATE_USAGE = "Which movie? Send <code>/rate heat</code>, or just type a title."
+WATCHED = "Watched it? Rate it:"
+
+
+def found(result: Found, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
+    """What a typed title matched, as buttons; or why nothing did."""
+    if result.too_long:
+        return too_long(), None
+    if not result.movies:
+        return no_match(result.query, result.suggestions), None
+    return search_results(result.query, result.movies, codec, scope)
+
 
 def search_results(
     query: str, found: Sequence[Movie], codec: CallbackCodec, scope: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     text = f"Which one did you mean by <i>{escape(query)}</i>?"
-    rows = [[codec.button(label(m)[:60], kb.OPEN_CARD, movie=m.id, scope=scope)] for m in found]
+    rows = [
+        [codec.button(label(m)[:TITLE_IN_BUTTON], kb.OPEN_CARD, movie=m.id, scope=scope)]
+        for m in found
+    ]
     return text, markup(rows)
 
 
@@ -175,20 +219,14 @@ def no_match(query: str, suggestions: Sequence[Movie]) -> str:
     return f"{text} Check the spelling and try again, e.g. <i>toy story</i> or <i>heat 1995</i>."
 
 
-def movie_card(
-    movie: Movie,
-    predicted: float | None,
-    yours: float | None,
-    codec: CallbackCodec,
-    scope: int,
-    scale: tuple[float, float, float],
-    on_watchlist: bool = False,
-) -> tuple[str, InlineKeyboardMarkup]:
-    rows = rating_rows(codec, kb.RATE, movie.id, scope, scale)
+def movie_card(card: Card, codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboardMarkup]:
+    """The movie, the person's rating or our prediction, star buttons and what else to do."""
+    movie = card.movie
+    rows = rating_rows(codec, kb.RATE, movie.id, scope, card.scale)
     rows.append(
         [
             codec.button(
-                "✅ On watchlist" if on_watchlist else "➕ Watchlist",
+                "✅ On watchlist" if card.on_watchlist else "➕ Watchlist",
                 kb.ADD_TO_WATCHLIST,
                 movie=movie.id,
                 scope=scope,
@@ -197,16 +235,39 @@ def movie_card(
             codec.button("More like this", kb.MORE_LIKE_THIS, movie=movie.id, scope=scope),
         ]
     )
-    return movie_lines(movie, predicted, yours), markup(rows)
+    return movie_lines(movie, card.predicted, card.yours), markup(rows)
 
 
 # -- recommendations ------------------------------------------------------------------------
 
+SIMILAR_USAGE = "Which movie? Send <code>/similar alien</code>."
+
+
+def picks_page(page: Page, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
+    """A page of /recommend picks with a "More ▶" button, or why there are none."""
+    if not page.suggestions:
+        return no_picks(page.filtered, page.trained), None
+    heading = "🍿 <b>Your picks</b>" if page.offset == 0 else "🍿 <b>More picks</b>"
+    request = page.request
+    more = {
+        "offset": page.next_offset,
+        "count": request.n,
+        "genre": request.genre,
+        "decade": request.decade,
+    }
+    return picks(heading, page.suggestions, codec, scope, more)
+
+
+def similar_page(similar: Similar, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
+    """The movies like a seed, or why there are none."""
+    if similar.seed is None or not similar.trained:
+        return no_picks(False, similar.trained), None
+    return picks(similar_heading(similar.seed), similar.suggestions, codec, scope)
+
 
 def picks(
     heading: str,
-    chosen: Sequence[Pick],
-    movies: Mapping[int, Movie],
+    chosen: Sequence[Suggestion],
     codec: CallbackCodec,
     scope: int,
     more: Mapping[str, int] | None = None,
@@ -216,12 +277,10 @@ def picks(
     lines = [heading, ""]
     rows: list[list[InlineKeyboardButton]] = []
     for number, pick in enumerate(chosen, start=1):
-        movie = movies.get(pick.movie_id)
-        if movie is None:
-            continue
+        movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
         if pick.reason.kind != "similar":  # the heading already says what it is like
-            lines.append(f"   <i>{reason_text(pick.reason, movies)}</i>")
+            lines.append(f"   <i>{reason_text(pick.reason)}</i>")
         lines.append("")
         rows.append(
             [
@@ -248,6 +307,15 @@ def no_picks(filtered: bool, trained: bool) -> str:
     return "I've run out of picks for you. Rate a few more movies and ask again!"
 
 
+def watchlist_added(result: Added) -> str:
+    note = "Added to your watchlist" if result.added else "Already on your watchlist"
+    return toast(f"{note}: {label(result.movie)}")
+
+
+def dismissed(movie: Movie) -> str:
+    return toast(f"Got it, I won't suggest {label(movie)} again.")
+
+
 def _not_understood(word: str) -> str:
     return f"I didn't understand “{escape(clip(word, 40))}”. " if word else ""
 
@@ -263,36 +331,29 @@ def recommend_usage(genres: Sequence[str], word: str = "") -> str:
 # -- watchlist, profile, account -------------------------------------------------------------
 
 
-def watchlist_page(
-    ids: Sequence[int], movies: Mapping[int, Movie], page: int, codec: CallbackCodec, scope: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    if not ids:
+def watchlist_page(listed: WatchlistPage, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
+    if not listed.total:
         return "Your watchlist is empty. Tap ➕ on a pick to add it.", None
-    pages = (len(ids) + PAGE_SIZE - 1) // PAGE_SIZE
-    page = min(max(page, 0), pages - 1)
-    shown = ids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    lines = [f"<b>Your watchlist</b> ({len(ids)}) — page {page + 1}/{pages}", ""]
+    page = listed.page
+    lines = [f"<b>Your watchlist</b> ({listed.total}) — page {page + 1}/{listed.pages}", ""]
     rows = []
-    for movie_id in shown:
-        movie = movies.get(movie_id)
-        if movie is None:
-            continue
+    for movie in listed.movies:
         lines.append(f"• {escape(label(movie))}")
         rows.append(
             [
                 codec.button(
-                    f"✓ Watched: {label(movie)[:30]}",
+                    f"✓ Watched: {label(movie)[:TITLE_IN_WATCHLIST_BUTTON]}",
                     kb.WATCHLIST_WATCHED,
-                    movie=movie_id,
+                    movie=movie.id,
                     scope=scope,
                 ),
-                codec.button("Remove", kb.WATCHLIST_REMOVE, movie=movie_id, page=page, scope=scope),
+                codec.button("Remove", kb.WATCHLIST_REMOVE, movie=movie.id, page=page, scope=scope),
             ]
         )
     nav = []
     if page > 0:
         nav.append(codec.button("◀ Prev", kb.WATCHLIST_PAGE, page=page - 1, scope=scope))
-    if page < pages - 1:
+    if page < listed.pages - 1:
         nav.append(codec.button("Next ▶", kb.WATCHLIST_PAGE, page=page + 1, scope=scope))
     rows.append(nav)
     return "\n".join(lines), markup(rows)
@@ -310,6 +371,11 @@ def profile(taste: TasteProfile) -> str:
     if taste.decades:
         lines.append("Favourite decades: " + ", ".join(f"{d}s" for d, _ in taste.decades[:3]))
     return "\n".join(lines)
+
+
+PROFILE_CHART = "taste.png"
+EXPORT_FILE = "moviebot-export.csv"
+EXPORT_CAPTION = 'Your ratings, watchlist and "not interested" list.'
 
 
 def forget_confirm(codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -344,14 +410,20 @@ STALE_RETRAIN = (
 RETRAIN_BUSY = "A retrain is already running; I'll report when it's done."
 
 
-def _model_name(model: Recommender | None) -> str:
-    if model is None:
-        return "no model"
-    return f"model v{model.info.get('version', '?')}"
+def _summary(model: Recommender | ModelSummary | None) -> ModelSummary | None:
+    if model is None or isinstance(model, ModelSummary):
+        return model
+    return ModelSummary.of(model.info)  # the retrain messages still pass the model itself
 
 
-def _ndcg(model: Recommender | None) -> str:
-    value = (model.info.get("metrics") or {}).get("ndcg@10") if model is not None else None
+def _model_name(model: Recommender | ModelSummary | None) -> str:
+    summary = _summary(model)
+    return "no model" if summary is None else f"model v{summary.version}"
+
+
+def _ndcg(model: Recommender | ModelSummary | None) -> str:
+    summary = _summary(model)
+    value = None if summary is None else summary.ndcg
     return "n/a" if value is None else f"{value:.3f}"
 
 
@@ -377,6 +449,31 @@ def retrain_done(old: Recommender | None, new: Recommender, seconds: float) -> s
     )
 
 
+def latency_line(operation: str, summary: LatencySummary) -> str:
+    return (
+        f"/{escape(operation)} latency: p50 {summary.p50_ms:.0f} ms, "
+        f"p95 {summary.p95_ms:.0f} ms ({summary.calls} calls)"
+    )
+
+
+def stats_report(figures: Stats) -> str:
+    """/stats: users, ratings, the model, and each timed operation's recent latency."""
+    lines = [
+        "<b>Stats</b>",
+        f"Telegram users: {figures.telegram_users} · their ratings: {figures.telegram_ratings}",
+        f"All ratings (with the data set): {figures.all_ratings}",
+    ]
+    model = figures.model
+    if model is not None:
+        lines.append(
+            f"{_model_name(model)}, trained {model.age_hours:.1f} h ago, NDCG@10 {_ndcg(model)}"
+        )
+    else:
+        lines.append("No model loaded.")
+    lines += [latency_line(op, summary) for op, summary in figures.latency.items()]
+    return "\n".join(lines)
+
+
 def stats(
     telegram_users: int,
     telegram_ratings: int,
@@ -384,24 +481,16 @@ def stats(
     model: Recommender | None,
     latencies: Sequence[float],
 ) -> str:
-    lines = [
-        "<b>Stats</b>",
-        f"Telegram users: {telegram_users} · their ratings: {telegram_ratings}",
-        f"All ratings (with the data set): {all_ratings}",
-    ]
-    if model is not None:
-        age = (time.time() - model.info.get("trained_at", time.time())) / 3600
-        lines.append(f"{_model_name(model)}, trained {age:.1f} h ago, NDCG@10 {_ndcg(model)}")
-    else:
-        lines.append("No model loaded.")
-    if latencies:
-        ordered = sorted(latencies)
-        p50 = ordered[len(ordered) // 2] * 1000
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
-        lines.append(
-            f"/recommend latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(ordered)} calls)"
-        )
-    return "\n".join(lines)
+    """Deprecated: `stats_report(services.stats())`. Kept while admin.stats calls it."""
+    latency = LatencySummary.of(latencies)
+    figures = Stats(
+        telegram_users,
+        telegram_ratings,
+        all_ratings,
+        _summary(model),
+        {} if latency is None else {"recommend": latency},
+    )
+    return stats_report(figures)
 
 
 def help_text(is_admin: bool) -> str:
@@ -427,15 +516,11 @@ def unknown_command(command: str) -> str:
 
 
 NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def too_long() -> str:
     return "That message is too long for a movie title. Try just the title, e.g. <i>heat</i>."
-
-
-def clip(text: str, limit: int = MAX_TEXT) -> str:
-    """Keep a message under Telegram's limit (callers page long lists; this is the backstop)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- movie night -----------------------------------------------------------------------------

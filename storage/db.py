@@ -16,7 +16,7 @@ import contextlib
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -168,6 +168,7 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._trace: Callable[[str], object] | None = None
         # The first connection stays open for the object's life: it keeps an in-memory
         # database alive and runs the migrations.
         self.migrate(target_version)
@@ -183,7 +184,16 @@ class Database:
             conn.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._all.append(conn)
+            conn.set_trace_callback(self._trace)
         return conn
+
+    def trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every SQL statement that any thread's connection runs to `callback` (None stops);
+        for tests and debugging."""
+        with self._lock:
+            self._trace = callback
+            for conn in self._all:
+                conn.set_trace_callback(callback)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -256,6 +266,11 @@ class Database:
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
+
+    def meta(self, *keys: str) -> dict[str, str]:
+        """Several meta values in one statement; keys that are not set are left out."""
+        marks = ",".join("?" * len(keys))
+        return dict(self.conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", keys))
 
     def set_meta(self, key: str, value: str) -> None:
         with self.write() as conn:

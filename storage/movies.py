@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from storage.db import Database
+
+# MovieLens writes "Matrix, The" and "Cité des enfants perdus, La"; people write "The Matrix".
+_ARTICLE = re.compile(
+    r"^(?P<body>.+?), (?P<art>The|A|An|La|Le|Les|L'|Il|Lo|I|Gli|El|Los|Las|Das|Der|Die|Den|Det"
+    r"|De|Het|Un|Une|Una|Uno|O|Os|As)(?P<rest> \(.*\))?$"
+)
+
+
+def display_title(title: str) -> str:
+    """'Matrix, The' → 'The Matrix'; alternative titles in parentheses keep their place."""
+    m = _ARTICLE.match(title)
+    if not m:
+        return title
+    art = m["art"]
+    joiner = "" if art.endswith("'") else " "
+    return f"{art}{joiner}{m['body']}{m['rest'] or ''}"
 
 
 @dataclass(frozen=True)
@@ -20,8 +37,9 @@ class Movie:
 
     @property
     def label(self) -> str:
-        """'Heat (1995)': how a movie is named in chat and on the command line."""
-        return f"{self.title} ({self.year})" if self.year else self.title
+        """'The Matrix (1999)': how a movie is named in chat and on the command line."""
+        name = display_title(self.title)
+        return f"{name} ({self.year})" if self.year else name
 
 
 def _movie(row: tuple) -> Movie:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,16 +126,40 @@ def ratings_of(db: Database, user: User) -> list[Rating]:
     ]
 
 
+# One statement for all three lists: 0 = rating, 1 = "not interested", 2 = watchlist.
+_HISTORY = """
+    SELECT 0, movie_id, rating FROM ratings WHERE user_id = {user}
+    UNION ALL SELECT 1, movie_id, NULL FROM dismissed WHERE user_id = {user}
+    UNION ALL SELECT 2, movie_id, NULL FROM watchlist WHERE user_id = {user}
+"""
+_BY_ID = _HISTORY.format(user=":user")
+_BY_EXTERNAL_ID = _HISTORY.format(
+    user="(SELECT id FROM users WHERE kind = :kind AND external_id = :external_id)"
+)
+
+
+def _history(rows: Iterable[tuple[int, int, float | None]]) -> History:
+    rated: dict[int, float] = {}
+    lists: tuple[set[int], set[int]] = (set(), set())
+    for which, movie_id, rating in rows:
+        if which == 0 and rating is not None:
+            rated[movie_id] = rating
+        else:
+            lists[which - 1].add(movie_id)
+    return History(rated, frozenset(lists[0]), frozenset(lists[1]))
+
+
 def history(db: Database, user: User | None) -> History:
     """A user's ratings, dismissals and watchlist; an unknown user has an empty history."""
     if user is None:
         return History({}, frozenset(), frozenset())
-    conn = db.conn
-    rated = dict(conn.execute("SELECT movie_id, rating FROM ratings WHERE user_id = ?", (user.id,)))
-    dismissed = frozenset(
-        r[0] for r in conn.execute("SELECT movie_id FROM dismissed WHERE user_id = ?", (user.id,))
-    )
-    return History(rated, dismissed, frozenset(watchlist(db, user)))
+    return _history(db.conn.execute(_BY_ID, {"user": user.id}))
+
+
+def history_of(db: Database, kind: Kind, external_id: int) -> History:
+    """`history` of the user known by this external id, in one statement (empty if unknown)."""
+    params = {"kind": kind, "external_id": external_id}
+    return _history(db.conn.execute(_BY_EXTERNAL_ID, params))
 
 
 def count(db: Database, kind: Kind | None = None) -> int:
@@ -187,11 +212,14 @@ def forget(db: Database, user: User) -> None:
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
 
 
-def export_csv(db: Database, user: User) -> str:
-    """The user's ratings, watchlist and dismissals as one CSV text (with titles)."""
+def export_csv(db: Database, user: User | None) -> str:
+    """The user's ratings, watchlist and dismissals as one CSV text (with titles); only the
+    header for a user we never met."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["list", "movie_id", "title", "year", "rating", "timestamp"])
+    if user is None:
+        return out.getvalue()
     queries = (
         ("rating", "SELECT r.movie_id, m.title, m.year, r.rating, r.ts FROM ratings r"),
         ("watchlist", "SELECT r.movie_id, m.title, m.year, NULL, r.ts FROM watchlist r"),

@@ -162,7 +162,7 @@ class Match:
 
     movie_id: int
     score: float  # a whole number: finer differences are noise, and equal scores are ties
-    label: str  # "Heat (1995)"
+    label: str  # "The Matrix (1999)": Movie.label, as the chat shows it
     alias: str  # the name that matched, e.g. "La Cité des enfants perdus"
     popularity: int  # number of ratings
 
@@ -192,7 +192,7 @@ def title_names(title: str) -> list[str]:
 
 def _names(title: str) -> list[tuple[str, bool]]:
     """`title_names`, each with whether its article was moved back from the end."""
-    rest, alternatives = title.strip(), []
+    rest, alternatives = title.strip(), list[str]()
     while m := _TRAILING_PARENS.match(rest):
         inner = _AKA.sub("", m["inner"]).strip()
         if _is_name(inner):
@@ -319,6 +319,8 @@ def _similarity(query: str, key: str) -> float:
     if len(key) >= 8 * len(query):
         return max(score, 0.6 * fuzz.partial_ratio(query, key))
     where = fuzz.partial_ratio_alignment(query, key)
+    if where is None:  # only below a score_cutoff, and this asks for none
+        return score
     # An imperfect partial match is a typo inside a longer title: count its misses double.
     partial = max(0.0, 2 * where.score - 100)
     starts_word = where.dest_start == 0 or key[where.dest_start - 1] == " "
@@ -394,7 +396,7 @@ class TitleIndex:
     """
 
     ids: np.ndarray  # row → movie id
-    labels: tuple[str, ...]  # row → "Heat (1995)"
+    labels: tuple[str, ...]  # row → Movie.label, "The Matrix (1999)"
     years: tuple[int | None, ...]
     popularity: np.ndarray  # row → number of ratings
     aliases: tuple[tuple[tuple[str, str], ...], ...]  # row → ((key, readable name), …)

@@ -67,16 +67,16 @@ def resolve(db: Database, ref: str) -> User:
 
 
 def ensure_telegram(db: Database, telegram_id: int, name: str | None = None) -> User:
-    """The Telegram user with this id, created on first contact; the name is kept fresh."""
+    """The Telegram user with this id, created if new (a write: call it when something is about
+    to be stored for them, not on every read); the name is kept fresh."""
     with db.write() as conn:
-        conn.execute(
+        row = conn.execute(
             "INSERT INTO users (kind, external_id, name, created_at) VALUES ('telegram', ?, ?, ?) "
-            "ON CONFLICT (kind, external_id) DO UPDATE SET name = coalesce(excluded.name, name)",
+            "ON CONFLICT (kind, external_id) DO UPDATE SET name = coalesce(excluded.name, name) "
+            f"RETURNING {_COLUMNS}",
             (telegram_id, name, int(time.time())),
-        )
-    user = find(db, "telegram", telegram_id)
-    assert user is not None
-    return user
+        ).fetchone()
+    return User(*row)
 
 
 def settings(db: Database, user: User) -> dict[str, Any]:

@@ -159,10 +159,11 @@ def _load(settings: Settings, include_telegram: bool) -> tuple[Any, Any]:
     """The catalogue and the ratings to evaluate on; a clear error if there are none."""
     from bot.training import TrainingError, catalog_from_db, ratings_from_db
     from storage.db import Database
+    from storage.users import Kind
 
     if not Path(settings.db_path).is_file():
         raise _cli_error(f"no database at {settings.db_path}: run `moviebot data fetch` first")
-    kinds = ("dataset", "telegram") if include_telegram else ("dataset",)
+    kinds: tuple[Kind, ...] = ("dataset", "telegram") if include_telegram else ("dataset",)
     with Database(settings.db_path) as db:
         catalog = catalog_from_db(db)
         try:
@@ -298,6 +299,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
     catalog, ratings = _load(settings, args.include_telegram)
+    tuned: dict[str, Any] | None
     if args.tune:
         tuned = _tune(args, settings, catalog, ratings)
     else:
@@ -325,7 +327,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
-    if args.tune:
+    if args.tune and tuned is not None:
         report["config"] = (
             f"values tuned by --tune on the train part of this split ({tuned['seconds']:.0f} s)"
         )

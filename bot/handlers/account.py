@@ -7,93 +7,77 @@ import io
 
 from telegram import InputFile, Update
 
-from bot import keyboards as kb
 from bot import render
 from bot.context import BotContext
-from bot.handlers.common import button_scope, caller, edit, read_button, reply
-from bot.handlers.rate import send_card
-from bot.profile import TasteProfile, taste_chart
-from storage import movies, ratings, users
-
-
-def _watchlist_page(update: Update, context: BotContext, page: int) -> tuple:
-    db = context.services.db
-    ids = ratings.watchlist(db, caller(update, context))
-    shown = movies.get_many(db, ids)
-    return render.watchlist_page(ids, shown, page, context.codec, button_scope(update))
+from bot.handlers.common import answer, button_scope, caller, chat, edit, read_button, reply
+from bot.handlers.rate import open_card
 
 
 async def watchlist(update: Update, context: BotContext) -> None:
     """/watchlist: the first page."""
-    text, keyboard = _watchlist_page(update, context, 0)
-    await reply(update, text, reply_markup=keyboard)
+    listed = context.services.watchlist.page(caller(update))
+    await reply(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
 
 
-async def watchlist_button(update: Update, context: BotContext) -> None:
-    """Paging, "Remove" and "Watched" on the watchlist."""
-    callback = await read_button(update, context)
-    if callback is None:
+async def page_button(update: Update, context: BotContext) -> None:
+    """◀ Prev / Next ▶ on the watchlist."""
+    if (callback := await read_button(update, context)) is None:
         return
-    query = update.callback_query
-    if callback.action is kb.WATCHLIST_WATCHED:
-        await query.answer("Watched it? Rate it:")
-        await send_card(update, context, callback["movie"])
+    listed = context.services.watchlist.page(caller(update), callback["page"])
+    await answer(update)
+    await edit(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
+
+
+async def remove_button(update: Update, context: BotContext) -> None:
+    """ "Remove" on the watchlist: off it, and the page redrawn."""
+    if (callback := await read_button(update, context)) is None:
         return
-    page = callback["page"]
-    if callback.action is kb.WATCHLIST_REMOVE:
-        ratings.remove_from_watchlist(
-            context.services.db, caller(update, context), callback["movie"]
-        )
-    await query.answer()
-    text, keyboard = _watchlist_page(update, context, page)
-    await edit(update, text, keyboard)
+    person = caller(update)
+    listed = context.services.watchlist.remove(person, callback["movie"], callback["page"])
+    await answer(update)
+    await edit(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
 
 
-def taste(context: BotContext, update: Update) -> tuple[str, bytes | None]:
-    """The profile text and chart for the user behind this update."""
-    db = context.services.db
-    rated = ratings.ratings_of(db, caller(update, context))
-    catalog = movies.get_many(db, [r.movie_id for r in rated])
-    profile = TasteProfile.of(rated, catalog)
-    chart = taste_chart(profile) if rated else None
-    return render.profile(profile), chart
+async def watched_button(update: Update, context: BotContext) -> None:
+    """ "Watched" on the watchlist: the movie's card, to rate it."""
+    if (callback := await read_button(update, context)) is None:
+        return
+    await open_card(update, context, callback["movie"], render.WATCHED)
 
 
 async def profile(update: Update, context: BotContext) -> None:
     """/profile: counts, favourite genres and decades, and a chart."""
-    text, chart = await asyncio.to_thread(taste, context, update)
-    await reply(update, text)
-    if chart is not None:
-        await update.effective_chat.send_photo(InputFile(io.BytesIO(chart), "taste.png"))
+    mine = await asyncio.to_thread(context.services.account.profile, caller(update))
+    await reply(update, render.profile(mine.taste))
+    if mine.chart is not None:
+        await chat(update).send_photo(InputFile(io.BytesIO(mine.chart), render.PROFILE_CHART))
 
 
 async def export(update: Update, context: BotContext) -> None:
     """/export: ratings, watchlist and dismissals as CSV."""
-    user = caller(update, context)
-    data = ratings.export_csv(context.services.db, user).encode()
-    await update.effective_chat.send_document(
-        InputFile(io.BytesIO(data), filename="moviebot-export.csv"),
-        caption='Your ratings, watchlist and "not interested" list.',
+    data = context.services.account.export(caller(update))
+    await chat(update).send_document(
+        InputFile(io.BytesIO(data), filename=render.EXPORT_FILE), caption=render.EXPORT_CAPTION
     )
 
 
 async def forget(update: Update, context: BotContext) -> None:
     """/forget: ask first."""
-    text, keyboard = render.forget_confirm(context.codec, button_scope(update))
-    await reply(update, text, reply_markup=keyboard)
+    await reply(update, *render.forget_confirm(context.codec, button_scope(update)))
 
 
 async def forget_button(update: Update, context: BotContext) -> None:
-    """ "Yes, delete everything" or "Cancel"."""
-    callback = await read_button(update, context)
-    if callback is None:
+    """ "Yes, delete everything": the user and all of theirs are deleted."""
+    if await read_button(update, context) is None:
         return
-    await update.callback_query.answer()
-    if callback.action is kb.FORGET_NO:
-        await edit(update, render.FORGET_CANCELLED)
-        return
-    db = context.services.db
-    user = users.find(db, "telegram", update.effective_user.id)
-    if user is not None:
-        ratings.forget(db, user)
+    context.services.account.forget(caller(update))
+    await answer(update)
     await edit(update, render.FORGOTTEN)
+
+
+async def keep_button(update: Update, context: BotContext) -> None:
+    """ "Cancel" on /forget."""
+    if await read_button(update, context) is None:
+        return
+    await answer(update)
+    await edit(update, render.FORGET_CANCELLED)

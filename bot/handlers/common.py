@@ -1,85 +1,110 @@
-"""Small pieces every handler module shares: reading a pressed button, replying safely."""
+"""Small pieces every handler module shares: what an update carries (narrowed once, here),
+reading a pressed button, answering it, replying safely."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Update
+from telegram import User as TelegramUser
 from telegram.error import BadRequest
 
 from bot import render
 from bot.context import BotContext
 from bot.keyboards import Callback, ExpiredButtonError
-from storage import movies
-from storage.movies import Movie
-from storage.users import User
+from bot.services.feedback import Refusal
+from bot.services.people import Person
 
 log = logging.getLogger(__name__)
 
-MAX_INPUT = 300  # longer text is not a movie title
+
+class UnexpectedUpdateError(RuntimeError):
+    """An update lacks what its handler was registered for (a bug in the registration)."""
+
+
+def sender(update: Update) -> TelegramUser:
+    """The Telegram user behind this update."""
+    if update.effective_user is None:
+        raise UnexpectedUpdateError(f"update {update.update_id} has no user")
+    return update.effective_user
+
+
+def chat(update: Update) -> Chat:
+    """The chat this update happened in."""
+    if update.effective_chat is None:
+        raise UnexpectedUpdateError(f"update {update.update_id} has no chat")
+    return update.effective_chat
+
+
+def pressed(update: Update) -> CallbackQuery:
+    """The button press this update carries."""
+    if update.callback_query is None:
+        raise UnexpectedUpdateError(f"update {update.update_id} is not a button press")
+    return update.callback_query
+
+
+def text(update: Update) -> str:
+    """The message's text, stripped ("" for none)."""
+    message = update.effective_message
+    return (message.text or "").strip() if message is not None else ""
+
+
+def caller(update: Update) -> Person:
+    """Who is asking, as services know them."""
+    user = sender(update)
+    return Person(user.id, user.first_name)
 
 
 def button_scope(update: Update) -> int:
     """Private buttons belong to the user who got them; group buttons to the group."""
-    chat = update.effective_chat
-    if chat is not None and chat.type != "private":
-        return chat.id
-    return update.effective_user.id
+    where = update.effective_chat
+    if where is not None and where.type != "private":
+        return where.id
+    return sender(update).id
 
 
 async def read_button(update: Update, context: BotContext) -> Callback | None:
     """The pressed button's action, or None after telling the user it has expired.
 
-    Answers the callback query either way (Telegram shows a spinner until we do).
+    Answers the callback query only when it has expired; the handler answers otherwise
+    (Telegram shows a spinner until someone does).
     """
-    query = update.callback_query
     try:
-        callback = context.codec.decode(query.data, button_scope(update))
+        return context.codec.decode(pressed(update).data, button_scope(update))
     except ExpiredButtonError as exc:
-        log.info("rejected button from user %s: %s", update.effective_user.id, exc)
-        await query.answer(render.EXPIRED, show_alert=True)
+        log.info("rejected button from user %s: %s", sender(update).id, exc)
+        await answer(update, render.EXPIRED, alert=True)
         return None
-    return callback
 
 
-def caller(update: Update, context: BotContext) -> User:
-    """The Telegram user behind this update, created on first contact."""
-    tg = update.effective_user
-    return context.services.user(tg.id, tg.first_name)
+async def answer(update: Update, note: str | None = None, alert: bool = False) -> None:
+    """Answer the pressed button, with a pop-up note if given."""
+    await pressed(update).answer(note, show_alert=alert)
 
 
-async def movie_or_expired(update: Update, context: BotContext, movie_id: int) -> Movie | None:
-    """The movie a button names, or None after telling the user it is gone."""
-    movie = movies.get(context.services.db, movie_id)
-    if movie is None:
-        await update.callback_query.answer(render.NOT_FOUND, show_alert=True)
-    return movie
+async def refuse(update: Update, why: Refusal) -> None:
+    """Tell the user why their button did nothing."""
+    await answer(update, render.refusal(why), alert=True)
 
 
-async def pressed_movie(update: Update, context: BotContext) -> tuple[Callback, Movie] | None:
-    """The pressed button and the movie it names (its first argument), or None once the user
-    has been told the button expired or the movie is gone."""
-    callback = await read_button(update, context)
-    if callback is None:
-        return None
-    movie = await movie_or_expired(update, context, callback["movie"])
-    return None if movie is None else (callback, movie)
-
-
-async def reply(update: Update, text: str, **kwargs: object) -> None:
+async def reply(
+    update: Update, message: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> None:
     """Reply in HTML to the message (or button) that triggered this update."""
-    await update.effective_chat.send_message(render.clip(text), parse_mode="HTML", **kwargs)
+    await chat(update).send_message(
+        render.clip(message), parse_mode="HTML", reply_markup=reply_markup
+    )
 
 
-async def edit(update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+async def edit(update: Update, message: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
     """Replace the text of the message whose button was pressed.
 
     A double tap asks for the same edit twice; Telegram answers "message is not modified",
     which is not an error for us.
     """
     try:
-        await update.callback_query.edit_message_text(
-            render.clip(text), parse_mode="HTML", reply_markup=keyboard
+        await pressed(update).edit_message_text(
+            render.clip(message), parse_mode="HTML", reply_markup=keyboard
         )
     except BadRequest as exc:
         if "not modified" not in str(exc):
@@ -88,4 +113,4 @@ async def edit(update: Update, text: str, keyboard: InlineKeyboardMarkup | None 
 
 async def stray_button(update: Update, context: BotContext) -> None:
     """A button no handler knows (an old version's, or forged)."""
-    await update.callback_query.answer(render.EXPIRED, show_alert=True)
+    await answer(update, render.EXPIRED, alert=True)

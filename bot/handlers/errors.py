@@ -7,11 +7,10 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot import render
 from bot.context import BotContext
 
 log = logging.getLogger(__name__)
-
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def describe(update: object) -> str:
@@ -47,6 +46,6 @@ async def on_error(update: object, context: BotContext) -> None:
     log.error("error while handling %s", where, exc_info=error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await update.effective_chat.send_message(SORRY)
+            await update.effective_chat.send_message(render.SORRY)
         except Exception as exc:  # the apology itself failed: nothing more to do
             log.warning("could not send the apology (%s): %s", where, exc)

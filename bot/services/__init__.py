@@ -1,4 +1,17 @@
-"""What the handlers call: the database, the current model and the title index, in one object.
+"""What front ends call: one object holding the database, the current model and the title index,
+and the services built on them, one module per concern:
+
+- `catalog`    genres, the rating scale, title search, a movie's card for a person
+- `picks`      a person's next picks and the movies like one, with their movies
+- `onboarding` the next question for a newcomer, and their answers
+- `feedback`   ratings and "not interested" (writes)
+- `watchlist`  a person's watchlist, a page at a time
+- `account`    profile, export, forget, per-person settings
+- `metrics`    latencies and /stats figures
+
+Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
+objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
+person's user row is created by the first write that needs it.
 
 Services are opened once when the bot starts (`Application.post_init`) and closed when it stops;
 handlers reach them through `context.services`, never through module globals.
@@ -7,23 +20,24 @@ handlers reach them through `context.services`, never through module globals.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from bot.services import metrics, people
+from bot.services.account import Account
+from bot.services.catalog import Catalog, Scale
+from bot.services.feedback import Feedback
+from bot.services.metrics import Latencies, Stats
+from bot.services.onboarding import Onboarding
+from bot.services.people import Person
+from bot.services.picks import Picks
+from bot.services.watchlist import Watchlist
 from bot.settings import Settings
 from recommender.group import GroupPick, Member, recommend_group
-from recommender.hybrid import Filters, ModelHolder, Pick, Recommender
-from storage import movies, ratings, users
+from recommender.hybrid import Filters, ModelHolder, Recommender
 from storage.db import Database
-from storage.movies import Movie
 from storage.search import TitleIndex
 from storage.users import User
-
-log = logging.getLogger(__name__)
-
-ONBOARDING_POOL = 40
 
 
 @dataclass
@@ -33,96 +47,60 @@ class Services:
     models: ModelHolder
     titles: TitleIndex
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
-    _genres: list[str] | None = None
+    timings: Latencies = field(default_factory=Latencies)
+    catalog: Catalog = field(init=False)
+    picks: Picks = field(init=False)
+    onboarding: Onboarding = field(init=False)
+    feedback: Feedback = field(init=False)
+    watchlist: Watchlist = field(init=False)
+    account: Account = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.catalog = Catalog(self.db, self.titles, self.models)
+        self.picks = Picks(self.db, self.models, self.catalog, self.timings)
+        self.onboarding = Onboarding(self.db, self.models, self.catalog)
+        self.feedback = Feedback(self.db, self.catalog)
+        self.watchlist = Watchlist(self.db)
+        self.account = Account(self.db)
 
     @property
     def model(self) -> Recommender | None:
         return self.models.current
 
+    def is_admin(self, person: Person) -> bool:
+        return person.telegram_id in self.settings.admin_ids
+
+    def stats(self) -> Stats:
+        """Users, ratings, the served model and recent latencies, for /stats."""
+        model = self.model
+        return metrics.stats(self.db, None if model is None else model.info, self.timings)
+
+    # -- kept for the movie-night and admin handlers until they have services of their own ---
+
+    @property
+    def latencies(self) -> deque[float]:
+        """/recommend's recent latencies in seconds (see `timings` for every operation)."""
+        return self.timings.samples("recommend")
+
     def user(self, telegram_id: int, name: str | None = None) -> User:
-        return users.ensure_telegram(self.db, telegram_id, name)
+        """The Telegram user with this id, created if new (a write)."""
+        return people.ensure(self.db, Person(telegram_id, name))
 
     def genres(self) -> list[str]:
-        """The catalogue's genres (read once: the catalogue changes only on import)."""
-        if self._genres is None:
-            self._genres = movies.genres(self.db)
-        return self._genres
+        return self.catalog.genres()
 
-    def rating_scale(self) -> tuple[float, float, float]:
-        """(lowest, highest, step) of the data set's ratings; 1–5 whole stars by default."""
-        get = self.db.get_meta
-        return (
-            float(get("rating_min") or 1),
-            float(get("rating_max") or 5),
-            float(get("rating_step") or 1),
-        )
-
-    def recommend(
-        self, user: User, n: int, filters: Filters | None = None, offset: int = 0
-    ) -> list[Pick]:
-        """The user's next picks, skipping the first `offset` (for "More")."""
-        model = self.model
-        if model is None:
-            return []
-        history = ratings.history(self.db, user)
-        started = time.perf_counter()
-        picks = model.recommend(
-            history.ratings,
-            n=n + offset,
-            exclude=history.dismissed | history.watchlist,
-            filters=filters,
-        )
-        self.latencies.append(time.perf_counter() - started)
-        return picks[offset:]
-
-    def predicted(self, user: User, movie_ids: list[int]) -> dict[int, float]:
-        model = self.model
-        if model is None or not movie_ids:
-            return {}
-        return model.predict(ratings.history(self.db, user).ratings, movie_ids)
-
-    def onboarding_movie(self, user: User) -> Movie | None:
-        """The next movie to ask this user about: informative, and not asked before."""
-        history = ratings.history(self.db, user)
-        asked = set(users.settings(self.db, user).get("asked", []))
-        skip = history.seen | history.dismissed | asked
-        model = self.model
-        if model is not None:
-            candidates = model.onboarding(ONBOARDING_POOL, exclude=skip)
-        else:
-            counts = movies.rating_counts(self.db)
-            popular = sorted(counts, key=counts.__getitem__, reverse=True)[:500]
-            candidates = [m for m in popular if m not in skip]
-        for movie_id in candidates:
-            movie = movies.get(self.db, movie_id)
-            if movie is not None:
-                return movie
-        return None
-
-    def movie_exists(self, movie_id: int) -> bool:
-        return movies.get(self.db, movie_id) is not None
-
-    def remember_movienight(self, user: User, night: str) -> None:
-        """A deep link from a group's movie night: onboarding will point the user back there."""
-        if night.isdigit():
-            users.update_settings(self.db, user, movienight=int(night))
-
-    def pending_movienight(self, telegram_id: int) -> int | None:
-        """The movie night whose deep link brought this user here, if onboarding isn't done."""
-        user = users.find(self.db, "telegram", telegram_id)
-        night = users.settings(self.db, user).get("movienight") if user else None
-        return night if isinstance(night, int) else None
-
-    def forget_movienight(self, telegram_id: int) -> None:
-        user = users.find(self.db, "telegram", telegram_id)
-        if user is not None:
-            users.update_settings(self.db, user, movienight=None)
+    def rating_scale(self) -> Scale:
+        return self.catalog.scale()
 
     def rated_count(self, telegram_id: int) -> int:
         """How many movies this Telegram user has rated (0 if we never met them)."""
-        user = users.find(self.db, "telegram", telegram_id)
-        return len(ratings.history(self.db, user).ratings)
+        return self.onboarding.rated(Person(telegram_id))
+
+    def pending_movienight(self, telegram_id: int) -> int | None:
+        return self.account.pending_movienight(telegram_id)
+
+    def forget_movienight(self, telegram_id: int) -> None:
+        self.account.forget_movienight(telegram_id)
 
     def group_picks(
         self, telegram_ids: list[int], n: int, filters: Filters | None = None
@@ -135,20 +113,14 @@ class Services:
         model = self.model
         if model is None:
             return []
-        members, exclude = [], set()
+        members, exclude = [], set[int]()
         for telegram_id in telegram_ids:
-            history = ratings.history(self.db, users.find(self.db, "telegram", telegram_id))
+            history = people.history(self.db, Person(telegram_id))
             members.append(Member(telegram_id, history.ratings))
             exclude |= history.dismissed
         return recommend_group(
             model, members, n, self.settings.group_strategy, exclude=exclude, filters=filters
         )
-
-    def mark_asked(self, user: User, movie_id: int) -> None:
-        """Remember an onboarding question the user skipped, so it is not asked again."""
-        asked = users.settings(self.db, user).get("asked", [])
-        if movie_id not in asked:
-            users.update_settings(self.db, user, asked=[*asked, movie_id][-500:])
 
     def close(self) -> None:
         self.db.close()

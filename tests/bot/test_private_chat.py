@@ -362,3 +362,101 @@ async def test_a_misspelling_too_far_off_gets_closest_spellings_best_first(emula
     reply = await alice.next_message()
     assert "Did you mean Alien (1979), Aliens (1986)?" in reply.text
     assert not reply.button_list
+
+
+WRITES = ("BEGIN", "INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "COMMIT")
+
+
+async def read_around(person, emulator) -> None:
+    """Everything a person can look at without telling us anything."""
+    await person.send("/recommend")
+    picks = await person.next_message()
+    await person.press(picks, "More ▶")
+    await person.next_message()
+    await person.press(picks, "Similar")
+    await person.next_message()
+    await person.send("/similar aliens")
+    await person.next_message()
+    await card_for(person, "heat")  # a search, then a movie card
+    await person.send("qwxzv plmkj")  # a search that finds nothing
+    await person.next_message()
+    await person.send("/watchlist")
+    await person.next_message()
+    await person.send("/profile")
+    await emulator.wait_idle()
+
+
+async def test_reading_never_writes_and_a_reader_leaves_no_row(emulator, run_bot):
+    services = await run_bot()
+    alice, bob = emulator.user("Alice"), emulator.user("Bob")
+    await alice.press(await card_for(alice, "die hard"), "★5")
+    await alice.press(await card_for(alice, "fargo"), "➕ Watchlist")
+    await emulator.wait_idle()
+    statements: list[str] = []
+    services.db.trace(statements.append)
+    await read_around(alice, emulator)
+    await read_around(bob, emulator)
+    services.db.trace(None)
+    assert statements, "the trace saw nothing"
+    assert [s for s in statements if s.lstrip().upper().startswith(WRITES)] == []
+    assert users.find(services.db, "telegram", bob.id) is None
+
+
+async def test_recommend_reads_the_history_once_and_the_movies_once(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.press(await card_for(alice, "die hard"), "★5")
+    await alice.send("/recommend")  # the catalogue's genres are read once, on the first
+    await alice.next_message()
+    statements: list[str] = []
+    services.db.trace(statements.append)
+    await alice.send("/recommend 3")
+    picks = await alice.next_message()
+    services.db.trace(None)
+    assert "because you liked" in picks.text and "Die Hard" in picks.text
+    assert len(statements) == 2
+    assert "FROM ratings" in statements[0] and "FROM watchlist" in statements[0]
+    assert "FROM movies WHERE id IN" in statements[1]
+
+
+@pytest.mark.parametrize(
+    "write",
+    ["rate", "watchlist", "dismiss", "onboarding skip", "deep link"],
+)
+async def test_the_first_write_creates_the_user_in_the_same_transaction(emulator, run_bot, write):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    statements: list[str] = []
+    if write == "deep link":
+        services.db.trace(statements.append)
+        await alice.send("/start movienight_7")
+    elif write == "onboarding skip":
+        await alice.send("/start")
+        await alice.next_message()
+        card = await alice.next_message()
+        services.db.trace(statements.append)
+        await alice.press(card, "Skip")
+    else:
+        card = await card_for(alice, "heat 1995")
+        label = {"rate": "★4", "watchlist": "➕ Watchlist", "dismiss": "🚫 Not interested"}
+        services.db.trace(statements.append)
+        await alice.press(card, label[write])
+    await emulator.wait_idle()
+    services.db.trace(None)
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
+    user = users.find(services.db, "telegram", alice.id)
+    assert user is not None and user.name == "Alice"
+    if write == "deep link":
+        assert services.pending_movienight(alice.id) == 7
+
+
+async def test_similar_is_timed_like_recommend(emulator, run_bot):
+    services = await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/similar aliens")
+    await alice.next_message()
+    await alice.send("/recommend")
+    await alice.next_message()
+    latency = services.stats().latency
+    assert latency["similar"].calls == 1 and latency["recommend"].calls == 1
+    assert list(services.latencies) == list(services.timings.samples("recommend"))

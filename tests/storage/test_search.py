@@ -211,7 +211,7 @@ def test_a_match_names_the_title_and_the_alias_it_came_through(index):
     assert match == Match(
         movie_id=11,
         score=100.0,
-        label="City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+        label="The City of Lost Children (Cité des enfants perdus, La) (1995)",
         alias="La Cité des enfants perdus",
         popularity=90,
     )
@@ -343,7 +343,7 @@ def test_cli_json_and_limit(tmp_path, capsys):
     env = catalogue_file(tmp_path)
     assert main([*env, "search", "godfater", "--limit", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
-        {"movie_id": 8, "title": "Godfather, The (1972)", "matched": "The Godfather",
+        {"movie_id": 8, "title": "The Godfather (1972)", "matched": "The Godfather",
          "score": 94, "ratings": 0}
     ]  # fmt: skip
 
@@ -352,7 +352,7 @@ def test_cli_json_and_limit(tmp_path, capsys):
     ("args", "message"),
     [
         (["search", "qwxzv"], "moviebot: no movie matches 'qwxzv'"),
-        (["search", "last year at marienbad"], "did you mean Année dernière à Marienbad, L'"),
+        (["search", "last year at marienbad"], "did you mean L'Année dernière à Marienbad (1961)"),
         (["search", "  "], "moviebot: the query is empty"),
         (["search", "heat", "--limit", "0"], "--limit must be between 1 and 100"),
     ],

@@ -80,6 +80,54 @@ def test_unknown_user_has_an_empty_history(fresh_db):
     assert (h.ratings, h.dismissed, h.watchlist) == ({}, frozenset(), frozenset())
 
 
+def test_history_is_one_statement_and_the_same_by_user_or_by_external_id(tiny_catalog):
+    ml1 = users.resolve(tiny_catalog, "ml:1")
+    ratings.dismiss(tiny_catalog, ml1, 5)
+    ratings.add_to_watchlist(tiny_catalog, ml1, 6)
+    statements: list[str] = []
+    tiny_catalog.conn.set_trace_callback(statements.append)
+    by_user = ratings.history(tiny_catalog, ml1)
+    by_ref = ratings.history_of(tiny_catalog, "dataset", 1)
+    tiny_catalog.conn.set_trace_callback(None)
+    assert len(statements) == 2
+    assert by_user == by_ref
+    assert by_user.ratings == {1: 5.0, 2: 3.0, 3: 4.0}
+    assert (by_user.dismissed, by_user.watchlist) == ({5}, {6})
+    assert ratings.history_of(tiny_catalog, "telegram", 1) == ratings.history(tiny_catalog, None)
+
+
+def test_a_telegram_user_is_created_once_and_keeps_a_fresh_name(fresh_db):
+    first = users.ensure_telegram(fresh_db, 42, "Al")
+    again = users.ensure_telegram(fresh_db, 42, None)
+    renamed = users.ensure_telegram(fresh_db, 42, "Alice")
+    assert first.id == again.id == renamed.id and first.kind == "telegram"
+    assert (again.name, renamed.name) == ("Al", "Alice")
+    assert users.count(fresh_db, "telegram") == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "year", "label"),
+    [
+        ("Matrix, The", 1999, "The Matrix (1999)"),
+        ("American President, The", 1995, "The American President (1995)"),
+        ("Année dernière à Marienbad, L'", 1961, "L'Année dernière à Marienbad (1961)"),
+        ("Hate (Haine, La)", 1995, "Hate (Haine, La) (1995)"),
+        ("Heat", None, "Heat"),
+    ],
+)
+def test_a_movies_label_puts_the_article_in_front(title, year, label):
+    assert movies.Movie(1, title, year, ()).label == label
+
+
+def test_meta_reads_several_keys_at_once(fresh_db):
+    fresh_db.set_meta("rating_min", "0.5")
+    fresh_db.set_meta("rating_step", "0.5")
+    assert fresh_db.meta("rating_min", "rating_max", "rating_step") == {
+        "rating_min": "0.5",
+        "rating_step": "0.5",
+    }
+
+
 def test_forget_deletes_everything_of_that_user_only(tiny_catalog):
     alice = users.ensure_telegram(tiny_catalog, 555, "Alice")
     ratings.upsert(tiny_catalog, alice, 1, 5)
@@ -109,6 +157,11 @@ def test_export_lists_ratings_watchlist_and_dismissals_with_titles(tiny_catalog)
         ("watchlist", "Amélie", ""),
         ("not_interested", "Alien", ""),
     ]
+
+
+def test_export_of_a_user_we_never_met_is_just_the_header(fresh_db):
+    rows = list(csv.reader(io.StringIO(ratings.export_csv(fresh_db, None))))
+    assert rows == [["list", "movie_id", "title", "year", "rating", "timestamp"]]
 
 
 def test_a_failed_write_leaves_nothing_behind(tiny_catalog):

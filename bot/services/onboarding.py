@@ -1,0 +1,102 @@
+"""The first minutes: which movie to ask a person about next, and what their answers store.
+
+Skipped questions are remembered in the user's settings (a write), so they are not asked again;
+so is the movie night whose deep link brought someone here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services import people
+from bot.services.catalog import Catalog, Scale, valid_stars
+from bot.services.feedback import Refusal
+from bot.services.people import Person
+from recommender.hybrid import ModelHolder
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
+
+POOL = 40  # informative movies the model proposes; the first not yet asked is the question
+POPULAR = 500  # without a model: the most rated movies
+REMEMBERED = 500  # skipped questions kept
+DEEP_LINK = "movienight_"
+
+
+@dataclass(frozen=True)
+class Question:
+    """An onboarding card: the movie, our guess, how many the person has rated so far."""
+
+    movie: Movie
+    predicted: float | None
+    rated: int
+    scale: Scale
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A rating stored during onboarding, and the next question (None: nothing left to ask)."""
+
+    stars: float
+    next: Question | None
+
+
+class Onboarding:
+    def __init__(self, db: Database, models: ModelHolder, catalog: Catalog) -> None:
+        self._db = db
+        self._models = models
+        self._catalog = catalog
+
+    def start(self, person: Person, argument: str | None = None) -> Question | None:
+        """/start [argument]: remember a movie night's deep link, then the first question."""
+        night = (argument or "").removeprefix(DEEP_LINK)
+        if argument and argument != night and night.isdigit():
+            with self._db.write():
+                user = people.ensure(self._db, person)
+                users.update_settings(self._db, user, movienight=int(night))
+        return self.question(person)
+
+    def question(self, person: Person) -> Question | None:
+        """The next movie to ask about: informative, not rated, dismissed or asked before."""
+        user = people.find(self._db, person)
+        history = ratings.history(self._db, user)
+        asked = users.settings(self._db, user).get("asked", []) if user else []
+        skip = history.seen | history.dismissed | set(asked)
+        model = self._models.current
+        if model is not None:
+            candidates = model.onboarding(POOL, exclude=skip)
+        else:
+            counts = movies.rating_counts(self._db)
+            popular = sorted(counts, key=counts.__getitem__, reverse=True)[:POPULAR]
+            candidates = [m for m in popular if m not in skip]
+        known = movies.get_many(self._db, candidates)
+        movie = next((known[m] for m in candidates if m in known), None)
+        if movie is None:
+            return None
+        rated = len(history.ratings)
+        predicted = None
+        if rated and model is not None:
+            predicted = model.predict(history.ratings, [movie.id]).get(movie.id)
+        return Question(movie, predicted, rated, self._catalog.scale())
+
+    def rate(self, person: Person, movie_id: int, half_stars: int) -> Answered | Refusal:
+        """A star on an onboarding card: store it, then the next question."""
+        stars = valid_stars(half_stars, self._catalog.scale())
+        if stars is None or movies.get(self._db, movie_id) is None:
+            return Refusal.EXPIRED
+        with self._db.write():
+            ratings.upsert(self._db, people.ensure(self._db, person), movie_id, stars)
+        return Answered(stars, self.question(person))
+
+    def skip(self, person: Person, movie_id: int) -> Question | None:
+        """ "Haven't seen" or "Skip": remember not to ask again; the next question."""
+        with self._db.write():
+            user = people.ensure(self._db, person)
+            asked = users.settings(self._db, user).get("asked", [])
+            if movie_id not in asked:
+                users.update_settings(self._db, user, asked=[*asked, movie_id][-REMEMBERED:])
+        return self.question(person)
+
+    def rated(self, person: Person) -> int:
+        """How many movies the person has rated."""
+        return len(people.history(self._db, person).ratings)
