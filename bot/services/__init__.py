@@ -12,8 +12,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from bot.services.movienight import NightService
 from bot.settings import Settings
-from recommender.group import GroupPick, Member, recommend_group
 from recommender.hybrid import Filters, ModelHolder, Pick, Recommender
 from storage import movies, ratings, users
 from storage.db import Database
@@ -35,6 +35,10 @@ class Services:
     retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
     _genres: list[str] | None = None
+    nights: NightService = field(init=False)  # movie nights in groups
+
+    def __post_init__(self) -> None:
+        self.nights = NightService(self.settings, self.db, self.models, self.genres)
 
     @property
     def model(self) -> Recommender | None:
@@ -107,42 +111,6 @@ class Services:
         """A deep link from a group's movie night: onboarding will point the user back there."""
         if night.isdigit():
             users.update_settings(self.db, user, movienight=int(night))
-
-    def pending_movienight(self, telegram_id: int) -> int | None:
-        """The movie night whose deep link brought this user here, if onboarding isn't done."""
-        user = users.find(self.db, "telegram", telegram_id)
-        night = users.settings(self.db, user).get("movienight") if user else None
-        return night if isinstance(night, int) else None
-
-    def forget_movienight(self, telegram_id: int) -> None:
-        user = users.find(self.db, "telegram", telegram_id)
-        if user is not None:
-            users.update_settings(self.db, user, movienight=None)
-
-    def rated_count(self, telegram_id: int) -> int:
-        """How many movies this Telegram user has rated (0 if we never met them)."""
-        user = users.find(self.db, "telegram", telegram_id)
-        return len(ratings.history(self.db, user).ratings)
-
-    def group_picks(
-        self, telegram_ids: list[int], n: int, filters: Filters | None = None
-    ) -> list[GroupPick]:
-        """Picks for a movie night's members (settings.group_strategy); [] without a model.
-
-        Nothing any member rated or dismissed is picked; members we know too little about
-        have neutral preferences (see recommender.group).
-        """
-        model = self.model
-        if model is None:
-            return []
-        members, exclude = [], set()
-        for telegram_id in telegram_ids:
-            history = ratings.history(self.db, users.find(self.db, "telegram", telegram_id))
-            members.append(Member(telegram_id, history.ratings))
-            exclude |= history.dismissed
-        return recommend_group(
-            model, members, n, self.settings.group_strategy, exclude=exclude, filters=filters
-        )
 
     def mark_asked(self, user: User, movie_id: int) -> None:
         """Remember an onboarding question the user skipped, so it is not asked again."""

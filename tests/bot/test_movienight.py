@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from bot.sandbox.api import RateLimits
 from bot.sandbox.runner import stop_application
-from storage import groups, ratings, users
+from bot.services import open_services
+from bot.services.movienight import (
+    Attendee,
+    GroupReason,
+    NightService,
+    NightView,
+    Picking,
+    Refused,
+    Timeout,
+    winner,
+)
+from bot.settings import Settings
+from recommender.hybrid import ModelHolder
+from storage import groups, movies, ratings, users
+from storage.groups import NightPick
 from tests.bot.world import ACTION
 
 ACTION_IDS = [m.id for m in ACTION]
@@ -311,3 +326,205 @@ async def test_removing_the_bot_ends_the_groups_night(emulator, run_bot):
     await emulator.wait_idle()
     assert groups.current(services.db, group.id) is None
     assert current_or_last(services, group).status == "closed"
+
+
+# -- the night service on its own: plain ids in, dataclasses out, no Telegram -----------------
+
+CHAT, ALICE, BOB, CAROL = -5001, 101, 102, 103
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def nights(tiny_catalog, clock) -> NightService:
+    """Nights over the seven-movie catalogue, without a model, on a clock the test moves."""
+    settings = Settings(poll_timeout=600)
+    return NightService(
+        settings, tiny_catalog, ModelHolder(), lambda: movies.genres(tiny_catalog), clock
+    )
+
+
+def reason(predicted=(), loved=()) -> str:
+    return json.dumps({"predicted": list(predicted), "loved": list(loved)})
+
+
+def poll(nights: NightService, night: NightView, stored: list[NightPick]) -> Timeout:
+    """Bob joins, Alice picks, and the poll offers `stored`."""
+    assert not isinstance(nights.join(night.id, CHAT, BOB, "Bob", in_group=True), Refused)
+    assert not isinstance(nights.start_picking(night.id, CHAT, ALICE, is_admin=False), Refused)
+    picking = Picking(night, (), filtered=False, trained=True, stored=tuple(stored))
+    return nights.save_poll(night.id, picking, "poll-1", 77)
+
+
+PICKS = [NightPick(0, 1, 0.9, reason()), NightPick(1, 2, 0.5, reason()), NightPick(2, 3, 0.7, "")]
+
+
+def opened(nights: NightService, **filters: int) -> NightView:
+    night = nights.open(CHAT, "Friends", ALICE, "Alice", **filters)
+    assert isinstance(night, NightView)
+    return night
+
+
+def test_who_may_take_each_step_of_a_night(nights):
+    night = opened(nights, genre=2, decade=1990)
+    assert night.status == "open" and night.genre == movies.genres(nights.db)[2]
+    assert night.decade == 1990 and night.members == (Attendee(ALICE, "Alice", False),)
+    assert nights.open(CHAT, "Friends", BOB, "Bob") == night  # the open one, to post again
+    assert nights.join(night.id, CHAT, CAROL, "Carol", in_group=False) == Refused("not_in_group")
+    assert nights.join(night.id, CHAT - 1, BOB, "Bob", in_group=True) == Refused("expired")
+    assert nights.join(night.id + 1, CHAT, BOB, "Bob", in_group=True) == Refused("expired")
+    joined = nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    assert not isinstance(joined, Refused) and joined.changed and joined.joined
+    assert [m.name for m in joined.night.members] == ["Alice", "Bob"]
+    again = nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    assert not isinstance(again, Refused) and not again.changed
+    assert nights.close_by(night.id, CHAT, ALICE, is_admin=False) == Refused("not_voting")
+    assert nights.start_picking(night.id, CHAT, BOB, is_admin=False) == Refused(
+        "not_manager", "Alice"
+    )
+    claimed = nights.start_picking(night.id, CHAT, BOB, is_admin=True)  # a group admin may
+    assert isinstance(claimed, NightView) and claimed.status == "voting"
+    assert nights.start_picking(night.id, CHAT, ALICE, is_admin=False) == Refused("picked")
+    assert nights.leave(night.id, CHAT, BOB, "Bob", in_group=True) == Refused("picked")
+    assert nights.open(CHAT, "Friends", BOB, "Bob") == Refused("vote_running")
+    assert nights.add_winner_to_watchlists(night.id, CHAT) == Refused("picked")
+
+
+def test_the_starter_who_left_is_not_named(nights):
+    night = opened(nights)
+    nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    nights.leave(night.id, CHAT, ALICE, "Alice", in_group=True)
+    assert nights.start_picking(night.id, CHAT, BOB, is_admin=False) == Refused("not_manager")
+
+
+def test_votes_close_once_and_ties_go_to_the_better_group_match(nights):
+    night = opened(nights)
+    poll(nights, night, PICKS)
+    assert nights.poll_chat("poll-1") == CHAT and nights.poll_chat("another poll") is None
+    assert nights.vote("poll-1", ALICE, [1], in_group=True)
+    assert nights.vote("poll-1", BOB, [2], in_group=True)
+    assert not nights.vote("poll-1", CAROL, [1], in_group=False)  # not in the group
+    assert not nights.vote("another poll", ALICE, [0], in_group=True)
+    live = nights.current(CHAT)
+    assert live is not None and live.tally == (0, 1, 1) and live.voters == 2
+    assert nights.close_by(night.id, CHAT, BOB, is_admin=False) == Refused("not_manager", "Alice")
+    closing = nights.close_by(night.id, CHAT, ALICE, is_admin=False)
+    assert closing is not None and not isinstance(closing, Refused)
+    assert closing.winner == movies.get(nights.db, 3)  # 1 vote each: 0.7 beats 0.5
+    assert (closing.votes, closing.voters, closing.tie_broken) == (1, 2, True)
+    assert closing.poll_message_id == 77 and closing.chat_id == CHAT
+    assert nights.close(night.id) is None  # the timeout, a moment later
+    assert nights.close_by(night.id, CHAT, ALICE, is_admin=False) == Refused("over")
+    assert not nights.vote("poll-1", BOB, [0], in_group=True)
+    assert nights.current(CHAT) is None
+    view = nights.view(night.id)
+    assert view is not None and view.status == "closed" and view.winner == closing.winner
+
+
+@pytest.mark.parametrize(
+    ("tally", "expected", "tie"),
+    [
+        ([0, 0, 0], 0, False),  # nobody voted: the best group score
+        ([0, 3, 1], 1, False),
+        ([2, 2, 0], 0, True),  # a tie: the better group score
+        ([0, 1, 1], 2, True),
+    ],
+)
+def test_the_winner(tally, expected, tie):
+    best, tied = winner(PICKS, tally)
+    assert best is not None and (best.position, tied) == (expected, tie)
+    assert winner([], []) == (None, False)
+
+
+def test_equal_scores_and_votes_go_to_the_earlier_option():
+    picks = [NightPick(0, 1, 0.5, ""), NightPick(1, 2, 0.5, "")]
+    best, tied = winner(picks, [1, 1])
+    assert best is not None and best.position == 0 and tied
+
+
+def test_timeouts_come_from_the_stored_deadline(nights, clock):
+    night = opened(nights)
+    timeout = poll(nights, night, PICKS)
+    assert timeout == Timeout(night.id, int(clock.now) + 600, 600.0)
+    clock.now += 200
+    assert nights.pending_timeouts() == [Timeout(night.id, int(clock.now) + 400, 400.0)]
+    clock.now += 1000  # the bot was down past the deadline: close at once
+    assert nights.pending_timeouts()[0].delay == 0.0
+    nights.close(night.id)
+    assert nights.pending_timeouts() == []
+
+
+def test_the_picks_reasons_are_stored_as_ids_and_shown_with_names(nights):
+    night = opened(nights)
+    stored = [
+        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)])),
+        NightPick(1, 2, 0.5, "<i>a reason from an older moviebot</i>"),
+    ]
+    poll(nights, night, stored)
+    view = nights.view(night.id)
+    assert view is not None and [c.movie.id for c in view.choices] == [1, 2]
+    alien = movies.get(nights.db, 5)
+    assert view.choices[0].reason == GroupReason(
+        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),)
+    )
+    assert view.choices[1].reason == GroupReason()
+
+
+def test_without_a_model_there_are_no_picks_and_the_night_opens_again(nights):
+    night = opened(nights)
+    nights.start_picking(night.id, CHAT, ALICE, is_admin=False)
+    picking = nights.choose(night.id)
+    assert not picking.enough and not picking.trained and not picking.filtered
+    view = nights.view(night.id)
+    assert view is not None and view.status == "open"
+
+
+def test_a_newcomer_from_a_deep_link_counts_once_rated_enough(nights):
+    night = opened(nights)
+    carol = users.ensure_telegram(nights.db, CAROL, "Carol")
+    users.update_settings(nights.db, carol, movienight=night.id)
+    assert nights.pending(CAROL) == night.id
+    for movie_id in (1, 2):
+        ratings.upsert(nights.db, carol, movie_id, 5.0)
+    assert nights.after_onboarding(CAROL) is None  # two ratings: not yet
+    ratings.upsert(nights.db, carol, 3, 5.0)
+    counted = nights.after_onboarding(CAROL)
+    assert counted is not None and (counted.title, counted.is_member) == ("Friends", False)
+    assert nights.after_onboarding(CAROL) is None and nights.pending(CAROL) is None
+
+
+async def test_picks_with_a_model_round_trip_through_the_poll(world):
+    """What the handler shows when the picks go out is what a front end reads back later."""
+    services = open_services(world)
+    try:
+        nights = services.nights
+        fans = [(ALICE, "Alice", ACTION_IDS[:4]), (BOB, "Bob", ACTION_IDS[4:8])]
+        for telegram_id, name, liked in fans:
+            user = services.user(telegram_id, name)
+            for movie_id in liked:
+                ratings.upsert(services.db, user, movie_id, 5.0)
+        night = nights.open(CHAT, "Friends", ALICE, "Alice")
+        assert isinstance(night, NightView)
+        nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+        nights.start_picking(night.id, CHAT, ALICE, is_admin=False)
+        picking = nights.choose(night.id)
+        assert picking.enough and picking.trained and len(picking.choices) == 5
+        assert not {c.movie.id for c in picking.choices} & set(ACTION_IDS[:8])
+        assert any(c.reason.loved for c in picking.choices)
+        assert all(len(c.reason.predicted) == 2 for c in picking.choices)
+        nights.save_poll(night.id, picking, "poll-9", 5)
+        view = nights.view(night.id)
+        assert view is not None and view.choices == picking.choices
+    finally:
+        services.close()
