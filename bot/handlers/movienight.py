@@ -164,18 +164,21 @@ async def pick_button(update: Update, context: BotContext) -> None:
     await press.query.answer(render.PICKING)
     try:
         picking = await asyncio.to_thread(nights.choose, night.id)
-        if picking.enough:
-            await _post_poll(update, context, picking)
-        else:  # the night is open again
-            await reply(update, render.night_no_picks(picking.filtered, picking.trained))
+        timeout = await _post_poll(update, context, picking)
     except BaseException:
-        nights.reopen(night.id)
+        nights.reopen(night.id)  # no poll went out: the night is open again
         raise
+    if timeout is not None:  # the vote runs now, whatever happens to the messages below
+        schedule_close(context.job_queue, timeout)
+        await _explain_picks(update, context, picking)
 
 
-async def _post_poll(update: Update, context: BotContext, picking: Picking) -> None:
-    """The poll (+ "Close vote") and its timeout, the reasons, the member list closed."""
+async def _post_poll(update: Update, context: BotContext, picking: Picking) -> Timeout | None:
+    """The poll (+ "Close vote"), saved; None (after saying why) if there are too few picks."""
     night = picking.night
+    if not picking.enough:  # the night is open again
+        await reply(update, render.night_no_picks(picking.filtered, picking.trained))
+        return None
     message = await context.bot.send_poll(
         night.chat_id,
         render.POLL_QUESTION,
@@ -186,8 +189,12 @@ async def _post_poll(update: Update, context: BotContext, picking: Picking) -> N
     if message.poll is None:  # Telegram always sends the poll back
         raise TelegramError("sendPoll answered without the poll")
     poll_id, message_id = message.poll.id, message.message_id
-    timeout = context.services.nights.save_poll(night.id, picking, poll_id, message_id)
-    schedule_close(context.job_queue, timeout)
+    return context.services.nights.save_poll(night.id, picking, poll_id, message_id)
+
+
+async def _explain_picks(update: Update, context: BotContext, picking: Picking) -> None:
+    """Why these picks (a message under the poll), and the member list closed."""
+    night = picking.night
     await context.bot.send_message(
         night.chat_id, render.clip(render.night_picks(picking.choices)), parse_mode="HTML"
     )

@@ -328,6 +328,21 @@ async def test_removing_the_bot_ends_the_groups_night(emulator, run_bot):
     assert current_or_last(services, group).status == "closed"
 
 
+async def test_a_failed_message_after_the_poll_keeps_the_vote_running(emulator, run_bot):
+    """Once the poll is out, the vote runs: a failed follow-up message must not undo it."""
+    services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
+    emulator.faults.flood("sendMessage", retry_after=1, n=1)  # the reasons message
+    await alice.press(night_message, "🎲 Pick movies")
+    poll_message = await group.next_message()
+    await emulator.wait_idle()
+    night = current_night(services, group)
+    assert night.status == "voting" and night.poll_id == poll_message.poll.id
+    await bob.vote(poll_message, 0)
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    assert f"Tonight: {poll_message.poll.options[0]}" in announcement.text
+
+
 # -- the night service on its own: plain ids in, dataclasses out, no Telegram -----------------
 
 CHAT, ALICE, BOB, CAROL = -5001, 101, 102, 103
