@@ -651,6 +651,8 @@ def movienight_counted(counted: Counted) -> str:
     """After onboarding from a movie night's deep link."""
     title = counted.title
     where = f"<b>{escape(title)}</b>" if title else "your group"
+    if counted.voting:
+        return f"🍿 Thanks! The picks for the movie night in {where} are already out: go and vote."
     if counted.is_member:
         return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
     return (

@@ -169,6 +169,7 @@ class Counted:
     night_id: int
     title: str | None  # the group's
     is_member: bool
+    voting: bool  # the picks are out: too late to join, not too late to vote
 
 
 def winner(picks: Sequence[NightPick], tally: Sequence[int]) -> tuple[NightPick | None, bool]:
@@ -272,7 +273,7 @@ class NightService:
             return None
         member = groups.is_member(self.db, night.id, telegram_id)
         title = groups.title(self.db, night.chat_id)
-        return Counted(night.id, title, member)
+        return Counted(night.id, title, member, voting=night.status == "voting")
 
     # -- the bot in a group, opening a night ---------------------------------------------------
 

@@ -343,6 +343,22 @@ async def test_a_failed_message_after_the_poll_keeps_the_vote_running(emulator, 
     assert f"Tonight: {poll_message.poll.options[0]}" in announcement.text
 
 
+async def test_a_newcomer_who_rates_after_the_picks_are_out_is_sent_to_vote(emulator, run_bot):
+    """Joining is closed once the picks are out, so "tap I'm in" would be a dead end."""
+    services, (alice, _, carol), group, _, night_message = await group_with_night(emulator, run_bot)
+    night = current_night(services, group)
+    await pick(emulator, group, alice, night_message)
+    await carol.send(f"/start movienight_{night.id}")
+    await carol.next_message()  # welcome
+    card = await carol.next_message()
+    for _ in range(3):
+        await carol.press(card, "★5")
+        await emulator.wait_idle()
+    back = [m.text for m in carol.messages() if "movie night" in m.text]
+    assert back and "already out" in back[0] and "vote" in back[0]
+    assert "I'm in" not in back[0]
+
+
 # -- the night service on its own: plain ids in, dataclasses out, no Telegram -----------------
 
 CHAT, ALICE, BOB, CAROL = -5001, 101, 102, 103
@@ -516,6 +532,7 @@ def test_a_newcomer_from_a_deep_link_counts_once_rated_enough(nights):
     ratings.upsert(nights.db, carol, 3, 5.0)
     counted = nights.after_onboarding(CAROL)
     assert counted is not None and (counted.title, counted.is_member) == ("Friends", False)
+    assert not counted.voting
     assert nights.after_onboarding(CAROL) is None and nights.pending(CAROL) is None
 
 
