@@ -159,7 +159,7 @@ class Closing:
 @dataclass(frozen=True)
 class WatchlistsAdded:
     movie: Movie
-    count: int  # members of the night
+    count: int  # members whose watchlist has it now (who rated it already are skipped)
 
 
 @dataclass(frozen=True)
@@ -552,12 +552,13 @@ class NightService:
         movie = movies.get(self.db, night.winner_movie_id) if night.winner_movie_id else None
         if movie is None:
             return Refused("no_winner")
-        members = groups.members(self.db, night.id)
-        for member in members:
+        count = 0
+        for member in groups.members(self.db, night.id):
             user = users.ensure_telegram(self.db, member.telegram_id, member.name)
             if movie.id not in ratings.history(self.db, user).seen:
                 ratings.add_to_watchlist(self.db, user, movie.id)
-        return WatchlistsAdded(movie, len(members))
+                count += 1
+        return WatchlistsAdded(movie, count)
 
     # -- timeouts -------------------------------------------------------------------------------
 

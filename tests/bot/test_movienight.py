@@ -496,6 +496,22 @@ def test_timeouts_come_from_the_stored_deadline(nights, clock):
     assert nights.pending_timeouts() == []
 
 
+def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights):
+    night = opened(nights)
+    poll(nights, night, PICKS)
+    nights.vote("poll-1", ALICE, [1], in_group=True)
+    nights.close(night.id)
+    bob = users.ensure_telegram(nights.db, BOB, "Bob")
+    ratings.upsert(nights.db, bob, 2, 4.0)  # Bob has seen the winner since
+    added = nights.add_winner_to_watchlists(night.id, CHAT)
+    assert not isinstance(added, Refused) and added.movie.id == 2
+    assert added.count == 1  # Alice's watchlist, not Bob's
+    alice = users.find(nights.db, "telegram", ALICE)
+    assert 2 in ratings.history(nights.db, alice).watchlist
+    assert 2 not in ratings.history(nights.db, bob).watchlist
+    assert nights.add_winner_to_watchlists(night.id, CHAT - 1) == Refused("expired")
+
+
 def test_the_picks_reasons_are_stored_as_ids_and_shown_with_names(nights):
     night = opened(nights)
     stored = [
