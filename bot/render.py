@@ -6,7 +6,6 @@ Titles come from data sets and users, so every one of them goes through `html.es
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -24,7 +23,8 @@ from bot.services.movienight import (
     Refused,
     Toggled,
 )
-from recommender.hybrid import Pick, Reason, Recommender
+from bot.services.training import ModelSummary, RetrainBusy, Retrained, RetrainFailed, Stats
+from recommender.hybrid import Pick, Reason
 from storage.movies import Movie
 
 MAX_TEXT = 4096
@@ -353,18 +353,18 @@ STALE_RETRAIN = (
 RETRAIN_BUSY = "A retrain is already running; I'll report when it's done."
 
 
-def _model_name(model: Recommender | None) -> str:
+def _model_name(model: ModelSummary | None) -> str:
     if model is None:
         return "no model"
-    return f"model v{model.info.get('version', '?')}"
+    return f"model v{'?' if model.version is None else model.version}"
 
 
-def _ndcg(model: Recommender | None) -> str:
-    value = (model.info.get("metrics") or {}).get("ndcg@10") if model is not None else None
+def _ndcg(model: ModelSummary | None) -> str:
+    value = model.ndcg if model is not None else None
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def retrain_started(old: Recommender | None) -> str:
+def retrain_started(old: ModelSummary | None) -> str:
     return f"⚙️ Retraining… (serving {_model_name(old)} meanwhile)"
 
 
@@ -372,13 +372,12 @@ def retrain_progress(step: str) -> str:
     return f"⚙️ Retraining: {escape(step)}…"
 
 
-def retrain_failed(error: str, old: Recommender | None) -> str:
+def retrain_failed(error: str, old: ModelSummary | None) -> str:
     return f"❌ Training failed: {escape(error)}\nStill serving {_model_name(old)}."
 
 
-def retrain_done(old: Recommender | None, new: Recommender, seconds: float) -> str:
-    timings = new.info.get("timings", {})
-    parts = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if k != "total")
+def retrain_done(old: ModelSummary | None, new: ModelSummary, seconds: float) -> str:
+    parts = ", ".join(f"{k} {v:.1f}s" for k, v in new.timings.items() if k != "total")
     return (
         f"✅ Now serving {_model_name(new)} (was {_model_name(old)}).\n"
         f"Validation NDCG@10: {_ndcg(new)} (was {_ndcg(old)}).\n"
@@ -386,30 +385,33 @@ def retrain_done(old: Recommender | None, new: Recommender, seconds: float) -> s
     )
 
 
-def stats(
-    telegram_users: int,
-    telegram_ratings: int,
-    all_ratings: int,
-    model: Recommender | None,
-    latencies: Sequence[float],
-) -> str:
+def retrain_outcome(outcome: Retrained | RetrainFailed | RetrainBusy) -> str:
+    """The answer to a /retrain, however it went."""
+    if isinstance(outcome, Retrained):
+        return retrain_done(outcome.old, outcome.new, outcome.seconds)
+    if isinstance(outcome, RetrainFailed):
+        return retrain_failed(outcome.error, outcome.old)
+    return RETRAIN_BUSY
+
+
+def stats(figures: Stats) -> str:
     lines = [
         "<b>Stats</b>",
-        f"Telegram users: {telegram_users} · their ratings: {telegram_ratings}",
-        f"All ratings (with the data set): {all_ratings}",
+        f"Telegram users: {figures.telegram_users} · their ratings: {figures.telegram_ratings}",
+        f"All ratings (with the data set): {figures.all_ratings}",
     ]
-    if model is not None:
-        age = (time.time() - model.info.get("trained_at", time.time())) / 3600
-        lines.append(f"{_model_name(model)}, trained {age:.1f} h ago, NDCG@10 {_ndcg(model)}")
+    if figures.model is not None:
+        age = (
+            f", trained {figures.model_age_hours:.1f} h ago"
+            if figures.model_age_hours is not None
+            else ""
+        )
+        lines.append(f"{_model_name(figures.model)}{age}, NDCG@10 {_ndcg(figures.model)}")
     else:
         lines.append("No model loaded.")
-    if latencies:
-        ordered = sorted(latencies)
-        p50 = ordered[len(ordered) // 2] * 1000
-        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
-        lines.append(
-            f"/recommend latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(ordered)} calls)"
-        )
+    if figures.latency is not None:
+        p50, p95, calls = figures.latency.p50_ms, figures.latency.p95_ms, figures.latency.calls
+        lines.append(f"/recommend latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({calls} calls)")
     return "\n".join(lines)
 
 

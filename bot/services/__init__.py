@@ -6,13 +6,13 @@ handlers reach them through `context.services`, never through module globals.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from bot.services.movienight import NightService
+from bot.services.training import TrainingService
 from bot.settings import Settings
 from recommender.hybrid import Filters, ModelHolder, Pick, Recommender
 from storage import movies, ratings, users
@@ -32,13 +32,14 @@ class Services:
     db: Database
     models: ModelHolder
     titles: TitleIndex
-    retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
     _genres: list[str] | None = None
     nights: NightService = field(init=False)  # movie nights in groups
+    training: TrainingService = field(init=False)  # retrain, model swap, /stats
 
     def __post_init__(self) -> None:
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
+        self.training = TrainingService(self.settings, self.db, self.models, self.latencies)
 
     @property
     def model(self) -> Recommender | None:
