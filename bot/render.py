@@ -19,10 +19,19 @@ from bot.profile import TasteProfile
 from bot.services.catalog import Card, Found, Scale
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
+from bot.services.movienight import (
+    Choice,
+    Closing,
+    Counted,
+    GroupReason,
+    NightView,
+    Refused,
+    Toggled,
+)
 from bot.services.onboarding import Question
 from bot.services.picks import Because, Page, Similar, Suggestion
+from bot.services.training import RetrainBusy, Retrained, RetrainFailed
 from bot.services.watchlist import Added, WatchlistPage
-from recommender.hybrid import Recommender
 from storage import movies as catalog
 from storage.movies import Movie
 
@@ -410,24 +419,18 @@ STALE_RETRAIN = (
 RETRAIN_BUSY = "A retrain is already running; I'll report when it's done."
 
 
-def _summary(model: Recommender | ModelSummary | None) -> ModelSummary | None:
-    if model is None or isinstance(model, ModelSummary):
-        return model
-    return ModelSummary.of(model.info)  # the retrain messages still pass the model itself
+def _model_name(model: ModelSummary | None) -> str:
+    if model is None:
+        return "no model"
+    return f"model v{'?' if model.version is None else model.version}"
 
 
-def _model_name(model: Recommender | ModelSummary | None) -> str:
-    summary = _summary(model)
-    return "no model" if summary is None else f"model v{summary.version}"
-
-
-def _ndcg(model: Recommender | ModelSummary | None) -> str:
-    summary = _summary(model)
-    value = None if summary is None else summary.ndcg
+def _ndcg(model: ModelSummary | None) -> str:
+    value = model.ndcg if model is not None else None
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def retrain_started(old: Recommender | None) -> str:
+def retrain_started(old: ModelSummary | None) -> str:
     return f"⚙️ Retraining… (serving {_model_name(old)} meanwhile)"
 
 
@@ -435,18 +438,26 @@ def retrain_progress(step: str) -> str:
     return f"⚙️ Retraining: {escape(step)}…"
 
 
-def retrain_failed(error: str, old: Recommender | None) -> str:
+def retrain_failed(error: str, old: ModelSummary | None) -> str:
     return f"❌ Training failed: {escape(error)}\nStill serving {_model_name(old)}."
 
 
-def retrain_done(old: Recommender | None, new: Recommender, seconds: float) -> str:
-    timings = new.info.get("timings", {})
-    parts = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if k != "total")
+def retrain_done(old: ModelSummary | None, new: ModelSummary, seconds: float) -> str:
+    parts = ", ".join(f"{k} {v:.1f}s" for k, v in new.timings.items() if k != "total")
     return (
         f"✅ Now serving {_model_name(new)} (was {_model_name(old)}).\n"
         f"Validation NDCG@10: {_ndcg(new)} (was {_ndcg(old)}).\n"
         f"Took {seconds:.1f}s ({escape(parts)})."
     )
+
+
+def retrain_outcome(outcome: Retrained | RetrainFailed | RetrainBusy) -> str:
+    """The answer to a /retrain, however it went."""
+    if isinstance(outcome, Retrained):
+        return retrain_done(outcome.old, outcome.new, outcome.seconds)
+    if isinstance(outcome, RetrainFailed):
+        return retrain_failed(outcome.error, outcome.old)
+    return RETRAIN_BUSY
 
 
 def latency_line(operation: str, summary: LatencySummary) -> str:
@@ -456,7 +467,7 @@ def latency_line(operation: str, summary: LatencySummary) -> str:
     )
 
 
-def stats_report(figures: Stats) -> str:
+def stats(figures: Stats) -> str:
     """/stats: users, ratings, the model, and each timed operation's recent latency."""
     lines = [
         "<b>Stats</b>",
@@ -472,25 +483,6 @@ def stats_report(figures: Stats) -> str:
         lines.append("No model loaded.")
     lines += [latency_line(op, summary) for op, summary in figures.latency.items()]
     return "\n".join(lines)
-
-
-def stats(
-    telegram_users: int,
-    telegram_ratings: int,
-    all_ratings: int,
-    model: Recommender | None,
-    latencies: Sequence[float],
-) -> str:
-    """Deprecated: `stats_report(services.stats())`. Kept while admin.stats calls it."""
-    latency = LatencySummary.of(latencies)
-    figures = Stats(
-        telegram_users,
-        telegram_ratings,
-        all_ratings,
-        _summary(model),
-        {} if latency is None else {"recommend": latency},
-    )
-    return stats_report(figures)
 
 
 def help_text(is_admin: bool) -> str:
@@ -530,6 +522,7 @@ NIGHT_OVER = "This movie night is over."
 NOT_IN_GROUP = "Only members of this group can take part."
 ALREADY_PICKED = "The picks are already out: vote in the poll!"
 NIGHT_NOT_VOTING = "There is no vote running for this movie night."
+PICKING = "Picking movies for everyone…"
 NIGHT_PRIVATE = (
     "Movie nights happen in groups: add me to a group with your friends and send "
     "/movienight there. I'll find movies everyone likes and run a vote."
@@ -558,6 +551,25 @@ def night_already_open() -> str:
     return "There's already a vote going on here: vote in the poll above."
 
 
+def only_starter(starter: str) -> str:
+    return f"Only {starter or 'the person'} (who started it) or a group admin can do that."[:190]
+
+
+def night_refusal(refused: Refused) -> str:
+    """Why a movie-night button did nothing (an alert under the button)."""
+    if refused.why == "not_manager":
+        return only_starter(refused.starter)
+    return {
+        "expired": EXPIRED,
+        "over": NIGHT_OVER,
+        "picked": ALREADY_PICKED,
+        "not_voting": NIGHT_NOT_VOTING,
+        "not_in_group": NOT_IN_GROUP,
+        "no_winner": NOT_FOUND,
+        "vote_running": night_already_open(),
+    }[refused.why]
+
+
 def night_filters(genre: str | None, decade: int) -> str:
     """' · Comedy · 1990s' for the heading ('' when there are no filters)."""
     parts = ([escape(genre)] if genre else []) + ([f"{decade}s"] if decade else [])
@@ -570,46 +582,44 @@ def night_link(bot_username: str, night_id: int) -> str:
 
 
 def night_message(
-    night_id: int,
-    filters: str,
-    members: Sequence[tuple[str, bool]],
-    codec: CallbackCodec,
-    scope: int,
-    bot_username: str,
+    night: NightView, codec: CallbackCodec, bot_username: str
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """'Movie night! Who's in?' with the live member list; (name, has rated enough) each."""
-    lines = [f"🎬 <b>Movie night!</b> Who's in?{filters}", ""]
-    for name, ready in members:
-        mark = "✅" if ready else "🆕"
-        lines.append(f"{mark} {escape(name)}")
-    newcomers = [name for name, ready in members if not ready]
+    """'Movie night! Who's in?' with the live member list (✅ has rated enough, 🆕 not yet)."""
+    lines = [f"🎬 <b>Movie night!</b> Who's in?{night_filters(night.genre, night.decade)}", ""]
+    for member in night.members:
+        mark = "✅" if member.ready else "🆕"
+        lines.append(f"{mark} {escape(member.name)}")
+    newcomers = [m.name for m in night.members if not m.ready]
+    link = night_link(bot_username, night.id)
     if newcomers:
         lines += [
             "",
             f"🆕 {escape(', '.join(newcomers))}: I don't know your taste yet. Tap "
-            f'<a href="{night_link(bot_username, night_id)}">Rate a few movies</a> '
+            f'<a href="{link}">Rate a few movies</a> '
             "(a quick private chat with me) and you'll count. Otherwise you still vote, "
             "I just can't take your taste into account.",
         ]
     lines += ["", "<i>Whoever started it, or an admin, taps Pick movies when everyone's in.</i>"]
+    scope = night.chat_id
     keyboard = markup(
         [
             [
-                codec.button("I'm in 🙋", kb.NIGHT_JOIN, night=night_id, scope=scope),
-                codec.button("I'm out", kb.NIGHT_LEAVE, night=night_id, scope=scope),
+                codec.button("I'm in 🙋", kb.NIGHT_JOIN, night=night.id, scope=scope),
+                codec.button("I'm out", kb.NIGHT_LEAVE, night=night.id, scope=scope),
             ],
-            [InlineKeyboardButton("⭐ Rate a few movies", url=night_link(bot_username, night_id))],
-            [codec.button("🎲 Pick movies", kb.NIGHT_PICK, night=night_id, scope=scope)],
+            [InlineKeyboardButton("⭐ Rate a few movies", url=link)],
+            [codec.button("🎲 Pick movies", kb.NIGHT_PICK, night=night.id, scope=scope)],
         ]
     )
     return "\n".join(lines), keyboard
 
 
-def night_members_closed(filters: str, members: Sequence[str]) -> str:
+def night_members_closed(night: NightView) -> str:
     """The member list once the picks are out (no more buttons)."""
+    members = [m.name for m in night.members]
     names = escape(", ".join(members)) if members else "nobody"
     return (
-        f"🎬 <b>Movie night</b>{filters}\nIn: {names}.\n\n"
+        f"🎬 <b>Movie night</b>{night_filters(night.genre, night.decade)}\nIn: {names}.\n\n"
         "<i>The picks are out: vote in the poll below.</i>"
     )
 
@@ -624,14 +634,21 @@ def left() -> str:
     return "You're out. Tap I'm in if you change your mind."
 
 
-def only_starter(starter: str) -> str:
-    return f"Only {starter} (who started it) or a group admin can do that."[:190]
+def night_toggled(toggled: Toggled) -> str:
+    """The note under "I'm in" / "I'm out"."""
+    return joined(toggled.name, toggled.ready) if toggled.joined else left()
 
 
 def poll_option(movie: Movie) -> str:
     """A poll option: the title and year, within Telegram's 100 characters."""
     text = label(movie)
     return text if len(text) <= 100 else text[:99] + "…"
+
+
+def poll_keyboard(codec: CallbackCodec, night: NightView) -> InlineKeyboardMarkup:
+    """Under the poll: "Close vote" (the starter or an admin)."""
+    close = codec.button("🏁 Close vote", kb.NIGHT_CLOSE, night=night.id, scope=night.chat_id)
+    return markup([[close]])
 
 
 def night_no_picks(filtered: bool, trained: bool) -> str:
@@ -645,80 +662,66 @@ def night_no_picks(filtered: bool, trained: bool) -> str:
     return "I couldn't find enough movies nobody here has seen. Try again after a few ratings."
 
 
-def group_reason(
-    predicted: Mapping[int, float],
-    loved: Mapping[int, int],
-    names: Mapping[int, str],
-    movies: Mapping[int, Movie],
-) -> str:
+def _names(people: Sequence[str]) -> str:
+    return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+
+
+def group_reason(reason: GroupReason) -> str:
     """ "everyone's predicted ★ ≥ 3.8; Alice and Bob loved Alien (1979)", from the model."""
     parts = []
-    if len(predicted) > 1:
-        parts.append(f"everyone's predicted ★ ≥ {int(min(predicted.values()) * 10) / 10:.1f}")
-    elif predicted:
-        key, value = next(iter(predicted.items()))
-        parts.append(f"{escape(names.get(key, '?'))}'s predicted ★{value:.1f}")
-    by_movie: dict[int, list[str]] = {}
-    for key, movie_id in loved.items():
-        by_movie.setdefault(movie_id, []).append(names.get(key, "?"))
-    for movie_id, people in by_movie.items():
-        movie = movies.get(movie_id)
-        if movie is None:
-            continue
-        who = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
-        parts.append(f"{escape(who)} loved <b>{escape(label(movie))}</b>")
+    if len(reason.predicted) > 1:
+        lowest = min(stars for _, stars in reason.predicted)
+        parts.append(f"everyone's predicted ★ ≥ {int(lowest * 10) / 10:.1f}")
+    elif reason.predicted:
+        name, value = reason.predicted[0]
+        parts.append(f"{escape(name)}'s predicted ★{value:.1f}")
+    for people, movie in reason.loved:
+        parts.append(f"{escape(_names(people))} loved <b>{escape(label(movie))}</b>")
     return "; ".join(parts) if parts else "popular with people like you"
 
 
-def night_picks(entries: Sequence[tuple[Movie, str]]) -> str:
-    """Why these five: one line per poll option, each with its (already escaped) reason."""
+def night_picks(choices: Sequence[Choice]) -> str:
+    """Why these five: one line per poll option, with its reason."""
     lines = ["🗳 <b>Vote in the poll above!</b> Why these:", ""]
-    for number, (movie, reason) in enumerate(entries, start=1):
-        lines.append(f"{number}. <b>{escape(label(movie))}</b>")
-        lines.append(f"   <i>{reason}</i>")
+    for number, choice in enumerate(choices, start=1):
+        lines.append(f"{number}. <b>{escape(label(choice.movie))}</b>")
+        lines.append(f"   <i>{group_reason(choice.reason)}</i>")
     return "\n".join(lines)
 
 
-def night_winner(
-    movie: Movie,
-    votes: int,
-    voters: int,
-    tie_broken: bool,
-    codec: CallbackCodec,
-    scope: int,
-    night_id: int,
-) -> tuple[str, InlineKeyboardMarkup]:
-    if voters == 0:
+def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The announcement when the vote closes: the winner (+ "Add to everyone's watchlist")."""
+    movie = closing.winner
+    if movie is None:
+        return NIGHT_OVER, None
+    if closing.voters == 0:
         how = "Nobody voted, so I went with the group's best match."
     else:
-        how = f"{votes} of {voters} vote{'s' if voters != 1 else ''}"
-        if tie_broken:
+        how = f"{closing.votes} of {closing.voters} vote{'s' if closing.voters != 1 else ''}"
+        if closing.tie_broken:
             how += " (a tie, broken by how well it fits the whole group)"
         how += "."
     text = f"🏆 <b>Tonight: {escape(label(movie))}</b>\n{how}\nEnjoy the movie! 🍿"
-    keyboard = markup(
-        [
-            [
-                codec.button(
-                    "➕ Add to everyone's watchlist",
-                    kb.NIGHT_WATCHLIST,
-                    night=night_id,
-                    scope=scope,
-                )
-            ]
-        ]
+    add = codec.button(
+        "➕ Add to everyone's watchlist",
+        kb.NIGHT_WATCHLIST,
+        night=closing.night_id,
+        scope=closing.chat_id,
     )
-    return text, keyboard
+    return text, markup([[add]])
 
 
 def watchlists_added(count: int, movie: Movie) -> str:
     return f"Added {label(movie)} to {count} watchlist{'s' if count != 1 else ''}."[:190]
 
 
-def movienight_counted(title: str | None, is_member: bool) -> str:
+def movienight_counted(counted: Counted) -> str:
     """After onboarding from a movie night's deep link."""
+    title = counted.title
     where = f"<b>{escape(title)}</b>" if title else "your group"
-    if is_member:
+    if counted.voting:
+        return f"🍿 Thanks! The picks for the movie night in {where} are already out: go and vote."
+    if counted.is_member:
         return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
     return (
         f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the movie night."

@@ -133,6 +133,7 @@ class _Blend:
 
     name = "hybrid"
     uses_time = True  # scored at each user's moment, as `moviebot evaluate` does
+    params: dict
 
     def __init__(self, model: Recommender) -> None:
         self.model, self.params = model, {}

@@ -70,12 +70,14 @@ _NIGHT = (
 )
 
 
-def _night(row: tuple | None) -> Night | None:
-    if row is None:
-        return None
+def _night(row: tuple) -> Night:
     values = list(row)
     values[4] = json.loads(values[4] or "{}")
     return Night(*values)
+
+
+def _maybe_night(row: tuple | None) -> Night | None:
+    return None if row is None else _night(row)
 
 
 def _now() -> int:
@@ -124,6 +126,7 @@ def open_night(
                 (chat_id, starter_id, json.dumps(dict(filters or {}), sort_keys=True), now),
             )
             night_id = cur.lastrowid
+            assert night_id is not None  # set by every INSERT
             conn.execute(
                 "INSERT INTO movie_night_members (night_id, telegram_id, name, joined_at) "
                 "VALUES (?, ?, ?, ?)",
@@ -137,14 +140,14 @@ def open_night(
 
 
 def get(db: Database, night_id: int) -> Night | None:
-    return _night(
+    return _maybe_night(
         db.conn.execute(f"SELECT {_NIGHT} FROM movie_nights WHERE id = ?", (night_id,)).fetchone()
     )
 
 
 def current(db: Database, chat_id: int) -> Night | None:
     """The group's night that is not closed, if any."""
-    return _night(
+    return _maybe_night(
         db.conn.execute(
             f"SELECT {_NIGHT} FROM movie_nights WHERE chat_id = ? AND status != 'closed'",
             (chat_id,),
@@ -153,7 +156,7 @@ def current(db: Database, chat_id: int) -> Night | None:
 
 
 def by_poll(db: Database, poll_id: str) -> Night | None:
-    return _night(
+    return _maybe_night(
         db.conn.execute(
             f"SELECT {_NIGHT} FROM movie_nights WHERE poll_id = ?", (poll_id,)
         ).fetchone()

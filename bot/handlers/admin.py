@@ -1,124 +1,77 @@
-"""Admin commands: /retrain (also run periodically) and /stats. Admins are numeric user ids."""
+"""Admin commands: /retrain (also run periodically) and /stats. Admins are numeric user ids.
+
+The work is done by `bot.services.training` (`context.services.training`): a retrain in a
+worker thread, one at a time, the model swapped only on success. These handlers check who is
+asking, call it, and word the answer.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.ext import Application
 
 from bot import render
 from bot.context import BotContext
 from bot.handlers.common import reply
-from bot.services import Services
+from bot.services.training import ModelSummary
 from bot.settings import Settings
-from bot.training import TrainingError, TrainResult, needs_training, train
-from storage import models, ratings, users
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = 120  # seconds: a /retrain older than this was queued while the bot was down
-PROGRESS_EVERY = 3.0  # seconds between edits of the progress message
+
+class _StatusMessage:
+    """The admin's "Retraining…" message, edited as the training goes."""
+
+    def __init__(self, command: Message) -> None:
+        self.command = command
+        self.sent: Message | None = None
+
+    async def started(self, old: ModelSummary | None) -> None:
+        text = render.retrain_started(old)
+        self.sent = await self.command.reply_text(text, parse_mode="HTML")
+
+    async def step(self, step: str) -> None:
+        if self.sent is not None:
+            await self.sent.edit_text(render.retrain_progress(step), parse_mode="HTML")
 
 
-def is_admin(update: Update, context: BotContext) -> bool:
-    return update.effective_user.id in context.services.settings.admin_ids
-
-
-async def retrain_in_thread(
-    services: Services, report: Callable[[str], Awaitable[None]] | None = None
-) -> TrainResult:
-    """Train in a worker thread; report progress now and then; swap the model on success.
-
-    The caller holds `services.retrain_lock`. On failure the current model stays in place.
-    """
-    steps: list[str] = []
-    task = asyncio.create_task(
-        asyncio.to_thread(train, services.db, services.settings, steps.append)
-    )
-    shown = 0
-    while not task.done():
-        await asyncio.wait({task}, timeout=PROGRESS_EVERY)
-        if report is not None and len(steps) > shown and not task.done():
-            shown = len(steps)
-            await report(steps[-1])
-    result = task.result()
-    services.models.swap(result.recommender)
-    return result
+async def _from_admin(update: Update, context: BotContext) -> Message | None:
+    """The admin's command message; None (after saying so) for anyone else."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None:
+        return None
+    if not context.services.training.is_admin(user.id):
+        await reply(update, render.NOT_ADMIN)
+        return None
+    return message
 
 
 async def retrain(update: Update, context: BotContext) -> None:
     """/retrain: admins only, one at a time, never a stale one from before a restart."""
-    if not is_admin(update, context):
-        await reply(update, render.NOT_ADMIN)
+    message = await _from_admin(update, context)
+    if message is None:
         return
-    message = update.effective_message
-    if time.time() - message.date.timestamp() > STALE_AFTER:
+    training = context.services.training
+    if training.is_stale(message.date.timestamp()):
         log.info("ignored a stale /retrain from %s", message.date.isoformat())
         await reply(update, render.STALE_RETRAIN)
         return
-    services = context.services
-    if services.retrain_lock.locked():
-        await reply(update, render.RETRAIN_BUSY)
-        return
-    async with services.retrain_lock:
-        old = services.model
-        status = await message.reply_text(render.retrain_started(old), parse_mode="HTML")
-
-        async def report(step: str) -> None:
-            await status.edit_text(render.retrain_progress(step), parse_mode="HTML")
-
-        try:
-            result = await retrain_in_thread(services, report)
-        except TrainingError as exc:
-            log.warning("retrain failed: %s", exc)
-            await reply(update, render.retrain_failed(str(exc), old))
-            return
-        await reply(update, render.retrain_done(old, result.recommender, result.seconds))
+    outcome = await training.retrain(_StatusMessage(message))
+    await reply(update, render.retrain_outcome(outcome))
 
 
 async def stats(update: Update, context: BotContext) -> None:
     """/stats: users, ratings, the model's version and age, recent latency."""
-    if not is_admin(update, context):
-        await reply(update, render.NOT_ADMIN)
+    if await _from_admin(update, context) is None:
         return
-    services = context.services
-    db = services.db
-    await reply(
-        update,
-        render.stats(
-            telegram_users=users.count(db, "telegram"),
-            telegram_ratings=ratings.count(db, "telegram"),
-            all_ratings=ratings.count(db),
-            model=services.model,
-            latencies=list(services.latencies),
-        ),
-    )
+    await reply(update, render.stats(context.services.stats()))
 
 
 async def periodic_retrain(context: BotContext) -> None:
     """JobQueue callback: retrain when enough new ratings arrived since the last model."""
-    services = context.services
-    if services.retrain_lock.locked():
-        return
-    record = models.latest(services.db)
-    if record is not None and services.model is not None:
-        # (no model in use, e.g. the latest is from an older moviebot: retrain at once)
-        new = ratings.count_since(services.db, record.created_at)
-        if new < services.settings.retrain_min_new_ratings:
-            return
-    if needs_training(services.db, services.settings) is None:
-        return
-    async with services.retrain_lock:
-        try:
-            result = await retrain_in_thread(services)
-        except TrainingError as exc:
-            log.warning("periodic retrain failed, keeping the current model: %s", exc)
-            return
-    log.info("periodic retrain: now serving v%s", result.record.version)
+    await context.services.training.periodic_retrain()
 
 
 def schedule_retrain(app: Application, settings: Settings) -> None:

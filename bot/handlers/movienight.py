@@ -1,37 +1,35 @@
-"""Group movie night: /movienight, join/leave, Pick movies → a native poll, votes, the winner.
+"""Group movie night on Telegram: /movienight, join/leave, Pick movies → a native poll, votes.
 
-Everything a night needs lives in SQLite (`storage.groups`), so the bot can restart mid-night:
-buttons carry only the night id (signed for the group's chat), poll answers are matched by poll
-id, and the vote timeout is re-scheduled from the stored deadline on start-up. In privacy mode
-the bot sees only commands, so the whole flow runs on /movienight, buttons and poll answers.
-The member list is one message edited in place: groups allow about 20 bot messages a minute.
+The rules live in `bot.services.movienight` (`context.services.nights`); these handlers read
+the update, ask Telegram what only Telegram knows (is this person in the group, an admin?),
+call the service and render its answer. Nothing is kept in memory, so the bot can restart
+mid-night: buttons carry only the night id (signed for the group's chat), poll answers are
+matched by poll id, and the vote timeout is scheduled again from the stored deadline on
+start-up. In privacy mode the bot sees only commands, so the whole flow runs on /movienight,
+buttons and poll answers. The member list is one message edited in place: groups allow about
+20 bot messages a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from dataclasses import dataclass
 
-from telegram import Bot, ChatMember, ChatMemberUpdated, Update
+from telegram import Bot, CallbackQuery, Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, JobQueue
 
-from bot import keyboards as kb
 from bot import render
 from bot.context import BotContext
 from bot.handlers.common import button_scope, edit, read_button, reply
-from bot.handlers.recommend import Request, UsageError, parse_request
-from bot.keyboards import CallbackCodec, markup
+from bot.handlers.recommend import UsageError, parse_request
 from bot.services import Services
-from recommender.group import MIN_RATINGS
-from storage import groups, movies, ratings
-from storage.groups import Night, NightAlreadyOpenError, NightPick, NightStateError
+from bot.services.movienight import Closing, Picking, Refused, Timeout, Toggled
 
 log = logging.getLogger(__name__)
 
-POLL_SIZE = 5
 IN_GROUP = (
     ChatMemberStatus.OWNER,
     ChatMemberStatus.ADMINISTRATOR,
@@ -46,19 +44,19 @@ MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
 async def bot_membership(update: Update, context: BotContext) -> None:
     """Added to a group: introduce myself. Removed: close the group's night, if any."""
-    change: ChatMemberUpdated = update.my_chat_member
-    chat = change.chat
-    if chat.type == "private":
+    change = update.my_chat_member
+    if change is None or change.chat.type == "private":
         return
-    was, now = change.old_chat_member.status, change.new_chat_member.status
-    if now in IN_GROUP and was not in IN_GROUP:
-        groups.ensure_group(context.services.db, chat.id, chat.title)
-        await chat.send_message(render.group_intro(context.bot.username), parse_mode="HTML")
-    elif now not in IN_GROUP and was in IN_GROUP:
-        night = groups.current(context.services.db, chat.id)
-        if night is not None:
-            groups.cancel(context.services.db, night.id)
-            _unschedule(context.job_queue, night.id)
+    was = change.old_chat_member.status in IN_GROUP
+    now = change.new_chat_member.status in IN_GROUP
+    nights = context.services.nights
+    if now and not was:
+        nights.bot_joined(change.chat.id, change.chat.title)
+        await change.chat.send_message(render.group_intro(context.bot.username), parse_mode="HTML")
+    elif was and not now:
+        night_id = nights.bot_left(change.chat.id)
+        if night_id is not None:
+            _unschedule(context.job_queue, night_id)
 
 
 # -- /movienight and the member list -----------------------------------------------------------
@@ -66,30 +64,27 @@ async def bot_membership(update: Update, context: BotContext) -> None:
 
 async def movienight(update: Update, context: BotContext) -> None:
     """/movienight [genre] [decade]: open a night and post the live "Who's in?" message."""
-    services = context.services
-    genres = services.genres()
-    try:
-        request = parse_request(context.args or [], genres)
-    except UsageError as exc:
-        await reply(update, render.night_usage(genres, str(exc)))
-        return
     chat, user = update.effective_chat, update.effective_user
-    wanted = {"genre": request.genre, "decade": request.decade}
+    if chat is None or user is None:
+        return
+    services = context.services
     try:
-        night = groups.open_night(
-            services.db, chat.id, user.id, user.first_name, wanted, title=chat.title
-        )
-    except NightAlreadyOpenError:
-        night = groups.current(services.db, chat.id)
-        if night is None or night.status != "open":
-            await reply(update, render.night_already_open())
-            return
-        # The "Who's in?" message may have scrolled away (or gone): post it again, live.
-    text, keyboard = _member_list(context, night)
+        request = parse_request(context.args or [], services.genres())
+    except UsageError as exc:
+        await reply(update, render.night_usage(services.genres(), str(exc)))
+        return
+    night = services.nights.open(
+        chat.id, chat.title, user.id, user.first_name, request.genre, request.decade
+    )
+    if isinstance(night, Refused):  # the vote is running: no second night
+        await reply(update, render.night_refusal(night))
+        return
+    # A new night, or the open one posted again (its member list may have scrolled away).
+    text, keyboard = render.night_message(night, context.codec, context.bot.username)
     sent = await chat.send_message(
         text, parse_mode="HTML", reply_markup=keyboard, disable_web_page_preview=True
     )
-    groups.set_message(services.db, night.id, sent.message_id)
+    services.nights.set_message(night.id, sent.message_id)
 
 
 async def movienight_private(update: Update, context: BotContext) -> None:
@@ -99,71 +94,45 @@ async def movienight_private(update: Update, context: BotContext) -> None:
 
 async def join_button(update: Update, context: BotContext) -> None:
     """ "I'm in 🙋": join, and edit the one member-list message."""
-    await _toggle(update, context, joining=True)
+    press = await _press(update, context)
+    if press is None:
+        return
+    in_group = await _in_group(context.bot, press.chat_id, press.user_id)
+    nights = context.services.nights
+    done = nights.join(press.night_id, press.chat_id, press.user_id, press.name, in_group)
+    await _toggled(update, context, press.query, done)
 
 
 async def leave_button(update: Update, context: BotContext) -> None:
     """ "I'm out": leave, and edit the one member-list message."""
-    await _toggle(update, context, joining=False)
+    press = await _press(update, context)
+    if press is None:
+        return
+    in_group = await _in_group(context.bot, press.chat_id, press.user_id)
+    nights = context.services.nights
+    done = nights.leave(press.night_id, press.chat_id, press.user_id, press.name, in_group)
+    await _toggled(update, context, press.query, done)
 
 
-async def _toggle(update: Update, context: BotContext, joining: bool) -> None:
-    night = await _night_of_button(update, context, "open")
-    if night is None:
+async def _toggled(
+    update: Update, context: BotContext, query: CallbackQuery, done: Toggled | Refused
+) -> None:
+    """Answer a join/leave; redraw the member list if it changed."""
+    if isinstance(done, Refused):
+        await _refuse(query, done)
         return
-    query, user = update.callback_query, update.effective_user
-    if not await _in_group(context.bot, night.chat_id, user.id):
-        await query.answer(render.NOT_IN_GROUP, show_alert=True)
-        return
-    db = context.services.db
-    try:
-        if joining:
-            changed = groups.join(db, night.id, user.id, user.first_name)
-            note = render.joined(user.first_name, _ready(context.services, user.id))
-        else:
-            changed = groups.leave(db, night.id, user.id)
-            note = render.left()
-    except NightStateError:
-        await query.answer(render.ALREADY_PICKED, show_alert=True)
-        return
-    await query.answer(note)
-    if changed:
-        text, keyboard = _member_list(context, night)
+    await query.answer(render.night_toggled(done))
+    if done.changed:
+        text, keyboard = render.night_message(done.night, context.codec, context.bot.username)
         await edit(update, text, keyboard)
-
-
-def _ready(services: Services, telegram_id: int) -> bool:
-    return services.rated_count(telegram_id) >= MIN_RATINGS
-
-
-def _filters_text(services: Services, night: Night) -> str:
-    genres = services.genres()
-    genre = night.filters.get("genre", -1)
-    name = genres[genre] if 0 <= genre < len(genres) else None
-    return render.night_filters(name, int(night.filters.get("decade", 0)))
-
-
-def _member_list(context: BotContext, night: Night) -> tuple:
-    services = context.services
-    people = [
-        (m.name, _ready(services, m.telegram_id)) for m in groups.members(services.db, night.id)
-    ]
-    return render.night_message(
-        night.id,
-        _filters_text(services, night),
-        people,
-        context.codec,
-        night.chat_id,
-        context.bot.username,
-    )
 
 
 async def refresh_member_list(context: BotContext, night_id: int) -> None:
     """Re-draw an open night's member list (someone finished onboarding in private)."""
-    night = groups.get(context.services.db, night_id)
-    if night is None or night.status != "open" or night.message_id is None:
+    night = context.services.nights.live_list(night_id)
+    if night is None or night.message_id is None:
         return
-    text, keyboard = _member_list(context, night)
+    text, keyboard = render.night_message(night, context.codec, context.bot.username)
     try:
         await context.bot.edit_message_text(
             text,
@@ -183,72 +152,53 @@ async def refresh_member_list(context: BotContext, night_id: int) -> None:
 
 async def pick_button(update: Update, context: BotContext) -> None:
     """ "Pick movies" (the starter or an admin, once): compute group picks and post the poll."""
-    night = await _night_of_button(update, context, "open")
-    if night is None:
+    press = await _press(update, context)
+    if press is None:
         return
-    query, services = update.callback_query, context.services
-    if not await _may_manage(context.bot, night, update.effective_user.id):
-        await query.answer(render.only_starter(_starter_name(services, night)), show_alert=True)
+    nights = context.services.nights
+    is_admin = await _is_admin(context.bot, press.chat_id, press.user_id)
+    night = nights.start_picking(press.night_id, press.chat_id, press.user_id, is_admin)
+    if isinstance(night, Refused):
+        await _refuse(press.query, night)
         return
+    await press.query.answer(render.PICKING)
     try:
-        night = groups.start_picking(services.db, night.id)
-    except NightStateError:
-        await query.answer(render.ALREADY_PICKED, show_alert=True)
-        return
-    await query.answer("Picking movies for everyone…")
-    try:
-        posted = await _post_poll(update, context, night)
+        picking = await asyncio.to_thread(nights.choose, night.id)
+        timeout = await _post_poll(update, context, picking)
     except BaseException:
-        groups.reopen(services.db, night.id)
+        nights.reopen(night.id)  # no poll went out: the night is open again
         raise
-    if not posted:
-        groups.reopen(services.db, night.id)
+    if timeout is not None:  # the vote runs now, whatever happens to the messages below
+        schedule_close(context.job_queue, timeout)
+        await _explain_picks(update, context, picking)
 
 
-async def _post_poll(update: Update, context: BotContext, night: Night) -> bool:
-    """Picks → poll (+ "Close vote") → reasons; False (after saying why) if too few picks."""
-    services = context.services
-    members = groups.members(services.db, night.id)
-    request = Request(genre=night.filters.get("genre", -1), decade=night.filters.get("decade", 0))
-    filters = request.filters(services.genres())
-    chosen = await asyncio.to_thread(
-        services.group_picks, [m.telegram_id for m in members], POLL_SIZE, filters
-    )
-    shown = movies.get_many(services.db, [p.movie_id for p in chosen])
-    chosen = [p for p in chosen if p.movie_id in shown]
-    if len(chosen) < 2:
-        await reply(update, render.night_no_picks(filters is not None, services.model is not None))
-        return False
-    names = {m.telegram_id: m.name for m in members}
-    loved = movies.get_many(services.db, [m for p in chosen for m in p.loved.values()])
-    reasons = [render.group_reason(p.predicted, p.loved, names, loved) for p in chosen]
-    scope = night.chat_id
-    poll = await context.bot.send_poll(
+async def _post_poll(update: Update, context: BotContext, picking: Picking) -> Timeout | None:
+    """The poll (+ "Close vote"), saved; None (after saying why) if there are too few picks."""
+    night = picking.night
+    if not picking.enough:  # the night is open again
+        await reply(update, render.night_no_picks(picking.filtered, picking.trained))
+        return None
+    message = await context.bot.send_poll(
         night.chat_id,
         render.POLL_QUESTION,
-        [render.poll_option(shown[p.movie_id]) for p in chosen],
+        [render.poll_option(choice.movie) for choice in picking.choices],
         is_anonymous=False,
-        reply_markup=markup(
-            [[context.codec.button("🏁 Close vote", kb.NIGHT_CLOSE, night=night.id, scope=scope)]]
-        ),
+        reply_markup=render.poll_keyboard(context.codec, night),
     )
-    deadline = int(time.time()) + services.settings.poll_timeout
-    picks = [
-        NightPick(i, p.movie_id, p.score, reason)
-        for i, (p, reason) in enumerate(zip(chosen, reasons, strict=True))
-    ]
-    groups.save_poll(services.db, night.id, picks, poll.poll.id, poll.message_id, deadline)
-    schedule_close(context.job_queue, night.id, deadline)
+    if message.poll is None:  # Telegram always sends the poll back
+        raise TelegramError("sendPoll answered without the poll")
+    poll_id, message_id = message.poll.id, message.message_id
+    return context.services.nights.save_poll(night.id, picking, poll_id, message_id)
+
+
+async def _explain_picks(update: Update, context: BotContext, picking: Picking) -> None:
+    """Why these picks (a message under the poll), and the member list closed."""
+    night = picking.night
     await context.bot.send_message(
-        night.chat_id,
-        render.clip(render.night_picks([(shown[p.movie_id], p.reason) for p in picks])),
-        parse_mode="HTML",
+        night.chat_id, render.clip(render.night_picks(picking.choices)), parse_mode="HTML"
     )
-    await edit(
-        update,
-        render.night_members_closed(_filters_text(services, night), [m.name for m in members]),
-    )
-    return True
+    await edit(update, render.night_members_closed(night))
 
 
 # -- votes, closing, the winner ------------------------------------------------------------------
@@ -257,98 +207,64 @@ async def _post_poll(update: Update, context: BotContext, night: Night) -> bool:
 async def poll_answer(update: Update, context: BotContext) -> None:
     """A vote (or a retracted one) in a movie night's poll; outsiders and late votes ignored."""
     answer = update.poll_answer
-    if answer.user is None:  # an anonymous admin voting as the chat: not a person we can count
+    if answer is None or answer.user is None:  # an anonymous admin voting as the chat
         return
-    db = context.services.db
-    night = groups.by_poll(db, answer.poll_id)
-    if night is None or night.status != "voting":
+    nights = context.services.nights
+    chat_id = nights.poll_chat(answer.poll_id)
+    if chat_id is None:  # not a running movie night's poll
         return
-    if not await _in_group(context.bot, night.chat_id, answer.user.id):
-        log.info("ignored a vote from %s, who is not in chat %s", answer.user.id, night.chat_id)
-        return
-    try:
-        groups.vote(db, night.id, answer.user.id, list(answer.option_ids))
-    except NightStateError:
-        log.info("ignored a vote on movie night %s after it closed", night.id)
+    in_group = await _in_group(context.bot, chat_id, answer.user.id)
+    nights.vote(answer.poll_id, answer.user.id, answer.option_ids, in_group)
 
 
 async def close_button(update: Update, context: BotContext) -> None:
     """ "Close vote" (the starter or an admin): stop the poll and announce the winner."""
-    night = await _night_of_button(update, context, "voting")
-    if night is None:
+    press = await _press(update, context)
+    if press is None:
         return
-    query = update.callback_query
-    if not await _may_manage(context.bot, night, update.effective_user.id):
-        await query.answer(
-            render.only_starter(_starter_name(context.services, night)), show_alert=True
-        )
+    is_admin = await _is_admin(context.bot, press.chat_id, press.user_id)
+    nights = context.services.nights
+    closing = nights.close_by(press.night_id, press.chat_id, press.user_id, is_admin)
+    if isinstance(closing, Refused):
+        await _refuse(press.query, closing)
         return
-    await query.answer()
-    await finish_vote(context.bot, context.services, context.codec, night.id, context.job_queue)
+    await press.query.answer()
+    if closing is not None:  # else the timeout closed it a moment ago
+        await announce(context, closing)
 
 
 async def vote_timeout(context: BotContext) -> None:
     """JobQueue callback: the poll's time is up."""
-    night_id = int(context.job.data)
-    await finish_vote(context.bot, context.services, context.codec, night_id, context.job_queue)
+    night_id = context.job.data if context.job is not None else None
+    if not isinstance(night_id, int):
+        return
+    closing = context.services.nights.close(night_id)
+    if closing is not None:  # else "Close vote" got there first
+        await announce(context, closing)
 
 
-async def finish_vote(
-    bot: Bot, services: Services, codec: CallbackCodec, night_id: int, jobs: JobQueue | None
-) -> bool:
-    """Close the vote once (a button and the timeout may race), stop the poll, announce."""
-    db = services.db
-    night = groups.get(db, night_id)
-    if night is None or night.status != "voting":
-        return False
-    picks = groups.picks(db, night_id)
-    tally = groups.tally(db, night_id)
-    best, tie_broken = winner(picks, tally)
-    if not groups.close(db, night_id, best.movie_id if best else None):
-        return False
-    _unschedule(jobs, night_id)
-    if night.poll_message_id is not None:
+async def announce(context: BotContext, closing: Closing) -> None:
+    """A vote just closed: stop its poll and say who won (once: the service closes once)."""
+    _unschedule(context.job_queue, closing.night_id)
+    if closing.poll_message_id is not None:
         try:
-            await bot.stop_poll(night.chat_id, night.poll_message_id)
+            await context.bot.stop_poll(closing.chat_id, closing.poll_message_id)
         except BadRequest as exc:  # already stopped by hand, or deleted
-            log.info("stopPoll for movie night %s: %s", night_id, exc)
-    movie = movies.get(db, best.movie_id) if best else None
-    if movie is None:
-        await bot.send_message(night.chat_id, render.NIGHT_OVER)
-        return True
-    voters = len(groups.votes(db, night_id))
-    text, keyboard = render.night_winner(
-        movie, tally[best.position], voters, tie_broken, codec, night.chat_id, night_id
-    )
-    await bot.send_message(night.chat_id, text, parse_mode="HTML", reply_markup=keyboard)
-    return True
-
-
-def winner(picks: list[NightPick], tally: list[int]) -> tuple[NightPick | None, bool]:
-    """Most votes; ties broken by the group score (then by poll order). And was there a tie?"""
-    if not picks:
-        return None, False
-    best = max(picks, key=lambda p: (tally[p.position], p.score, -p.position))
-    tied = sum(1 for p in picks if tally[p.position] == tally[best.position]) > 1
-    return best, tied and tally[best.position] > 0
+            log.info("stopPoll for movie night %s: %s", closing.night_id, exc)
+    text, keyboard = render.night_result(closing, context.codec)
+    await context.bot.send_message(closing.chat_id, text, parse_mode="HTML", reply_markup=keyboard)
 
 
 async def watchlist_button(update: Update, context: BotContext) -> None:
     """ "Add to everyone's watchlist": the winner goes on every member's watchlist."""
-    night = await _night_of_button(update, context, "closed")
-    if night is None:
+    press = await _press(update, context)
+    if press is None:
         return
-    services = context.services
-    movie = movies.get(services.db, night.winner_movie_id) if night.winner_movie_id else None
-    if movie is None:
-        await update.callback_query.answer(render.NOT_FOUND, show_alert=True)
+    added = context.services.nights.add_winner_to_watchlists(press.night_id, press.chat_id)
+    if isinstance(added, Refused):
+        await _refuse(press.query, added)
         return
-    members = groups.members(services.db, night.id)
-    for member in members:
-        user = services.user(member.telegram_id, member.name)
-        if movie.id not in ratings.history(services.db, user).seen:
-            ratings.add_to_watchlist(services.db, user, movie.id)
-    await update.callback_query.answer(render.watchlists_added(len(members), movie))
+    await press.query.answer(render.watchlists_added(added.count, added.movie))
 
 
 # -- scheduling ----------------------------------------------------------------------------------
@@ -358,14 +274,15 @@ def _job_name(night_id: int) -> str:
     return f"movienight-{night_id}"
 
 
-def schedule_close(jobs: JobQueue | None, night_id: int, deadline: int) -> None:
-    """Close the vote at `deadline` (a Unix time; at once if it has passed)."""
+def schedule_close(jobs: JobQueue | None, timeout: Timeout) -> None:
+    """Close the vote when its time is up (at once if it already is)."""
     if jobs is None:
-        log.warning("no JobQueue: movie night %s will only close by button", night_id)
+        log.warning("no JobQueue: movie night %s will only close by button", timeout.night_id)
         return
-    _unschedule(jobs, night_id)
-    delay = max(0.0, deadline - time.time())
-    jobs.run_once(vote_timeout, when=delay, data=night_id, name=_job_name(night_id))
+    _unschedule(jobs, timeout.night_id)
+    jobs.run_once(
+        vote_timeout, when=timeout.delay, data=timeout.night_id, name=_job_name(timeout.night_id)
+    )
 
 
 def _unschedule(jobs: JobQueue | None, night_id: int) -> None:
@@ -378,60 +295,53 @@ def _unschedule(jobs: JobQueue | None, night_id: int) -> None:
 def reschedule(app: Application) -> None:
     """On start-up: every vote still running gets its timeout back (from the stored deadline)."""
     services: Services = app.bot_data["services"]
-    for night in groups.voting(services.db):
-        deadline = night.vote_deadline or int(time.time())
-        schedule_close(app.job_queue, night.id, deadline)
+    for timeout in services.nights.pending_timeouts():
+        schedule_close(app.job_queue, timeout)
 
 
-# -- checks shared by the buttons --------------------------------------------------------------
+# -- reading a pressed button, asking Telegram ---------------------------------------------------
 
 
-async def _night_of_button(update: Update, context: BotContext, status: str) -> Night | None:
-    """The night a group button names, in the state the button needs; else None (answered)."""
+@dataclass(frozen=True)
+class _Press:
+    """A pressed movie-night button: who pressed which night's button, in which chat."""
+
+    query: CallbackQuery
+    night_id: int
+    chat_id: int
+    user_id: int
+    name: str
+
+
+async def _press(update: Update, context: BotContext) -> _Press | None:
+    """The pressed button, decoded; None once the presser was told it expired."""
     callback = await read_button(update, context)
-    if callback is None:
+    query, user = update.callback_query, update.effective_user
+    if callback is None or query is None or user is None:
         return None
-    query = update.callback_query
-    night = groups.get(context.services.db, callback["night"])
-    if night is None or night.chat_id != button_scope(update):
-        await query.answer(render.EXPIRED, show_alert=True)
-        return None
-    if night.status != status:
-        notice = {
-            "closed": render.NIGHT_OVER,
-            "voting": render.ALREADY_PICKED,
-            "open": render.NIGHT_NOT_VOTING,
-        }[night.status]
-        await query.answer(notice, show_alert=True)
-        return None
-    return night
+    return _Press(query, callback["night"], button_scope(update), user.id, user.first_name)
+
+
+async def _refuse(query: CallbackQuery, refused: Refused) -> None:
+    await query.answer(render.night_refusal(refused), show_alert=True)
 
 
 async def _in_group(bot: Bot, chat_id: int, user_id: int) -> bool:
     """Is this person a member of the group right now (as Telegram reports it)?"""
     try:
-        member: ChatMember = await bot.get_chat_member(chat_id, user_id)
+        member = await bot.get_chat_member(chat_id, user_id)
     except BadRequest:
         return False
     return member.status in IN_GROUP
 
 
-async def _may_manage(bot: Bot, night: Night, user_id: int) -> bool:
-    """The night's starter, or an administrator of the group."""
-    if user_id == night.starter_id:
-        return True
+async def _is_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
+    """Is this person an administrator (or the owner) of the group?"""
     try:
-        member = await bot.get_chat_member(night.chat_id, user_id)
+        member = await bot.get_chat_member(chat_id, user_id)
     except TelegramError:
         return False
     return member.status in MANAGERS
-
-
-def _starter_name(services: Services, night: Night) -> str:
-    for member in groups.members(services.db, night.id):
-        if member.telegram_id == night.starter_id:
-            return member.name
-    return "the person"
 
 
 # -- back from a deep link -----------------------------------------------------------------------
@@ -440,16 +350,11 @@ def _starter_name(services: Services, night: Night) -> str:
 async def onboarded(update: Update, context: BotContext) -> None:
     """After a rating in private: once someone who came from a night's deep link has rated
     enough, tell them they count now and refresh the group's member list."""
-    services = context.services
     user = update.effective_user
-    night_id = services.pending_movienight(user.id)
-    if night_id is None or services.rated_count(user.id) < MIN_RATINGS:
+    if user is None:
         return
-    services.forget_movienight(user.id)
-    night = groups.get(services.db, night_id)
-    if night is None or night.status == "closed":
+    counted = context.services.nights.after_onboarding(user.id)
+    if counted is None:
         return
-    member = groups.is_member(services.db, night.id, user.id)
-    title = groups.title(services.db, night.chat_id)
-    await reply(update, render.movienight_counted(title, member))
-    await refresh_member_list(context, night.id)
+    await reply(update, render.movienight_counted(counted))
+    await refresh_member_list(context, counted.night_id)

@@ -19,25 +19,23 @@ handlers reach them through `context.services`, never through module globals.
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from dataclasses import dataclass, field
 
-from bot.services import metrics, people
+from bot.services import metrics
 from bot.services.account import Account
-from bot.services.catalog import Catalog, Scale
+from bot.services.catalog import Catalog
 from bot.services.feedback import Feedback
 from bot.services.metrics import Latencies, Stats
+from bot.services.movienight import NightService
 from bot.services.onboarding import Onboarding
 from bot.services.people import Person
 from bot.services.picks import Picks
+from bot.services.training import TrainingService
 from bot.services.watchlist import Watchlist
 from bot.settings import Settings
-from recommender.group import GroupPick, Member, recommend_group
-from recommender.hybrid import Filters, ModelHolder, Recommender
+from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database
 from storage.search import TitleIndex
-from storage.users import User
 
 
 @dataclass
@@ -46,7 +44,6 @@ class Services:
     db: Database
     models: ModelHolder
     titles: TitleIndex
-    retrain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     timings: Latencies = field(default_factory=Latencies)
     catalog: Catalog = field(init=False)
     picks: Picks = field(init=False)
@@ -54,6 +51,8 @@ class Services:
     feedback: Feedback = field(init=False)
     watchlist: Watchlist = field(init=False)
     account: Account = field(init=False)
+    nights: NightService = field(init=False)  # movie nights in groups
+    training: TrainingService = field(init=False)  # retrain, model swap, /stats
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.db, self.titles, self.models)
@@ -62,6 +61,8 @@ class Services:
         self.feedback = Feedback(self.db, self.catalog)
         self.watchlist = Watchlist(self.db)
         self.account = Account(self.db)
+        self.nights = NightService(self.settings, self.db, self.models, self.genres)
+        self.training = TrainingService(self.settings, self.db, self.models)
 
     @property
     def model(self) -> Recommender | None:
@@ -75,52 +76,8 @@ class Services:
         model = self.model
         return metrics.stats(self.db, None if model is None else model.info, self.timings)
 
-    # -- kept for the movie-night and admin handlers until they have services of their own ---
-
-    @property
-    def latencies(self) -> deque[float]:
-        """/recommend's recent latencies in seconds (see `timings` for every operation)."""
-        return self.timings.samples("recommend")
-
-    def user(self, telegram_id: int, name: str | None = None) -> User:
-        """The Telegram user with this id, created if new (a write)."""
-        return people.ensure(self.db, Person(telegram_id, name))
-
     def genres(self) -> list[str]:
         return self.catalog.genres()
-
-    def rating_scale(self) -> Scale:
-        return self.catalog.scale()
-
-    def rated_count(self, telegram_id: int) -> int:
-        """How many movies this Telegram user has rated (0 if we never met them)."""
-        return self.onboarding.rated(Person(telegram_id))
-
-    def pending_movienight(self, telegram_id: int) -> int | None:
-        return self.account.pending_movienight(telegram_id)
-
-    def forget_movienight(self, telegram_id: int) -> None:
-        self.account.forget_movienight(telegram_id)
-
-    def group_picks(
-        self, telegram_ids: list[int], n: int, filters: Filters | None = None
-    ) -> list[GroupPick]:
-        """Picks for a movie night's members (settings.group_strategy); [] without a model.
-
-        Nothing any member rated or dismissed is picked; members we know too little about
-        have neutral preferences (see recommender.group).
-        """
-        model = self.model
-        if model is None:
-            return []
-        members, exclude = [], set[int]()
-        for telegram_id in telegram_ids:
-            history = people.history(self.db, Person(telegram_id))
-            members.append(Member(telegram_id, history.ratings))
-            exclude |= history.dismissed
-        return recommend_group(
-            model, members, n, self.settings.group_strategy, exclude=exclude, filters=filters
-        )
 
     def close(self) -> None:
         self.db.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.profile import TasteProfile, taste_chart
 from bot.services import people
 from bot.services.people import Person
-from storage import movies, ratings, users
+from storage import movies, ratings
 from storage.db import Database
 
 
@@ -39,14 +39,3 @@ class Account:
         if user is not None:
             ratings.forget(self._db, user)
         return user is not None
-
-    def pending_movienight(self, telegram_id: int) -> int | None:
-        """The movie night whose deep link brought this person here, if not yet counted."""
-        user = users.find(self._db, "telegram", telegram_id)
-        night = users.settings(self._db, user).get("movienight") if user else None
-        return night if isinstance(night, int) else None
-
-    def forget_movienight(self, telegram_id: int) -> None:
-        user = users.find(self._db, "telegram", telegram_id)
-        if user is not None:
-            users.update_settings(self._db, user, movienight=None)

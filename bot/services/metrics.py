@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage import ratings, users
@@ -65,13 +65,16 @@ class ModelSummary:
     version: Any
     ndcg: float | None  # validation NDCG@10, if it was measured
     age_hours: float
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per training stage
 
     @classmethod
     def of(cls, info: Mapping[str, Any], now: float | None = None) -> ModelSummary:
         """From a model's `info` (its registry record); the age is counted up to `now`."""
         now = time.time() if now is None else now
         ndcg = (info.get("metrics") or {}).get("ndcg@10")
-        return cls(info.get("version", "?"), ndcg, (now - info.get("trained_at", now)) / 3600)
+        age = (now - info.get("trained_at", now)) / 3600
+        timings = dict(info.get("timings") or {})
+        return cls(info.get("version", "?"), None if ndcg is None else float(ndcg), age, timings)
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,14 @@ class Stats:
     latency: Mapping[str, LatencySummary]  # operation → summary, for those with calls
 
 
-def stats(db: Database, info: Mapping[str, Any] | None, latencies: Latencies) -> Stats:
+def stats(
+    db: Database, info: Mapping[str, Any] | None, latencies: Latencies, now: float | None = None
+) -> Stats:
     """Users, ratings, the served model (its `info`, None without one) and recent latency."""
     return Stats(
         telegram_users=users.count(db, "telegram"),
         telegram_ratings=ratings.count(db, "telegram"),
         all_ratings=ratings.count(db),
-        model=None if info is None else ModelSummary.of(info),
+        model=None if info is None else ModelSummary.of(info, now),
         latency=latencies.summaries(),
     )

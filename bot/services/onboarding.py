@@ -21,6 +21,7 @@ POOL = 40  # informative movies the model proposes; the first not yet asked is t
 POPULAR = 500  # without a model: the most rated movies
 REMEMBERED = 500  # skipped questions kept
 DEEP_LINK = "movienight_"
+PENDING_NIGHT = "movienight"  # the user setting naming the night a deep link came from
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Onboarding:
         if argument and argument != night and night.isdigit():
             with self._db.write():
                 user = people.ensure(self._db, person)
-                users.update_settings(self._db, user, movienight=int(night))
+                users.update_settings(self._db, user, **{PENDING_NIGHT: int(night)})
         return self.question(person)
 
     def question(self, person: Person) -> Question | None:

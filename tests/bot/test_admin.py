@@ -6,8 +6,14 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
+from bot.services import metrics, open_services, people
+from bot.services.metrics import LatencySummary
+from bot.services.people import Person
+from bot.services.training import STALE_AFTER, RetrainBusy, Retrained, RetrainFailed, summary
 from recommender.suite import write_tuned
-from storage import models
+from storage import models, ratings
 from storage.db import Database
 from tests.bot.test_private_chat import card_for
 from tests.bot.world import build, small_model
@@ -38,8 +44,13 @@ async def test_admin_retrain_reports_and_swaps_the_model(emulator, run_bot):
     await alice.send("/recommend")
     await alice.next_message()
     await ada.send("/stats")
+    stats = await ada.next_message()  # reading does not make Alice a user
+    assert "model v2" in stats.text and "Telegram users: 0 · their ratings: 0" in stats.text
+    await alice.press(await card_for(alice, "heat 1995"), "★4")
+    await emulator.wait_idle()
+    await ada.send("/stats")
     stats = await ada.next_message()
-    assert "model v2" in stats.text and "Telegram users: 1 · their ratings: 0" in stats.text
+    assert "Telegram users: 1 · their ratings: 1" in stats.text
     assert "/recommend latency: p50" in stats.text
 
 
@@ -112,3 +123,66 @@ async def test_a_bot_whose_model_cannot_be_loaded_retrains_on_the_next_tick(
     alice = emulator.user("Alice")
     await alice.send("/recommend")
     assert "Your picks" in (await alice.next_message()).text
+
+
+# -- the training service on its own --------------------------------------------------------
+
+
+@pytest.fixture
+def served(world):
+    services = open_services(world)
+    yield services
+    services.close()
+
+
+def test_stats_say_how_old_the_model_is_and_how_fast_it_answers(served):
+    trained_at = served.model.info["trained_at"]
+    served.timings.samples("recommend").extend([0.02, 0.01, 0.03])
+    stats = metrics.stats(served.db, served.model.info, served.timings, now=trained_at + 5400)
+    assert stats.model is not None and stats.model.version == 1
+    assert stats.model.age_hours == pytest.approx(1.5)
+    assert stats.latency == {"recommend": LatencySummary(20, 30, 3)}
+    assert stats.telegram_users == 0 and stats.all_ratings == ratings.count(served.db)
+
+
+def test_a_retrain_sent_before_a_restart_is_stale(served):
+    training = served.training
+    training.clock = lambda: 10_000.0
+    assert not training.is_stale(10_000.0 - STALE_AFTER)
+    assert training.is_stale(10_000.0 - STALE_AFTER - 1)
+
+
+def test_the_periodic_retrain_waits_for_enough_new_ratings(served):
+    training = served.training
+    assert training.why_retrain() is None  # a fresh model, nothing new
+    user = people.ensure(served.db, Person(4242, "Ann"))
+    ratings.upsert(served.db, user, 1, 5.0)
+    assert training.why_retrain() is None  # one new rating of the 50 it waits for
+    served.models.current = None  # no usable model: do not wait
+    assert training.why_retrain() == "ratings or movies changed since the last model"
+
+
+async def test_two_retrains_at_once_train_once_and_swap_the_model(served):
+    old = served.model
+    first, second = await asyncio.gather(served.training.retrain(), served.training.retrain())
+    assert isinstance(first, Retrained) and isinstance(second, RetrainBusy)
+    assert (
+        first.old is not None
+        and first.old.version == summary(old).version
+        and first.new.version == 2
+        and first.seconds > 0
+    )
+    assert served.model is not old and served.model.info["version"] == 2
+
+
+async def test_a_failed_retrain_says_why_and_keeps_the_model(served, world):
+    write_tuned(small_model(factors=64), world.model_dir)  # more factors than this data allows
+    old = served.model
+    outcome = await served.training.retrain()
+    assert (
+        isinstance(outcome, RetrainFailed)
+        and outcome.old is not None
+        and outcome.old.version == summary(old).version
+    )
+    assert "needs more than 64 movies" in outcome.error
+    assert served.model is old

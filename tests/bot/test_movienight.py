@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from bot.services import open_services, people
+from bot.services.movienight import (
+    Attendee,
+    GroupReason,
+    NightService,
+    NightView,
+    Picking,
+    Refused,
+    Timeout,
+    winner,
+)
+from bot.services.people import Person
+from bot.settings import Settings
 from emulator.api import RateLimits
 from emulator.runner import stop_application
-from storage import groups, ratings, users
+from recommender.hybrid import ModelHolder
+from storage import groups, movies, ratings, users
+from storage.groups import NightPick
 from tests.bot.world import ACTION
 
 ACTION_IDS = [m.id for m in ACTION]
@@ -16,7 +32,7 @@ ACTION_IDS = [m.id for m in ACTION]
 
 def seed(services, person, movie_ids, stars=5.0) -> None:
     """Give a simulated person ratings (as if they had rated these movies with the bot)."""
-    user = services.user(person.id, person.name)
+    user = people.ensure(services.db, Person(person.id, person.name))
     for movie_id in movie_ids:
         ratings.upsert(services.db, user, movie_id, stars)
 
@@ -311,3 +327,253 @@ async def test_removing_the_bot_ends_the_groups_night(emulator, run_bot):
     await emulator.wait_idle()
     assert groups.current(services.db, group.id) is None
     assert current_or_last(services, group).status == "closed"
+
+
+async def test_a_failed_message_after_the_poll_keeps_the_vote_running(emulator, run_bot):
+    """Once the poll is out, the vote runs: a failed follow-up message must not undo it."""
+    services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
+    emulator.faults.flood("sendMessage", retry_after=1, n=1)  # the reasons message
+    await alice.press(night_message, "🎲 Pick movies")
+    poll_message = await group.next_message()
+    await emulator.wait_idle()
+    night = current_night(services, group)
+    assert night.status == "voting" and night.poll_id == poll_message.poll.id
+    await bob.vote(poll_message, 0)
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    assert f"Tonight: {poll_message.poll.options[0]}" in announcement.text
+
+
+async def test_a_newcomer_who_rates_after_the_picks_are_out_is_sent_to_vote(emulator, run_bot):
+    """Joining is closed once the picks are out, so "tap I'm in" would be a dead end."""
+    services, (alice, _, carol), group, _, night_message = await group_with_night(emulator, run_bot)
+    night = current_night(services, group)
+    await pick(emulator, group, alice, night_message)
+    await carol.send(f"/start movienight_{night.id}")
+    await carol.next_message()  # welcome
+    card = await carol.next_message()
+    for _ in range(3):
+        await carol.press(card, "★5")
+        await emulator.wait_idle()
+    back = [m.text for m in carol.messages() if "movie night" in m.text]
+    assert back and "already out" in back[0] and "vote" in back[0]
+    assert "I'm in" not in back[0]
+
+
+# -- the night service on its own: plain ids in, dataclasses out, no Telegram -----------------
+
+CHAT, ALICE, BOB, CAROL = -5001, 101, 102, 103
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def nights(tiny_catalog, clock) -> NightService:
+    """Nights over the seven-movie catalogue, without a model, on a clock the test moves."""
+    settings = Settings(poll_timeout=600)
+    return NightService(
+        settings, tiny_catalog, ModelHolder(), lambda: movies.genres(tiny_catalog), clock
+    )
+
+
+def reason(predicted=(), loved=()) -> str:
+    return json.dumps({"predicted": list(predicted), "loved": list(loved)})
+
+
+def poll(nights: NightService, night: NightView, stored: list[NightPick]) -> Timeout:
+    """Bob joins, Alice picks, and the poll offers `stored`."""
+    assert not isinstance(nights.join(night.id, CHAT, BOB, "Bob", in_group=True), Refused)
+    assert not isinstance(nights.start_picking(night.id, CHAT, ALICE, is_admin=False), Refused)
+    picking = Picking(night, (), filtered=False, trained=True, stored=tuple(stored))
+    return nights.save_poll(night.id, picking, "poll-1", 77)
+
+
+PICKS = [NightPick(0, 1, 0.9, reason()), NightPick(1, 2, 0.5, reason()), NightPick(2, 3, 0.7, "")]
+
+
+def opened(nights: NightService, **filters: int) -> NightView:
+    night = nights.open(CHAT, "Friends", ALICE, "Alice", **filters)
+    assert isinstance(night, NightView)
+    return night
+
+
+def test_who_may_take_each_step_of_a_night(nights):
+    night = opened(nights, genre=2, decade=1990)
+    assert night.status == "open" and night.genre == movies.genres(nights.db)[2]
+    assert night.decade == 1990 and night.members == (Attendee(ALICE, "Alice", False),)
+    assert nights.open(CHAT, "Friends", BOB, "Bob") == night  # the open one, to post again
+    assert nights.join(night.id, CHAT, CAROL, "Carol", in_group=False) == Refused("not_in_group")
+    assert nights.join(night.id, CHAT - 1, BOB, "Bob", in_group=True) == Refused("expired")
+    assert nights.join(night.id + 1, CHAT, BOB, "Bob", in_group=True) == Refused("expired")
+    joined = nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    assert not isinstance(joined, Refused) and joined.changed and joined.joined
+    assert [m.name for m in joined.night.members] == ["Alice", "Bob"]
+    again = nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    assert not isinstance(again, Refused) and not again.changed
+    assert nights.close_by(night.id, CHAT, ALICE, is_admin=False) == Refused("not_voting")
+    assert nights.start_picking(night.id, CHAT, BOB, is_admin=False) == Refused(
+        "not_manager", "Alice"
+    )
+    claimed = nights.start_picking(night.id, CHAT, BOB, is_admin=True)  # a group admin may
+    assert isinstance(claimed, NightView) and claimed.status == "voting"
+    assert nights.start_picking(night.id, CHAT, ALICE, is_admin=False) == Refused("picked")
+    assert nights.leave(night.id, CHAT, BOB, "Bob", in_group=True) == Refused("picked")
+    assert nights.open(CHAT, "Friends", BOB, "Bob") == Refused("vote_running")
+    assert nights.add_winner_to_watchlists(night.id, CHAT) == Refused("picked")
+
+
+def test_the_starter_who_left_is_not_named(nights):
+    night = opened(nights)
+    nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+    nights.leave(night.id, CHAT, ALICE, "Alice", in_group=True)
+    assert nights.start_picking(night.id, CHAT, BOB, is_admin=False) == Refused("not_manager")
+
+
+def test_votes_close_once_and_ties_go_to_the_better_group_match(nights):
+    night = opened(nights)
+    poll(nights, night, PICKS)
+    assert nights.poll_chat("poll-1") == CHAT and nights.poll_chat("another poll") is None
+    assert nights.vote("poll-1", ALICE, [1], in_group=True)
+    assert nights.vote("poll-1", BOB, [2], in_group=True)
+    assert not nights.vote("poll-1", CAROL, [1], in_group=False)  # not in the group
+    assert not nights.vote("another poll", ALICE, [0], in_group=True)
+    live = nights.current(CHAT)
+    assert live is not None and live.tally == (0, 1, 1) and live.voters == 2
+    assert nights.close_by(night.id, CHAT, BOB, is_admin=False) == Refused("not_manager", "Alice")
+    closing = nights.close_by(night.id, CHAT, ALICE, is_admin=False)
+    assert closing is not None and not isinstance(closing, Refused)
+    assert closing.winner == movies.get(nights.db, 3)  # 1 vote each: 0.7 beats 0.5
+    assert (closing.votes, closing.voters, closing.tie_broken) == (1, 2, True)
+    assert closing.poll_message_id == 77 and closing.chat_id == CHAT
+    assert nights.close(night.id) is None  # the timeout, a moment later
+    assert nights.close_by(night.id, CHAT, ALICE, is_admin=False) == Refused("over")
+    assert not nights.vote("poll-1", BOB, [0], in_group=True)
+    assert nights.current(CHAT) is None
+    view = nights.view(night.id)
+    assert view is not None and view.status == "closed" and view.winner == closing.winner
+
+
+@pytest.mark.parametrize(
+    ("tally", "expected", "tie"),
+    [
+        ([0, 0, 0], 0, False),  # nobody voted: the best group score
+        ([0, 3, 1], 1, False),
+        ([2, 2, 0], 0, True),  # a tie: the better group score
+        ([0, 1, 1], 2, True),
+    ],
+)
+def test_the_winner(tally, expected, tie):
+    best, tied = winner(PICKS, tally)
+    assert best is not None and (best.position, tied) == (expected, tie)
+    assert winner([], []) == (None, False)
+
+
+def test_equal_scores_and_votes_go_to_the_earlier_option():
+    picks = [NightPick(0, 1, 0.5, ""), NightPick(1, 2, 0.5, "")]
+    best, tied = winner(picks, [1, 1])
+    assert best is not None and best.position == 0 and tied
+
+
+def test_timeouts_come_from_the_stored_deadline(nights, clock):
+    night = opened(nights)
+    timeout = poll(nights, night, PICKS)
+    assert timeout == Timeout(night.id, int(clock.now) + 600, 600.0)
+    clock.now += 200
+    assert nights.pending_timeouts() == [Timeout(night.id, int(clock.now) + 400, 400.0)]
+    clock.now += 1000  # the bot was down past the deadline: close at once
+    assert nights.pending_timeouts()[0].delay == 0.0
+    nights.close(night.id)
+    assert nights.pending_timeouts() == []
+
+
+def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights):
+    night = opened(nights)
+    poll(nights, night, PICKS)
+    nights.vote("poll-1", ALICE, [1], in_group=True)
+    nights.close(night.id)
+    bob = users.ensure_telegram(nights.db, BOB, "Bob")
+    ratings.upsert(nights.db, bob, 2, 4.0)  # Bob has seen the winner since
+    added = nights.add_winner_to_watchlists(night.id, CHAT)
+    assert not isinstance(added, Refused) and added.movie.id == 2
+    assert added.count == 1  # Alice's watchlist, not Bob's
+    alice = users.find(nights.db, "telegram", ALICE)
+    assert 2 in ratings.history(nights.db, alice).watchlist
+    assert 2 not in ratings.history(nights.db, bob).watchlist
+    assert nights.add_winner_to_watchlists(night.id, CHAT - 1) == Refused("expired")
+
+
+def test_the_picks_reasons_are_stored_as_ids_and_shown_with_names(nights):
+    night = opened(nights)
+    stored = [
+        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)])),
+        NightPick(1, 2, 0.5, "<i>a reason from an older moviebot</i>"),
+    ]
+    poll(nights, night, stored)
+    view = nights.view(night.id)
+    assert view is not None and [c.movie.id for c in view.choices] == [1, 2]
+    alien = movies.get(nights.db, 5)
+    assert view.choices[0].reason == GroupReason(
+        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),)
+    )
+    assert view.choices[1].reason == GroupReason()
+
+
+def test_without_a_model_there_are_no_picks_and_the_night_opens_again(nights):
+    night = opened(nights)
+    nights.start_picking(night.id, CHAT, ALICE, is_admin=False)
+    picking = nights.choose(night.id)
+    assert not picking.enough and not picking.trained and not picking.filtered
+    view = nights.view(night.id)
+    assert view is not None and view.status == "open"
+
+
+def test_a_newcomer_from_a_deep_link_counts_once_rated_enough(nights):
+    night = opened(nights)
+    carol = users.ensure_telegram(nights.db, CAROL, "Carol")
+    users.update_settings(nights.db, carol, movienight=night.id)
+    assert nights.pending(CAROL) == night.id
+    for movie_id in (1, 2):
+        ratings.upsert(nights.db, carol, movie_id, 5.0)
+    assert nights.after_onboarding(CAROL) is None  # two ratings: not yet
+    ratings.upsert(nights.db, carol, 3, 5.0)
+    counted = nights.after_onboarding(CAROL)
+    assert counted is not None and (counted.title, counted.is_member) == ("Friends", False)
+    assert not counted.voting
+    assert nights.after_onboarding(CAROL) is None and nights.pending(CAROL) is None
+
+
+async def test_picks_with_a_model_round_trip_through_the_poll(world):
+    """What the handler shows when the picks go out is what a front end reads back later."""
+    services = open_services(world)
+    try:
+        nights = services.nights
+        fans = [(ALICE, "Alice", ACTION_IDS[:4]), (BOB, "Bob", ACTION_IDS[4:8])]
+        for telegram_id, name, liked in fans:
+            user = people.ensure(services.db, Person(telegram_id, name))
+            for movie_id in liked:
+                ratings.upsert(services.db, user, movie_id, 5.0)
+        night = nights.open(CHAT, "Friends", ALICE, "Alice")
+        assert isinstance(night, NightView)
+        nights.join(night.id, CHAT, BOB, "Bob", in_group=True)
+        nights.start_picking(night.id, CHAT, ALICE, is_admin=False)
+        picking = nights.choose(night.id)
+        assert picking.enough and picking.trained and len(picking.choices) == 5
+        assert not {c.movie.id for c in picking.choices} & set(ACTION_IDS[:8])
+        assert any(c.reason.loved for c in picking.choices)
+        assert all(len(c.reason.predicted) == 2 for c in picking.choices)
+        nights.save_poll(night.id, picking, "poll-9", 5)
+        view = nights.view(night.id)
+        assert view is not None and view.choices == picking.choices
+    finally:
+        services.close()

@@ -447,7 +447,7 @@ async def test_the_first_write_creates_the_user_in_the_same_transaction(emulator
     user = users.find(services.db, "telegram", alice.id)
     assert user is not None and user.name == "Alice"
     if write == "deep link":
-        assert services.pending_movienight(alice.id) == 7
+        assert services.nights.pending(alice.id) == 7
 
 
 async def test_similar_is_timed_like_recommend(emulator, run_bot):
@@ -459,4 +459,3 @@ async def test_similar_is_timed_like_recommend(emulator, run_bot):
     await alice.next_message()
     latency = services.stats().latency
     assert latency["similar"].calls == 1 and latency["recommend"].calls == 1
-    assert list(services.latencies) == list(services.timings.samples("recommend"))

@@ -176,22 +176,26 @@ def test_latency_percentiles_are_nearest_rank_in_milliseconds():
     assert LatencySummary.of([]) is None
     summary = LatencySummary.of([i / 1000 for i in range(100, 0, -1)])  # 1 … 100 ms
     assert summary == LatencySummary(p50_ms=51.0, p95_ms=96.0, calls=100)
+    assert LatencySummary.of([0.010]) == LatencySummary(10.0, 10.0, 1)
+    unsorted = LatencySummary.of([0.3, 0.1, 0.2])
+    assert unsorted is not None and unsorted.calls == 3
+    assert (unsorted.p50_ms, unsorted.p95_ms) == pytest.approx((200, 300))
 
 
 def test_a_models_summary_reads_its_info_and_counts_its_age_from_now():
     info = {"version": 3, "metrics": {"ndcg@10": 0.4123}, "trained_at": 1_000.0}
-    assert ModelSummary.of(info, now=1_000.0 + 5400) == ModelSummary(3, 0.4123, 1.5)
+    assert ModelSummary.of(info, now=1_000.0 + 5400) == ModelSummary(3, 0.4123, 1.5, {})
     assert ModelSummary.of({}, now=7.0) == ModelSummary("?", None, 0.0)
 
 
 def test_stats_report_names_every_timed_operation():
     latency = {"recommend": LatencySummary(2.4, 9.6, 40), "similar": LatencySummary(1, 3, 2)}
-    text = render.stats_report(Stats(2, 7, 900, ModelSummary(3, 0.4123, 1.5), latency))
+    text = render.stats(Stats(2, 7, 900, ModelSummary(3, 0.4123, 1.5, {}), latency))
     assert "Telegram users: 2 · their ratings: 7" in text
     assert "model v3, trained 1.5 h ago, NDCG@10 0.412" in text
     assert "/recommend latency: p50 2 ms, p95 10 ms (40 calls)" in text
     assert "/similar latency: p50 1 ms, p95 3 ms (2 calls)" in text
-    assert "No model loaded." in render.stats_report(Stats(0, 0, 0, None, {}))
+    assert "No model loaded." in render.stats(Stats(0, 0, 0, None, {}))
 
 
 def test_render_says_why_when_a_service_has_nothing_to_show():
