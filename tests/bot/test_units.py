@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
 from bot import keyboards as kb
@@ -218,34 +215,3 @@ def test_button_answers_stay_under_telegrams_limit():
     for note in (render.watchlist_added(Added(long, True)), render.dismissed(long)):
         assert len(note) <= render.MAX_ANSWER and "…" in note
     assert len(render.toast("x" * 300)) == render.MAX_ANSWER
-
-
-# Handler modules held to the 25-line rule. movienight and admin join when their refactor lands.
-THIN_HANDLERS = ["onboarding", "rate", "recommend", "account", "common", "errors"]
-MAX_HANDLER_LINES = 25
-HANDLERS = Path(__file__).parents[2] / "bot" / "handlers"
-
-
-@pytest.mark.parametrize("module", THIN_HANDLERS)
-def test_handlers_are_short_and_never_open_storage(module):
-    source = (HANDLERS / f"{module}.py").read_text()
-    tree = ast.parse(source)
-    long = {
-        node.name: node.end_lineno - node.lineno + 1
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.end_lineno - node.lineno + 1 > MAX_HANDLER_LINES
-    }
-    assert long == {}
-    imported = [
-        name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for name in (
-            [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else [a.name for a in node.names]
-        )
-    ]
-    assert [m for m in imported if m.split(".")[0] in ("storage", "recommender")] == []
-    assert "services.db" not in source
