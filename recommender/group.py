@@ -30,6 +30,7 @@ import numpy as np
 
 from recommender.data import Catalog
 from recommender.hybrid import Filters, Recommender
+from recommender.rerank import pool_size, rerank
 
 STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
 DEFAULT_STRATEGY = "average_without_misery"
@@ -38,7 +39,6 @@ MISERY_STARS = 3.0  # predicted below this for any member: vetoed
 MISERY_SCORE = -1.0  # normalised score below this for any member: vetoed
 LOVED_STARS = 4.0  # a member "loved" a movie they rated at least this
 REASON_STARS = 3.5  # a pick's reason names only members predicted to like it at least this
-POOL_FACTOR, MIN_POOL = 5, 50  # the re-rank chooses n among the best max(5n, 50)
 SIMILAR_DEPTH = 30  # how far down a pick's neighbours we look for a member's loved movie
 DIVERSITY = 0.2  # MMR strength over genre similarity (genres overlap more than content does)
 
@@ -155,29 +155,6 @@ def order(
     return ranked, values
 
 
-def mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:
-    """Maximal marginal relevance: greedily pick (1−s)·relevance − s·max similarity to picks.
-
-    Relevance is rescaled to [0, 1] within the pool. Returns positions into the pool.
-    """
-    rel = np.asarray(relevance, dtype=np.float64)
-    if len(rel) == 0 or n <= 0:
-        return np.empty(0, dtype=np.int64)
-    low, high = rel.min(), rel.max()
-    rel = (rel - low) / (high - low) if high > low else np.zeros_like(rel)
-    closest = np.zeros(len(rel))
-    taken = np.zeros(len(rel), dtype=bool)
-    chosen: list[int] = []
-    for _ in range(min(n, len(rel))):
-        value = (1 - strength) * rel - strength * closest
-        value[taken] = -np.inf
-        best = int(np.argmax(value))
-        chosen.append(best)
-        taken[best] = True
-        closest = np.maximum(closest, similarity[best])
-    return np.asarray(chosen, dtype=np.int64)
-
-
 def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     """Pairwise Jaccard similarity of genre sets (two movies without genres: 0)."""
     names = sorted({g for gs in genres for g in gs})
@@ -254,16 +231,16 @@ def choose(
     else:
         survivors = len(ranked)
     # Re-rank only among equals: survivors among survivors; the fallback keeps its order.
-    pool_size = min(max(POOL_FACTOR * n, MIN_POOL), survivors)
-    pool = ranked[:pool_size]
-    if diversity > 0 and len(pool) > 1:
-        genres = [catalog.genres[i] for i in scored.candidates[pool]]
-        picked = mmr(values[:pool_size], genre_similarity(genres), n, diversity)
-    else:
-        picked = np.arange(min(n, len(pool)))
+    size = pool_size(n, diversity, survivors)
+    pool = ranked[:size]
+
+    def similarity() -> np.ndarray:
+        return genre_similarity([catalog.genres[i] for i in scored.candidates[pool]])
+
+    picked = rerank(values[:size], n, diversity, similarity)
     chosen = [(int(pool[p]), float(values[p])) for p in picked]
     if len(chosen) < n:
-        chosen += [(int(ranked[p]), float(values[p])) for p in range(pool_size, len(ranked))][
+        chosen += [(int(ranked[p]), float(values[p])) for p in range(size, len(ranked))][
             : n - len(chosen)
         ]
     return [(int(scored.candidates[c]), v) for c, v in chosen]

@@ -40,6 +40,7 @@ from recommender.era import Era, EraConfig
 from recommender.genre_lift import GenreLift, GenreLiftConfig
 from recommender.popularity import Popularity, PopularityConfig
 from recommender.predict import BiasedMF, PredictorConfig
+from recommender.rerank import pool_size, rerank, top
 from recommender.trend import Trend, TrendConfig
 from recommender.vocab import Vocab
 
@@ -60,8 +61,10 @@ COMPONENTS = (
 # a liked movie); the others are the same for everyone or judge only a movie's genres and
 # year, and their picks are explained by a genre or by popularity.
 PERSONAL = ("als", "watched", "ease", "content")
-POOL_FACTOR = 5  # the diversity re-rank chooses n picks among the best POOL_FACTOR × n (≥ 50)
-MIN_POOL = 50
+# Onboarding questions: well-known movies spread by MMR at this strength over the best
+# max(ONBOARDING_POOL_FACTOR × n, ONBOARDING_MIN_POOL) by popularity.
+ONBOARDING_DIVERSITY = 0.5
+ONBOARDING_POOL_FACTOR, ONBOARDING_MIN_POOL = 4, 40
 
 
 class RecommenderError(ValueError):
@@ -529,7 +532,7 @@ class Recommender:
         sims = self._likeness(np.array([index]))[0].astype(np.float64)
         sims[index] = -np.inf
         sims[self._indices(exclude)] = -np.inf
-        chosen = _top(sims, n)
+        chosen = top(sims, n)
         ids = self.catalog.items.ids
         reason = Reason("similar", movie_id=int(movie_id))
         return [Pick(int(ids[i]), float(sims[i]), None, reason) for i in chosen]
@@ -551,11 +554,13 @@ class Recommender:
         popularity = np.log1p(self._counts.astype(np.float64))
         popularity[self._indices(exclude)] = -np.inf
         popularity[self._counts == 0] = -np.inf
-        pool = _top(popularity, max(4 * n, 40))
-        if len(pool) == 0:
-            return []
+        available = int(np.isfinite(popularity).sum())
+        size = pool_size(
+            n, ONBOARDING_DIVERSITY, available, ONBOARDING_POOL_FACTOR, ONBOARDING_MIN_POOL
+        )
+        pool = top(popularity, size)
         vectors = self._item_vectors[pool]
-        chosen = _mmr(popularity[pool], vectors @ vectors.T, n, strength=0.5)
+        chosen = rerank(popularity[pool], n, ONBOARDING_DIVERSITY, lambda: vectors @ vectors.T)
         return [int(self.catalog.items.ids[pool[i]]) for i in chosen]
 
     # -- helpers --------------------------------------------------------------------------
@@ -586,10 +591,8 @@ class Recommender:
 
     def _rerank(self, scores: np.ndarray, n: int, strength: float) -> np.ndarray:
         """Top `n` by score, traded against similarity to picks already made (MMR)."""
-        pool = _top(scores, n if strength <= 0 else max(POOL_FACTOR * n, MIN_POOL))
-        if strength <= 0 or len(pool) <= 1:
-            return pool[:n]
-        return pool[_mmr(scores[pool], self._pool_similarity(pool), n, strength)]
+        pool = top(scores, pool_size(n, strength, int(np.isfinite(scores).sum())))
+        return pool[rerank(scores[pool], n, strength, lambda: self._pool_similarity(pool))]
 
     def _pool_similarity(self, pool: np.ndarray) -> np.ndarray:
         """Pairwise similarity used by the re-rank: half genres, half taste (ALS factors).
@@ -842,39 +845,6 @@ def _liked(row: sp.csr_matrix) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     threshold = min(float(row.data.mean()), 4.0)
     return row.indices[row.data >= threshold].astype(np.int64)
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` highest finite scores, best first (ties: lower index first)."""
-    finite = np.flatnonzero(np.isfinite(scores))
-    if len(finite) == 0:
-        return finite
-    n = min(n, len(finite))
-    part = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
-    order = np.lexsort((part, -scores[part]))
-    return part[order]
-
-
-def _mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:
-    """Maximal marginal relevance: greedily pick (1−s)·relevance − s·max similarity to picks.
-
-    `relevance` is rescaled to [0, 1] within the pool so `strength` means the same for every
-    user. Returns positions into the pool, in pick order.
-    """
-    rel = relevance.astype(np.float64)
-    low, high = rel.min(), rel.max()
-    rel = (rel - low) / (high - low) if high > low else np.zeros_like(rel)
-    closest = np.zeros(len(rel))
-    taken = np.zeros(len(rel), dtype=bool)
-    order: list[int] = []
-    for _ in range(min(n, len(rel))):
-        value = (1 - strength) * rel - strength * closest
-        value[taken] = -np.inf
-        best = int(np.argmax(value))
-        order.append(best)
-        taken[best] = True
-        closest = np.maximum(closest, similarity[best])
-    return np.asarray(order, dtype=np.int64)
 
 
 class ModelHolder:
