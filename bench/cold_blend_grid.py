@@ -33,8 +33,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from recommender.evaluate import holdout_split
 from recommender.hybrid import COMPONENTS, HybridConfig
+from recommender.splits import holdout_split
 from recommender.suite import BlendTable
 
 GRID = {

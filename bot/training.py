@@ -19,9 +19,10 @@ from bot.settings import Settings
 from recommender.als import ALSError
 from recommender.artifacts import ArtifactError
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import EvaluationError, evaluate_ranking, evaluate_rating, holdout_split
+from recommender.evaluate import evaluate_ranking, evaluate_rating
 from recommender.hybrid import HybridConfig, Recommender, RecommenderError
 from recommender.predict import PredictorError
+from recommender.splits import EvaluationError, holdout_split
 from storage import models
 from storage import movies as movie_store
 from storage import ratings as rating_store

@@ -19,18 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import (
-    KS,
-    RELEVANCE,
-    EvaluationError,
-    Scorer,
-    dataset_counts,
-    evaluate_ranking,
-    evaluate_rating,
-    parse_protocol,
-    split,
-    validation_split,
-)
+from recommender.evaluate import Scorer, dataset_counts, evaluate_ranking, evaluate_rating
+from recommender.metrics import KS
+from recommender.splits import RELEVANCE, EvaluationError, parse_protocol, split, validation_split
 
 log = logging.getLogger(__name__)
 

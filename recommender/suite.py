@@ -27,17 +27,10 @@ import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings, user_moments
 from recommender.ease import MEMORY_LIMIT_BYTES, CatalogTooLargeError, check_memory
-from recommender.evaluate import (
-    BATCH_USERS,
-    RELEVANCE,
-    EvaluationError,
-    evaluate_ranking,
-    list_metrics,
-    scored_users,
-    top_k,
-    validation_split,
-)
+from recommender.evaluate import BATCH_USERS, evaluate_ranking
+from recommender.metrics import list_metrics, top_k
 from recommender.report import ModelSkipped, ModelSpec, ProgressFn
+from recommender.splits import RELEVANCE, EvaluationError, scored_users, validation_split
 
 log = logging.getLogger(__name__)
 
@@ -433,7 +426,7 @@ def tune_hybrid(
     replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their values). Returns the
     tuned.json content: the full configuration and every validation figure behind it.
     """
-    from recommender.evaluate import split
+    from recommender.splits import split
 
     started = time.perf_counter()
     train, _ = split(ratings, protocol, seed=seed, cold_share=cold_share)

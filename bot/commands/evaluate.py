@@ -213,7 +213,7 @@ def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: Any) -> dict:
     """Tune and write tuned.json; returns what was written."""
-    from recommender.evaluate import EvaluationError
+    from recommender.splits import EvaluationError
     from recommender.suite import tune_hybrid, write_tuned
 
     cold_n = getattr(args, "cold_n", 5)
@@ -275,8 +275,8 @@ def validation_lines(tuned: dict) -> list[str]:
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Every model side by side on one split; Markdown on stdout, JSON and PNG on request."""
-    from recommender.evaluate import EvaluationError, parse_protocol
     from recommender.report import compare, markdown, plot, write_json
+    from recommender.splits import EvaluationError, parse_protocol
     from recommender.suite import TunedFileError, read_tuned, standard_specs
 
     if args.protocol == "group":
@@ -347,10 +347,10 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def run_group(args: argparse.Namespace, settings: Settings) -> int:
     """The group protocol (recommender.group_eval): every aggregation strategy and popularity
     on the same synthetic groups; the list length is the poll's 5."""
-    from recommender.evaluate import holdout_split
     from recommender.group_eval import GroupEvaluationError, evaluate_groups, markdown
     from recommender.hybrid import Recommender
     from recommender.report import write_json
+    from recommender.splits import holdout_split
     from recommender.suite import TunedFileError, hybrid_config, read_tuned
 
     if args.groups < 1:

@@ -10,17 +10,13 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import (
+from recommender.evaluate import dataset_counts, evaluate_ranking, evaluate_rating
+from recommender.metrics import item_self_information, list_metrics, top_k
+from recommender.splits import (
     EvaluationError,
-    dataset_counts,
-    evaluate_ranking,
-    evaluate_rating,
     given_n_split,
     holdout_split,
-    item_self_information,
-    list_metrics,
     parse_protocol,
-    top_k,
     validation_split,
 )
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from recommender.data import Catalog, Ratings, history_row
-from recommender.evaluate import evaluate_rating, holdout_split
+from recommender.evaluate import evaluate_rating
 from recommender.predict import BiasedMF, PredictorConfig
+from recommender.splits import holdout_split
 
 
 @pytest.fixture(scope="module")
