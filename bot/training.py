@@ -83,7 +83,7 @@ def ratings_from_db(
 
 def config_for(settings: Settings, overrides: dict | None = None) -> HybridConfig:
     """The committed defaults, overlaid with `<model_dir>/tuned.json` and CLI overrides."""
-    from recommender.suite import hybrid_config, read_tuned
+    from recommender.tuned import hybrid_config, read_tuned
 
     try:
         config = hybrid_config(read_tuned(settings.model_dir))

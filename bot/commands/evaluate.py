@@ -205,7 +205,7 @@ def _progress() -> Callable[[str, int, int], None]:
 
 
 def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
-    from recommender.suite import TUNED_FILE
+    from recommender.tuned import TUNED_FILE
 
     output = getattr(args, "output", None)
     return Path(output) if output else Path(settings.model_dir) / TUNED_FILE
@@ -214,7 +214,8 @@ def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
 def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: Any) -> dict:
     """Tune and write tuned.json; returns what was written."""
     from recommender.splits import EvaluationError
-    from recommender.suite import tune_hybrid, write_tuned
+    from recommender.tuned import write_tuned
+    from recommender.tuning import tune_hybrid
 
     cold_n = getattr(args, "cold_n", 5)
     if args.k < 1 or cold_n < 1:
@@ -245,7 +246,7 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
 
 def run_tune(args: argparse.Namespace, settings: Settings) -> int:
     """Tune on validation data and save the values `train` will use."""
-    from recommender.suite import summary
+    from recommender.tuned import summary
 
     catalog, ratings = _load(settings, args.include_telegram)
     tuned = _tune(args, settings, catalog, ratings)
@@ -265,7 +266,7 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 def validation_lines(tuned: dict) -> list[str]:
     """What each tuning stage achieved on validation, one line per stage."""
-    from recommender.suite import validation_summary
+    from recommender.tuned import validation_summary
 
     return [
         f"{stage}: validation {metric} {before:.4f} (first tried) → {after:.4f} (chosen)"
@@ -277,7 +278,8 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Every model side by side on one split; Markdown on stdout, JSON and PNG on request."""
     from recommender.report import compare, markdown, plot, write_json
     from recommender.splits import EvaluationError, parse_protocol
-    from recommender.suite import TunedFileError, read_tuned, standard_specs
+    from recommender.suite import standard_specs
+    from recommender.tuned import TunedFileError, read_tuned
 
     if args.protocol == "group":
         return run_group(args, settings)
@@ -351,7 +353,7 @@ def run_group(args: argparse.Namespace, settings: Settings) -> int:
     from recommender.hybrid import Recommender
     from recommender.report import write_json
     from recommender.splits import holdout_split
-    from recommender.suite import TunedFileError, hybrid_config, read_tuned
+    from recommender.tuned import TunedFileError, hybrid_config, read_tuned
 
     if args.groups < 1:
         raise _cli_error("--groups must be at least 1")

@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from recommender.suite import write_tuned
+from recommender.tuned import write_tuned
 from storage import models
 from storage.db import Database
 from tests.bot.test_private_chat import card_for

@@ -677,7 +677,7 @@ def test_given_n_validation_for_a_large_n_cuts_from_20_ratings_as_the_protocol_d
 
 def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a_prior() -> None:
     from recommender.hybrid import BlendConfig
-    from recommender.suite import blend_fields, blend_steps
+    from recommender.tuning import blend_fields, blend_steps
 
     blend = BlendConfig()
     delayed = {f for f in blend_fields(blend, "_cold") if min(blend_steps(f)) < 0}
@@ -689,14 +689,14 @@ def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a
 @pytest.mark.parametrize("suffix", ["_warm", "_cold"])
 def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     from recommender.hybrid import COMPONENTS, BlendConfig
-    from recommender.suite import blend_fields
+    from recommender.tuning import blend_fields
 
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
 
 
 @pytest.mark.parametrize("batch", [1, 1000])
 def test_blend_tuning_scores_the_trend_at_each_validation_users_time(batch: int) -> None:
-    from recommender.suite import BlendTable
+    from recommender.tuning import BlendTable
     from tests.recommender import synthetic
     from tests.recommender.test_scorers import SMALL
 
