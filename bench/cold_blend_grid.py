@@ -33,7 +33,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from recommender.hybrid import COMPONENTS, HybridConfig
+from recommender.config import HybridConfig
+from recommender.scoring import COMPONENTS
 from recommender.splits import holdout_split
 from recommender.tuning import BlendTable
 

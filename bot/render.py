@@ -14,7 +14,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.keyboards import CallbackCodec, markup
 from bot.profile import TasteProfile
-from recommender.hybrid import Pick, Reason, Recommender
+from recommender.explain import Reason
+from recommender.hybrid import Pick, Recommender
 from storage.movies import Movie
 
 MAX_TEXT = 4096

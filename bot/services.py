@@ -13,8 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from bot.settings import Settings
+from recommender.filters import Filters
 from recommender.group import GroupPick, Member, recommend_group
-from recommender.hybrid import Filters, ModelHolder, Pick, Recommender
+from recommender.hybrid import ModelHolder, Pick, Recommender
 from storage import movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie

@@ -18,9 +18,11 @@ import numpy as np
 from bot.settings import Settings
 from recommender.als import ALSError
 from recommender.artifacts import ArtifactError
+from recommender.component import RecommenderError
+from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import evaluate_ranking, evaluate_rating
-from recommender.hybrid import HybridConfig, Recommender, RecommenderError
+from recommender.evaluate import measure_ranking, measure_rating
+from recommender.hybrid import Recommender
 from recommender.predict import PredictorError
 from recommender.splits import EvaluationError, holdout_split
 from storage import models
@@ -118,8 +120,8 @@ def validate(
             return {}
         progress("validating on a holdout split")
         model = Recommender.train(train_part, catalog, config)
-        ranking = evaluate_ranking(_Blend(model), train_part, test_part, catalog, fit=False)
-        rating = evaluate_rating(_Predictor(model), train_part, test_part, fit=False)
+        ranking = measure_ranking(_Blend(model), train_part, test_part, catalog)
+        rating = measure_rating(_Predictor(model), train_part, test_part)
     except (EvaluationError, RecommenderError, ALSError, PredictorError) as exc:
         log.info("validation skipped: %s", exc)
         return {}
@@ -138,9 +140,6 @@ class _Blend:
     def __init__(self, model: Recommender) -> None:
         self.model, self.params = model, {}
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> _Blend:
-        return self
-
     def score(self, rows, when=None):
         return self.model._hybrid.score(rows, when)
 
@@ -150,9 +149,6 @@ class _Predictor:
 
     def __init__(self, model: Recommender) -> None:
         self.model = model
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> _Predictor:
-        return self
 
     def predict(self, rows):
         return self.model._predictor.predict(rows)

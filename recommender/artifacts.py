@@ -25,7 +25,9 @@ FORMAT = "moviebot-model"
 # 3: the hybrid gained a trend component ("trend/…": daily liked ratings per movie).
 # 4: the hybrid gained era and genre-lift components ("era/…": age and release-year shares
 #    of the ratings; "genres/…": genre shares).
-FORMAT_VERSION = 4
+# 5: the quality prior became a component of its own ("quality/counts", "quality/means");
+#    popularity keeps only its scores and counts.
+FORMAT_VERSION = 5
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

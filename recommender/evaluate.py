@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol, Self
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.component import Estimator, Scorer
 from recommender.data import Catalog, Ratings, genre_matrix, user_moments
 from recommender.metrics import KS, Accumulator, item_self_information, top_k
 from recommender.splits import RELEVANCE, EvaluationError, scored_users
@@ -25,40 +26,30 @@ BATCH_CELLS = 20_000_000
 Progress = Callable[[int, int], None]
 
 
-class Scorer(Protocol):
-    name: str
-    params: dict
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self: ...
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray: ...
-
-
-class TimeAware(Protocol):
-    """Optional: a model whose scores depend on when the user rated (`uses_time = True`).
-
-    The harness then calls `score(rows, when=…)` / `rank(rows, k, when=…)` with each user's
-    moment: the median time of their train ratings (`recommender.data.user_moments`), as a
-    user's moment in the bot is when they rate.
-    """
-
-    uses_time: bool
-
-
+@runtime_checkable
 class Ranker(Protocol):
     """Optional: a model that makes its own top-k lists (e.g. with a diversity re-rank).
 
     `rank(rows, k)` returns n × k catalogue indices, best first, -1 for empty slots, never an
-    item stored in `rows`. `evaluate_ranking` uses it instead of `score` when present.
+    item stored in `rows`. The harness uses it instead of `score` when present.
     """
 
     def rank(self, rows: sp.csr_matrix, k: int) -> np.ndarray: ...
 
 
+@runtime_checkable
 class RatingPredictor(Protocol):
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self: ...
+    """A fitted model that predicts stars: n × n_items for these users' rows."""
 
     def predict(self, rows: sp.csr_matrix) -> np.ndarray: ...
+
+
+def uses_time(model: object) -> bool:
+    """Whether a model's scores depend on when the user rated (`uses_time = True`): the
+    harness then passes each user's moment as `when=` to `score` / `rank`, the median time of
+    their train ratings (`recommender.data.user_moments`), as a user's moment in the bot is
+    when they rate."""
+    return bool(getattr(model, "uses_time", False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,6 +66,42 @@ def _check_pair(train: Ratings, test: Ratings, catalog: Catalog | None = None) -
 
 
 def evaluate_ranking(
+    model: Estimator[Scorer],
+    train: Ratings,
+    test: Ratings,
+    catalog: Catalog,
+    k: int = 10,
+    relevance: float = RELEVANCE,
+    ks: Sequence[int] = KS,
+    *,
+    batch: int = BATCH_USERS,
+    progress: Progress | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Fit `model` on `train`, then `measure_ranking`; "fit_seconds" says how long fitting
+    took."""
+    _check_pair(train, test, catalog)
+    started = time.perf_counter()
+    scorer = model.fit(train, catalog)
+    fit_seconds = time.perf_counter() - started
+    out = measure_ranking(
+        scorer,
+        train,
+        test,
+        catalog,
+        k,
+        relevance,
+        ks,
+        batch=batch,
+        progress=progress,
+        max_users=max_users,
+        seed=seed,
+    )
+    return out | {"fit_seconds": fit_seconds}
+
+
+def measure_ranking(
     scorer: Scorer,
     train: Ratings,
     test: Ratings,
@@ -83,7 +110,6 @@ def evaluate_ranking(
     relevance: float = RELEVANCE,
     ks: Sequence[int] = KS,
     *,
-    fit: bool = True,
     batch: int = BATCH_USERS,
     progress: Progress | None = None,
     max_users: int | None = None,
@@ -91,18 +117,13 @@ def evaluate_ranking(
 ) -> dict[str, float]:
     """Rank the whole catalogue for every scored user from their train row; score the top k.
 
-    Fits `scorer` on `train` first unless `fit=False` (then it must already be fitted on
-    exactly this train). `max_users` scores a random sample of that many scored users
-    (`default_rng(seed)`), for data sets too large to score everyone. Returns every metric at
-    each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were scored), "fit_seconds"
-    and "score_seconds".
+    `scorer` is fitted on exactly this `train`. `max_users` scores a random sample of that
+    many scored users (`default_rng(seed)`), for data sets too large to score everyone.
+    Returns every metric at each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were
+    scored), "fit_seconds" (0: fitted before) and "score_seconds".
     """
     _check_pair(train, test, catalog)
     all_ks = sorted(set(ks) | {k})
-    started = time.perf_counter()
-    if fit:
-        scorer = scorer.fit(train, catalog) or scorer
-    fit_seconds = time.perf_counter() - started if fit else 0.0
     users = scored_users(test, relevance)
     if len(users) == 0:
         raise EvaluationError("no test user has a relevant rating: nothing to score")
@@ -115,13 +136,13 @@ def evaluate_ranking(
     for start in range(0, len(users), batch):
         rows = users[start : start + batch]
         history = train.matrix[rows]
-        when = user_moments(train, rows) if getattr(scorer, "uses_time", False) else None
+        when = user_moments(train, rows) if uses_time(scorer) else None
         top = _lists(scorer, history, max(all_ks), when)
         acc.add(top, (test.matrix[rows] >= relevance).toarray(), genres, info)
         if progress is not None:
             progress(min(start + batch, len(users)), len(users))
     out = acc.result()
-    out["fit_seconds"] = fit_seconds
+    out["fit_seconds"] = 0.0
     out["score_seconds"] = time.perf_counter() - started
     return out
 
@@ -132,9 +153,9 @@ def _lists(
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
     best `score`s after excluding the history. Checked, so a leak cannot inflate figures.
     `when` (each user's moment, given for time-aware models only) is passed on when given."""
-    name = getattr(scorer, "name", type(scorer).__name__)
-    timed = {} if when is None else {"when": when}
-    if hasattr(scorer, "rank"):
+    name = scorer.name
+    timed: dict[str, Any] = {} if when is None else {"when": when}
+    if isinstance(scorer, Ranker):
         top = np.asarray(scorer.rank(history, k, **timed), dtype=np.int64)
         if top.shape != (history.shape[0], k):
             raise EvaluationError(
@@ -155,24 +176,31 @@ def _lists(
 
 
 def evaluate_rating(
-    predictor: RatingPredictor,
+    model: Estimator[RatingPredictor],
     train: Ratings,
     test: Ratings,
-    catalog: Catalog | None = None,
+    catalog: Catalog,
     *,
-    fit: bool = True,
     batch: int = BATCH_USERS,
     progress: Progress | None = None,
 ) -> dict[str, float]:
-    """RMSE, MAE and MSE of predicted stars on every test rating, clipped to the train scale.
-
-    Fits on `train` first unless `fit=False` (fitting needs `catalog`).
-    """
+    """Fit `model` on `train`, then `measure_rating`."""
     _check_pair(train, test, catalog)
-    if fit:
-        if catalog is None:
-            raise EvaluationError("fitting a predictor needs the catalogue")
-        predictor = predictor.fit(train, catalog) or predictor
+    predictor = model.fit(train, catalog)
+    return measure_rating(predictor, train, test, batch=batch, progress=progress)
+
+
+def measure_rating(
+    predictor: RatingPredictor,
+    train: Ratings,
+    test: Ratings,
+    *,
+    batch: int = BATCH_USERS,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """RMSE, MAE and MSE of predicted stars on every test rating, clipped to the train scale
+    (`predictor` is fitted on exactly this `train`)."""
+    _check_pair(train, test)
     test_m = test.matrix.tocsr()
     users = np.flatnonzero(np.diff(test_m.indptr) > 0)
     if len(users) == 0:

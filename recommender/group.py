@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.data import Catalog
-from recommender.hybrid import Filters, Recommender
+from recommender.filters import Filters
+from recommender.hybrid import Recommender
 from recommender.rerank import pool_size, rerank
 
 STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
@@ -169,23 +170,6 @@ def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
 
-def allowed(catalog: Catalog, filters: Filters | None) -> np.ndarray:
-    """Boolean mask of catalogue movies that pass the genre and year filters."""
-    mask = np.ones(len(catalog), dtype=bool)
-    if filters is None:
-        return mask
-    if filters.genres:
-        mask &= np.fromiter(
-            (bool(filters.genres.intersection(g)) for g in catalog.genres), bool, len(catalog)
-        )
-    years = catalog.years
-    if filters.year_min is not None:
-        mask &= years >= filters.year_min
-    if filters.year_max is not None:
-        mask &= (years <= filters.year_max) & (years > 0)
-    return mask
-
-
 # -- with a model --------------------------------------------------------------------------------
 
 
@@ -197,7 +181,7 @@ def score_members(
 ) -> MemberScores:
     """Normalised relevance and predicted stars of every candidate movie for every member."""
     catalog = model.catalog
-    mask = allowed(catalog, filters)
+    mask = model.allowed(filters)
     for member in members:
         mask[_indices(catalog, member.ratings)] = False
     mask[_indices(catalog, exclude)] = False

@@ -9,13 +9,25 @@ hybrid as the harness sees it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.als import ALS
+from recommender.component import Estimator, Scorer, Unfitted, unfitted
+from recommender.config import HybridConfig
+from recommender.content import Content
 from recommender.data import Catalog, Ratings
-from recommender.ease import MEMORY_LIMIT_BYTES, CatalogTooLargeError, check_memory
+from recommender.ease import (
+    EASE,
+    MEMORY_LIMIT_BYTES,
+    CatalogTooLargeError,
+    EASEConfig,
+    check_memory,
+)
+from recommender.hybrid import Recommender
+from recommender.popularity import Popularity
 from recommender.report import ModelSkipped, ModelSpec
 from recommender.splits import EvaluationError
 from recommender.tuned import hybrid_config
@@ -24,32 +36,42 @@ EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 
 
 class ServedHybrid:
-    """The `Recommender` the bot serves, as a scorer/ranker/predictor for the harness."""
+    """The `Recommender` the bot serves, as a scorer/ranker/predictor for the harness.
 
-    name = "hybrid"
-    uses_time = True  # the trend and era components score each user at their moment
+    `moviebot evaluate`, `moviebot tune` and the figures `/retrain` records all rank through
+    it, so they measure the served lists, re-rank included.
+    """
 
-    def __init__(self, config: Any = None, diversity: float | None = None) -> None:
-        from recommender.hybrid import HybridConfig
+    name: ClassVar[str] = "hybrid"
+    uses_time: ClassVar[bool] = True  # the trend and era score each user at their moment
 
-        self.config = config or HybridConfig()
-        self.params = self.config.to_dict()
+    def __init__(self, model: Recommender, diversity: float | None = None) -> None:
+        self.model = model
         self.diversity = diversity  # None: the configured re-rank strength
-        self.model: Any = None
-        self.catalog: Catalog | None = None
+
+    @classmethod
+    def fit(
+        cls, ratings: Ratings, catalog: Catalog, config: HybridConfig | None = None
+    ) -> ServedHybrid:
+        """Train the served model on `ratings`, as `moviebot train` does."""
+        return cls(Recommender.train(ratings, catalog, config))
+
+    @classmethod
+    def unfitted(cls, config: HybridConfig | None = None) -> Unfitted[ServedHybrid]:
+        """The served model with these settings, for the harness to fit."""
+        return Unfitted(cls.name, lambda ratings, catalog: cls.fit(ratings, catalog, config))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.model.config.to_dict()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.model.catalog
 
     def with_diversity(self, strength: float) -> ServedHybrid:
         """The same fitted model, ranking with another re-rank strength (for tuning it)."""
-        other = ServedHybrid(self.config, diversity=strength)
-        other.model, other.catalog = self.model, self.catalog
-        return other
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
-        from recommender.hybrid import Recommender
-
-        self.model = Recommender.train(ratings, catalog, self.config)
-        self.catalog = catalog
-        return self
+        return ServedHybrid(self.model, diversity=strength)
 
     def _histories(self, rows: sp.csr_matrix) -> list[dict[int, float]]:
         ids = self.catalog.items.ids
@@ -80,7 +102,7 @@ class ServedHybrid:
         return out
 
     def predict(self, rows: sp.csr_matrix) -> np.ndarray:
-        """Predicted stars for every catalogue movie, one row per user."""
+        """Predicted stars for every catalogue movie, one row per user (as the bot shows them)."""
         ids = self.catalog.items.ids.tolist()
         out = np.zeros(rows.shape, dtype=np.float32)
         for u, history in enumerate(self._histories(rows)):
@@ -107,26 +129,21 @@ def standard_specs(
     ALS and the hybrid use the tuned values when given (else the committed defaults); EASE
     chooses λ on validation from `EASE_GRID` and is skipped when `n_items` is too many.
     """
-    from recommender.als import ALS
-    from recommender.content import Content
-    from recommender.ease import EASE
-    from recommender.popularity import Popularity
-
     config = hybrid_config(tuned)
 
-    def ease(params: dict) -> EASE:
+    def ease(params: Mapping[str, Any]) -> Estimator[Scorer]:
         try:
             check_memory(n_items, ease_memory_limit)
         except CatalogTooLargeError as exc:
             raise ModelSkipped(str(exc)) from exc
-        return EASE(params["lambda"], memory_limit=ease_memory_limit)
+        return unfitted(EASE, EASEConfig(params["lambda"], memory_limit=ease_memory_limit))
 
     specs = [
-        ModelSpec("popularity", lambda p: Popularity(config.popularity)),
-        ModelSpec("content", lambda p: Content(config.content)),
-        ModelSpec("als", lambda p: ALS(config.als)),
+        ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
+        ModelSpec("content", lambda p: unfitted(Content, config.content)),
+        ModelSpec("als", lambda p: unfitted(ALS, config.als)),
         ModelSpec("ease", ease, params={"lambda": 500.0}, grid={"lambda": EASE_GRID}),
-        ModelSpec("hybrid", lambda p: ServedHybrid(config), rating=True),
+        ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config), rating=True),
     ]
     if models is None:
         return specs

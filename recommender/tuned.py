@@ -22,7 +22,7 @@ class TunedFileError(ValueError):
 
 def hybrid_config(tuned: Mapping[str, Any] | None = None) -> Any:
     """The hybrid's configuration: the committed defaults overlaid with tuned values."""
-    from recommender.hybrid import HybridConfig
+    from recommender.config import HybridConfig
 
     if not tuned:
         return HybridConfig()

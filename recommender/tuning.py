@@ -17,11 +17,16 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.als import ALS
+from recommender.blend import BlendConfig, add_up, contributions
+from recommender.component import unfitted
+from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings, user_moments
-from recommender.ease import CatalogTooLargeError, check_memory
-from recommender.evaluate import BATCH_USERS, evaluate_ranking
+from recommender.ease import EASE, CatalogTooLargeError, EASEConfig, check_memory
+from recommender.evaluate import BATCH_USERS, measure_ranking
 from recommender.metrics import list_metrics, top_k
-from recommender.report import ModelSkipped, ModelSpec, ProgressFn
+from recommender.report import ModelSkipped, ModelSpec, ProgressFn, tune
+from recommender.scoring import PERSONAL, Hybrid
 from recommender.splits import RELEVANCE, EvaluationError, scored_users, validation_split
 from recommender.suite import EASE_GRID, ServedHybrid
 from recommender.tuned import TUNED_FORMAT, hybrid_config
@@ -72,17 +77,15 @@ class BlendTable:
     @classmethod
     def build(
         cls,
-        config: Any,
+        config: HybridConfig,
         train: Ratings,
         catalog: Catalog,
         protocol: str,
         seed: int,
         batch: int = BATCH_USERS,
     ) -> BlendTable:
-        from recommender.hybrid import Hybrid
-
         fit_part, valid = validation_split(train, protocol, seed=seed)
-        hybrid = Hybrid(config).fit(fit_part, catalog)
+        hybrid = Hybrid.fit(fit_part, catalog, config)
         users = scored_users(valid)
         rows = fit_part.matrix[users]
         when = user_moments(fit_part, users)
@@ -103,21 +106,17 @@ class BlendTable:
             fit_matrix=fit_part.matrix,
         )
 
-    def ndcg(self, blend: Any, catalog: Catalog, k: int) -> float:
-        """Validation NDCG@k of the plain blend (no re-rank) with these weights, computed as
-        `Hybrid.blend` does: Σ weight(component, n ratings) × standardised component score."""
-        weights = blend.weights(self.counts)
-        total = np.zeros(self.rows.shape, dtype=np.float32)
-        for name, part in self.parts.items():
-            total += weights[name][:, None] * part
-        top = top_k(total, k, exclude=self.rows)
+    def ndcg(self, blend: BlendConfig, catalog: Catalog, k: int) -> float:
+        """Validation NDCG@k of the plain blend (no re-rank) with these weights, added up as
+        `Hybrid.blend` adds them: Σ weight(component, n ratings) × component score."""
+        weights = blend.weights(self.counts, self.parts)
+        weighted = (part for _, part in contributions(self.parts, weights))
+        top = top_k(add_up(weighted, self.rows.shape), k, exclude=self.rows)
         return list_metrics(top, self.truth, catalog, self.fit_matrix, ks=(k,))[f"ndcg@{k}"]
 
 
 def blend_steps(name: str) -> tuple[float, ...]:
     """The multipliers coordinate ascent tries for this blend field."""
-    from recommender.hybrid import PERSONAL
-
     if name in KEEP_POSITIVE:
         return POSITIVE_STEPS
     component, _, kind = name.rpartition("_")
@@ -176,11 +175,11 @@ def _tune_als(
     grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[Any, list[dict]]:
     """ALS's factors, regularization and alpha (or `grid`) on a holdout validation split."""
-    from recommender.als import ALS
-    from recommender.report import tune
-
     spec = ModelSpec(
-        "als", lambda p: ALS(replace(config.als, **p)), params={}, grid=grid or ALS_GRID
+        "als",
+        lambda p: unfitted(ALS, replace(config.als, **p)),
+        params={},
+        grid=grid or ALS_GRID,
     )
     best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
     return replace(config, als=replace(config.als, **best)), rows
@@ -195,9 +194,6 @@ def _tune_ease(
     progress: ProgressFn | None,
 ) -> tuple[Any, list[dict]]:
     """EASE's λ for the blend on a holdout validation split; left as is if EASE cannot fit."""
-    from recommender.ease import EASE
-    from recommender.report import tune
-
     if config.ease_lambda is None:
         return config, []
     try:
@@ -205,7 +201,9 @@ def _tune_ease(
     except CatalogTooLargeError as exc:
         log.info("EASE not tuned: %s", exc)
         return config, []
-    spec = ModelSpec("ease", lambda p: EASE(p["lambda"]), grid={"lambda": EASE_GRID})
+    spec = ModelSpec(
+        "ease", lambda p: unfitted(EASE, EASEConfig(p["lambda"])), grid={"lambda": EASE_GRID}
+    )
     best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
     return replace(config, ease_lambda=float(best["lambda"])), rows
 
@@ -226,20 +224,19 @@ def _tune_diversity(
     allowed = set(DIVERSITY_GRID)
     for protocol in ("holdout", f"given-{cold_n}"):
         fit_part, valid = validation_split(train, protocol, seed=seed)
-        served = ServedHybrid(config).fit(fit_part, catalog)
+        served = ServedHybrid.fit(fit_part, catalog, config)
         label = f"tune re-rank ({protocol})"
         found = []
         for i, strength in enumerate(DIVERSITY_GRID):
             if progress is not None:
                 progress(label, i, len(DIVERSITY_GRID))
-            figures = evaluate_ranking(
+            figures = measure_ranking(
                 served.with_diversity(strength),
                 fit_part,
                 valid,
                 catalog,
                 k=k,
                 ks=(k,),
-                fit=False,
                 max_users=RERANK_USERS,
                 seed=seed,
             )

@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from bot.training import load_current, needs_training
-from recommender.hybrid import Filters
+from recommender.filters import Filters
 from storage import models, movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
@@ -197,8 +197,9 @@ def test_the_holdout_figures_stored_with_a_model_ask_the_blend_at_each_users_tim
     import numpy as np
 
     from bot.training import _Blend
+    from recommender.blend import BlendConfig
     from recommender.data import history_row
-    from recommender.hybrid import BlendConfig, Recommender
+    from recommender.hybrid import Recommender
     from tests.recommender.test_scorers import SMALL
 
     cat = synthetic.catalog()

@@ -17,7 +17,8 @@ from bot.handlers.common import (
     read_button,
     reply,
 )
-from recommender.hybrid import Filters, Pick
+from recommender.filters import Filters
+from recommender.hybrid import Pick
 from storage import movies, ratings
 
 DEFAULT_N, MAX_N = 5, 10

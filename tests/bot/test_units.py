@@ -8,7 +8,8 @@ from bot import render
 from bot.handlers.onboarding import valid_stars
 from bot.handlers.recommend import Request, UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
-from recommender.hybrid import Pick, Reason
+from recommender.explain import Reason
+from recommender.hybrid import Pick
 from storage.movies import Movie
 
 GENRES = ["Action", "Children's", "Comedy", "Film-Noir", "Romance", "Sci-Fi"]

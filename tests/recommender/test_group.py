@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.filters import Filters
 from recommender.group import (
     STRATEGIES,
     GroupError,
@@ -15,7 +16,7 @@ from recommender.group import (
     recommend_group,
     vetoed,
 )
-from recommender.hybrid import Filters, Recommender
+from recommender.hybrid import Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 

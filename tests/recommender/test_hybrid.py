@@ -7,8 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recommender.als import ALS
+from recommender.blend import BlendConfig
 from recommender.data import Catalog, Ratings
-from recommender.hybrid import BlendConfig, Filters, ModelHolder, Reason, Recommender
+from recommender.explain import Reason
+from recommender.filters import Filters
+from recommender.hybrid import ModelHolder, Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 
@@ -208,8 +212,9 @@ def test_the_watched_model_counts_low_ratings_and_survives_save_and_load(model, 
     model.save(path)
     loaded = Recommender.load(path)
     assert "watched" in loaded.info["components"]
+    watched = loaded._hybrid.part("watched", ALS)
     np.testing.assert_array_equal(
-        loaded._hybrid.watched.item_factors_, model._hybrid.watched.item_factors_
+        watched.item_factors, model._hybrid.part("watched", ALS).item_factors
     )
     heavy = {m: 5.0 for m in synthetic.BLOCK_A[:15]} | {m: 1.0 for m in synthetic.BLOCK_B[:5]}
     for history in (disliked_only, COMEDY_FAN, heavy):
