@@ -108,6 +108,8 @@ class Content:
         """Vectors for catalogue movies in this model's feature space (e.g. movies added later)."""
         position = {str(name): j for j, name in enumerate(self.feature_names)}
         indices = list(indices)
+        if not indices:
+            return sp.csr_matrix((0, len(position)), dtype=np.float32)
         rows, cols, vals = [], [], []
         for r, index in enumerate(indices):
             for token, weight in item_tokens(catalog, index).items():

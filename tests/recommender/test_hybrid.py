@@ -188,6 +188,22 @@ def test_movies_added_after_training_are_recommendable_through_content(model):
     assert model.catalog is old  # the original model is unchanged
 
 
+def test_a_catalogue_that_lost_a_movie_is_served_without_it(model):
+    cat = model.catalog
+    gone = synthetic.BLOCK_A[5]
+    keep = [i for i, m in enumerate(cat.items.ids.tolist()) if m != gone]
+    smaller = Catalog.build(
+        cat.items.ids[keep].tolist(),
+        [cat.titles[i] for i in keep],
+        cat.years[keep].tolist(),
+        [cat.genres[i] for i in keep],
+    )
+    served = model.with_catalog(smaller)
+    ids = {p.movie_id for p in served.recommend(COMEDY_FAN, n=30)}
+    assert gone not in ids and len(ids) == 30
+    assert served.similar(synthetic.BLOCK_A[0], n=3)
+
+
 def test_model_holder_swaps_one_reference(model):
     holder = ModelHolder()
     assert holder.current is None
