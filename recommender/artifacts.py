@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,8 @@ def save(
         "fingerprint": fingerprint,
         **meta,
     }
-    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    # Any: np.savez's stub would match an array named "allow_pickle" against its bool flag.
+    payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
     for key, value in payload.items():
         if value.dtype == object:
             raise ArtifactError(f"array {key!r} has dtype object: it would need pickle")

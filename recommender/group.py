@@ -110,7 +110,7 @@ def vetoed(
 ) -> np.ndarray:
     """Movies some member is predicted to dislike (by stars or by normalised score)."""
     scores = np.atleast_2d(scores)
-    out = (scores < min_score).any(axis=0)
+    out = np.asarray((scores < min_score).any(axis=0))
     if stars is not None and np.size(stars):
         out |= (np.atleast_2d(stars) < min_stars).any(axis=0)
     return out
@@ -194,9 +194,9 @@ def score_members(
     relevance = np.vstack([model.relevance(m.ratings)[candidates] for m in informed])
     ids = catalog.items.ids[candidates].tolist()
     stars = np.zeros((len(informed), len(candidates)), dtype=np.float64)
-    for row, member in enumerate(informed):
+    for position, member in enumerate(informed):
         predicted = model.predict(member.ratings, ids)
-        stars[row] = [predicted.get(movie_id, np.nan) for movie_id in ids]
+        stars[position] = [predicted.get(movie_id, np.nan) for movie_id in ids]
     stars = np.nan_to_num(stars, nan=MISERY_STARS)
     return MemberScores(tuple(m.key for m in informed), candidates, normalise(relevance), stars)
 

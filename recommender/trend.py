@@ -103,12 +103,12 @@ class Trend:
         unique, inverse = np.unique(moments, return_inverse=True)
         day = np.floor((unique - self.start) / SECONDS_PER_DAY)
         before = (day[:, None] - days[None, :]).astype(np.float32)  # moments × days with likes
-        seen = before >= 0
+        seen = np.asarray(before >= 0)
         kernel = np.where(seen, np.exp(-np.maximum(before, 0) / self.config.tau_days), 0)
         local = np.asarray(daily.T @ kernel.T.astype(np.float32)).T
         so_far = np.asarray(daily.T @ seen.T.astype(np.float32)).T
         all_time = np.asarray(daily.sum(axis=0), dtype=np.float32)
-        so_far = np.where(seen.any(axis=1)[:, None], so_far, all_time)
+        so_far = np.where(np.asarray(seen.any(axis=1))[:, None], so_far, all_time)
         scores = np.log1p(local + self.config.prior_share * so_far).astype(np.float32)
         return np.asarray(scores[inverse.ravel()])
 

@@ -226,7 +226,7 @@ def _tune_diversity(
         fit_part, valid = validation_split(train, protocol, seed=seed)
         served = ServedHybrid.fit(fit_part, catalog, config)
         label = f"tune re-rank ({protocol})"
-        found = []
+        found: list[dict[str, Any]] = []
         for i, strength in enumerate(DIVERSITY_GRID):
             if progress is not None:
                 progress(label, i, len(DIVERSITY_GRID))
