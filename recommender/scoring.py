@@ -92,6 +92,14 @@ class Hybrid:
         self.unknown = np.asarray(unknown, dtype=bool)
         self.unknown.setflags(write=False)
         self.timings = dict(timings or {})
+        # The same for every user: scored once, not on every request.
+        self._shared: dict[str, np.ndarray] = {}
+        for part in PARTS:
+            if part.shared and part.name in self.parts:
+                row = self.parts[part.name].score(sp.csr_matrix((1, len(self.unknown))))
+                if part.standardised:
+                    row = standardise(row, over=~self.unknown)
+                self._shared[part.name] = _read_only(row[0])
 
     @property
     def params(self) -> dict[str, Any]:
@@ -133,12 +141,12 @@ class Hybrid:
             if model is None:
                 continue
             if part.shared:
-                scores = model.score(sp.csr_matrix((1, rows.shape[1])))
-            else:
-                scores = model.score(rows, when)
+                out[part.name] = self._shared[part.name]
+                continue
+            scores = model.score(rows, when)
             if part.standardised:
                 scores = standardise(scores, over=~unknown)
-            out[part.name] = scores[0] if part.shared else scores
+            out[part.name] = scores
         if unknown.any():
             # Nobody had rated these movies at training time: a component that knows nothing
             # about them lets another speak for them (content for the collaborative models).
@@ -218,3 +226,8 @@ class Hybrid:
         unknown[change.added] = True
         parts = {name: model.reindexed(change) for name, model in self.parts.items()}
         return Hybrid(self.config, parts, unknown, self.timings)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
