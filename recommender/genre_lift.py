@@ -8,8 +8,8 @@ log q(g) − log p(g) over its genres (0 without genres): positive for genres th
 than people do, negative for those they avoid, 0 for a user with no ratings.
 
 A user's movies count from `from_stars` up, whatever their stars: what matters is which
-movies they choose to watch (liked movies alone did worse on validation), but a genre they
-rated low should not be offered more of. As for `recommender.era`, the lifts are in
+movies they choose to watch (docs/tuning.md), but a genre they rated low should not be
+offered more of. As for `recommender.era`, the lifts are in
 natural units and not standardised, so they speak loudly for users whose few ratings are
 all of a kind and softly for everyone else; each user's row is centred.
 """

@@ -38,14 +38,9 @@ ALS_GRID = {
     "regularization": (5.0, 20.0, 50.0),
     "alpha": (1.0, 2.0, 5.0),
 }
-# Multipliers tried for each blend weight, one weight at a time (coordinate ascent). The cold
-# weight of a component that learns from the user's ratings may also turn negative (weights
-# are clipped at 0), which holds it back until the user has rated enough. Tuning never turns
-# a warm weight or a prior's weight negative (the other multipliers are ≥ 0, so a weight
-# keeps its sign): a negative warm weight tuned on new users' carves once turned ALS off for
-# every user. The trend's warm weight is negative by design (it fades out as ratings
-# accumulate) and stays so. The pivot (ratings at which a user is half-way from cold to
-# warm) stays positive.
+# Multipliers coordinate ascent tries for each blend weight, one weight at a time: ≥ 0, so a
+# weight keeps its sign, except a personal component's cold weight, which may turn negative
+# (held back until the user has rated enough); the pivot stays positive. Why: docs/tuning.md.
 BLEND_STEPS = (0.0, 0.5, 1.0, 2.0)
 COLD_STEPS = (-1.0, *BLEND_STEPS)
 POSITIVE_STEPS = (0.25, 0.5, 2.0, 4.0)
@@ -56,10 +51,6 @@ DIVERSITY_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 DIVERSITY_NDCG_TOLERANCE = 0.01
 # Re-rank tuning ranks through the served path one user at a time: a sample is enough.
 RERANK_USERS = 400
-
-
-# ---------------------------------------------------------------------------------------------
-# Tuning the served configuration
 
 
 @dataclass(frozen=True)
