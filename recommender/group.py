@@ -15,7 +15,8 @@ others. The group score of a movie is then one of (Masthoff's classic strategies
 Members with fewer than `MIN_RATINGS` ratings have *neutral* preferences: they are part of the
 group (they vote) but their row does not move the scores. A group with no informed member gets
 the model's popular, diverse list. Movies any member rated, and `exclude`d ones, are never
-picked; a diversity re-rank (maximal marginal relevance over genres) keeps the top five from
+picked, and `Filters` hold as for one user (`Recommender.allowed`); the re-rank of
+`recommender.rerank` (the single-user one, here over genre similarity) keeps the top five from
 being five sequels of one film.
 
 Everything here is pure: a `Recommender` and plain mappings in, frozen dataclasses out.
