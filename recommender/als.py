@@ -82,15 +82,12 @@ class ALS:
 
         cfg = config or ALSConfig()
         check_ratings(ratings, catalog, cls.name)
-        n_users = int((np.diff(ratings.matrix.indptr) > 0).sum())
         n_items = ratings.matrix.shape[1]
         if n_items <= cfg.factors:
             raise ALSError(
                 f"ALS with {cfg.factors} factors needs more than {cfg.factors} movies "
                 f"(have {n_items}): lower the factors or add data"
             )
-        if n_users == 0:
-            raise ALSError("ALS needs at least one user with ratings")
         model = AlternatingLeastSquares(
             factors=cfg.factors,
             regularization=cfg.regularization,
