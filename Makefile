@@ -1,7 +1,7 @@
 # Two commands are all a newcomer needs:
 #   make run    set everything up, fetch MovieLens 100K, train, start the bot
 #               (on Telegram if TELEGRAM_BOT_TOKEN is set, otherwise the offline chat)
-#   make test   run the linter, the format check and the test suite
+#   make test   run the linter, the format check, the type checker and the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

@@ -47,8 +47,11 @@ from typing import Any
 
 import numpy as np
 
-from recommender.evaluate import KS, evaluate_ranking, split
-from recommender.hybrid import COMPONENTS, BlendConfig, HybridConfig
+from recommender.blend import BlendConfig
+from recommender.config import HybridConfig
+from recommender.evaluate import KS, evaluate_ranking
+from recommender.scoring import COMPONENTS
+from recommender.splits import split
 from recommender.suite import ServedHybrid
 
 FULL = "full"

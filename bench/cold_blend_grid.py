@@ -13,7 +13,7 @@ For each seed, the holdout split of the data-set ratings is made as `moviebot ev
 it, and only its train part is used: three validation carves are cut from it (holdout,
 given-5 and given-3, in which every user with at least 2N train ratings keeps N), the
 hybrid's components are fitted once per carve, and every grid point is only a re-weighting of
-their scores (`recommender.suite.BlendTable`, as `moviebot tune` does). Prints the
+their scores (`recommender.tuning.BlendTable`, as `moviebot tune` does). Prints the
 committed defaults' row, the reference row, each component alone and the best grid points by
 mean given-5 validation NDCG@10, with the given-3 and holdout means beside them: a point
 qualifies when neither is more than 0.5% below the reference's (by default the committed
@@ -33,9 +33,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from recommender.evaluate import holdout_split
-from recommender.hybrid import COMPONENTS, HybridConfig
-from recommender.suite import BlendTable
+from recommender.config import HybridConfig
+from recommender.scoring import COMPONENTS
+from recommender.splits import holdout_split
+from recommender.tuning import BlendTable
 
 GRID = {
     "als_cold": (-1.0, -0.5, -0.3, -0.15, 0.0),

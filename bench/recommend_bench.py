@@ -25,8 +25,10 @@ from dataclasses import replace
 import numpy as np
 
 from recommender.als import ALSConfig
+from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings
-from recommender.hybrid import Filters, HybridConfig, Recommender
+from recommender.filters import Filters
+from recommender.hybrid import Recommender
 from recommender.predict import PredictorConfig
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Animation")

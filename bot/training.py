@@ -18,10 +18,14 @@ import numpy as np
 from bot.settings import Settings
 from recommender.als import ALSError
 from recommender.artifacts import ArtifactError
+from recommender.component import RecommenderError
+from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import EvaluationError, evaluate_ranking, evaluate_rating, holdout_split
-from recommender.hybrid import HybridConfig, Recommender, RecommenderError
+from recommender.evaluate import measure_ranking, measure_rating
+from recommender.hybrid import Recommender
 from recommender.predict import PredictorError
+from recommender.splits import EvaluationError, holdout_split
+from recommender.suite import ServedHybrid
 from storage import models
 from storage import movies as movie_store
 from storage import ratings as rating_store
@@ -82,7 +86,7 @@ def ratings_from_db(
 
 def config_for(settings: Settings, overrides: dict | None = None) -> HybridConfig:
     """The committed defaults, overlaid with `<model_dir>/tuned.json` and CLI overrides."""
-    from recommender.suite import hybrid_config, read_tuned
+    from recommender.tuned import hybrid_config, read_tuned
 
     try:
         config = hybrid_config(read_tuned(settings.model_dir))
@@ -110,15 +114,16 @@ def needs_training(db: Database, settings: Settings) -> str | None:
 def validate(
     ratings: Ratings, catalog: Catalog, config: HybridConfig, progress: Progress
 ) -> dict[str, float]:
-    """Holdout figures of this configuration (fit on 80%, scored on the rest), for the record."""
+    """Holdout figures of this configuration (fit on 80%, scored on the rest), for the record:
+    the served lists, re-rank included, through the same adapter as `moviebot evaluate`."""
     try:
         train_part, test_part = holdout_split(ratings, seed=VALIDATION_SEED)
         if test_part.nnz == 0:
             return {}
         progress("validating on a holdout split")
-        model = Recommender.train(train_part, catalog, config)
-        ranking = evaluate_ranking(_Blend(model), train_part, test_part, catalog, fit=False)
-        rating = evaluate_rating(_Predictor(model), train_part, test_part, fit=False)
+        served = ServedHybrid.fit(train_part, catalog, config)
+        ranking = measure_ranking(served, train_part, test_part, catalog)
+        rating = measure_rating(served, train_part, test_part)
     except (EvaluationError, RecommenderError, ALSError, PredictorError) as exc:
         log.info("validation skipped: %s", exc)
         return {}
@@ -126,36 +131,6 @@ def validate(
     out = {k: round(float(v), 4) for k, v in ranking.items() if k in keep}
     out.update({k: round(float(rating[k]), 4) for k in ("rmse", "mae")})
     return out
-
-
-class _Blend:
-    """A trained Recommender's blended scores, as an evaluation scorer."""
-
-    name = "hybrid"
-    uses_time = True  # scored at each user's moment, as `moviebot evaluate` does
-    params: dict
-
-    def __init__(self, model: Recommender) -> None:
-        self.model, self.params = model, {}
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> _Blend:
-        return self
-
-    def score(self, rows, when=None):
-        return self.model._hybrid.score(rows, when)
-
-
-class _Predictor:
-    """A trained Recommender's rating predictor, as an evaluation predictor."""
-
-    def __init__(self, model: Recommender) -> None:
-        self.model = model
-
-    def fit(self, ratings: Ratings, catalog: Catalog) -> _Predictor:
-        return self
-
-    def predict(self, rows):
-        return self.model._predictor.predict(rows)
 
 
 def train(

@@ -11,24 +11,30 @@ factors), so a rating made a second ago counts and a new user needs no retrain.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from recommender.component import CatalogChange, RecommenderError, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
 log = logging.getLogger(__name__)
 
 
-class ALSError(ValueError):
+class ALSError(RecommenderError):
     """ALS cannot be trained on these data (too few items, non-finite factors, …)."""
 
 
 @dataclass(frozen=True)
 class ALSConfig:
+    """`factors`, `regularization` (λ), `iterations` and `seed` are implicit's; a rating of at
+    least `positive_from` stars has confidence 1 + `alpha` · (1 + `slope` · stars above it);
+    lower ratings are dropped, or with `negative_weight` > 0 say "not this one"."""
+
     factors: int = 64
     regularization: float = 50.0
     alpha: float = 8.0
@@ -39,46 +45,49 @@ class ALSConfig:
     seed: int = 0
 
 
+def confidence(rows: sp.csr_matrix, cfg: ALSConfig) -> sp.csr_matrix:
+    """Stars → implicit's confidence matrix (negative entries mean "disliked")."""
+    conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+    stars = conf.data
+    positive = stars >= cfg.positive_from
+    values = np.where(
+        positive,
+        1.0 + cfg.alpha * (1.0 + cfg.slope * (stars - cfg.positive_from)),
+        -(1.0 + cfg.alpha * cfg.negative_weight),
+    )
+    keep = positive | (cfg.negative_weight > 0)
+    conf.data = np.where(keep, values, 0.0).astype(np.float32)
+    conf.eliminate_zeros()
+    return conf
+
+
 class ALS:
     """Item factors from implicit's ALS; user factors solved on demand from a ratings row."""
 
-    name = "als"
+    name: ClassVar[str] = "als"
 
-    def __init__(self, config: ALSConfig | None = None) -> None:
-        self.config = config or ALSConfig()
-        self.params = asdict(self.config)
-        self.item_factors_: np.ndarray | None = None
-        self._gram: np.ndarray | None = None
+    def __init__(self, config: ALSConfig, item_factors: np.ndarray) -> None:
+        self.config = config
+        self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+        y = self.item_factors.astype(np.float64)
+        self._gram = y.T @ y + config.regularization * np.eye(y.shape[1])
 
-    def confidence(self, rows: sp.csr_matrix) -> sp.csr_matrix:
-        """Stars → implicit's confidence matrix (negative entries mean "disliked")."""
-        cfg = self.config
-        conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-        stars = conf.data
-        positive = stars >= cfg.positive_from
-        values = np.where(
-            positive,
-            1.0 + cfg.alpha * (1.0 + cfg.slope * (stars - cfg.positive_from)),
-            -(1.0 + cfg.alpha * cfg.negative_weight),
-        )
-        keep = positive | (cfg.negative_weight > 0)
-        conf.data = np.where(keep, values, 0.0).astype(np.float32)
-        conf.eliminate_zeros()
-        return conf
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: ALSConfig | None = None) -> Self:
         from implicit.cpu.als import AlternatingLeastSquares
 
-        cfg = self.config
-        n_users = int((np.diff(ratings.matrix.indptr) > 0).sum())
+        cfg = config or ALSConfig()
+        check_ratings(ratings, catalog, cls.name)
         n_items = ratings.matrix.shape[1]
         if n_items <= cfg.factors:
             raise ALSError(
                 f"ALS with {cfg.factors} factors needs more than {cfg.factors} movies "
                 f"(have {n_items}): lower the factors or add data"
             )
-        if n_users == 0:
-            raise ALSError("ALS needs at least one user with ratings")
         model = AlternatingLeastSquares(
             factors=cfg.factors,
             regularization=cfg.regularization,
@@ -89,22 +98,16 @@ class ALS:
         )
         # implicit runs its own threads; a multi-threaded BLAS underneath would oversubscribe.
         with threadpool_limits(1, "blas"):
-            model.fit(self.confidence(ratings.matrix), show_progress=False)
+            model.fit(confidence(ratings.matrix, cfg), show_progress=False)
         factors = np.ascontiguousarray(model.item_factors, dtype=np.float32)
         if not np.all(np.isfinite(factors)):
             raise ALSError("ALS produced non-finite item factors: check the ratings for NaNs")
-        self._set_factors(factors)
-        return self
-
-    def _set_factors(self, factors: np.ndarray) -> None:
-        self.item_factors_ = factors
-        y = factors.astype(np.float64)
-        self._gram = y.T @ y + self.config.regularization * np.eye(y.shape[1])
+        return cls(cfg, factors)
 
     def user_factors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: x = (YᵀY + λI + Yᵀ(C−I)Y)⁻¹ YᵀCp for each row, exactly as training."""
-        factors = self._fitted()
-        conf = self.confidence(rows)
+        factors = self.item_factors
+        conf = confidence(rows, self.config)
         out = np.zeros((conf.shape[0], factors.shape[1]), dtype=np.float32)
         for u in range(conf.shape[0]):
             start, end = conf.indptr[u], conf.indptr[u + 1]
@@ -118,19 +121,20 @@ class ALS:
             out[u] = np.linalg.solve(a, b)
         return out
 
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
-        return self.user_factors(rows) @ self._fitted().T
-
-    def _fitted(self) -> np.ndarray:
-        if self.item_factors_ is None:
-            raise RuntimeError("ALS is not fitted: call fit() first")
-        return self.item_factors_
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
+        return self.user_factors(rows) @ self.item_factors.T
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"item_factors": self._fitted()}
+        return {"item_factors": self.item_factors}
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> ALS:
-        model = cls(ALSConfig(**params))
-        model._set_factors(np.ascontiguousarray(arrays["item_factors"], dtype=np.float32))
-        return model
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: ALSConfig
+    ) -> Self:
+        factors = arrays["item_factors"]
+        check_rows(factors, catalog, cls.name)
+        return cls(config, factors)
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training get zero factors: ALS knows nothing of them."""
+        return type(self)(self.config, change.gather(self.item_factors))

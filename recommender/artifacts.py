@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,9 @@ FORMAT = "moviebot-model"
 # 3: the hybrid gained a trend component ("trend/…": daily liked ratings per movie).
 # 4: the hybrid gained era and genre-lift components ("era/…": age and release-year shares
 #    of the ratings; "genres/…": genre shares).
-FORMAT_VERSION = 4
+# 5: the quality prior became a component of its own ("quality/counts", "quality/means");
+#    popularity keeps only its scores and counts.
+FORMAT_VERSION = 5
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 
@@ -46,7 +49,8 @@ def save(
         "fingerprint": fingerprint,
         **meta,
     }
-    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    # Any: np.savez's stub would match an array named "allow_pickle" against its bool flag.
+    payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
     for key, value in payload.items():
         if value.dtype == object:
             raise ArtifactError(f"array {key!r} has dtype object: it would need pickle")

@@ -10,9 +10,9 @@ nobody has rated yet, get sensible recommendations.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +20,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 from sklearn.preprocessing import normalize
 
+from recommender.component import CatalogChange, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
@@ -68,52 +69,47 @@ def _kind(feature: str) -> str:
 class Content:
     """TF-IDF item vectors and rating-weighted user profiles, scored by cosine similarity."""
 
-    name = "content"
+    name: ClassVar[str] = "content"
 
-    def __init__(self, config: ContentConfig | None = None) -> None:
-        self.config = config or ContentConfig()
-        self.params = asdict(self.config)
-        self.vectors_: sp.csr_matrix | None = None  # items × features, rows L2-normalised
-        self.feature_names_: np.ndarray | None = None
-        self.idf_: np.ndarray | None = None
-        self.global_mean_: float = 3.0
+    def __init__(
+        self,
+        config: ContentConfig,
+        vectors: sp.csr_matrix,
+        feature_names: np.ndarray,
+        idf: np.ndarray,
+        global_mean: float,
+    ) -> None:
+        self.config = config
+        self.vectors = vectors  # items × features, rows L2-normalised
+        self.feature_names = np.asarray(feature_names, dtype=str)
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self.global_mean = float(global_mean)
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: ContentConfig | None = None) -> Self:
+        cfg = config or ContentConfig()
+        check_ratings(ratings, catalog, cls.name)
         bags = [item_tokens(catalog, i) for i in range(len(catalog))]
         vectorizer = DictVectorizer(dtype=np.float32, sort=True)
         counts = vectorizer.fit_transform(bags).tocsc()
         df = np.diff(counts.indptr)
-        keep = np.flatnonzero(df >= self.config.min_df)
-        names = vectorizer.get_feature_names_out()[keep]
+        keep = np.flatnonzero(df >= cfg.min_df)
+        names = np.asarray(vectorizer.get_feature_names_out()[keep], dtype=str)
         counts = counts[:, keep].tocsr()
-        tfidf = TfidfTransformer(sublinear_tf=True, norm=None).fit(counts)
-        self.feature_names_ = np.asarray(names, dtype=str)
-        self.idf_ = tfidf.idf_.astype(np.float32)
-        self.vectors_ = self._vectorise(counts)
-        self.global_mean_ = float(ratings.matrix.data.mean()) if ratings.nnz else 3.0
-        return self
-
-    def _kind_weights(self) -> np.ndarray:
-        table = {
-            "genre": self.config.genre_weight,
-            "decade": self.config.decade_weight,
-            "title": self.config.title_weight,
-        }
-        kinds = [_kind(str(f)) for f in self.feature_names_]
-        return np.array([table.get(k, self.config.feature_weight) for k in kinds], np.float32)
-
-    def _vectorise(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        """Counts (items × kept features) → weighted TF-IDF rows of unit length."""
-        tf = counts.copy().astype(np.float32)
-        tf.data = 1.0 + np.log(np.maximum(tf.data, 1e-6))
-        weighted = tf @ sp.diags(self.idf_ * self._kind_weights())
-        return normalize(weighted.tocsr(), norm="l2", copy=False).astype(np.float32)
+        idf = TfidfTransformer(sublinear_tf=True, norm=None).fit(counts).idf_.astype(np.float32)
+        vectors = _vectorise(counts, idf * _kind_weights(cfg, names))
+        return cls(cfg, vectors, names, idf, float(ratings.matrix.data.mean()))
 
     def transform(self, catalog: Catalog, indices: Iterable[int]) -> sp.csr_matrix:
         """Vectors for catalogue movies in this model's feature space (e.g. movies added later)."""
-        self._fitted()
-        position = {str(name): j for j, name in enumerate(self.feature_names_)}
+        position = {str(name): j for j, name in enumerate(self.feature_names)}
         indices = list(indices)
+        if not indices:
+            return sp.csr_matrix((0, len(position)), dtype=np.float32)
         rows, cols, vals = [], [], []
         for r, index in enumerate(indices):
             for token, weight in item_tokens(catalog, index).items():
@@ -125,55 +121,85 @@ class Content:
         counts = sp.csr_matrix(
             (np.asarray(vals, np.float32), (rows, cols)), shape=(len(indices), len(position))
         )
-        return self._vectorise(counts)
+        return _vectorise(counts, self.idf * _kind_weights(self.config, self.feature_names))
 
     def profiles(self, rows: sp.csr_matrix) -> sp.csr_matrix:
         """Users' content profiles: Σ (stars − shrunk user mean) × item vector."""
-        vectors = self._fitted()
         rows = sp.csr_matrix(rows, dtype=np.float32)
         counts = np.diff(rows.indptr)
         sums = np.asarray(rows.sum(axis=1)).ravel()
         k = self.config.shrinkage
-        centre = (sums + k * self.global_mean_) / (counts + k)
+        centre = (sums + k * self.global_mean) / (counts + k)
         centred = rows.copy()
         centred.data = centred.data - np.repeat(centre, counts).astype(np.float32)
-        return centred @ vectors
+        return centred @ self.vectors
 
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of every movie to each user's profile (n × n_items)."""
-        vectors = self._fitted()
         profiles = self.profiles(rows)
         # Items × profiles as a sparse-times-dense product: one pass over the item vectors.
         dense = np.asarray(profiles.T.todense(), dtype=np.float32)  # features × n
         norms = np.linalg.norm(dense, axis=0)
         dense /= np.where(norms > 0, norms, 1.0)
-        return np.ascontiguousarray((vectors @ dense).T, dtype=np.float32)
-
-    def _fitted(self) -> sp.csr_matrix:
-        if self.vectors_ is None:
-            raise RuntimeError("Content is not fitted: call fit() first")
-        return self.vectors_
+        return np.ascontiguousarray((self.vectors @ dense).T, dtype=np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        vectors = self._fitted()
+        vectors = self.vectors
         return {
             "data": vectors.data,
             "indices": vectors.indices,
             "indptr": vectors.indptr,
             "shape": np.array(vectors.shape, dtype=np.int64),
-            "feature_names": self.feature_names_,
-            "idf": self.idf_,
-            "global_mean": np.array([self.global_mean_], dtype=np.float64),
+            "feature_names": self.feature_names,
+            "idf": self.idf,
+            "global_mean": np.array([self.global_mean], dtype=np.float64),
         }
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> Content:
-        model = cls(ContentConfig(**params))
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: ContentConfig
+    ) -> Self:
         shape = tuple(int(x) for x in arrays["shape"])
-        model.vectors_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape
+        vectors = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+        check_rows(vectors, catalog, cls.name)
+        return cls(
+            config,
+            vectors,
+            arrays["feature_names"],
+            arrays["idf"],
+            float(arrays["global_mean"][0]),
         )
-        model.feature_names_ = arrays["feature_names"].astype(str)
-        model.idf_ = arrays["idf"].astype(np.float32)
-        model.global_mean_ = float(arrays["global_mean"][0])
-        return model
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training get vectors from what they are (genres, year, …)."""
+        vectors, old, added = self.vectors, change.old, change.added
+        new_rows = self.transform(change.catalog, added)
+        position = np.where(old >= 0, old, 0)
+        position[added] = vectors.shape[0] + np.arange(len(added))
+        stacked = sp.vstack([vectors, new_rows]).tocsr()[position]
+        # as an artifact would hold it, so a saved copy scores the same
+        moved = self.to_arrays() | {
+            "data": stacked.data,
+            "indices": stacked.indices,
+            "indptr": stacked.indptr,
+            "shape": np.array(stacked.shape, dtype=np.int64),
+        }
+        return self.from_arrays(moved, change.catalog, self.config)
+
+
+def _kind_weights(config: ContentConfig, names: np.ndarray) -> np.ndarray:
+    table = {
+        "genre": config.genre_weight,
+        "decade": config.decade_weight,
+        "title": config.title_weight,
+    }
+    kinds = [_kind(str(f)) for f in names]
+    return np.array([table.get(k, config.feature_weight) for k in kinds], np.float32)
+
+
+def _vectorise(counts: sp.csr_matrix, weights: np.ndarray) -> sp.csr_matrix:
+    """Counts (items × kept features) → TF-IDF rows weighted by kind, of unit length."""
+    tf = counts.copy().astype(np.float32)
+    tf.data = 1.0 + np.log(np.maximum(tf.data, 1e-6))
+    weighted = tf @ sp.diags(weights)
+    return normalize(weighted.tocsr(), norm="l2", copy=False).astype(np.float32)

@@ -8,12 +8,15 @@ It is the strong baseline every report shows, and can be a blend component.
 
 from __future__ import annotations
 
-from typing import Self
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
+from recommender.component import CatalogChange, Unavailable, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
 DEFAULT_LAMBDA = 500.0
@@ -22,7 +25,7 @@ MEMORY_LIMIT_BYTES = 4 * 1024**3
 COPIES = 3
 
 
-class CatalogTooLargeError(MemoryError):
+class CatalogTooLargeError(Unavailable, MemoryError):
     """The items × items matrices EASE needs would not fit in the memory limit."""
 
 
@@ -41,46 +44,79 @@ def check_memory(n_items: int, limit: int = MEMORY_LIMIT_BYTES) -> None:
         )
 
 
+@dataclass(frozen=True)
+class EASEConfig:
+    """`lam`: the ridge penalty λ (> 0); `memory_limit`: bytes EASE may use at its peak."""
+
+    lam: float = DEFAULT_LAMBDA
+    memory_limit: int = MEMORY_LIMIT_BYTES
+
+    def __post_init__(self) -> None:
+        if self.lam <= 0:
+            raise ValueError(f"EASE needs λ > 0, got {self.lam}")
+
+
 class EASE:
     """Scorer: fit on binarised ratings, score = history (binarised) · B."""
 
-    name = "ease"
+    name: ClassVar[str] = "ease"
 
-    def __init__(self, lam: float = DEFAULT_LAMBDA, memory_limit: int = MEMORY_LIMIT_BYTES):
-        if lam <= 0:
-            raise ValueError(f"EASE needs λ > 0, got {lam}")
-        self.lam = float(lam)
-        self.memory_limit = int(memory_limit)
-        self.weights: np.ndarray | None = None
+    def __init__(self, config: EASEConfig, weights: np.ndarray) -> None:
+        self.config = config
+        # C order: scoring sums rows of B (see `score`)
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
 
     @property
-    def params(self) -> dict:
-        return {"lambda": self.lam}
+    def params(self) -> dict[str, Any]:
+        return {"lambda": self.config.lam}
 
-    def fit(self, ratings: Ratings, catalog: Catalog | None = None) -> Self:
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: EASEConfig | None = None) -> Self:
         """Solve for B in closed form on the binary train matrix."""
+        cfg = config or EASEConfig()
         n_items = ratings.matrix.shape[1]
-        check_memory(n_items, self.memory_limit)
+        check_memory(n_items, cfg.memory_limit)
+        check_ratings(ratings, catalog, cls.name)
         x = _binary(ratings.matrix).astype(np.float64)
         gram = (x.T @ x).toarray()
-        gram[np.diag_indices(n_items)] += self.lam
+        gram[np.diag_indices(n_items)] += cfg.lam
         # Invert in place (overwrite_a) so the Gram matrix and its inverse share one buffer.
         inv = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
         del gram
         weights = inv / (-np.diag(inv))
         weights[np.diag_indices(n_items)] = 0.0
-        self.weights = weights.astype(np.float32)
-        return self
+        return cls(cfg, weights.astype(np.float32))
 
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
-        """n × n_items scores for these histories (only which movies were rated matters)."""
-        if self.weights is None:
-            raise RuntimeError("EASE.score called before fit")
-        if rows.shape[1] != self.weights.shape[0]:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
+        """n × n_items scores for these histories (only which movies were rated matters):
+        the sum of B's rows of the rated movies, so the n² matrix is never copied."""
+        weights = self.weights
+        if rows.shape[1] != weights.shape[0]:
             raise ValueError(
-                f"rows have {rows.shape[1]} items, the model was fitted on {self.weights.shape[0]}"
+                f"rows have {rows.shape[1]} items, the model was fitted on {weights.shape[0]}"
             )
-        return np.asarray(_binary(rows) @ self.weights, dtype=np.float32)
+        binary = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+        binary.data[:] = 1.0
+        out = np.empty(rows.shape, dtype=np.float32)
+        for u in range(rows.shape[0]):
+            cols = binary.indices[binary.indptr[u] : binary.indptr[u + 1]]
+            out[u] = weights[cols].sum(axis=0) if len(cols) else 0.0
+        return out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights}
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: EASEConfig
+    ) -> Self:
+        weights = arrays["weights"]
+        check_rows(weights, catalog, cls.name)
+        return cls(config, weights)
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training neither suggest nor are suggested by any other."""
+        return type(self)(self.config, change.gather(change.gather(self.weights).T).T)
 
 
 def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:

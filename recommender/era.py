@@ -24,13 +24,15 @@ before centring. The bot asks at the latest training rating, as for the trend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import gaussian_filter1d
 
+from recommender.component import CatalogChange, check_ratings
 from recommender.data import Catalog, Ratings, rating_times
 
 AGES = np.arange(-5, 121)  # ages (rating year − release year) f is kept for; others clipped
@@ -68,25 +70,54 @@ def _share(counts: np.ndarray, sigma: float, floor: float) -> np.ndarray:
 class Era:
     """Scores every movie by how well its release year suits each user (see the module)."""
 
-    name = "era"
+    name: ClassVar[str] = "era"
 
-    def __init__(self, config: EraConfig | None = None) -> None:
-        self.config = config or EraConfig()
-        self.params = asdict(self.config)
-        self.first_year_ = 0  # release years are indexed from here
-        self.release_: np.ndarray | None = None  # g: release-year shares of the ratings
-        self.ages_: np.ndarray | None = None  # f over `AGES`; empty without rating times
-        self.rating_years_: np.ndarray | None = None  # (calendar year, share of ratings)
-        self.latest_: float = np.nan  # the latest rating's time
-        self.years_: np.ndarray = np.zeros(0, dtype=np.int64)  # each movie's release year
-        # Built once by `_prepare` (serving reuses them on every request, from any thread):
-        self._index = np.zeros(0, dtype=np.int64)  # each movie's position in `release_`
-        self._per_year: sp.csr_matrix | None = None  # movies of known year × release years
-        self._kernel: np.ndarray | None = None  # release years × release years
+    def __init__(
+        self,
+        config: EraConfig,
+        years: np.ndarray,
+        first_year: int,
+        release: np.ndarray,
+        ages: np.ndarray,
+        rating_years: np.ndarray,
+        latest: float,
+    ) -> None:
+        self.config = config
+        self.years = np.asarray(years, dtype=np.int64)  # each movie's release year, 0: unknown
+        self.first_year = int(first_year)  # release years are indexed from here
+        self.release = np.asarray(release, dtype=np.float64)  # g: release-year shares
+        self.ages = np.asarray(ages, dtype=np.float64)  # f over `AGES`; empty without times
+        # (calendar year, share of ratings) rows
+        self.rating_years = np.asarray(rating_years, dtype=np.float64).reshape(-1, 2)
+        self.latest = float(latest)  # the latest rating's time (NaN without times)
+        # What every request needs, built once (serving reuses them from any thread):
+        known = self.years > 0
+        # movies released after the last year seen in training count as that year's
+        self._index = np.clip(self.years - self.first_year, 0, len(self.release) - 1)
+        self._per_year = sp.csr_matrix(  # movies of known year × release years
+            (np.ones(int(known.sum())), (np.flatnonzero(known), self._index[known])),
+            shape=(len(self.years), len(self.release)),
+        )
+        span = np.arange(len(self.release))
+        apart = span[:, None] - span[None, :]
+        width = config.bandwidth_years
+        self._kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
         self._log_marginal: np.ndarray | None = None  # log m(y) for each movie
-        self._at_latest: np.ndarray | None = None  # the moment's lift at `latest_`
+        self._at_latest: np.ndarray | None = None  # the moment's lift at `latest`
+        if len(self.ages):
+            on, share = self.rating_years[:, 0].astype(np.int64), self.rating_years[:, 1]
+            log_marginal = np.log(np.maximum(share @ self._ages_at(on), TINY))
+            self._log_marginal = log_marginal
+            self._at_latest = self._moment(calendar_years(np.array([self.latest])), log_marginal)
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: EraConfig | None = None) -> Self:
+        cfg = config or EraConfig()
+        check_ratings(ratings, catalog, cls.name)
         matrix = ratings.matrix.tocsr()
         years = np.asarray(catalog.years, dtype=np.int64)
         known = years[years > 0]
@@ -96,54 +127,25 @@ class Era:
         last = int(known.max(initial=0))
         if times is not None:
             last = max(last, int(calendar_years(times).max()))
-        self.first_year_ = int(known.min()) if len(known) else last
-        span = max(last, self.first_year_) - self.first_year_ + 1
-        self.release_ = _share(
-            np.bincount(rated[dated] - self.first_year_, minlength=span)[:span],
-            self.config.smooth_release_years,
-            self.config.floor,
+        first_year = int(known.min()) if len(known) else last
+        span = max(last, first_year) - first_year + 1
+        release = _share(
+            np.bincount(rated[dated] - first_year, minlength=span)[:span],
+            cfg.smooth_release_years,
+            cfg.floor,
         )
         if times is None or not dated.any():
-            self.ages_, self.rating_years_, self.latest_ = np.zeros(0), np.zeros((0, 2)), np.nan
-        else:
-            when = calendar_years(times)
-            ages = np.clip(when[dated] - rated[dated], AGES[0], AGES[-1]) - AGES[0]
-            self.ages_ = _share(
-                np.bincount(ages, minlength=len(AGES)),
-                self.config.smooth_years,
-                self.config.floor,
-            )
-            on, count = np.unique(when[dated], return_counts=True)
-            self.rating_years_ = np.column_stack([on, count / count.sum()]).astype(np.float64)
-            self.latest_ = float(times.max())
-        self.years_ = years
-        return self._prepare()
-
-    def _prepare(self) -> Self:
-        """The arrays every request needs that depend only on the fitted model."""
-        release = self._fitted()
-        known = self.years_ > 0
-        # movies released after the last year seen in training count as that year's
-        self._index = np.clip(self.years_ - self.first_year_, 0, len(release) - 1)
-        self._per_year = sp.csr_matrix(
-            (np.ones(int(known.sum())), (np.flatnonzero(known), self._index[known])),
-            shape=(len(self.years_), len(release)),
-        )
-        span = np.arange(len(release))
-        apart = span[:, None] - span[None, :]
-        width = self.config.bandwidth_years
-        self._kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
-        self._log_marginal = self._at_latest = None
-        if len(self.ages_):
-            on, share = self.rating_years_[:, 0].astype(np.int64), self.rating_years_[:, 1]
-            self._log_marginal = np.log(np.maximum(share @ self._ages_at(on), TINY))
-            self._at_latest = self._moment(calendar_years(np.array([self.latest_])))
-        return self
+            return cls(cfg, years, first_year, release, np.zeros(0), np.zeros((0, 2)), np.nan)
+        when = calendar_years(times)
+        ages = np.clip(when[dated] - rated[dated], AGES[0], AGES[-1]) - AGES[0]
+        age_shares = _share(np.bincount(ages, minlength=len(AGES)), cfg.smooth_years, cfg.floor)
+        on, count = np.unique(when[dated], return_counts=True)
+        rating_years = np.column_stack([on, count / count.sum()]).astype(np.float64)
+        return cls(cfg, years, first_year, release, age_shares, rating_years, float(times.max()))
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """n_users × n_items era lifts, centred per user; `when`: each user's moment (Unix
         seconds; None or NaN: the latest training rating)."""
-        self._fitted()
         rows = sp.csr_matrix(rows)
         n_users = rows.shape[0]
         lift = self._own(rows)
@@ -151,18 +153,18 @@ class Era:
             given = np.asarray(when, dtype=np.float64).reshape(-1)
             if len(given) != n_users:
                 raise ValueError(f"{len(given)} moments for {n_users} users")
-            if self._at_latest is not None:
-                moments = np.where(np.isfinite(given), given, self.latest_)
-                lift += self._moment(calendar_years(moments))
+            if self._log_marginal is not None:
+                moments = np.where(np.isfinite(given), given, self.latest)
+                lift += self._moment(calendar_years(moments), self._log_marginal)
         elif self._at_latest is not None:
             lift += self._at_latest
-        lift[:, self.years_ <= 0] = 0.0
+        lift[:, self.years <= 0] = 0.0
         lift -= lift.mean(axis=1, keepdims=True)
         return lift.astype(np.float32)
 
     def _own(self, rows: sp.csr_matrix) -> np.ndarray:
         """log(k + own_mix·g) − log((1 + own_mix)·g) at each movie's year; 0 without history."""
-        release = self.release_
+        release = self.release
         rated = sp.csr_matrix(rows >= self.config.from_stars, dtype=np.float64)
         counts = np.asarray((rated @ self._per_year).todense())  # users × release years
         density = counts @ self._kernel
@@ -171,39 +173,43 @@ class Era:
         own = np.where(totals > 0, density / np.where(totals > 0, totals, 1.0), release[None, :])
         lift = np.log(np.maximum(own + mix * release, TINY))
         lift -= np.log(np.maximum((1 + mix) * release, TINY))
-        return lift[:, self._index]
+        return np.asarray(lift[:, self._index])
 
     def _ages_at(self, years: np.ndarray) -> np.ndarray:
         """f(r − y) for each calendar year r (rows) and each movie's release year y."""
-        ages = np.clip(years[:, None] - self.years_[None, :], AGES[0], AGES[-1])
-        return self.ages_[ages - AGES[0]]
+        ages = np.clip(years[:, None] - self.years[None, :], AGES[0], AGES[-1])
+        return np.asarray(self.ages[ages - AGES[0]])
 
-    def _moment(self, years: np.ndarray) -> np.ndarray:
+    def _moment(self, years: np.ndarray, log_marginal: np.ndarray) -> np.ndarray:
         """log f(r − y) − log m(y) for each calendar year r (one per user) and movie year y."""
         unique, inverse = np.unique(years, return_inverse=True)
-        lift = np.log(np.maximum(self._ages_at(unique), TINY)) - self._log_marginal
-        return lift[inverse.ravel()]
-
-    def _fitted(self) -> np.ndarray:
-        if self.release_ is None:
-            raise RuntimeError("Era is not fitted: call fit() first")
-        return self.release_
+        lift = np.log(np.maximum(self._ages_at(unique), TINY)) - log_marginal
+        return np.asarray(lift[inverse.ravel()])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
-            "release": self._fitted(),
-            "ages": self.ages_,
-            "rating_years": self.rating_years_,
-            "numbers": np.array([self.first_year_, self.latest_], dtype=np.float64),
+            "release": self.release,
+            "ages": self.ages,
+            "rating_years": self.rating_years,
+            "numbers": np.array([self.first_year, self.latest], dtype=np.float64),
         }
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray], years: np.ndarray) -> Era:
-        model = cls(EraConfig(**params))
-        model.release_ = arrays["release"].astype(np.float64)
-        model.ages_ = arrays["ages"].astype(np.float64)
-        model.rating_years_ = arrays["rating_years"].astype(np.float64).reshape(-1, 2)
-        first, model.latest_ = (float(x) for x in arrays["numbers"])
-        model.first_year_ = int(first)
-        model.years_ = np.asarray(years, dtype=np.int64)
-        return model._prepare()
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: EraConfig
+    ) -> Self:
+        """The release years are the catalogue's, so movies added since keep theirs."""
+        first, latest = (float(x) for x in arrays["numbers"])
+        return cls(
+            config,
+            catalog.years,
+            int(first),
+            arrays["release"],
+            arrays["ages"],
+            arrays["rating_years"],
+            latest,
+        )
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training are judged by their release year like any other."""
+        return self.from_arrays(self.to_arrays(), change.catalog, self.config)

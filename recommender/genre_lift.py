@@ -8,20 +8,22 @@ log q(g) − log p(g) over its genres (0 without genres): positive for genres th
 than people do, negative for those they avoid, 0 for a user with no ratings.
 
 A user's movies count from `from_stars` up, whatever their stars: what matters is which
-movies they choose to watch (liked movies alone did worse on validation), but a genre they
-rated low should not be offered more of. As for `recommender.era`, the lifts are in
+movies they choose to watch (docs/tuning.md), but a genre they rated low should not be
+offered more of. As for `recommender.era`, the lifts are in
 natural units and not standardised, so they speak loudly for users whose few ratings are
 all of a kind and softly for everyone else; each user's row is centred.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.component import CatalogChange, check_ratings
 from recommender.data import Catalog, Ratings, genre_matrix
 
 
@@ -34,56 +36,54 @@ class GenreLiftConfig:
 class GenreLift:
     """Scores every movie by the user's lift for its genres (see the module)."""
 
-    name = "genres"
+    name: ClassVar[str] = "genres"
 
-    def __init__(self, config: GenreLiftConfig | None = None) -> None:
-        self.config = config or GenreLiftConfig()
-        self.params = asdict(self.config)
-        self.names_: np.ndarray | None = None  # genre names
-        self.shares_: np.ndarray | None = None  # p(g)
-        self.genres_: sp.csr_matrix | None = None  # items × genres
-        self._mean_of: np.ndarray | None = None  # genres × items: a movie's mean over its genres
+    def __init__(
+        self, config: GenreLiftConfig, names: np.ndarray, shares: np.ndarray, catalog: Catalog
+    ) -> None:
+        self.config = config
+        self.names = np.asarray(names, dtype=str)  # genre names
+        self.shares = np.asarray(shares, dtype=np.float64)  # p(g)
+        # items × genres; a genre the model never saw gives no lift
+        self.genres = genre_matrix(catalog, self.names.tolist())[1]
+        per_movie = np.asarray(self.genres.sum(axis=1)).ravel()
+        weights = self.genres.multiply(1.0 / np.maximum(per_movie, 1.0)[:, None])
+        self._mean_of = np.asarray(weights.T.todense())  # genres × items: mean over its genres
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
-        names, self.genres_ = genre_matrix(catalog)
-        self.names_ = np.array(names, dtype=str)
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: GenreLiftConfig | None = None) -> Self:
+        check_ratings(ratings, catalog, cls.name)
+        names, genres = genre_matrix(catalog)
         rated = np.bincount(ratings.matrix.tocsr().indices, minlength=len(catalog))
-        labels = self.genres_.T @ rated.astype(np.float64) + 1.0
-        self.shares_ = labels / labels.sum()
-        return self._prepare()
+        labels = genres.T @ rated.astype(np.float64) + 1.0
+        return cls(
+            config or GenreLiftConfig(), np.array(names, dtype=str), labels / labels.sum(), catalog
+        )
 
-    def _prepare(self) -> Self:
-        per_movie = np.asarray(self.genres_.sum(axis=1)).ravel()
-        weights = self.genres_.multiply(1.0 / np.maximum(per_movie, 1.0)[:, None])
-        self._mean_of = np.asarray(weights.T.todense())
-        return self
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """n_users × n_items genre lifts, centred per user."""
-        shares, genres = self._fitted(), self.genres_
         rated = sp.csr_matrix(rows >= self.config.from_stars, dtype=np.float64)
-        counts = np.asarray((rated @ genres).todense())  # users × genres
+        counts = np.asarray((rated @ self.genres).todense())  # users × genres
         prior = self.config.prior
-        own = (counts + prior * shares) / (counts.sum(axis=1, keepdims=True) + prior)
-        lift = np.log(own) - np.log(shares)
+        own = (counts + prior * self.shares) / (counts.sum(axis=1, keepdims=True) + prior)
+        lift = np.log(own) - np.log(self.shares)
         scores = lift @ self._mean_of
         scores -= scores.mean(axis=1, keepdims=True)
-        return scores.astype(np.float32)
-
-    def _fitted(self) -> np.ndarray:
-        if self.shares_ is None:
-            raise RuntimeError("GenreLift is not fitted: call fit() first")
-        return self.shares_
+        return np.asarray(scores, dtype=np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"names": self.names_, "shares": self._fitted()}
+        return {"names": self.names, "shares": self.shares}
 
     @classmethod
     def from_arrays(
-        cls, params: dict, arrays: dict[str, np.ndarray], catalog: Catalog
-    ) -> GenreLift:
-        model = cls(GenreLiftConfig(**params))
-        model.names_ = np.asarray(arrays["names"], dtype=str)
-        model.shares_ = np.asarray(arrays["shares"], dtype=np.float64)
-        model.genres_ = genre_matrix(catalog, model.names_)[1]
-        return model._prepare()
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: GenreLiftConfig
+    ) -> Self:
+        return cls(config, arrays["names"], arrays["shares"], catalog)
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training are judged by their genres like any other."""
+        return type(self)(self.config, self.names, self.shares, change.catalog)

@@ -15,7 +15,8 @@ others. The group score of a movie is then one of (Masthoff's classic strategies
 Members with fewer than `MIN_RATINGS` ratings have *neutral* preferences: they are part of the
 group (they vote) but their row does not move the scores. A group with no informed member gets
 the model's popular, diverse list. Movies any member rated, and `exclude`d ones, are never
-picked; a diversity re-rank (maximal marginal relevance over genres) keeps the top five from
+picked, and `Filters` hold as for one user (`Recommender.allowed`); the re-rank of
+`recommender.rerank` (the single-user one, here over genre similarity) keeps the top five from
 being five sequels of one film.
 
 Everything here is pure: a `Recommender` and plain mappings in, frozen dataclasses out.
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recommender.data import Catalog
-from recommender.hybrid import Filters, Recommender
+from recommender.filters import Filters
+from recommender.hybrid import Recommender
+from recommender.rerank import pool_size, rerank
 
 STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
 DEFAULT_STRATEGY = "average_without_misery"
@@ -38,7 +41,6 @@ MISERY_STARS = 3.0  # predicted below this for any member: vetoed
 MISERY_SCORE = -1.0  # normalised score below this for any member: vetoed
 LOVED_STARS = 4.0  # a member "loved" a movie they rated at least this
 REASON_STARS = 3.5  # a pick's reason names only members predicted to like it at least this
-POOL_FACTOR, MIN_POOL = 5, 50  # the re-rank chooses n among the best max(5n, 50)
 SIMILAR_DEPTH = 30  # how far down a pick's neighbours we look for a member's loved movie
 DIVERSITY = 0.2  # MMR strength over genre similarity (genres overlap more than content does)
 
@@ -109,7 +111,7 @@ def vetoed(
 ) -> np.ndarray:
     """Movies some member is predicted to dislike (by stars or by normalised score)."""
     scores = np.atleast_2d(scores)
-    out = (scores < min_score).any(axis=0)
+    out = np.asarray((scores < min_score).any(axis=0))
     if stars is not None and np.size(stars):
         out |= (np.atleast_2d(stars) < min_stars).any(axis=0)
     return out
@@ -155,29 +157,6 @@ def order(
     return ranked, values
 
 
-def mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:
-    """Maximal marginal relevance: greedily pick (1−s)·relevance − s·max similarity to picks.
-
-    Relevance is rescaled to [0, 1] within the pool. Returns positions into the pool.
-    """
-    rel = np.asarray(relevance, dtype=np.float64)
-    if len(rel) == 0 or n <= 0:
-        return np.empty(0, dtype=np.int64)
-    low, high = rel.min(), rel.max()
-    rel = (rel - low) / (high - low) if high > low else np.zeros_like(rel)
-    closest = np.zeros(len(rel))
-    taken = np.zeros(len(rel), dtype=bool)
-    chosen: list[int] = []
-    for _ in range(min(n, len(rel))):
-        value = (1 - strength) * rel - strength * closest
-        value[taken] = -np.inf
-        best = int(np.argmax(value))
-        chosen.append(best)
-        taken[best] = True
-        closest = np.maximum(closest, similarity[best])
-    return np.asarray(chosen, dtype=np.int64)
-
-
 def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     """Pairwise Jaccard similarity of genre sets (two movies without genres: 0)."""
     names = sorted({g for gs in genres for g in gs})
@@ -192,23 +171,6 @@ def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
 
-def allowed(catalog: Catalog, filters: Filters | None) -> np.ndarray:
-    """Boolean mask of catalogue movies that pass the genre and year filters."""
-    mask = np.ones(len(catalog), dtype=bool)
-    if filters is None:
-        return mask
-    if filters.genres:
-        mask &= np.fromiter(
-            (bool(filters.genres.intersection(g)) for g in catalog.genres), bool, len(catalog)
-        )
-    years = catalog.years
-    if filters.year_min is not None:
-        mask &= years >= filters.year_min
-    if filters.year_max is not None:
-        mask &= (years <= filters.year_max) & (years > 0)
-    return mask
-
-
 # -- with a model --------------------------------------------------------------------------------
 
 
@@ -220,7 +182,7 @@ def score_members(
 ) -> MemberScores:
     """Normalised relevance and predicted stars of every candidate movie for every member."""
     catalog = model.catalog
-    mask = allowed(catalog, filters)
+    mask = model.allowed(filters)
     for member in members:
         mask[_indices(catalog, member.ratings)] = False
     mask[_indices(catalog, exclude)] = False
@@ -233,9 +195,9 @@ def score_members(
     relevance = np.vstack([model.relevance(m.ratings)[candidates] for m in informed])
     ids = catalog.items.ids[candidates].tolist()
     stars = np.zeros((len(informed), len(candidates)), dtype=np.float64)
-    for row, member in enumerate(informed):
+    for position, member in enumerate(informed):
         predicted = model.predict(member.ratings, ids)
-        stars[row] = [predicted.get(movie_id, np.nan) for movie_id in ids]
+        stars[position] = [predicted.get(movie_id, np.nan) for movie_id in ids]
     stars = np.nan_to_num(stars, nan=MISERY_STARS)
     return MemberScores(tuple(m.key for m in informed), candidates, normalise(relevance), stars)
 
@@ -254,16 +216,16 @@ def choose(
     else:
         survivors = len(ranked)
     # Re-rank only among equals: survivors among survivors; the fallback keeps its order.
-    pool_size = min(max(POOL_FACTOR * n, MIN_POOL), survivors)
-    pool = ranked[:pool_size]
-    if diversity > 0 and len(pool) > 1:
-        genres = [catalog.genres[i] for i in scored.candidates[pool]]
-        picked = mmr(values[:pool_size], genre_similarity(genres), n, diversity)
-    else:
-        picked = np.arange(min(n, len(pool)))
+    size = pool_size(n, diversity, survivors)
+    pool = ranked[:size]
+
+    def similarity() -> np.ndarray:
+        return genre_similarity([catalog.genres[i] for i in scored.candidates[pool]])
+
+    picked = rerank(values[:size], n, diversity, similarity)
     chosen = [(int(pool[p]), float(values[p])) for p in picked]
     if len(chosen) < n:
-        chosen += [(int(ranked[p]), float(values[p])) for p in range(pool_size, len(ranked))][
+        chosen += [(int(ranked[p]), float(values[p])) for p in range(size, len(ranked))][
             : n - len(chosen)
         ]
     return [(int(scored.candidates[c]), v) for c, v in chosen]

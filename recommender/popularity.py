@@ -6,12 +6,14 @@ anchored to movies people actually watch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.component import CatalogChange, check_ratings, check_rows
 from recommender.data import Catalog, Ratings, rating_times
 
 SECONDS_PER_DAY = 86_400.0
@@ -31,55 +33,62 @@ class PopularityConfig:
 class Popularity:
     """Scores every movie by its (time-decayed) number of ratings, log-scaled."""
 
-    name = "popularity"
+    name: ClassVar[str] = "popularity"
 
-    def __init__(self, config: PopularityConfig | None = None) -> None:
-        self.config = config or PopularityConfig()
-        self.params = asdict(self.config)
-        self.scores_: np.ndarray | None = None
-        self.counts_: np.ndarray | None = None
-        self.means_: np.ndarray | None = None
+    def __init__(self, config: PopularityConfig, scores: np.ndarray, counts: np.ndarray) -> None:
+        self.config = config
+        self.scores = np.asarray(scores, dtype=np.float32)
+        self.counts = np.asarray(counts, dtype=np.int64)  # ratings per movie (undecayed)
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @classmethod
+    def fit(
+        cls, ratings: Ratings, catalog: Catalog, config: PopularityConfig | None = None
+    ) -> Self:
+        cfg = config or PopularityConfig()
+        check_ratings(ratings, catalog, cls.name)
         matrix = ratings.matrix.tocoo()
         n_items = ratings.matrix.shape[1]
-        weights = (matrix.data >= self.config.min_stars).astype(np.float64)
-        decay = self._decay(ratings)
+        weights = (matrix.data >= cfg.min_stars).astype(np.float64)
+        decay = _decay(ratings, cfg)
         if decay is not None:
             weights *= decay
         mass = np.bincount(matrix.col, weights=weights, minlength=n_items)
-        self.counts_ = np.bincount(matrix.col, minlength=n_items).astype(np.int64)
-        sums = np.bincount(matrix.col, weights=matrix.data, minlength=n_items)
-        self.means_ = (sums / np.maximum(self.counts_, 1)).astype(np.float32)
-        self.scores_ = np.log1p(mass).astype(np.float32)
-        return self
+        counts = np.bincount(matrix.col, minlength=n_items)
+        return cls(cfg, np.log1p(mass), counts)
 
-    def _decay(self, ratings: Ratings) -> np.ndarray | None:
-        """Per-rating weights 0.5 ** (age / half-life), in `ratings.matrix.tocoo()` order."""
-        times = rating_times(ratings) if self.config.half_life_days else None
-        if times is None:
-            return None
-        age_days = (times.max() - times) / SECONDS_PER_DAY
-        return 0.5 ** (age_days / self.config.half_life_days)
-
-    def score(self, rows: sp.csr_matrix) -> np.ndarray:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """The same popularity row for every user: popularity is not personal."""
-        scores = self._fitted()
-        return np.tile(scores, (rows.shape[0], 1))
-
-    def _fitted(self) -> np.ndarray:
-        if self.scores_ is None:
-            raise RuntimeError("Popularity is not fitted: call fit() first")
-        return self.scores_
+        return np.tile(self.scores, (rows.shape[0], 1))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        self._fitted()
-        return {"scores": self.scores_, "counts": self.counts_, "means": self.means_}
+        return {"scores": self.scores, "counts": self.counts}
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> Popularity:
-        model = cls(PopularityConfig(**params))
-        model.scores_ = arrays["scores"].astype(np.float32)
-        model.counts_ = arrays["counts"].astype(np.int64)
-        model.means_ = arrays["means"].astype(np.float32)
-        return model
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: PopularityConfig
+    ) -> Self:
+        check_rows(arrays["scores"], catalog, cls.name)
+        return cls(config, arrays["scores"], arrays["counts"])
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training: as popular as `change.counts` says (else unrated)."""
+        scores, counts = change.gather(self.scores), change.gather(self.counts)
+        fresh = change.added_counts()
+        if fresh is not None:
+            counts[change.added] = fresh
+            scores[change.added] = np.log1p(fresh)
+        return type(self)(self.config, scores, counts)
+
+
+def _decay(ratings: Ratings, config: PopularityConfig) -> np.ndarray | None:
+    """Per-rating weights 0.5 ** (age / half-life), in `ratings.matrix.tocoo()` order."""
+    half_life = config.half_life_days
+    times = rating_times(ratings) if half_life else None
+    if times is None or not half_life:
+        return None
+    age_days = (times.max() - times) / SECONDS_PER_DAY
+    return np.asarray(0.5 ** (age_days / half_life))

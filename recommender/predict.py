@@ -10,26 +10,27 @@ Regularisation grows with the number of ratings behind each solve (weighted-λ, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from functools import cached_property
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.component import CatalogChange, RecommenderError, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
 MAX_BATCH = 1024  # rows solved together
 BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
 
 
-class PredictorError(ValueError):
+class PredictorError(RecommenderError):
     """The predictor cannot be trained on these data."""
 
 
 @dataclass(frozen=True)
 class PredictorConfig:
-    factors: int = 32
+    factors: int = 32  # 0: biases only
     regularization: float = 0.15  # per rating, on the factors
     bias_regularization: float = 3.0  # pseudo-ratings pulling a bias towards 0
     iterations: int = 15
@@ -39,25 +40,42 @@ class PredictorConfig:
 class BiasedMF:
     """Biased MF rating predictor with closed-form fold-in of users."""
 
-    name = "biased_mf"
+    name: ClassVar[str] = "biased_mf"
 
-    def __init__(self, config: PredictorConfig | None = None) -> None:
-        self.config = config or PredictorConfig()
-        self.params = asdict(self.config)
-        self.mean_: float = 0.0
-        self.item_bias_: np.ndarray | None = None
-        self.item_factors_: np.ndarray | None = None
-        self.scale: tuple[float, float] = (1.0, 5.0)
+    def __init__(
+        self,
+        config: PredictorConfig,
+        mean: float,
+        item_bias: np.ndarray,
+        item_factors: np.ndarray,
+        scale: tuple[float, float],
+    ) -> None:
+        self.config = config
+        self.mean = float(mean)  # μ
+        self.item_bias = np.asarray(item_bias, dtype=np.float32)  # b_i
+        self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)  # q_i
+        self.scale = (float(scale[0]), float(scale[1]))  # predictions are clipped to it
+        # [1 | q_i] per movie: the regressors a user's [b_u, p_u] is solved against
+        ones = np.ones((len(self.item_bias), 1), dtype=np.float64)
+        self._design = np.hstack([ones, self.item_factors.astype(np.float64)])
 
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @staticmethod
     def _solve_side(
-        self, matrix: sp.csr_matrix, other: np.ndarray, offset: np.ndarray
+        cfg: PredictorConfig,
+        mean: float,
+        matrix: sp.csr_matrix,
+        other: np.ndarray,
+        offset: np.ndarray,
     ) -> np.ndarray:
         """For each row: [bias, factors] minimising squared error against `other` = [1 | q].
 
         Rows are solved in batches of similar length (padded to the longest), so the normal
         equations of many rows are built by one batched product and one batched solve.
         """
-        cfg = self.config
         out = np.zeros((matrix.shape[0], other.shape[1]), dtype=np.float64)
         lengths = np.diff(matrix.indptr)
         order = np.argsort(lengths, kind="stable")
@@ -73,7 +91,7 @@ class BiasedMF:
             positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
             cols = matrix.indices[positions]
             x = other[cols] * valid[..., None]
-            target = (matrix.data[positions] - self.mean_ - offset[cols]) * valid
+            target = (matrix.data[positions] - mean - offset[cols]) * valid
             xt = x.transpose(0, 2, 1)
             a = xt @ x
             diag = np.arange(other.shape[1])
@@ -84,13 +102,12 @@ class BiasedMF:
             start += len(rows)
         return out
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
-        cfg = self.config
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: PredictorConfig | None = None) -> Self:
+        cfg = config or PredictorConfig()
+        check_ratings(ratings, catalog, cls.name)
         matrix = sp.csr_matrix(ratings.matrix, dtype=np.float64)
-        if matrix.nnz == 0:
-            raise PredictorError("no ratings to learn from")
-        self.scale = tuple(float(x) for x in ratings.scale)
-        self.mean_ = float(matrix.data.mean())
+        mean = float(matrix.data.mean())
         rng = np.random.default_rng(cfg.seed)
         n_users, n_items = matrix.shape
         items = np.zeros((n_items, cfg.factors + 1))
@@ -98,13 +115,12 @@ class BiasedMF:
         by_item = matrix.T.tocsr()
         users = np.zeros((n_users, cfg.factors + 1))
         for _ in range(cfg.iterations):
-            users = self._solve_side(matrix, self._augment(items), items[:, 0])
-            items = self._solve_side(by_item, self._augment(users), users[:, 0])
+            users = cls._solve_side(cfg, mean, matrix, cls._augment(items), items[:, 0])
+            items = cls._solve_side(cfg, mean, by_item, cls._augment(users), users[:, 0])
         if not np.all(np.isfinite(items)):
             raise PredictorError("rating predictor diverged (non-finite factors)")
-        self.item_bias_ = items[:, 0].astype(np.float32)
-        self.item_factors_ = np.ascontiguousarray(items[:, 1:], dtype=np.float32)
-        return self
+        low, high = ratings.scale
+        return cls(cfg, mean, items[:, 0], items[:, 1:], (float(low), float(high)))
 
     @staticmethod
     def _augment(side: np.ndarray) -> np.ndarray:
@@ -115,47 +131,43 @@ class BiasedMF:
 
     def user_params(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: [b_u, p_u] per row, solved against the learnt item side."""
-        self._fitted()
         rows = sp.csr_matrix(rows, dtype=np.float64)
-        return self._solve_side(rows, self._design, self.item_bias_)
-
-    @cached_property
-    def _design(self) -> np.ndarray:
-        """[1 | q_i] per movie: the regressors a user's [b_u, p_u] is solved against."""
-        ones = np.ones((len(self._fitted()), 1), dtype=np.float64)
-        return np.hstack([ones, self.item_factors_.astype(np.float64)])
+        return self._solve_side(self.config, self.mean, rows, self._design, self.item_bias)
 
     def predict(self, rows: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
         """Predicted stars (n × n_items, or n × len(columns)), clipped to the rating scale."""
-        self._fitted()
         user = self.user_params(rows)
         cols = slice(None) if columns is None else np.asarray(columns)
         stars = (
-            self.mean_
+            self.mean
             + user[:, :1]
-            + self.item_bias_[cols][None, :]
-            + user[:, 1:] @ self.item_factors_[cols].T
+            + self.item_bias[cols][None, :]
+            + user[:, 1:] @ self.item_factors[cols].T
         )
         return np.clip(stars, *self.scale).astype(np.float32)
 
-    def _fitted(self) -> np.ndarray:
-        if self.item_bias_ is None:
-            raise RuntimeError("BiasedMF is not fitted: call fit() first")
-        return self.item_bias_
-
     def to_arrays(self) -> dict[str, np.ndarray]:
-        self._fitted()
         return {
-            "item_bias": self.item_bias_,
-            "item_factors": self.item_factors_,
-            "mean_scale": np.array([self.mean_, *self.scale], dtype=np.float64),
+            "item_bias": self.item_bias,
+            "item_factors": self.item_factors,
+            "mean_scale": np.array([self.mean, *self.scale], dtype=np.float64),
         }
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> BiasedMF:
-        model = cls(PredictorConfig(**params))
-        model.item_bias_ = arrays["item_bias"].astype(np.float32)
-        model.item_factors_ = arrays["item_factors"].astype(np.float32)
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: PredictorConfig
+    ) -> Self:
+        check_rows(arrays["item_bias"], catalog, "predictor")
         mean, low, high = (float(x) for x in arrays["mean_scale"])
-        model.mean_, model.scale = mean, (low, high)
-        return model
+        return cls(config, mean, arrays["item_bias"], arrays["item_factors"], (low, high))
+
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training: no bias, no factors (the global mean and the user's
+        own bias predict them)."""
+        return type(self)(
+            self.config,
+            self.mean,
+            change.gather(self.item_bias),
+            change.gather(self.item_factors),
+            self.scale,
+        )

@@ -18,19 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recommender.component import Estimator, Scorer, Unavailable
 from recommender.data import Catalog, Ratings
 from recommender.evaluate import (
-    KS,
-    RELEVANCE,
-    EvaluationError,
-    Scorer,
+    RatingPredictor,
     dataset_counts,
     evaluate_ranking,
-    evaluate_rating,
-    parse_protocol,
-    split,
-    validation_split,
+    measure_ranking,
+    measure_rating,
 )
+from recommender.metrics import KS
+from recommender.splits import RELEVANCE, EvaluationError, parse_protocol, split, validation_split
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +57,13 @@ class ModelSkipped(Exception):
 class ModelSpec:
     """How to build one model for the report.
 
-    `make(params)` returns an unfitted scorer; `grid` maps parameter names to the values tried
+    `make(params)` returns the model not fitted yet; `grid` maps parameter names to the values tried
     on validation (the best by `metric` wins, ties to the first); `rating` says whether the
     fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE.
     """
 
     name: str
-    make: Callable[[dict], Scorer]
+    make: Callable[[dict[str, Any]], Estimator[Scorer]]
     params: Mapping[str, Any] = field(default_factory=dict)
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     rating: bool = False
@@ -106,7 +104,7 @@ def tune(
             progress(f"tune {spec.name}", i, len(points))
         try:
             figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
-        except (ValueError, MemoryError) as exc:
+        except (ValueError, MemoryError, Unavailable) as exc:
             log.warning("%s with %s cannot run: %s", spec.name, point, exc)
             rows.append({"params": point, "error": str(exc)})
             continue
@@ -192,13 +190,12 @@ def _run_model(
     params, tuning = tune(
         spec, train, catalog, protocol, seed, k, progress=progress, cold_share=cold_share
     )
-    model = spec.make(params)
     if progress is not None:
         progress(f"fit {spec.name}", 0, 0)
     fit_started = time.perf_counter()
     try:
-        model = model.fit(train, catalog) or model
-    except (ValueError, MemoryError) as exc:
+        model = spec.make(params).fit(train, catalog)
+    except (ValueError, MemoryError, Unavailable) as exc:
         raise ModelSkipped(str(exc)) from exc
     fit_seconds = time.perf_counter() - fit_started
 
@@ -206,7 +203,7 @@ def _run_model(
         if progress is not None:
             progress(f"score {spec.name}", done, total)
 
-    figures = evaluate_ranking(
+    figures = measure_ranking(
         model,
         train,
         test,
@@ -214,17 +211,16 @@ def _run_model(
         k=k,
         relevance=relevance,
         ks=sorted(set(KS) | {k}),
-        fit=False,
         progress=step,
         max_users=max_users,
         seed=seed,
     )
     entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
-    if spec.rating:
+    if spec.rating and isinstance(model, RatingPredictor):
         entry.update(
             {
                 name: value
-                for name, value in evaluate_rating(model, train, test, fit=False).items()
+                for name, value in measure_rating(model, train, test).items()
                 if name in ("rmse", "mae", "mse")
             }
         )

@@ -11,18 +11,19 @@ later; only for a moment before the first rating does the prior fall back to all
 
 A user's moment is when they rated: the evaluation passes the median time of each user's
 train ratings (`recommender.data.user_moments`); the bot scores people who are rating now,
-so it asks at the latest liked rating the model was trained on (`latest_`).
+so it asks at the latest liked rating the model was trained on (`latest`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from functools import cached_property
-from typing import Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.component import CatalogChange, check_ratings
 from recommender.data import Catalog, Ratings, rating_times
 
 SECONDS_PER_DAY = 86_400.0
@@ -30,46 +31,64 @@ SECONDS_PER_DAY = 86_400.0
 
 @dataclass(frozen=True)
 class TrendConfig:
-    tau_days: float = 365.0
-    liked_from: float = 4.0
-    prior_share: float = 0.1
+    tau_days: float = 365.0  # a liked rating this many days before the moment counts 1/e
+    liked_from: float = 4.0  # ratings with at least these stars are likes
+    prior_share: float = 0.1  # weight of each movie's undecayed likes up to the moment
 
 
 class Trend:
     """Scores every movie by its liked ratings near a moment, log-scaled."""
 
-    name = "trend"
+    name: ClassVar[str] = "trend"
 
-    def __init__(self, config: TrendConfig | None = None) -> None:
-        self.config = config or TrendConfig()
-        self.params = asdict(self.config)
-        self.daily_: sp.csr_matrix | None = None  # days with liked ratings × items
-        self.days_: np.ndarray | None = None  # each row's day, counted from `start_`
-        self.start_: float = 0.0  # Unix time at which day 0 begins
-        self.latest_: float = 0.0  # the latest liked rating's time
+    def __init__(
+        self,
+        config: TrendConfig,
+        daily: sp.csr_matrix,
+        days: np.ndarray,
+        start: float,
+        latest: float,
+    ) -> None:
+        self.config = config
+        self.daily = daily  # days with liked ratings × items
+        self.days = np.asarray(days, dtype=np.int64)  # each row's day, counted from `start`
+        self.start = float(start)  # Unix time at which day 0 begins
+        self.latest = float(latest)  # the latest liked rating's time
+        # what the bot asks for on every request, computed once
+        self.at_latest = self._at(np.array([self.latest]))[0]
 
-    def fit(self, ratings: Ratings, catalog: Catalog) -> Self:
+    @property
+    def params(self) -> dict[str, Any]:
+        return asdict(self.config)
+
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: TrendConfig | None = None) -> Self:
+        cfg = config or TrendConfig()
+        check_ratings(ratings, catalog, cls.name)
         matrix = ratings.matrix.tocsr()
         times = rating_times(ratings)
-        liked = matrix.data >= self.config.liked_from
+        liked = matrix.data >= cfg.liked_from
         if times is None:
             # Without times every rating falls on one day: trend is then liked popularity.
             times = np.zeros(matrix.nnz)
         times, cols = times[liked], matrix.indices[liked]
-        self.start_ = float(times.min()) if len(times) else 0.0
-        self.latest_ = float(times.max()) if len(times) else 0.0
-        days = ((times - self.start_) // SECONDS_PER_DAY).astype(np.int64)
-        self.days_, rows = np.unique(days, return_inverse=True)
-        self.daily_ = sp.csr_matrix(
+        start = float(times.min()) if len(times) else 0.0
+        latest = float(times.max()) if len(times) else 0.0
+        days = ((times - start) // SECONDS_PER_DAY).astype(np.int64)
+        unique, rows = np.unique(days, return_inverse=True)
+        daily = sp.csr_matrix(
             (np.ones(len(days), dtype=np.float32), (rows.ravel(), cols)),
-            shape=(len(self.days_), matrix.shape[1]),
+            shape=(len(unique), matrix.shape[1]),
             dtype=np.float32,
         )
-        self.daily_.sum_duplicates()
-        self.__dict__.pop("at_latest", None)  # a refit invalidates the cached scores
-        return self
+        daily.sum_duplicates()
+        return cls(cfg, daily, unique, start, latest)
 
-    def score(self, when: np.ndarray | None, n_users: int = 1) -> np.ndarray:
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
+        """One row of `at` per user (the rows' ratings do not matter, only their moments)."""
+        return self.at(when, rows.shape[0])
+
+    def at(self, when: np.ndarray | None, n_users: int = 1) -> np.ndarray:
         """n_users × n_items scores at these moments (Unix seconds, one per user; None or NaN:
         the latest liked rating's time)."""
         if when is None:
@@ -77,63 +96,56 @@ class Trend:
         given = np.asarray(when, dtype=np.float64).reshape(-1)
         if len(given) != n_users:
             raise ValueError(f"{len(given)} moments for {n_users} users")
-        return self._at(np.where(np.isfinite(given), given, self.latest_))
-
-    @cached_property
-    def at_latest(self) -> np.ndarray:
-        """The scores at the latest liked rating's time: what the bot asks for every time."""
-        return self._at(np.array([self.latest_]))[0]
+        return self._at(np.where(np.isfinite(given), given, self.latest))
 
     def _at(self, moments: np.ndarray) -> np.ndarray:
-        daily, days = self._fitted(), self.days_
+        daily, days = self.daily, self.days
         unique, inverse = np.unique(moments, return_inverse=True)
-        day = np.floor((unique - self.start_) / SECONDS_PER_DAY)
+        day = np.floor((unique - self.start) / SECONDS_PER_DAY)
         before = (day[:, None] - days[None, :]).astype(np.float32)  # moments × days with likes
-        seen = before >= 0
+        seen = np.asarray(before >= 0)
         kernel = np.where(seen, np.exp(-np.maximum(before, 0) / self.config.tau_days), 0)
         local = np.asarray(daily.T @ kernel.T.astype(np.float32)).T
         so_far = np.asarray(daily.T @ seen.T.astype(np.float32)).T
         all_time = np.asarray(daily.sum(axis=0), dtype=np.float32)
-        so_far = np.where(seen.any(axis=1)[:, None], so_far, all_time)
+        so_far = np.where(np.asarray(seen.any(axis=1))[:, None], so_far, all_time)
         scores = np.log1p(local + self.config.prior_share * so_far).astype(np.float32)
-        return scores[inverse.ravel()]
+        return np.asarray(scores[inverse.ravel()])
 
-    def take(self, old: np.ndarray) -> Trend:
+    def take(self, old: np.ndarray) -> Self:
         """This trend over another catalogue: column j is old column `old[j]`, or no ratings
         when `old[j]` < 0 (a movie added after training)."""
-        daily = self._fitted().tocsc()
+        daily = self.daily.tocsc()
         old = np.asarray(old, dtype=np.int64)
         taken = daily[:, np.where(old >= 0, old, 0)].tocsr()
         taken = taken.multiply((old >= 0)[None, :].astype(np.float32)).tocsr()
         taken.eliminate_zeros()
-        out = Trend(self.config)
-        out.daily_, out.days_ = taken.astype(np.float32), self.days_
-        out.start_, out.latest_ = self.start_, self.latest_
-        return out
+        return type(self)(self.config, taken.astype(np.float32), self.days, self.start, self.latest)
 
-    def _fitted(self) -> sp.csr_matrix:
-        if self.daily_ is None:
-            raise RuntimeError("Trend is not fitted: call fit() first")
-        return self.daily_
+    def reindexed(self, change: CatalogChange) -> Self:
+        """Movies added since training have no dated likes (the blend lets popularity speak)."""
+        return self.take(change.old)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        daily = self._fitted()
+        daily = self.daily
         return {
             "data": daily.data,
             "indices": daily.indices,
             "indptr": daily.indptr,
             "shape": np.array(daily.shape, dtype=np.int64),
-            "days": self.days_,
-            "times": np.array([self.start_, self.latest_], dtype=np.float64),
+            "days": self.days,
+            "times": np.array([self.start, self.latest], dtype=np.float64),
         }
 
     @classmethod
-    def from_arrays(cls, params: dict, arrays: dict[str, np.ndarray]) -> Trend:
-        model = cls(TrendConfig(**params))
-        model.daily_ = sp.csr_matrix(
-            (arrays["data"].astype(np.float32), arrays["indices"], arrays["indptr"]),
-            shape=tuple(int(x) for x in arrays["shape"]),
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: TrendConfig
+    ) -> Self:
+        shape = tuple(int(x) for x in arrays["shape"])
+        if shape[1] != len(catalog):
+            raise ValueError(f"trend: {shape[1]} movies, the catalogue has {len(catalog)}")
+        daily = sp.csr_matrix(
+            (arrays["data"].astype(np.float32), arrays["indices"], arrays["indptr"]), shape=shape
         )
-        model.days_ = arrays["days"].astype(np.int64)
-        model.start_, model.latest_ = (float(x) for x in arrays["times"])
-        return model
+        start, latest = (float(x) for x in arrays["times"])
+        return cls(config, daily, arrays["days"], start, latest)

@@ -252,8 +252,8 @@ def test_tuning_never_sees_the_test_part_of_the_split(db_file) -> None:
     from dataclasses import replace
 
     from bot.training import catalog_from_db, ratings_from_db
-    from recommender.evaluate import holdout_split
-    from recommender.suite import tune_hybrid
+    from recommender.splits import holdout_split
+    from recommender.tuning import tune_hybrid
 
     with Database(db_file) as db:
         catalog = catalog_from_db(db)

@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from bot.settings import Settings
 from bot.training import load_current, needs_training
-from recommender.hybrid import Filters
+from recommender.filters import Filters
 from storage import models, movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
@@ -196,18 +196,35 @@ def test_the_holdout_figures_stored_with_a_model_ask_the_blend_at_each_users_tim
     """As `moviebot evaluate` does: `validate` passes each user's moment to the blend."""
     import numpy as np
 
-    from bot.training import _Blend
+    from recommender.blend import BlendConfig
     from recommender.data import history_row
-    from recommender.hybrid import BlendConfig, Recommender
+    from recommender.hybrid import Recommender
+    from recommender.suite import ServedHybrid
     from tests.recommender.test_scorers import SMALL
 
     cat = synthetic.catalog()
     data = synthetic.two_eras(cat)
     model = Recommender.train(data, cat, SMALL.__class__(als=SMALL.als, blend=BlendConfig()))
     newcomer = {synthetic.BLOCK_A[-1]: 4.0, synthetic.BLOCK_B[-1]: 4.0}
-    blend, rows = _Blend(model), history_row(newcomer, cat.items)
+    blend, rows = ServedHybrid(model), history_row(newcomer, cat.items)
     assert blend.uses_time
     in_1996 = blend.score(rows, np.array([synthetic.T1996 + 90 * 86_400]))
     in_2015 = blend.score(rows, np.array([synthetic.T2015 + 3_600]))  # the last day of likes
     assert not np.allclose(in_1996, in_2015)
     np.testing.assert_allclose(blend.score(rows), in_2015)  # no moment: the latest rating
+
+
+def test_the_figures_stored_with_a_model_are_what_moviebot_evaluate_reports():
+    """One evaluation path: the served lists (re-rank included) and the served stars."""
+    from bot.training import validate
+    from recommender.report import compare
+    from recommender.suite import standard_specs
+    from tests.recommender.test_scorers import SMALL
+
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    stored = validate(data, cat, SMALL, lambda message: None)
+    specs = standard_specs({"config": SMALL.to_dict()}, len(cat), models=["hybrid"])
+    reported = compare(data, cat, specs, protocol="holdout", seed=0)["models"]["hybrid"]
+    for key in ("ndcg@10", "precision@10", "recall@10", "coverage@10", "rmse", "mae"):
+        assert stored[key] == round(reported[key], 4), key

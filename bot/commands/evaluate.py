@@ -206,7 +206,7 @@ def _progress() -> Callable[[str, int, int], None]:
 
 
 def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
-    from recommender.suite import TUNED_FILE
+    from recommender.tuned import TUNED_FILE
 
     output = getattr(args, "output", None)
     return Path(output) if output else Path(settings.model_dir) / TUNED_FILE
@@ -214,8 +214,9 @@ def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
 
 def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: Any) -> dict:
     """Tune and write tuned.json; returns what was written."""
-    from recommender.evaluate import EvaluationError
-    from recommender.suite import tune_hybrid, write_tuned
+    from recommender.splits import EvaluationError
+    from recommender.tuned import write_tuned
+    from recommender.tuning import tune_hybrid
 
     cold_n = getattr(args, "cold_n", 5)
     if args.k < 1 or cold_n < 1:
@@ -246,7 +247,7 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
 
 def run_tune(args: argparse.Namespace, settings: Settings) -> int:
     """Tune on validation data and save the values `train` will use."""
-    from recommender.suite import summary
+    from recommender.tuned import summary
 
     catalog, ratings = _load(settings, args.include_telegram)
     tuned = _tune(args, settings, catalog, ratings)
@@ -266,7 +267,7 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
 
 def validation_lines(tuned: dict) -> list[str]:
     """What each tuning stage achieved on validation, one line per stage."""
-    from recommender.suite import validation_summary
+    from recommender.tuned import validation_summary
 
     return [
         f"{stage}: validation {metric} {before:.4f} (first tried) → {after:.4f} (chosen)"
@@ -276,9 +277,10 @@ def validation_lines(tuned: dict) -> list[str]:
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Every model side by side on one split; Markdown on stdout, JSON and PNG on request."""
-    from recommender.evaluate import EvaluationError, parse_protocol
     from recommender.report import compare, markdown, plot, write_json
-    from recommender.suite import TunedFileError, read_tuned, standard_specs
+    from recommender.splits import EvaluationError, parse_protocol
+    from recommender.suite import standard_specs
+    from recommender.tuned import TunedFileError, read_tuned
 
     if args.protocol == "group":
         return run_group(args, settings)
@@ -349,11 +351,11 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def run_group(args: argparse.Namespace, settings: Settings) -> int:
     """The group protocol (recommender.group_eval): every aggregation strategy and popularity
     on the same synthetic groups; the list length is the poll's 5."""
-    from recommender.evaluate import holdout_split
     from recommender.group_eval import GroupEvaluationError, evaluate_groups, markdown
     from recommender.hybrid import Recommender
     from recommender.report import write_json
-    from recommender.suite import TunedFileError, hybrid_config, read_tuned
+    from recommender.splits import holdout_split
+    from recommender.tuned import TunedFileError, hybrid_config, read_tuned
 
     if args.groups < 1:
         raise _cli_error("--groups must be at least 1")

@@ -16,7 +16,9 @@ from storage.db import Database
 from storage.search import TitleIndex
 
 if TYPE_CHECKING:  # the models pull in scikit-learn: import them only when a command runs
-    from recommender.hybrid import Filters, Pick, Reason, Recommender
+    from recommender.explain import Reason
+    from recommender.filters import Filters
+    from recommender.hybrid import Pick, Recommender
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -117,7 +119,7 @@ def _filters(args: argparse.Namespace) -> Filters:
         raise CLIError(f"--decade takes a decade like 1990, got {args.decade}")
     if args.n <= 0:
         raise CLIError("--n must be positive")
-    from recommender.hybrid import Filters
+    from recommender.filters import Filters
 
     return Filters(
         genres=frozenset(args.genre),

@@ -20,8 +20,9 @@ from typing import Literal
 
 from bot.services.onboarding import PENDING_NIGHT
 from bot.settings import Settings
+from recommender.filters import Filters
 from recommender.group import MIN_RATINGS, GroupPick, Member, recommend_group
-from recommender.hybrid import Filters, ModelHolder
+from recommender.hybrid import ModelHolder
 from storage import groups, movies, ratings, users
 from storage.db import Database
 from storage.groups import (

@@ -13,7 +13,8 @@ from bot.services import people
 from bot.services.catalog import Catalog
 from bot.services.metrics import Latencies
 from bot.services.people import Person
-from recommender.hybrid import Filters, ModelHolder, Pick
+from recommender.filters import Filters
+from recommender.hybrid import ModelHolder, Pick
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie

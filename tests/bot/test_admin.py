@@ -12,7 +12,7 @@ from bot.services import metrics, open_services, people
 from bot.services.metrics import LatencySummary
 from bot.services.people import Person
 from bot.services.training import STALE_AFTER, RetrainBusy, Retrained, RetrainFailed, summary
-from recommender.suite import write_tuned
+from recommender.tuned import write_tuned
 from storage import models, ratings
 from storage.db import Database
 from tests.bot.test_private_chat import card_for

@@ -1,4 +1,4 @@
-"""The shape the design asks for, checked: thin handlers over services, services without Telegram."""
+"""The shape the design asks for: thin handlers over services, services without Telegram."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 from bot.training import train
-from recommender.suite import TUNED_FORMAT, write_tuned
+from recommender.tuned import TUNED_FORMAT, write_tuned
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie

@@ -80,8 +80,9 @@ def test_an_artifact_for_another_catalogue_is_refused(saved):
         ({"format": "something-else"}, None, "not a moviebot model"),
         ({"format_version": 99}, None, "format version 99"),
         ({"format_version": 1}, None, "retrain"),
+        ({"format_version": artifacts.FORMAT_VERSION - 1}, None, "retrain"),
     ],
-    ids=["fingerprint", "format", "version", "older version"],
+    ids=["fingerprint", "format", "version", "older version", "previous version"],
 )
 def test_mismatched_headers_are_refused(tmp_path, meta, fingerprint, message):
     ids = np.arange(5, dtype=np.int64)

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings
-from recommender.ease import EASE, CatalogTooLargeError, check_memory, memory_estimate
+from recommender.ease import EASE, CatalogTooLargeError, EASEConfig, check_memory, memory_estimate
 
 
 def ratings_from(dense: list[list[float]]) -> tuple[Ratings, Catalog]:
@@ -43,7 +43,7 @@ def test_weights_match_the_constrained_least_squares_solution(lam: float) -> Non
         [2, 0, 0, 0, 4],
     ]
     ratings, catalog = ratings_from(dense)
-    model = EASE(lam).fit(ratings, catalog)
+    model = EASE.fit(ratings, catalog, EASEConfig(lam))
     binary = (np.array(dense) > 0).astype(float)
     assert np.allclose(model.weights, column_by_column(binary, lam), atol=1e-5)
     assert np.allclose(np.diag(model.weights), 0.0)
@@ -53,7 +53,7 @@ def test_weights_match_the_constrained_least_squares_solution(lam: float) -> Non
 
 def test_scores_depend_on_what_was_rated_not_the_stars() -> None:
     ratings, catalog = ratings_from([[5, 4, 0], [1, 0, 2], [0, 3, 3]])
-    model = EASE(1.0).fit(ratings, catalog)
+    model = EASE.fit(ratings, catalog, EASEConfig(1.0))
     low = sp.csr_matrix(np.array([[1, 0, 0]], dtype=np.float32))
     high = sp.csr_matrix(np.array([[5, 0, 0]], dtype=np.float32))
     assert np.array_equal(model.score(low), model.score(high))
@@ -63,7 +63,7 @@ def test_scores_depend_on_what_was_rated_not_the_stars() -> None:
 def test_recommends_the_movie_that_goes_with_the_history() -> None:
     # Movies 0 and 1 are always watched together; 2 and 3 together.
     ratings, catalog = ratings_from([[5, 4, 0, 0]] * 5 + [[0, 0, 4, 5]] * 5 + [[1, 0, 0, 1]])
-    model = EASE(1.0).fit(ratings, catalog)
+    model = EASE.fit(ratings, catalog, EASEConfig(1.0))
     scores = model.score(sp.csr_matrix(np.array([[4, 0, 0, 0]], dtype=np.float32)))[0]
     assert int(np.argmax(scores[1:])) + 1 == 1
 
@@ -75,17 +75,17 @@ def test_too_large_catalogue_is_refused_with_the_figures() -> None:
         check_memory(62_000)
     ratings, catalog = ratings_from([[1, 1], [1, 0]])
     with pytest.raises(CatalogTooLargeError):
-        EASE(10.0, memory_limit=10).fit(ratings, catalog)
+        EASE.fit(ratings, catalog, EASEConfig(10.0, memory_limit=10))
 
 
 @pytest.mark.parametrize("lam", [0.0, -1.0])
 def test_lambda_must_be_positive(lam: float) -> None:
     with pytest.raises(ValueError, match="λ"):
-        EASE(lam)
+        EASEConfig(lam)
 
 
 def test_score_refuses_rows_of_another_catalogue() -> None:
     ratings, catalog = ratings_from([[1, 1], [1, 0]])
-    model = EASE(1.0).fit(ratings, catalog)
+    model = EASE.fit(ratings, catalog, EASEConfig(1.0))
     with pytest.raises(ValueError, match="fitted on 2"):
         model.score(sp.csr_matrix((1, 3), dtype=np.float32))

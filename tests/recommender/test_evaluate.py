@@ -10,17 +10,13 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import (
+from recommender.evaluate import dataset_counts, evaluate_ranking, evaluate_rating
+from recommender.metrics import item_self_information, list_metrics, top_k
+from recommender.splits import (
     EvaluationError,
-    dataset_counts,
-    evaluate_ranking,
-    evaluate_rating,
     given_n_split,
     holdout_split,
-    item_self_information,
-    list_metrics,
     parse_protocol,
-    top_k,
     validation_split,
 )
 
@@ -425,7 +421,8 @@ def test_dataset_counts() -> None:
 
 
 def report_specs(ease_limit: int = 4 * 1024**3) -> list:
-    from recommender.ease import EASE
+    from recommender.component import unfitted
+    from recommender.ease import EASE, EASEConfig
     from recommender.report import ModelSpec
 
     values = list(np.random.default_rng(0).random(40))
@@ -433,7 +430,7 @@ def report_specs(ease_limit: int = 4 * 1024**3) -> list:
         ModelSpec("fixed", lambda p: FixedScores(values), rating=True),
         ModelSpec(
             "ease",
-            lambda p: EASE(p["lam"], memory_limit=ease_limit),
+            lambda p: unfitted(EASE, EASEConfig(p["lam"], memory_limit=ease_limit)),
             params={"lam": 10.0},
             grid={"lam": [1.0, 10.0, 100.0]},
         ),
@@ -597,7 +594,7 @@ def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
 def test_the_served_hybrid_is_asked_at_each_users_own_time(batch) -> None:
     """Two newcomers with the same two ratings, one from 1996 and one from 2015: in the
     1996 era people liked block A, in 2015 block B, and so do these two in test."""
-    from recommender.hybrid import BlendConfig
+    from recommender.blend import BlendConfig
     from recommender.suite import ServedHybrid
     from tests.recommender import synthetic
     from tests.recommender.test_scorers import SMALL
@@ -626,7 +623,7 @@ def test_the_served_hybrid_is_asked_at_each_users_own_time(batch) -> None:
             (np.full(len(rows), 5.0, dtype=np.float32), (rows, cols)), shape=train.matrix.shape
         ),
     )
-    served = ServedHybrid(replace(SMALL, blend=BlendConfig()))
+    served = ServedHybrid.unfitted(replace(SMALL, blend=BlendConfig()))
     out = evaluate_ranking(served, train, test, cat, k=5, ks=(5,), batch=batch)
     assert out["users"] == 2
     assert out["precision@5"] > 0.5
@@ -680,8 +677,8 @@ def test_given_n_validation_for_a_large_n_cuts_from_20_ratings_as_the_protocol_d
 
 
 def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a_prior() -> None:
-    from recommender.hybrid import BlendConfig
-    from recommender.suite import blend_fields, blend_steps
+    from recommender.blend import BlendConfig
+    from recommender.tuning import blend_fields, blend_steps
 
     blend = BlendConfig()
     delayed = {f for f in blend_fields(blend, "_cold") if min(blend_steps(f)) < 0}
@@ -692,15 +689,16 @@ def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a
 
 @pytest.mark.parametrize("suffix", ["_warm", "_cold"])
 def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
-    from recommender.hybrid import COMPONENTS, BlendConfig
-    from recommender.suite import blend_fields
+    from recommender.blend import BlendConfig
+    from recommender.scoring import COMPONENTS
+    from recommender.tuning import blend_fields
 
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
 
 
 @pytest.mark.parametrize("batch", [1, 1000])
 def test_blend_tuning_scores_the_trend_at_each_validation_users_time(batch: int) -> None:
-    from recommender.suite import BlendTable
+    from recommender.tuning import BlendTable
     from tests.recommender import synthetic
     from tests.recommender.test_scorers import SMALL
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.filters import Filters
 from recommender.group import (
     STRATEGIES,
     GroupError,
     Member,
     aggregate,
-    genre_similarity,
-    mmr,
     normalise,
     order,
     recommend_group,
     vetoed,
 )
-from recommender.hybrid import Filters, Recommender
+from recommender.hybrid import Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 
@@ -64,13 +63,6 @@ def test_normalise_puts_members_on_one_scale_and_flat_rows_have_no_opinion():
     z = normalise(loud_and_quiet)
     assert np.allclose(z.std(axis=1)[:2], 1.0) and np.allclose(z[2], 0.0)
     assert np.argmax(z.mean(axis=0)) == 2  # on one scale, the movie both like best wins
-
-
-def test_mmr_trades_relevance_for_variety():
-    relevance = np.array([1.0, 0.99, 0.5])
-    same_first_two = genre_similarity([("Horror",), ("Horror",), ("Comedy",)])
-    assert mmr(relevance, same_first_two, 2, strength=0.0).tolist() == [0, 1]
-    assert mmr(relevance, same_first_two, 2, strength=0.6).tolist() == [0, 2]
 
 
 @pytest.fixture(scope="module")

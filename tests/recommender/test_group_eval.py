@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from recommender.evaluate import holdout_split
 from recommender.group import STRATEGIES
 from recommender.group_eval import (
     GroupEvaluationError,
@@ -20,6 +19,7 @@ from recommender.group_eval import (
     popularity_list,
 )
 from recommender.hybrid import Recommender
+from recommender.splits import holdout_split
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 from tests.test_evaluate_cli import build_db, run

@@ -7,8 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from recommender.als import ALS
+from recommender.blend import BlendConfig
 from recommender.data import Catalog, Ratings
-from recommender.hybrid import BlendConfig, Filters, ModelHolder, Reason, Recommender
+from recommender.explain import Reason
+from recommender.filters import Filters
+from recommender.hybrid import ModelHolder, Recommender
 from tests.recommender import synthetic
 from tests.recommender.test_scorers import SMALL
 
@@ -184,6 +188,22 @@ def test_movies_added_after_training_are_recommendable_through_content(model):
     assert model.catalog is old  # the original model is unchanged
 
 
+def test_a_catalogue_that_lost_a_movie_is_served_without_it(model):
+    cat = model.catalog
+    gone = synthetic.BLOCK_A[5]
+    keep = [i for i, m in enumerate(cat.items.ids.tolist()) if m != gone]
+    smaller = Catalog.build(
+        cat.items.ids[keep].tolist(),
+        [cat.titles[i] for i in keep],
+        cat.years[keep].tolist(),
+        [cat.genres[i] for i in keep],
+    )
+    served = model.with_catalog(smaller)
+    ids = {p.movie_id for p in served.recommend(COMEDY_FAN, n=30)}
+    assert gone not in ids and len(ids) == 30
+    assert served.similar(synthetic.BLOCK_A[0], n=3)
+
+
 def test_model_holder_swaps_one_reference(model):
     holder = ModelHolder()
     assert holder.current is None
@@ -208,8 +228,9 @@ def test_the_watched_model_counts_low_ratings_and_survives_save_and_load(model, 
     model.save(path)
     loaded = Recommender.load(path)
     assert "watched" in loaded.info["components"]
+    watched = loaded._hybrid.part("watched", ALS)
     np.testing.assert_array_equal(
-        loaded._hybrid.watched.item_factors_, model._hybrid.watched.item_factors_
+        watched.item_factors, model._hybrid.part("watched", ALS).item_factors
     )
     heavy = {m: 5.0 for m in synthetic.BLOCK_A[:15]} | {m: 1.0 for m in synthetic.BLOCK_B[:5]}
     for history in (disliked_only, COMEDY_FAN, heavy):

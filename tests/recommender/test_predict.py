@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.component import unfitted
 from recommender.data import Catalog, Ratings, history_row
-from recommender.evaluate import evaluate_rating, holdout_split
+from recommender.evaluate import evaluate_rating
 from recommender.predict import BiasedMF, PredictorConfig
+from recommender.splits import holdout_split
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +31,16 @@ def test_predictor_beats_the_bias_and_global_mean_baselines(low_rank):
     cat, ratings = low_rank
     train, test = holdout_split(ratings, seed=0)
     config = PredictorConfig(factors=4, regularization=0.05, iterations=10)
-    model = evaluate_rating(BiasedMF(config), train, test, cat)["rmse"]
-    biases = evaluate_rating(BiasedMF(PredictorConfig(factors=0)), train, test, cat)["rmse"]
+    model = evaluate_rating(unfitted(BiasedMF, config), train, test, cat)["rmse"]
+    no_factors = unfitted(BiasedMF, PredictorConfig(factors=0))
+    biases = evaluate_rating(no_factors, train, test, cat)["rmse"]
     global_mean = float(np.sqrt(((test.matrix.data - train.matrix.data.mean()) ** 2).mean()))
     assert model < 0.85 * biases < 0.85 * global_mean
 
 
 def test_a_new_user_is_folded_in_from_their_ratings(low_rank):
     cat, ratings = low_rank
-    model = BiasedMF(PredictorConfig(factors=4, regularization=0.05)).fit(ratings, cat)
+    model = BiasedMF.fit(ratings, cat, PredictorConfig(factors=4, regularization=0.05))
     generous = history_row({i: 5.0 for i in range(1, 11)}, cat.items)
     harsh = history_row({i: 1.0 for i in range(1, 11)}, cat.items)
     assert model.predict(generous)[0, 30] > model.predict(harsh)[0, 30] + 1.0
@@ -45,7 +48,7 @@ def test_a_new_user_is_folded_in_from_their_ratings(low_rank):
 
 def test_predictions_stay_on_the_rating_scale(low_rank):
     cat, ratings = low_rank
-    model = BiasedMF(PredictorConfig(factors=4)).fit(ratings, cat)
+    model = BiasedMF.fit(ratings, cat, PredictorConfig(factors=4))
     row = history_row({i: 5.0 for i in range(1, 40)}, cat.items)
     stars = model.predict(row)
     assert stars.min() >= 1.0 and stars.max() <= 5.0

@@ -7,10 +7,12 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.als import ALS, ALSConfig, ALSError
+from recommender.blend import BlendConfig
+from recommender.config import HybridConfig
 from recommender.content import Content
 from recommender.data import Ratings, history_row
-from recommender.hybrid import BlendConfig, Hybrid, HybridConfig
 from recommender.popularity import Popularity, PopularityConfig
+from recommender.scoring import Hybrid
 from tests.recommender import synthetic
 
 SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
@@ -35,12 +37,12 @@ ALL = ("popularity", "content", "als", "hybrid")
 PERSONAL = ("content", "als", "hybrid")
 
 
-def make(name: str):
+def fit(name: str, ratings, cat):
     return {
-        "popularity": lambda: Popularity(),
-        "content": lambda: Content(),
-        "als": lambda: ALS(SMALL_ALS),
-        "hybrid": lambda: Hybrid(SMALL),
+        "popularity": lambda: Popularity.fit(ratings, cat),
+        "content": lambda: Content.fit(ratings, cat),
+        "als": lambda: ALS.fit(ratings, cat, SMALL_ALS),
+        "hybrid": lambda: Hybrid.fit(ratings, cat, SMALL),
     }[name]()
 
 
@@ -53,7 +55,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     cat, ratings = data
-    return {name: make(name).fit(ratings, cat) for name in ALL}
+    return {name: fit(name, ratings, cat) for name in ALL}
 
 
 def top(scores: np.ndarray, row: sp.csr_matrix, ids: np.ndarray, n: int = 5) -> list[int]:
@@ -109,8 +111,8 @@ def test_recent_ratings_count_more_with_a_half_life(data):
     movies = np.array([1] * 10 + [2] * 3)
     times = np.array([0] * 10 + [1000 * day] * 3)
     ratings = Ratings.from_arrays(users, movies, np.full(13, 4.0), times, items=cat.items)
-    flat = Popularity().fit(ratings, cat).scores_
-    recent = Popularity(PopularityConfig(half_life_days=30)).fit(ratings, cat).scores_
+    flat = Popularity.fit(ratings, cat).scores
+    recent = Popularity.fit(ratings, cat, PopularityConfig(half_life_days=30)).scores
     first, second = cat.items.index(1), cat.items.index(2)
     assert flat[first] > flat[second]
     assert recent[second] > recent[first]
@@ -130,7 +132,7 @@ def test_als_fold_in_reflects_a_new_rating_at_once(fitted, data):
 def test_als_refuses_more_factors_than_movies(data):
     cat, ratings = data
     with pytest.raises(ALSError, match="needs more than 64"):
-        ALS(ALSConfig(factors=64)).fit(ratings, cat)
+        ALS.fit(ratings, cat, ALSConfig(factors=64))
 
 
 def test_content_scores_a_movie_nobody_rated_by_its_features(data):
@@ -141,7 +143,7 @@ def test_content_scores_a_movie_nobody_rated_by_its_features(data):
     matrix = sp.csr_matrix(kept)
     matrix.eliminate_zeros()
     no_one = type(ratings)(ratings.users, ratings.items, matrix, None, ratings.scale)
-    content = Content().fit(no_one, cat)
+    content = Content.fit(no_one, cat)
     row = history_row({m: 5.0 for m in synthetic.BLOCK_A[:3]}, cat.items)
     scores = content.score(row)[0]
     assert scores[unrated] > scores[cat.items.index(synthetic.BLOCK_B[0])]

@@ -38,27 +38,27 @@ def order(scores: np.ndarray) -> list[int]:
 
 
 def test_the_movies_liked_around_a_users_time_come_first():
-    trend = Trend().fit(ratings(), CATALOG)
-    scores = trend.score(np.array([T1996 + 0.5 * YEAR, T2015 + 0.5 * YEAR]), n_users=2)
+    trend = Trend.fit(ratings(), CATALOG)
+    scores = trend.at(np.array([T1996 + 0.5 * YEAR, T2015 + 0.5 * YEAR]), n_users=2)
     assert order(scores[0])[0] == 1
     assert order(scores[1])[0] == 2
 
 
 def test_low_ratings_do_not_count_however_many():
-    scores = Trend().fit(ratings(), CATALOG).score(np.array([T2015]))[0]
+    scores = Trend.fit(ratings(), CATALOG).at(np.array([T2015]))[0]
     assert scores[CATALOG.items.index(3)] == scores[CATALOG.items.index(4)] == scores.min()
 
 
 def test_far_from_every_rating_the_trend_is_all_time_popularity():
-    trend = Trend().fit(ratings(), CATALOG)
+    trend = Trend.fit(ratings(), CATALOG)
     for far in (T2015 + 60 * YEAR, T1996 - 60 * YEAR):
-        assert order(trend.score(np.array([far]))[0])[:2] == [2, 1]
+        assert order(trend.at(np.array([far]))[0])[:2] == [2, 1]
 
 
 def test_ratings_after_the_moment_do_not_count():
-    trend = Trend().fit(ratings(), CATALOG)
-    before_2015 = trend.score(np.array([T2015 - 86_400]))[0]
-    with_2015 = trend.score(np.array([T2015 + 30 * 86_400]))[0]
+    trend = Trend.fit(ratings(), CATALOG)
+    before_2015 = trend.at(np.array([T2015 - 86_400]))[0]
+    with_2015 = trend.at(np.array([T2015 + 30 * 86_400]))[0]
     movie_2 = CATALOG.items.index(2)
     assert before_2015[movie_2] == 0  # liked by nobody yet: not even the prior speaks for it
     assert with_2015[movie_2] > 0
@@ -74,43 +74,43 @@ def test_a_few_recent_ratings_do_not_take_over_a_large_old_data_set():
         np.concatenate([old.timestamps.tocoo().data, [T2015 + 10 * YEAR] * 2]),
         items=CATALOG.items,
     )
-    trend = Trend().fit(recent, CATALOG)
-    assert order(trend.score(None)[0])[:3] == [2, 1, 4]
+    trend = Trend.fit(recent, CATALOG)
+    assert order(trend.at(None)[0])[:3] == [2, 1, 4]
 
 
 def test_no_moment_means_the_latest_rating_and_a_nan_moment_too():
-    trend = Trend().fit(ratings(), CATALOG)
-    latest = trend.score(np.array([T2015 + 99]))[0]
-    assert np.allclose(trend.score(None)[0], latest)
-    assert np.allclose(trend.score(np.array([np.nan]))[0], latest)
+    trend = Trend.fit(ratings(), CATALOG)
+    latest = trend.at(np.array([T2015 + 99]))[0]
+    assert np.allclose(trend.at(None)[0], latest)
+    assert np.allclose(trend.at(np.array([np.nan]))[0], latest)
     assert order(latest)[0] == 2
 
 
 def test_without_times_the_trend_is_liked_popularity():
-    scores = Trend().fit(ratings(with_times=False), CATALOG).score(None)[0]
+    scores = Trend.fit(ratings(with_times=False), CATALOG).at(None)[0]
     assert order(scores) == [2, 1, 3, 4]
     assert scores[2] == scores[3]
 
 
 def test_a_moment_per_user_is_required():
-    trend = Trend().fit(ratings(), CATALOG)
+    trend = Trend.fit(ratings(), CATALOG)
     with pytest.raises(ValueError, match="2 moments for 3 users"):
-        trend.score(np.array([T1996, T2015]), n_users=3)
+        trend.at(np.array([T1996, T2015]), n_users=3)
 
 
 def test_saved_and_reloaded_it_scores_the_same():
-    trend = Trend(TrendConfig(tau_days=70)).fit(ratings(), CATALOG)
-    again = Trend.from_arrays(trend.params, trend.to_arrays())
+    trend = Trend.fit(ratings(), CATALOG, TrendConfig(tau_days=70))
+    again = Trend.from_arrays(trend.to_arrays(), CATALOG, trend.config)
     when = np.array([T1996, T2015, np.nan])
-    assert np.array_equal(again.score(when, 3), trend.score(when, 3))
+    assert np.array_equal(again.at(when, 3), trend.at(when, 3))
 
 
 def test_a_movie_added_after_training_has_no_ratings_and_the_others_keep_theirs():
-    trend = Trend().fit(ratings(), CATALOG)
+    trend = Trend.fit(ratings(), CATALOG)
     taken = trend.take(np.array([1, 0, -1]))  # movie 2, movie 1, a new movie
     moment = np.array([T2015 + 60 * 86_400])
-    before, after = trend.score(moment)[0], taken.score(moment)[0]
-    assert taken.daily_[:, 2].nnz == 0
+    before, after = trend.at(moment)[0], taken.at(moment)[0]
+    assert taken.daily[:, 2].nnz == 0
     assert after[0] == before[1] and after[1] == before[0]  # the old movies keep their scores
     assert after[0] > after[1] > after[2] == 0
 
@@ -128,10 +128,10 @@ def test_user_moments_are_median_rating_times():
 
 
 def test_a_refit_forgets_the_scores_it_gave_before():
-    trend = Trend()
-    trend.fit(ratings(), CATALOG).score(None)
-    refit = trend.fit(ratings(with_times=False), CATALOG).score(None)[0]
-    assert np.array_equal(refit, Trend().fit(ratings(with_times=False), CATALOG).score(None)[0])
+    trend = Trend.fit(ratings(), CATALOG)
+    trend.at(None)
+    refit = trend.fit(ratings(with_times=False), CATALOG).at(None)[0]
+    assert np.array_equal(refit, Trend.fit(ratings(with_times=False), CATALOG).at(None)[0])
 
 
 def liked_on(days: list[float], movies: list[int]) -> Ratings:
@@ -146,21 +146,21 @@ def liked_on(days: list[float], movies: list[int]) -> Ratings:
 
 
 def test_scores_by_hand_counting_whole_days_up_to_the_moment():
-    trend = Trend(TrendConfig(tau_days=365, prior_share=0.1)).fit(
-        liked_on([0, 0, 10], [1, 1, 1]), CATALOG
+    trend = Trend.fit(
+        liked_on([0, 0, 10], [1, 1, 1]), CATALOG, TrendConfig(tau_days=365, prior_share=0.1)
     )
     movie_1 = CATALOG.items.index(1)
     an_hour = 3_600
     # an hour into day 10: both days count, day 0 decayed by 10 days
-    on_day_10 = trend.score(np.array([T1996 + 10 * 86_400 + an_hour]))[0][movie_1]
+    on_day_10 = trend.at(np.array([T1996 + 10 * 86_400 + an_hour]))[0][movie_1]
     assert on_day_10 == pytest.approx(np.log1p(2 * np.exp(-10 / 365) + 1 + 0.1 * 3), rel=1e-6)
     # an hour before day 10 begins: only day 0, 9 days back
-    on_day_9 = trend.score(np.array([T1996 + 10 * 86_400 - an_hour]))[0][movie_1]
+    on_day_9 = trend.at(np.array([T1996 + 10 * 86_400 - an_hour]))[0][movie_1]
     assert on_day_9 == pytest.approx(np.log1p(2 * np.exp(-9 / 365) + 0.1 * 2), rel=1e-6)
 
 
 def test_recent_likes_outweigh_more_likes_years_ago():
     # movie 1: 30 likes three years before the moment; movie 2: 20 likes last month
     data = liked_on([0] * 30 + [3 * 365 - 30] * 20, [1] * 30 + [2] * 20)
-    scores = Trend().fit(data, CATALOG).score(np.array([T1996 + 3 * 365 * 86_400]))[0]
+    scores = Trend.fit(data, CATALOG).at(np.array([T1996 + 3 * 365 * 86_400]))[0]
     assert order(scores)[:2] == [2, 1]

@@ -1,0 +1,75 @@
+"""Every setting of the served model in one frozen object, to and from a plain dict (JSON).
+
+Each component has its own settings (`ALSConfig`, `ContentConfig`, …); `blend` weighs them.
+What the defaults are and how they were chosen: docs/tuning.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from recommender.als import ALSConfig
+from recommender.blend import BlendConfig
+from recommender.content import ContentConfig
+from recommender.ease import EASEConfig
+from recommender.era import EraConfig
+from recommender.genre_lift import GenreLiftConfig
+from recommender.popularity import PopularityConfig
+from recommender.predict import PredictorConfig
+from recommender.quality import QualityConfig
+from recommender.trend import TrendConfig
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    als: ALSConfig = field(default_factory=ALSConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    popularity: PopularityConfig = field(default_factory=PopularityConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    trend: TrendConfig = field(default_factory=TrendConfig)
+    era: EraConfig = field(default_factory=EraConfig)
+    genres: GenreLiftConfig = field(default_factory=GenreLiftConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    # EASE's λ, or None to leave EASE out; it is also left out when it needs more memory.
+    ease_lambda: float | None = 500.0
+    ease_memory_limit: int = 2 * 1024**3
+    # Confidence of a rating in the "watched" ALS: 1 + alpha · (1 + watched_slope · stars).
+    watched_slope: float = 0.25
+
+    @property
+    def watched(self) -> ALSConfig:
+        """The "watched" ALS: the main ALS's settings, but every rating is an interaction,
+        whatever its stars; more stars only add confidence (`watched_slope` per star)."""
+        return replace(self.als, positive_from=0.0, slope=self.watched_slope, negative_weight=0.0)
+
+    @property
+    def ease(self) -> EASEConfig | None:
+        """EASE's settings, or None when it is left out of the blend."""
+        if self.ease_lambda is None:
+            return None
+        return EASEConfig(self.ease_lambda, self.ease_memory_limit)
+
+    @property
+    def quality(self) -> QualityConfig:
+        return QualityConfig(prior=self.blend.quality_prior)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HybridConfig:
+        return cls(
+            als=ALSConfig(**data.get("als", {})),
+            content=ContentConfig(**data.get("content", {})),
+            popularity=PopularityConfig(**data.get("popularity", {})),
+            predictor=PredictorConfig(**data.get("predictor", {})),
+            trend=TrendConfig(**data.get("trend", {})),
+            era=EraConfig(**data.get("era", {})),
+            genres=GenreLiftConfig(**data.get("genres", {})),
+            blend=BlendConfig(**data.get("blend", {})),
+            ease_lambda=data.get("ease_lambda", cls.ease_lambda),
+            ease_memory_limit=int(data.get("ease_memory_limit", cls.ease_memory_limit)),
+            watched_slope=float(data.get("watched_slope", cls.watched_slope)),
+        )

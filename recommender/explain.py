@@ -1,0 +1,119 @@
+"""Why each pick: the liked movie it is most like, a genre the user likes, or its popularity.
+
+The same likeness ranks `Recommender.similar`, so "because you liked X" names the movie of
+the user's own that `similar` would put next to the pick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.blend import BlendConfig
+from recommender.data import Catalog
+from recommender.scoring import COMPONENTS, PERSONAL
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: Literal["liked", "similar", "genre", "popular"]
+    movie_id: int | None = None
+    genre: str | None = None
+
+
+def liked(row: sp.csr_matrix) -> np.ndarray:
+    """Indices of history movies the user liked: rated at least min(their mean, 4)."""
+    if row.nnz == 0:
+        return np.empty(0, dtype=np.int64)
+    threshold = min(float(row.data.mean()), 4.0)
+    return np.asarray(row.indices[row.data >= threshold], dtype=np.int64)
+
+
+class Explainer:
+    """Item-item likeness and the reason shown next to each pick, for one fitted model."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        blend: BlendConfig,
+        genre_names: Sequence[str],
+        genre_matrix: sp.csr_matrix,
+        genre_unit: np.ndarray,
+        taste: np.ndarray,
+        content: sp.csr_matrix,
+    ) -> None:
+        self.catalog = catalog
+        self.blend = blend
+        self.genre_names = list(genre_names)
+        self.genre_matrix = genre_matrix  # items × genres, 0/1
+        self.genre_unit = genre_unit  # its rows at unit length
+        self.taste = taste  # items × ALS factors, rows at unit length (0 for unrated)
+        self.content = content  # items × content features, rows at unit length
+
+    def likeness(self, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """How alike movies `rows` and `cols` (default: all) are, rows × cols: taste (ALS-factor
+        cosine blended with content cosine; content alone for a row movie nobody rated) times
+        genre agreement. Taste alone puts the most watched films of an era side by side (Star
+        Wars next to Toy Story: the same people saw both); the genres say what a movie is, so a
+        film sharing none keeps only `similarity_genre_floor` of its taste (a negative taste,
+        already unlike, stays as it is)."""
+        vectors = self.content
+        others = vectors if cols is None else vectors[cols]
+        content = np.asarray((vectors[rows] @ others.T).todense(), dtype=np.float32)
+        factors = self.taste
+        taste = factors[rows] @ (factors if cols is None else factors[cols]).T
+        share = self.blend.similarity_als_share
+        has_taste = factors[rows].any(axis=1)[:, None]
+        taste = np.where(has_taste, share * taste + (1 - share) * content, content)
+        unit = self.genre_unit
+        genres = unit[rows] @ (unit if cols is None else unit[cols]).T
+        floor = self.blend.similarity_genre_floor
+        return np.asarray(np.where(taste > 0, taste * (floor + (1 - floor) * genres), taste))
+
+    def reasons(
+        self, row: sp.csr_matrix, chosen: np.ndarray, parts: Mapping[str, np.ndarray]
+    ) -> list[Reason]:
+        """Why each pick: the liked history movie most like it, or its popularity.
+
+        "Liked" when the personal models speak more strongly for the pick than the general
+        components (popularity, quality, the trend, the era and the genre lift) do, each
+        judged per unit of its blend weight (a weighted mean of their scores): new users'
+        blends lean on popularity, yet a pick the personal models single out should still say
+        which of their movies it is like.
+        """
+        mine = liked(row)
+        top_genres = self.user_genres(mine)
+        general = tuple(c for c in COMPONENTS if c not in PERSONAL)
+        best_liked = self.closest(chosen, mine) if len(mine) else None
+        weights = {k: float(w[0]) for k, w in self.blend.weights([row.nnz], parts).items()}
+        mass = {
+            kind: max(sum(weights[k] for k in parts if (k in general) == kind), 1e-12)
+            for kind in (True, False)
+        }
+        reasons = []
+        for position, i in enumerate(chosen):
+            personal = sum(float(parts[k][i]) for k in parts if k not in general) / mass[False]
+            popular = sum(float(parts[k][i]) for k in parts if k in general) / mass[True]
+            if best_liked is not None and personal >= popular:
+                movie = int(self.catalog.items.ids[best_liked[position]])
+                reasons.append(Reason("liked", movie_id=movie))
+                continue
+            genre = next((g for g in top_genres if g in self.catalog.genres[i]), None)
+            reasons.append(Reason("genre", genre=genre) if genre else Reason("popular"))
+        return reasons
+
+    def closest(self, chosen: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """For each chosen movie, the candidate movie most like it, as `similar` judges."""
+        return np.asarray(candidates[np.argmax(self.likeness(chosen, candidates), axis=1)])
+
+    def user_genres(self, movies: np.ndarray) -> list[str]:
+        """Genres of these movies, most frequent first."""
+        if len(movies) == 0:
+            return []
+        counts = np.asarray(self.genre_matrix[movies].sum(axis=0)).ravel()
+        order = np.argsort(-counts, kind="stable")
+        return [self.genre_names[j] for j in order if counts[j] > 0]

@@ -1,0 +1,233 @@
+"""Scoring: every component of the blend scores every movie for a user; the blend adds them up.
+
+`PARTS` is the one list of components: adding or removing one is a line here, its two weights in
+`BlendConfig` and its settings in `HybridConfig` (and, as the artifact's arrays change, a new
+`artifacts.FORMAT_VERSION`). Each component is self-contained in its module and implements
+`recommender.component.Component`.
+
+Scores are standardised per user (z-scores over the movies someone had rated at training time,
+`blend.standardise`), except the era's and the genre lift's log-lifts, whose spread says how
+much they know. Serving also reads ALS's item factors (the taste space of `similar`, the
+re-rank and onboarding), content's vectors (`similar`, reasons) and popularity's counts
+(filters, onboarding), so those three stay whatever their weight in the blend.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.als import ALS
+from recommender.blend import add_up, contributions, standardise
+from recommender.component import CatalogChange, Component, Unavailable, check_ratings
+from recommender.config import HybridConfig
+from recommender.content import Content
+from recommender.data import Catalog, Ratings
+from recommender.ease import EASE
+from recommender.era import Era
+from recommender.genre_lift import GenreLift
+from recommender.popularity import Popularity
+from recommender.quality import Quality
+from recommender.trend import Trend
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One component of the blend and how the blend treats it."""
+
+    name: str  # its key in the blend weights, the artifact and the scores
+    kind: type[Component[Any]]
+    settings: Callable[[HybridConfig], Any]  # its config; None leaves it out
+    # It finds movies like the user's own: its picks are explained by a liked movie, it is
+    # silent for a user with no ratings, and tuning may delay it for new users.
+    personal: bool = False
+    standardised: bool = True  # z-scored before blending (else a log-lift, as it is)
+    shared: bool = False  # the same scores for every user: computed once per request
+    # For movies added since training, the scores of this component stand in for its own.
+    stand_in: str | None = None
+    optional: bool = False  # may be missing from a model (left out, or unavailable)
+
+
+# In the order the blend adds them up (the served scores depend on it to the last bit).
+PARTS: tuple[Part, ...] = (
+    Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
+    Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
+    Part("content", Content, lambda c: c.content, personal=True),
+    Part("popularity", Popularity, lambda c: c.popularity, shared=True),
+    Part("quality", Quality, lambda c: c.quality, shared=True),
+    Part("trend", Trend, lambda c: c.trend, stand_in="popularity"),
+    Part("era", Era, lambda c: c.era, standardised=False),
+    Part("genres", GenreLift, lambda c: c.genres, standardised=False),
+    Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
+)
+COMPONENTS = tuple(part.name for part in PARTS)
+PERSONAL = tuple(part.name for part in PARTS if part.personal)
+
+
+class Hybrid:
+    """The fitted components and their blend. As a scorer it is evaluated like any model."""
+
+    name: ClassVar[str] = "hybrid"
+
+    def __init__(
+        self,
+        config: HybridConfig,
+        parts: Mapping[str, Component[Any]],
+        unknown: np.ndarray,
+        timings: Mapping[str, float] | None = None,
+    ) -> None:
+        self.config = config
+        self.parts = {p.name: parts[p.name] for p in PARTS if p.name in parts}
+        # movies nobody had rated at training time (new ones join through `reindexed`)
+        self.unknown = np.asarray(unknown, dtype=bool)
+        self.unknown.setflags(write=False)
+        self.timings = dict(timings or {})
+        # The same for every user: scored once, not on every request.
+        self._shared: dict[str, np.ndarray] = {}
+        for part in PARTS:
+            if part.shared and part.name in self.parts:
+                row = self.parts[part.name].score(sp.csr_matrix((1, len(self.unknown))))
+                if part.standardised:
+                    row = standardise(row, over=~self.unknown)
+                self._shared[part.name] = _read_only(row[0])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def fit(cls, ratings: Ratings, catalog: Catalog, config: HybridConfig | None = None) -> Hybrid:
+        """Fit every component of `PARTS` on `ratings` (in `catalog.items` index space)."""
+        config = config or HybridConfig()
+        check_ratings(ratings, catalog, cls.name)
+        parts: dict[str, Component[Any]] = {}
+        timings: dict[str, float] = {}
+        for part in PARTS:
+            settings = part.settings(config)
+            if settings is None:
+                continue
+            started = time.perf_counter()
+            try:
+                parts[part.name] = part.kind.fit(ratings, catalog, settings)
+            except Unavailable as exc:
+                log.info("%s left out of the blend: %s", part.name, exc)
+                continue
+            timings[part.name] = time.perf_counter() - started
+        unknown = np.bincount(ratings.matrix.indices, minlength=len(catalog)) == 0
+        return cls(config, parts, unknown, timings)
+
+    def components(
+        self, rows: sp.csr_matrix, when: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Each component's scores for these users (n × n_items; a shared component's one
+        row, n_items), standardised where the component is; `when`: each user's moment for
+        the components that depend on time (Unix seconds; None or NaN: the latest training
+        rating)."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        unknown = self.unknown
+        out: dict[str, np.ndarray] = {}
+        for part in PARTS:
+            model = self.parts.get(part.name)
+            if model is None:
+                continue
+            if part.shared:
+                out[part.name] = self._shared[part.name]
+                continue
+            scores = model.score(rows, when)
+            if part.standardised:
+                scores = standardise(scores, over=~unknown)
+            out[part.name] = scores
+        if unknown.any():
+            # Nobody had rated these movies at training time: a component that knows nothing
+            # about them lets another speak for them (content for the collaborative models).
+            for part in PARTS:
+                if part.stand_in is not None and part.name in out:
+                    out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
+        return out
+
+    def blend(
+        self, rows: sp.csr_matrix, when: np.ndarray | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Blended scores and each component's weighted contribution (for reasons)."""
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        parts = self.components(rows, when)
+        weights = self.config.blend.weights(np.diff(rows.indptr), parts)
+        weighted = dict(contributions(parts, weights))
+        return add_up(weighted.values(), rows.shape), weighted
+
+    def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
+        return self.blend(rows, when)[0]
+
+    # -- the components serving reads beyond the blend ----------------------------------------
+
+    def part(self, name: str, kind: type[T]) -> T:
+        """The fitted component `name`, which must be a `kind`."""
+        model = self.parts.get(name)
+        if not isinstance(model, kind):
+            raise TypeError(f"the model has no {kind.__name__} component {name!r}")
+        return model
+
+    @property
+    def taste(self) -> ALS:
+        """ALS on liked movies: its item factors are the taste space."""
+        return self.part("als", ALS)
+
+    @property
+    def content(self) -> Content:
+        return self.part("content", Content)
+
+    @property
+    def popularity(self) -> Popularity:
+        return self.part("popularity", Popularity)
+
+    # -- arrays ---------------------------------------------------------------------------------
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Every component's arrays, keyed "<component>/<name>", and the unknown movies."""
+        arrays = {
+            f"{name}/{key}": value
+            for name, model in self.parts.items()
+            for key, value in model.to_arrays().items()
+        }
+        arrays["hybrid/unknown"] = self.unknown
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], catalog: Catalog, config: HybridConfig
+    ) -> Hybrid:
+        """The model `to_arrays` came from; `KeyError` or `ValueError` if they are not one."""
+        parts: dict[str, Component[Any]] = {}
+        for part in PARTS:
+            prefix = part.name + "/"
+            own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            settings = part.settings(config)
+            if settings is None or (part.optional and not own):
+                continue
+            parts[part.name] = part.kind.from_arrays(own, catalog, settings)
+        unknown = arrays["hybrid/unknown"]
+        if len(unknown) != len(catalog):
+            raise ValueError(f"{len(unknown)} movies marked known or not, {len(catalog)} in all")
+        return cls(config, parts, unknown)
+
+    def reindexed(self, change: CatalogChange) -> Hybrid:
+        """This model over `change.catalog`: movies added since training are unknown."""
+        unknown = change.gather(self.unknown)
+        unknown[change.added] = True
+        parts = {name: model.reindexed(change) for name, model in self.parts.items()}
+        return Hybrid(self.config, parts, unknown, self.timings)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array

@@ -1,0 +1,176 @@
+"""The fixed splits of EVALUATION.md: which ratings a model learns from and which it is scored on.
+
+Every split draws one uniform random key per rating from `numpy.random.default_rng(seed)` and
+sends a user's ratings with the smallest keys to test, so the same seed gives the same split.
+Train and test keep the input's user and item vocabularies (the same shapes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.data import Ratings
+
+RELEVANCE = 4.0  # a test rating at least this is relevant
+
+
+class EvaluationError(ValueError):
+    """The inputs cannot be evaluated (mismatched shapes, nothing to score, bad parameters)."""
+
+
+def scored_users(test: Ratings, relevance: float = RELEVANCE) -> np.ndarray:
+    """Row indices of users with at least one relevant test rating (the users we score)."""
+    rel = test.matrix >= relevance
+    return np.flatnonzero(np.diff(sp.csr_matrix(rel).indptr) > 0)
+
+
+def holdout_split(
+    ratings: Ratings, test_share: float = 0.2, min_ratings: int = 5, seed: int = 0
+) -> tuple[Ratings, Ratings]:
+    """Per user with at least `min_ratings` ratings, a random `test_share` of them go to test.
+
+    The test count is round(test_share × n), at least 1; users below the threshold stay wholly
+    in train. Train and test keep the input's user and item vocabularies (same shapes).
+    """
+    if not 0.0 < test_share < 1.0:
+        raise EvaluationError(f"test_share must be between 0 and 1, got {test_share}")
+    counts = np.diff(ratings.matrix.indptr)
+    n_test = np.where(
+        counts >= max(min_ratings, 2), np.maximum(1, np.floor(test_share * counts + 0.5)), 0
+    ).astype(np.int64)
+    return _split_by_rank(ratings, n_test, seed)
+
+
+def given_n_split(
+    ratings: Ratings, n: int, min_ratings: int = 20, seed: int = 0, cold_share: float = 1.0
+) -> tuple[Ratings, Ratings]:
+    """Cold-start split: users with at least `min_ratings` ratings keep `n` random ones in
+    train (their whole history) and the rest go to test; everyone else stays in train.
+
+    `cold_share` < 1 cuts only that share of the eligible users (chosen at random), so the
+    others stay whole in train: new users joining an established community. The default,
+    1.0, is the protocol of EVALUATION.md (on MovieLens every user has ≥ 20 ratings, so train
+    then holds only N ratings per user).
+    """
+    if n < 1:
+        raise EvaluationError(f"given-N needs N ≥ 1, got {n}")
+    if min_ratings <= n:
+        raise EvaluationError(f"min_ratings ({min_ratings}) must exceed N ({n})")
+    if not 0.0 < cold_share <= 1.0:
+        raise EvaluationError(f"cold_share must be in (0, 1], got {cold_share}")
+    counts = np.diff(ratings.matrix.indptr)
+    eligible = counts >= min_ratings
+    if cold_share < 1.0:
+        candidates = np.flatnonzero(eligible)
+        chosen = np.random.default_rng([seed, 1]).choice(
+            candidates, round(cold_share * len(candidates)), replace=False
+        )
+        eligible = np.zeros_like(eligible)
+        eligible[chosen] = True
+    n_test = np.where(eligible, counts - n, 0).astype(np.int64)
+    return _split_by_rank(ratings, n_test, seed)
+
+
+def split(
+    ratings: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
+) -> tuple[Ratings, Ratings]:
+    """The split a protocol name stands for: "holdout" or "given-N" (e.g. "given-5")."""
+    n = parse_protocol(protocol)
+    if n is None:
+        return holdout_split(ratings, seed=seed)
+    return given_n_split(ratings, n, seed=seed, cold_share=cold_share)
+
+
+def validation_split(
+    train: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
+) -> tuple[Ratings, Ratings]:
+    """A validation split carved from train only, the same way as the test split.
+
+    Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
+    Tuning fits on the first part and scores on the second; test is never looked at.
+    A given-N carve cuts every user with at least min(2N, 20) train ratings (and more than
+    N): train parts hold fewer ratings a user than the full data, and users left whole would
+    make the carve look warmer than the test. Under given-N the cold users keep only N train
+    ratings, so when no train user has enough left for a given-N carve (MovieLens: every user
+    was cut), validation is a holdout carve, and if users have fewer than 5 ratings even for
+    that, one that leaves one in five out of users with at least 2.
+    """
+    seed = seed + 1_000_003
+    n = parse_protocol(protocol)
+    if n is None:
+        return holdout_split(train, seed=seed)
+    cut_from = max(n + 1, min(2 * n, 20))
+    fit, valid = given_n_split(train, n, min_ratings=cut_from, seed=seed, cold_share=cold_share)
+    for min_ratings in (5, 2):
+        if len(scored_users(valid)) > 0:
+            break
+        fit, valid = holdout_split(train, min_ratings=min_ratings, seed=seed)
+    return fit, valid
+
+
+def parse_protocol(protocol: str) -> int | None:
+    """None for "holdout", N for "given-N"; anything else is an error naming the choices."""
+    if protocol == "holdout":
+        return None
+    prefix = "given-"
+    if protocol.startswith(prefix) and protocol[len(prefix) :].isdigit():
+        n = int(protocol[len(prefix) :])
+        if n >= 1:
+            return n
+    raise EvaluationError(
+        f"unknown protocol {protocol!r}: use 'holdout' or 'given-N' (e.g. given-5)"
+    )
+
+
+def _split_by_rank(ratings: Ratings, n_test: np.ndarray, seed: int) -> tuple[Ratings, Ratings]:
+    """Send each user's `n_test[u]` ratings with the smallest random keys to test."""
+    matrix = ratings.matrix.tocsr()
+    matrix.sort_indices()
+    n_users = matrix.shape[0]
+    rows = np.repeat(np.arange(n_users), np.diff(matrix.indptr))
+    keys = np.random.default_rng(seed).random(matrix.nnz)
+    order = np.lexsort((keys, rows))  # by user, then key; rows are already grouped
+    rank = np.empty(matrix.nnz, dtype=np.int64)
+    rank[order] = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
+    is_test = rank < n_test[rows]
+    times = _aligned_times(ratings, matrix)
+    return (
+        _subset(ratings, matrix, times, rows, ~is_test),
+        _subset(ratings, matrix, times, rows, is_test),
+    )
+
+
+def _aligned_times(ratings: Ratings, matrix: sp.csr_matrix) -> np.ndarray | None:
+    """Timestamps in the same order as `matrix.data`, or None if there are none."""
+    if ratings.timestamps is None:
+        return None
+    times = ratings.timestamps.tocsr()
+    times.sort_indices()
+    same_shape = np.array_equal(times.indptr, matrix.indptr)
+    if same_shape and np.array_equal(times.indices, matrix.indices):
+        return np.asarray(times.data, dtype=np.float64)
+    coo = matrix.tocoo()
+    return np.asarray(times[coo.row, coo.col], dtype=np.float64).ravel()
+
+
+def _subset(
+    ratings: Ratings,
+    matrix: sp.csr_matrix,
+    times: np.ndarray | None,
+    rows: np.ndarray,
+    keep: np.ndarray,
+) -> Ratings:
+    """The ratings where `keep` is true, with the same vocabularies and shape."""
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]))))
+    part = sp.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, dtype=np.float32
+    )
+    part_times = None
+    if times is not None:
+        part_times = sp.csr_matrix(
+            (times[keep], matrix.indices[keep], indptr), shape=matrix.shape, dtype=np.float64
+        )
+    return replace(ratings, matrix=part, timestamps=part_times, extra=dict(ratings.extra))
