@@ -29,6 +29,7 @@ run: train
 test: install
 	$(BIN)/ruff check bot emulator recommender storage tests bench
 	$(BIN)/ruff format --check bot emulator recommender storage tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:
