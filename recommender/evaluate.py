@@ -1,4 +1,6 @@
-"""Offline evaluation: fit a model, rank for every scored user, score the lists (EVALUATION.md).
+"""Offline evaluation: fit a model, rank for every scored user, score the lists.
+
+The protocol is described in docs/evaluation.md ("Protocol").
 
 Everything here is pure: `Ratings` and a model in, a flat `dict[str, float]` out. The CLI
 (`moviebot evaluate` / `tune`) reads the database, calls these functions and prints the report.

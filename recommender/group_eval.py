@@ -1,7 +1,7 @@
 """The group protocol: how good are movie-night picks for every member of a group?
 
 Protocol (`moviebot evaluate --protocol group`):
-- Split: the holdout split of EVALUATION.md (20% of each user's ratings to test, seed 0).
+- Split: the holdout split of docs/evaluation.md (20% of each user's ratings to test, seed 0).
   The hybrid is trained on train, as for the single-user protocols.
 - Groups: synthetic groups of 2–6 data-set users with at least one relevant test rating
   (≥ 4.0) and at least `MIN_RATINGS` train ratings, in two kinds:

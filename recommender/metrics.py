@@ -1,4 +1,6 @@
-"""Metrics of top-k lists against held-out truth (EVALUATION.md), arrays in, numbers out.
+"""Metrics of top-k lists against held-out truth, arrays in, numbers out.
+
+The protocol is described in docs/evaluation.md ("Protocol").
 
 Conventions, chosen once so that figures are comparable between runs and models:
 - Top-k lists rank by score, highest first; ties go to the lower item index (catalogue order).

@@ -1,6 +1,6 @@
 """Models side by side under one protocol: tuning on validation, the JSON, Markdown and PNG.
 
-`compare` runs the whole protocol of EVALUATION.md for a set of model specs (split once, tune
+`compare` runs the whole protocol of docs/evaluation.md for a set of model specs (split once, tune
 each model's grid on a validation split carved from train, fit on train, score on test) and
 returns one JSON-ready dict. `markdown` and `plot` render that dict; nothing here reads a
 database or prints, so the CLI stays a thin wrapper and tests can call it directly.

@@ -1,4 +1,6 @@
-"""The fixed splits of EVALUATION.md: which ratings a model learns from and which it is scored on.
+"""The fixed splits: which ratings a model learns from and which it is scored on.
+
+The protocol is described in docs/evaluation.md ("Protocol").
 
 Every split draws one uniform random key per rating from `numpy.random.default_rng(seed)` and
 sends a user's ratings with the smallest keys to test, so the same seed gives the same split.
@@ -52,7 +54,7 @@ def given_n_split(
 
     `cold_share` < 1 cuts only that share of the eligible users (chosen at random), so the
     others stay whole in train: new users joining an established community. The default,
-    1.0, is the protocol of EVALUATION.md (on MovieLens every user has ≥ 20 ratings, so train
+    1.0, is the protocol of docs/evaluation.md (on MovieLens every user has ≥ 20 ratings, so train
     then holds only N ratings per user).
     """
     if n < 1:

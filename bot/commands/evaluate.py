@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "evaluate",
         parents=[parent],
         help="measure recommendation quality: every model side by side",
-        description="Split the ratings in the database (EVALUATION.md protocol), fit "
+        description="Split the ratings in the database (the protocol in docs/evaluation.md), fit "
         "popularity, content, ALS, EASE and the hybrid on train and score them on test. "
         "Prints a Markdown table; --json and --plot save the figures. Uses the tuned values "
         "in <model dir>/tuned.json when present, as `train` does.",
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         default=1.0,
         metavar="SHARE",
         help="given-N only: cut this share of the eligible users (default 1: all of them, as "
-        "in EVALUATION.md); the rest stay whole in train, like new users joining a community",
+        "in docs/evaluation.md); the rest stay whole in train, like new users joining a community",
     )
     evaluate.add_argument(
         "--max-users",
