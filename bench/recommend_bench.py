@@ -76,7 +76,7 @@ def from_db(path: str, current: bool) -> tuple[Recommender, Ratings]:
         ratings = ratings_from_db(db, catalog)
         model = load_current(db, settings) if current else None
         if model is None:
-            model = Recommender.train(ratings, catalog, config_for(settings))
+            model = Recommender.train(ratings, catalog, config_for(db, settings))
     return model, ratings
 
 

@@ -1,13 +1,21 @@
 """Glue between storage and the recommender: read ratings, train, save, register, load.
 
 `recommender` never sees SQL; this module reads the database into `Catalog`/`Ratings`, trains a
-`Recommender`, writes its artifact into `settings.model_dir`, and records it in the `models`
-table. A failed training raises `TrainingError` and leaves the registered model untouched.
+`Recommender`, writes its artifact into the database's own folder of `settings.model_dir`, and
+records it in the `models` table. A failed training raises `TrainingError` and leaves the
+registered model untouched.
+
+Model files belong to their database: `<model dir>/<db file stem>-<8 hex>/model-vNNNN.npz`
+(with its `.json`) and that database's `tuned.json`, so databases sharing a model directory
+never overwrite or prune each other's files. A database trained by an older moviebot, whose
+registry points at `<model dir>/model-vNNNN.npz`, keeps loading those files (they are never
+deleted) and gets a copy of the shared `<model dir>/tuned.json` in its folder.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,6 +34,7 @@ from recommender.hybrid import Recommender
 from recommender.predict import PredictorError
 from recommender.splits import EvaluationError, holdout_split
 from recommender.suite import ServedHybrid
+from recommender.tuned import TUNED_FILE
 from storage import models
 from storage import movies as movie_store
 from storage import ratings as rating_store
@@ -84,17 +93,84 @@ def ratings_from_db(
     )
 
 
-def config_for(settings: Settings, overrides: dict | None = None) -> HybridConfig:
-    """The committed defaults, overlaid with `<model_dir>/tuned.json` and CLI overrides."""
+def model_folder(db: Database, settings: Settings) -> Path:
+    """This database's folder in the model directory: its model files and its tuned.json.
+
+    The first time (a new database, one trained by an older moviebot, or a copy of another
+    database) the tuned values it used so far come along: a copy's from the original's
+    folder, an older moviebot's from the shared `<model dir>/tuned.json`.
+    """
+    folder = models.folder(db)
+    path = Path(settings.model_dir) / folder.name
+    if not folder.new:
+        return path
+    upgraded = folder.copied_from is None and _old_layout(db, settings)
+    tuned = None
+    if folder.copied_from is not None:
+        tuned = Path(settings.model_dir) / folder.copied_from / TUNED_FILE
+    elif upgraded:
+        tuned = Path(settings.model_dir) / TUNED_FILE
+    if tuned is not None and tuned.is_file() and not (path / TUNED_FILE).exists():
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tuned, path / TUNED_FILE)
+        except OSError as exc:
+            log.warning("cannot copy %s into %s: %s", tuned, path, exc)
+        else:
+            log.info("tuned values are kept per database now: copied %s to %s", tuned, path)
+    if upgraded:
+        log.info(
+            "model files of %s go to %s from now on; those an older moviebot wrote into %s "
+            "itself stay there (they are never pruned)",
+            db.path,
+            path,
+            settings.model_dir,
+        )
+    else:
+        log.info("model files of %s go to %s", db.path, path)
+    return path
+
+
+def _old_layout(db: Database, settings: Settings) -> bool:
+    """Was this database trained by a moviebot that kept every model file in the model
+    directory itself?"""
+    top = Path(settings.model_dir).resolve()
+    return any(Path(r.path).resolve().parent == top for r in models.all_models(db))
+
+
+def config_for(db: Database, settings: Settings, overrides: dict | None = None) -> HybridConfig:
+    """The committed defaults, overlaid with this database's tuned.json and CLI overrides."""
     from recommender.tuned import hybrid_config, read_tuned
 
+    folder = model_folder(db, settings)
+    shared = Path(settings.model_dir) / TUNED_FILE
+    if shared.is_file() and not (folder / TUNED_FILE).is_file():
+        log.warning(
+            "%s is not used: tuned values belong to each database now (this one's: %s); "
+            "run `moviebot tune` for it, or move the file there if it was tuned on this data",
+            shared,
+            folder / TUNED_FILE,
+        )
     try:
-        config = hybrid_config(read_tuned(settings.model_dir))
+        config = hybrid_config(read_tuned(folder))
     except ValueError as exc:
         raise TrainingError(str(exc)) from exc
     if overrides:
         config = replace(config, als=replace(config.als, **overrides))
     return config
+
+
+def load_record(record: models.ModelRecord) -> Recommender:
+    """The model a registry entry names; `ArtifactError` if its file is unusable or holds
+    another model (an older moviebot let two databases write the same file name)."""
+    model = Recommender.load(record.path)
+    stamp = model.info.get("counts", {}).get("snapshot")
+    if model.info.get("version") != record.version or stamp != record.counts.get("snapshot"):
+        raise ArtifactError(
+            f"{record.path} holds another model than v{record.version} (another database "
+            "wrote the same file)"
+        )
+    return model
 
 
 def needs_training(db: Database, settings: Settings) -> str | None:
@@ -105,7 +181,7 @@ def needs_training(db: Database, settings: Settings) -> str | None:
     if record.counts.get("snapshot") != models.snapshot(db).as_dict():
         return "ratings or movies changed since the last model"
     try:
-        Recommender.load(record.path)
+        load_record(record)
     except ArtifactError as exc:
         return f"model v{record.version} is unusable ({exc})"
     return None
@@ -150,7 +226,7 @@ def train(
     ratings = ratings_from_db(db, catalog)
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")
-    config = config_for(settings, overrides)
+    config = config_for(db, settings, overrides)
     try:
         metrics = validate(ratings, catalog, config, say) if with_validation else {}
         say(f"training on {ratings.nnz:,} ratings of {len(catalog):,} movies")
@@ -158,7 +234,7 @@ def train(
     except (ALSError, RecommenderError, PredictorError, np.linalg.LinAlgError) as exc:
         raise TrainingError(f"training failed: {exc}") from exc
     version = models.next_version(db)
-    path = Path(settings.model_dir) / f"model-v{version:04d}.npz"
+    path = model_folder(db, settings) / f"model-v{version:04d}.npz"
     counts = {**model.info["counts"], "snapshot": snap.as_dict()}
     model = model.with_info(version=version, metrics=metrics, counts=counts)
     say(f"saving {path}")
@@ -183,14 +259,16 @@ def train(
 def prune_artifacts(db: Database, settings: Settings, keep: int = KEEP_ARTIFACTS) -> list[Path]:
     """Delete the artifact files of all but the newest `keep` models; returns what went.
 
-    Only files inside the model directory that training wrote (model-v*.npz and their .json)
-    are touched; the registry rows stay, as history of what was trained when.
+    Only this database's files are touched (model-v*.npz and their .json in its own folder):
+    not another database's, nor those an older moviebot wrote into the model directory itself,
+    which two databases may both name. The registry rows stay, as history of what was trained
+    when.
     """
-    model_dir = Path(settings.model_dir).resolve()
+    folder = model_folder(db, settings).resolve()
     removed = []
     for record in models.all_models(db)[keep:]:
         path = Path(record.path).resolve()
-        if path.parent != model_dir or not path.name.startswith("model-v"):
+        if path.parent != folder or not path.name.startswith("model-v"):
             continue
         for file in (path, path.with_name(path.name + ".json")):
             if file.is_file():
@@ -207,7 +285,7 @@ def load_current(db: Database, settings: Settings) -> Recommender | None:
     """
     for record in models.all_models(db):
         try:
-            model = Recommender.load(record.path)
+            model = load_record(record)
         except ArtifactError as exc:
             log.warning("model v%d unusable: %s", record.version, exc)
             continue

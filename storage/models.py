@@ -1,11 +1,19 @@
-"""The model registry: every trained model, its artifact path and what it was trained on."""
+"""The model registry: every trained model, its artifact path and what it was trained on.
+
+It also names the database's own folder for model files (`folder`): several databases can
+share one model directory without ever writing, or pruning, each other's files.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from storage.db import Database
@@ -126,3 +134,61 @@ def all_models(db: Database) -> list[ModelRecord]:
     return [
         _record(r) for r in db.conn.execute(f"SELECT {_COLUMNS} FROM models ORDER BY version DESC")
     ]
+
+
+# -- the database's own folder for model files -----------------------------------------------
+
+FOLDER_KEY = "model_folder"  # meta: this database's folder name in the model directory
+FOLDER_OF_KEY = "model_folder_of"  # meta: the database file that folder was named for
+
+
+@dataclass(frozen=True)
+class Folder:
+    """This database's folder for model files, a name inside the model directory."""
+
+    name: str
+    new: bool = False  # named just now: the database had no folder, or is a copy
+    copied_from: str | None = None  # a copy: the folder of the database it was copied from
+
+
+def folder(db: Database) -> Folder:
+    """This database's folder name, `<file stem>-<8 random hex digits>`, made once and kept in
+    the meta table.
+
+    The name stays with the file when it is moved or renamed. A copy (the file it was copied
+    from is still where the name was made) gets a name of its own, so two copies never write
+    the same model file.
+    """
+    here = _file_of(db)
+    known = db.meta(FOLDER_KEY, FOLDER_OF_KEY)
+    if FOLDER_KEY in known and (here is None or known.get(FOLDER_OF_KEY) == here):
+        return Folder(known[FOLDER_KEY])
+    with db.write():  # decide again under the write lock: two processes agree on one name
+        known = db.meta(FOLDER_KEY, FOLDER_OF_KEY)
+        name, made_for = known.get(FOLDER_KEY), known.get(FOLDER_OF_KEY)
+        if name is not None and (here is None or made_for == here):
+            return Folder(name)
+        if name is not None and here is not None and not _another_file(made_for, here):
+            db.set_meta(FOLDER_OF_KEY, here)  # moved or renamed: the same database
+            return Folder(name)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(here).stem if here else "memory")[:40]
+        new = f"{stem or 'db'}-{secrets.token_hex(4)}"
+        db.set_meta(FOLDER_KEY, new)
+        if here is not None:
+            db.set_meta(FOLDER_OF_KEY, here)
+    return Folder(new, new=True, copied_from=name)
+
+
+def _file_of(db: Database) -> str | None:
+    """The database file's absolute path; None for an in-memory database."""
+    return None if db.path == ":memory:" else str(Path(db.path).resolve())
+
+
+def _another_file(path: str | None, here: str) -> bool:
+    """Is there a file at `path` other than the database at `here` (that is, were we copied)?"""
+    if path is None:
+        return False
+    try:
+        return Path(path).is_file() and not os.path.samefile(path, here)
+    except OSError:
+        return True  # cannot tell: a name of its own is always safe

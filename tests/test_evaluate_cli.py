@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main
-from storage import movies, ratings, users
+from storage import models, movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
 
@@ -56,6 +56,17 @@ def db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run(db: Path, *args: str) -> int:
     return main(["--env-file", "none.env", "--db", str(db), *args])
+
+
+def tuned_file(db: Path) -> Path:
+    """This database's tuned.json: in its own folder of the model directory (./models)."""
+    from bot.settings import Settings
+    from bot.training import model_folder
+
+    with Database(db) as opened:
+        folder = model_folder(opened, Settings(db_path=db))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "tuned.json"
 
 
 def test_evaluate_prints_the_table_and_writes_json_and_png(db_file: Path, tmp_path, capsys) -> None:
@@ -182,7 +193,7 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
     grid = ("--als", "factors=32,200", "--als", "regularization=20", "--als", "alpha=2")
     assert run(db_file, "tune", "--k", "5", *grid) == 0
     out = capsys.readouterr().out
-    tuned = json.loads((tmp_path / "models" / "tuned.json").read_text())
+    tuned = json.loads(tuned_file(db_file).read_text())
     assert tuned["config"]["als"]["factors"] == 32  # 200 factors cannot run on 90 users
     assert [r.get("error", "")[:8] for r in tuned["validation"]["als"]] == ["", "ALS with"]
     assert tuned["config"]["blend"]["pivot"] > 0
@@ -193,11 +204,13 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
     report = json.loads((tmp_path / "t.json").read_text())
     assert report["config"].startswith("tuned values from")
     assert report["models"]["hybrid"]["params"]["als"]["factors"] == 32
+    assert run(db_file, "train", "--no-validate") == 0
+    with Database(db_file) as db:
+        assert models.latest(db).params["als"]["factors"] == 32
 
 
 def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> None:
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "tuned.json").write_text("{not json")
+    tuned_file(db_file).write_text("{not json")
     assert run(db_file, "evaluate", "--models", "popularity") == 1
     assert "tuned.json is not readable JSON" in capsys.readouterr().err
 
@@ -237,10 +250,10 @@ def test_evaluate_tune_tunes_first_then_reports_with_the_tuned_values(
         "e.json",
     )
     assert code == 0, capsys.readouterr().err
-    assert (tmp_path / "models" / "tuned.json").is_file()
+    assert tuned_file(db_file).is_file()
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["models"]["als"]["params"]["regularization"] == 7.0
-    tuned = json.loads((tmp_path / "models" / "tuned.json").read_text())
+    tuned = json.loads(tuned_file(db_file).read_text())
     assert (tuned["protocol"], tuned["seed"]) == ("holdout", 0)
     assert report["config"].startswith("values tuned by --tune on the train part of this split")
     assert "moviebot evaluate --protocol holdout --k 5 --seed 0 --tune" in capsys.readouterr().out
@@ -280,6 +293,6 @@ def test_tune_output_goes_where_asked_and_is_not_used_by_default(db_file, tmp_pa
     grid = ("--als", "factors=8", "--als", "regularization=20", "--als", "alpha=2")
     assert run(db_file, "tune", "--k", "5", "--output", "elsewhere/t.json", *grid) == 0
     assert json.loads((tmp_path / "elsewhere" / "t.json").read_text())["format"] == 1
-    assert not (tmp_path / "models" / "tuned.json").exists()
+    assert not tuned_file(db_file).exists()
     assert run(db_file, "evaluate", "--models", "popularity", "--json", "p.json") == 0
     assert json.loads((tmp_path / "p.json").read_text())["config"].startswith("the committed")

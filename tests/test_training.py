@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.training import load_current, needs_training
+from bot.training import load_current, model_folder, needs_training
 from recommender.filters import Filters
 from storage import models, movies, ratings, users
 from storage.db import Database
@@ -34,12 +35,12 @@ def settings(env: dict[str, Path]) -> Settings:
     return Settings(db_path=env["db"], model_dir=env["models"])
 
 
-@pytest.fixture
-def filled(env: dict[str, Path]) -> dict[str, Path]:
-    """The two-taste-block data set (40 movies, 80 users) in a database file."""
+def fill(path: Path, every: int = 1) -> None:
+    """The two-taste-block data set (40 movies, 80 users) in a database file; with `every`,
+    only every so many of its ratings (another data set over the same catalogue)."""
     cat = synthetic.catalog()
     data = synthetic.ratings(cat)
-    with Database(env["db"]) as db:
+    with Database(path) as db:
         movies.upsert_many(
             db,
             [
@@ -62,9 +63,15 @@ def filled(env: dict[str, Path]) -> dict[str, Path]:
                 "FROM users WHERE kind = 'dataset' AND external_id = ?",
                 [
                     (int(data.items.ids[c]), float(s), 1000, int(data.users.ids[r]))
-                    for r, c, s in zip(coo.row, coo.col, coo.data, strict=True)
+                    for r, c, s in list(zip(coo.row, coo.col, coo.data, strict=True))[::every]
                 ],
             )
+
+
+@pytest.fixture
+def filled(env: dict[str, Path]) -> dict[str, Path]:
+    """The two-taste-block data set in the test's database file."""
+    fill(env["db"])
     return env
 
 
@@ -185,9 +192,9 @@ def test_movies_added_after_training_are_served_by_the_loaded_model(filled):
 def test_only_the_newest_artifacts_stay_on_disk(filled):
     for _ in range(4):
         assert run(filled, "train", *FAST, "--no-validate") == 0
-    names = sorted(p.name for p in filled["models"].glob("model-v*.npz"))
-    assert names == ["model-v0002.npz", "model-v0003.npz", "model-v0004.npz"]
     with Database(filled["db"]) as db:
+        names = sorted(p.name for p in Path(models.latest(db).path).parent.glob("model-v*"))
+        assert names == [f"model-v000{v}.npz{json}" for v in (2, 3, 4) for json in ("", ".json")]
         assert len(models.all_models(db)) == 4
         assert load_current(db, settings(filled)).info["version"] == 4
 
@@ -228,3 +235,144 @@ def test_the_figures_stored_with_a_model_are_what_moviebot_evaluate_reports():
     reported = compare(data, cat, specs, protocol="holdout", seed=0)["models"]["hybrid"]
     for key in ("ndcg@10", "precision@10", "recall@10", "coverage@10", "rmse", "mae"):
         assert stored[key] == round(reported[key], 4), key
+
+
+# -- one model directory, several databases -------------------------------------------------
+
+
+def run_on(env: dict[str, Path], db: Path, *args: str) -> int:
+    return main(["--env-file", str(env["env"]), "--db", str(db), *args])
+
+
+def test_two_databases_in_one_checkout_keep_their_own_models(env, capsys):
+    """The README's advice: another data set goes into another file with `--db`. Both train
+    into the same MOVIEBOT_MODEL_DIR, and pruning one database's old files (the newest three
+    are kept) leaves the other's alone."""
+    full, half = env["db"], env["db"].with_name("half.sqlite")
+    fill(full)
+    fill(half, every=2)
+    for _ in range(2):
+        assert run_on(env, full, "train", *FAST, "--no-validate") == 0
+    for _ in range(5):
+        assert run_on(env, half, "train", *FAST, "--no-validate") == 0
+    for path, version, seen in ((full, 2, 960), (half, 5, 480)):
+        with Database(path) as db:
+            model = load_current(db, settings(env))
+            assert model is not None, path
+            assert (model.info["version"], model.info["counts"]["ratings"]) == (version, seen)
+            assert needs_training(db, settings(env)) is None
+            on_disk = sorted(p.name for p in Path(models.latest(db).path).parent.glob("*.npz"))
+        assert on_disk == [f"model-v{v:04d}.npz" for v in range(max(1, version - 2), version + 1)]
+        capsys.readouterr()
+        assert run_on(env, path, "recommend", "--user", "ml:1", "--n", "3") == 0
+        assert len(capsys.readouterr().out.splitlines()) == 3
+    folders = sorted(p.name for p in env["models"].iterdir() if p.is_dir())
+    assert len(folders) == 2 and folders[0].startswith("bot-") and folders[1].startswith("half-")
+
+
+def test_a_copied_database_trains_into_a_folder_of_its_own(env, capsys):
+    """`cp` a database and train both: neither overwrites the other's files; the copy keeps
+    the tuned values and, until it trains, the original's model."""
+    from recommender.tuned import write_tuned
+    from tests.bot.world import small_model
+
+    fill(env["db"])
+    with Database(env["db"]) as db:
+        write_tuned(small_model(factors=3), model_folder(db, settings(env)))
+    assert run(env, "train", "--iterations", "3", "--no-validate") == 0
+    copy = env["db"].with_name("copy.sqlite")
+    shutil.copy(env["db"], copy)
+    with Database(copy) as db:
+        assert load_current(db, settings(env)).info["version"] == 1  # the original's file
+        user = users.ensure_telegram(db, 4242, "Ann")
+        ratings.upsert(db, user, synthetic.BLOCK_A[0], 5)
+    for _ in range(3):
+        assert run_on(env, copy, "train", "--iterations", "3", "--no-validate") == 0
+    with Database(env["db"]) as db, Database(copy) as copied:
+        mine, theirs = models.latest(db), models.latest(copied)
+        assert Path(mine.path).parent != Path(theirs.path).parent
+        assert load_current(db, settings(env)).info["counts"]["ratings"] == 960
+        assert load_current(copied, settings(env)).info["counts"]["ratings"] == 961
+        assert theirs.params["als"]["factors"] == 3  # tuned.json came along
+        assert Path(mine.path).is_file()  # the copy's pruning left the original's v1 alone
+
+
+def test_a_moved_database_keeps_its_folder(env):
+    fill(env["db"])
+    with Database(env["db"]) as db:
+        before = model_folder(db, settings(env))
+    moved = env["db"].with_name("renamed.sqlite")
+    env["db"].rename(moved)
+    with Database(moved) as db:
+        assert model_folder(db, settings(env)) == before
+
+
+def to_old_layout(db_path: Path, model_dir: Path) -> None:
+    """Leave a database as an older moviebot did: its model files and tuned.json directly in
+    the model directory, the registry pointing there, no folder of its own."""
+    with Database(db_path) as db, db.write() as conn:
+        own = Path(models.latest(db).path).parent
+        for record in models.all_models(db):
+            old = Path(record.path)
+            if old.is_file():
+                old.replace(model_dir / old.name)
+                old.with_name(old.name + ".json").replace(model_dir / (old.name + ".json"))
+            conn.execute(
+                "UPDATE models SET path = ? WHERE version = ?",
+                (str(model_dir / old.name), record.version),
+            )
+        conn.execute("DELETE FROM meta WHERE key LIKE 'model_folder%'")
+    if (own / "tuned.json").is_file():
+        (own / "tuned.json").replace(model_dir / "tuned.json")
+    own.rmdir()
+
+
+def test_a_database_trained_by_an_older_moviebot_keeps_its_model_and_tuned_values(env, capsys):
+    """Upgrading: the registry points at models/model-v0001.npz. `make run` must not break:
+    the model loads, `train --if-needed` has nothing to do, the next training goes to the
+    database's own folder with the shared tuned.json copied along, and the old file stays."""
+    from recommender.tuned import write_tuned
+    from tests.bot.world import small_model
+
+    fill(env["db"])
+    with Database(env["db"]) as db:
+        write_tuned(small_model(factors=3), model_folder(db, settings(env)))
+    assert run(env, "train", "--iterations", "3", "--no-validate") == 0
+    to_old_layout(env["db"], env["models"])
+    old_file = env["models"] / "model-v0001.npz"
+    with Database(env["db"]) as db:
+        assert models.latest(db).path == str(old_file)
+        assert load_current(db, settings(env)).info["version"] == 1
+        assert needs_training(db, settings(env)) is None
+    assert run(env, "train", "--if-needed", "--no-validate") == 0
+    assert "up to date" in capsys.readouterr().err
+    for _ in range(3):
+        assert run(env, "train", "--no-validate") == 0
+    with Database(env["db"]) as db:
+        record = models.latest(db)
+        folder = model_folder(db, settings(env))
+        assert Path(record.path).parent == folder and record.params["als"]["factors"] == 3
+        assert (folder / "tuned.json").is_file()
+        assert load_current(db, settings(env)).info["version"] == 4
+    assert old_file.is_file()  # never pruned: another database may name the same file
+
+
+def test_an_old_model_file_another_database_overwrote_is_not_served(env, capsys, caplog):
+    """An older moviebot let two databases write models/model-v0001.npz: the one whose model
+    was overwritten refuses the other's and retrains into its own folder."""
+    full, half = env["db"], env["db"].with_name("half.sqlite")
+    fill(full)
+    fill(half, every=2)
+    for path in (full, half):  # half trained last: the shared file is its model
+        assert run_on(env, path, "train", *FAST, "--no-validate") == 0
+        to_old_layout(path, env["models"])
+    with Database(full) as db:
+        assert load_current(db, settings(env)) is None
+        assert "holds another model than v1" in caplog.text
+        assert needs_training(db, settings(env)).startswith("model v1 is unusable")
+    with Database(half) as db:
+        assert load_current(db, settings(env)).info["counts"]["ratings"] == 480
+    assert run_on(env, full, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert "holds another model than v1" in capsys.readouterr().err
+    with Database(full) as db:
+        assert load_current(db, settings(env)).info["counts"]["ratings"] == 960

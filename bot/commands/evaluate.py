@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         help="measure recommendation quality: every model side by side",
         description="Split the ratings in the database (the protocol in docs/evaluation.md), fit "
         "popularity, content, ALS, EASE and the hybrid on train and score them on test. "
-        "Prints a Markdown table; --json and --plot save the figures. Uses the tuned values "
-        "in <model dir>/tuned.json when present, as `train` does.",
+        "Prints a Markdown table; --json and --plot save the figures. Uses the database's "
+        "tuned values (tuned.json in its folder of the model directory) when present, as "
+        "`train` does.",
     )
     evaluate.add_argument(
         "--protocol",
@@ -89,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "(warm on holdout, cold on given-N validation) and the re-rank strength on validation "
         "splits carved from the train part of the holdout evaluation split with this seed "
         "(never its test part). "
-        "Writes <model dir>/tuned.json, which `train` and `evaluate` use.",
+        "Writes tuned.json into the database's folder of the model directory, which `train` "
+        "and `evaluate` then use for this database.",
     )
     tune.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
     tune.add_argument("--k", type=int, default=10, help="list length tuned for (default 10)")
@@ -97,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--cold-n", type=int, default=5, help="ratings a cold user has when tuning (default 5)"
     )
     tune.add_argument(
-        "--output", metavar="PATH", help="write here instead of <model dir>/tuned.json"
+        "--output", metavar="PATH", help="write here instead of the database's tuned.json"
     )
     _tune_options(tune)
     _data_options(tune)
@@ -205,11 +207,20 @@ def _progress() -> Callable[[str, int, int], None]:
     return report
 
 
+def _tuned_dir(settings: Settings) -> Path:
+    """The folder of this database's tuned.json (its folder of the model directory)."""
+    from bot.training import model_folder
+    from storage.db import Database
+
+    with Database(settings.db_path) as db:
+        return model_folder(db, settings)
+
+
 def _tuned_path(args: argparse.Namespace, settings: Settings) -> Path:
     from recommender.tuned import TUNED_FILE
 
     output = getattr(args, "output", None)
-    return Path(output) if output else Path(settings.model_dir) / TUNED_FILE
+    return Path(output) if output else _tuned_dir(settings) / TUNED_FILE
 
 
 def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: Any) -> dict:
@@ -306,7 +317,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         tuned = _tune(args, settings, catalog, ratings)
     else:
         try:
-            tuned = read_tuned(settings.model_dir)
+            tuned = read_tuned(_tuned_dir(settings))
         except TunedFileError as exc:
             raise _cli_error(str(exc)) from None
     try:
@@ -334,7 +345,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             f"values tuned by --tune on the train part of this split ({tuned['seconds']:.0f} s)"
         )
     elif tuned:
-        report["config"] = f"tuned values from {settings.model_dir}/tuned.json"
+        report["config"] = f"tuned values from {_tuned_dir(settings)}/tuned.json"
     else:
         report["config"] = "the committed defaults (no tuned.json)"
     try:
@@ -363,7 +374,7 @@ def run_group(args: argparse.Namespace, settings: Settings) -> int:
         raise _cli_error("--plot is not available with --protocol group (use --json)")
     catalog, ratings = _load(settings, args.include_telegram)
     try:
-        tuned = read_tuned(settings.model_dir)
+        tuned = read_tuned(_tuned_dir(settings))
     except TunedFileError as exc:
         raise _cli_error(str(exc)) from None
     train, test = holdout_split(ratings, seed=args.seed)

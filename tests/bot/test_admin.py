@@ -12,11 +12,18 @@ from bot.services import metrics, open_services, people
 from bot.services.metrics import LatencySummary
 from bot.services.people import Person
 from bot.services.training import STALE_AFTER, RetrainBusy, Retrained, RetrainFailed, summary
+from bot.training import model_folder
 from recommender.tuned import write_tuned
 from storage import models, ratings
 from storage.db import Database
 from tests.bot.test_private_chat import card_for
 from tests.bot.world import build, small_model
+
+
+def tuned_dir(world) -> Path:
+    """Where this test's copy of the world database keeps its tuned.json."""
+    with Database(world.db_path) as db:
+        return model_folder(db, world)
 
 
 async def test_non_admins_are_refused_politely(emulator, run_bot):
@@ -55,7 +62,7 @@ async def test_admin_retrain_reports_and_swaps_the_model(emulator, run_bot):
 
 
 async def test_a_failed_retrain_keeps_serving_the_old_model(emulator, run_bot, world):
-    write_tuned(small_model(factors=64), world.model_dir)  # more factors than this data allows
+    write_tuned(small_model(factors=64), tuned_dir(world))  # more factors than this data allows
     ada = emulator.user("Ada")
     services = await run_bot(admins=(ada.id,))
     old = services.model
@@ -176,7 +183,7 @@ async def test_two_retrains_at_once_train_once_and_swap_the_model(served):
 
 
 async def test_a_failed_retrain_says_why_and_keeps_the_model(served, world):
-    write_tuned(small_model(factors=64), world.model_dir)  # more factors than this data allows
+    write_tuned(small_model(factors=64), tuned_dir(world))  # more factors than this data allows
     old = served.model
     outcome = await served.training.retrain()
     assert (

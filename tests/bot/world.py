@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from bot.settings import Settings
-from bot.training import train
+from bot.training import model_folder, train
 from recommender.tuned import TUNED_FORMAT, write_tuned
 from storage import movies
 from storage.db import Database
@@ -77,8 +77,9 @@ def build(path: Path, model_dir: Path) -> Settings:
         )
     db.set_meta("dataset", "test-world")
     settings = Settings(db_path=path, model_dir=model_dir, rate_limit=False, retrain_interval=0)
-    # A catalogue this small takes few factors; /retrain in the tests reads the same file.
-    write_tuned(small_model(), model_dir)
+    # A catalogue this small takes few factors; /retrain in the tests reads the same file
+    # (each test's copy of the database gets a copy of it in its own model folder).
+    write_tuned(small_model(), model_folder(db, settings))
     train(db, settings)
     db.close()
     return settings

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shutil
 import sqlite3
 import threading
 
 import pytest
 
-from storage import movies, ratings, users
+from storage import models, movies, ratings, users
 from storage.db import SCHEMA_VERSION, Database, SchemaTooNewError
 
 
@@ -189,3 +191,21 @@ def test_other_threads_see_committed_writes(tmp_path):
     thread.join()
     assert seen == [1]
     db.close()
+
+
+def test_a_database_names_its_model_folder_once_and_a_copy_gets_its_own(tmp_path):
+    with Database(tmp_path / "Full Set.sqlite") as db:
+        first = models.folder(db)
+        assert first.new and first.copied_from is None
+        assert re.fullmatch(r"Full_Set-[0-9a-f]{8}", first.name)
+        assert models.folder(db) == models.Folder(first.name)  # made once
+    shutil.copy(tmp_path / "Full Set.sqlite", tmp_path / "copy.sqlite")
+    with Database(tmp_path / "copy.sqlite") as db:
+        copied = models.folder(db)
+        assert copied.new and copied.copied_from == first.name
+        assert copied.name.startswith("copy-") and copied.name != first.name
+    (tmp_path / "copy.sqlite").rename(tmp_path / "moved.sqlite")
+    with Database(tmp_path / "moved.sqlite") as db:
+        assert models.folder(db) == models.Folder(copied.name)  # moved, not copied
+    with Database(":memory:") as db:
+        assert models.folder(db).new and not models.folder(db).new
