@@ -173,18 +173,40 @@ def load_record(record: models.ModelRecord) -> Recommender:
     return model
 
 
-def needs_training(db: Database, settings: Settings) -> str | None:
-    """Why a (re)train is needed, or None if the current model is up to date and loadable."""
+def needs_training(db: Database, settings: Settings, serving: int | None = None) -> str | None:
+    """Why `train --if-needed` and the periodic retrain should train now, or None.
+
+    They train when there is no usable model (none yet, a damaged or missing file, an older
+    artifact format), when the data set was imported again, or once at least
+    `settings.retrain_min_new_ratings` ratings were made since the last model: fewer new
+    ratings already count through fold-in. `serving` is the version the bot serves (it loaded,
+    so it is not loaded again).
+    """
     record = models.latest(db)
     if record is None:
         return "no model yet"
-    if record.counts.get("snapshot") != models.snapshot(db).as_dict():
-        return "ratings or movies changed since the last model"
-    try:
-        load_record(record)
-    except ArtifactError as exc:
-        return f"model v{record.version} is unusable ({exc})"
+    if record.version != serving:
+        try:
+            load_record(record)
+        except ArtifactError as exc:
+            return f"model v{record.version} is unusable ({exc})"
+    if _imported_since(db, record):
+        return f"the data set was imported again since model v{record.version}"
+    new = models.new_ratings(db, record)
+    if new and new >= settings.retrain_min_new_ratings:
+        return (
+            f"{new} new ratings since model v{record.version} "
+            f"(MOVIEBOT_RETRAIN_MIN_NEW_RATINGS={settings.retrain_min_new_ratings})"
+        )
     return None
+
+
+def _imported_since(db: Database, record: models.ModelRecord) -> bool:
+    stamp = models.dataset_stamp(db)
+    if "dataset" in record.counts:
+        return bool(record.counts["dataset"] != stamp)
+    imported = stamp.get("dataset_imported_at")  # a model from before the stamp was recorded
+    return bool(imported) and int(imported or 0) > record.created_at
 
 
 def validate(
@@ -220,7 +242,7 @@ def train(
     """Train on everything in storage, save the artifact, register it; return the result."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    snap = models.snapshot(db)
+    snap, stamp = models.snapshot(db), models.dataset_stamp(db)
     say("reading the catalogue and ratings")
     catalog = catalog_from_db(db)
     ratings = ratings_from_db(db, catalog)
@@ -235,7 +257,7 @@ def train(
         raise TrainingError(f"training failed: {exc}") from exc
     version = models.next_version(db)
     path = model_folder(db, settings) / f"model-v{version:04d}.npz"
-    counts = {**model.info["counts"], "snapshot": snap.as_dict()}
+    counts = {**model.info["counts"], "snapshot": snap.as_dict(), "dataset": stamp}
     model = model.with_info(version=version, metrics=metrics, counts=counts)
     say(f"saving {path}")
     try:

@@ -33,12 +33,14 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the ratings looked like: if any of this changes, a retrain has something new."""
+    """What the ratings looked like when a model was trained on them."""
 
     ratings: int
     movies: int
     last_ts: int
     stars_total: float
+    taken_at: int = 0  # Unix time (seconds) it was taken
+    at_taken: int = 0  # ratings already stamped `taken_at` then: not new to the model
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,8 @@ class Snapshot:
             "movies": self.movies,
             "last_ts": self.last_ts,
             "stars_total": self.stars_total,
+            "taken_at": self.taken_at,
+            "at_taken": self.at_taken,
         }
 
 
@@ -67,12 +71,38 @@ def _record(row: tuple) -> ModelRecord:
 
 
 def snapshot(db: Database) -> Snapshot:
-    """Counts and a checksum of all ratings: cheap to compute, changes with any rating edit."""
-    ratings, last_ts, total = db.conn.execute(
-        "SELECT count(*), coalesce(max(ts), 0), coalesce(sum(rating), 0) FROM ratings"
+    """Counts and a checksum of all ratings, and when: cheap to compute."""
+    now = int(time.time())
+    ratings, last_ts, total, at_now = db.conn.execute(
+        "SELECT count(*), coalesce(max(ts), 0), coalesce(sum(rating), 0), "
+        "coalesce(sum(ts >= ?), 0) FROM ratings",
+        (now,),
     ).fetchone()
     movies = db.conn.execute("SELECT count(*) FROM movies").fetchone()[0]
-    return Snapshot(int(ratings), int(movies), int(last_ts), round(float(total), 3))
+    return Snapshot(
+        int(ratings), int(movies), int(last_ts), round(float(total), 3), now, int(at_now)
+    )
+
+
+def new_ratings(db: Database, record: ModelRecord) -> int:
+    """How many ratings were made or changed since `record`'s model read them.
+
+    Ratings carry whole seconds, so those of the snapshot's own second that it already held
+    are not counted. A model from before snapshots had a time counts from its registration.
+    """
+    snap = record.counts.get("snapshot", {})
+    if not snap.get("taken_at"):
+        since, seen = record.created_at, 0
+    else:
+        since, seen = int(snap["taken_at"]), int(snap.get("at_taken", 0))
+    row = db.conn.execute("SELECT count(*) FROM ratings WHERE ts >= ?", (since,)).fetchone()
+    return max(0, int(row[0]) - seen)
+
+
+def dataset_stamp(db: Database) -> dict[str, str]:
+    """Which data set import the database holds (name, archive checksum, import time): it
+    changes when the data set is imported again."""
+    return db.meta("dataset", "dataset_checksum", "dataset_imported_at")
 
 
 def next_version(db: Database) -> int:

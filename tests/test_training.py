@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,23 +88,104 @@ def test_train_registers_a_model_with_its_figures(filled, capsys):
     assert record.counts["snapshot"]["ratings"] == 960 and record.timings["total"] > 0
 
 
-def test_train_if_needed_retrains_only_after_ratings_change(filled, capsys):
+def test_train_if_needed_waits_for_enough_new_ratings(filled, capsys, monkeypatch):
+    """`make run` runs `train --if-needed` at every start. New ratings count at once through
+    fold-in, so it retrains by the periodic rule: MOVIEBOT_RETRAIN_MIN_NEW_RATINGS of them."""
+    monkeypatch.setenv("MOVIEBOT_RETRAIN_MIN_NEW_RATINGS", "3")
+    rule = replace(settings(filled), retrain_min_new_ratings=3)
     assert run(filled, "train", *FAST, "--no-validate") == 0
     assert run(filled, "train", "--if-needed", *FAST) == 0
     assert "up to date" in capsys.readouterr().err
     with Database(filled["db"]) as db:
+        ann = users.ensure_telegram(db, 4242, "Ann")
+        ratings.upsert(db, ann, synthetic.BLOCK_A[0], 5)
+        ratings.upsert(db, ann, synthetic.BLOCK_A[1], 4)
+        assert needs_training(db, rule) is None
+    assert run(filled, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert "up to date" in capsys.readouterr().err
+    with Database(filled["db"]) as db:
         assert models.next_version(db) == 2
-        user = users.ensure_telegram(db, 4242, "Ann")
-        ratings.upsert(db, user, synthetic.BLOCK_A[0], 5)
-        assert needs_training(db, settings(filled)) == (
-            "ratings or movies changed since the last model"
+        ratings.upsert(db, ann, synthetic.BLOCK_A[2], 5)
+        assert needs_training(db, rule) == (
+            "3 new ratings since model v1 (MOVIEBOT_RETRAIN_MIN_NEW_RATINGS=3)"
         )
     assert run(filled, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert "train: 3 new ratings since model v1" in capsys.readouterr().err
     with Database(filled["db"]) as db:
-        assert models.latest(db).version == 2 and models.latest(db).ratings_seen == 961
+        assert models.latest(db).version == 2 and models.latest(db).ratings_seen == 963
+        assert needs_training(db, rule) is None
+
+
+def older_format(path: Path) -> None:
+    """Rewrite the artifact at `path` as if an older moviebot had written it."""
+    import numpy as np
+
+    from recommender.artifacts import FORMAT_VERSION, META_KEY
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(arrays[META_KEY].tobytes())
+    meta["format_version"] = FORMAT_VERSION - 1
+    arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda path: path.write_bytes(b"garbage"), "model v1 is unusable"),
+        (lambda path: path.unlink(), "model v1 is unusable"),
+        (older_format, "model v1 is unusable"),
+    ],
+    ids=["damaged", "missing", "older format"],
+)
+def test_train_if_needed_retrains_at_once_without_a_usable_model(filled, capsys, damage, reason):
+    assert run(filled, "train", *FAST, "--no-validate") == 0
+    with Database(filled["db"]) as db:
+        damage(Path(models.latest(db).path))
+        assert needs_training(db, settings(filled)).startswith(reason)
+    assert run(filled, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert "train: model v1 is unusable" in capsys.readouterr().err
+    with Database(filled["db"]) as db:
+        assert models.latest(db).version == 2
         assert needs_training(db, settings(filled)) is None
-        Path(models.latest(db).path).write_bytes(b"garbage")
-        assert needs_training(db, settings(filled)).startswith("model v2 is unusable")
+
+
+def write_movielens(folder: Path) -> Path:
+    """The two-taste-block data set as a MovieLens (ml-latest) folder, for `data import`."""
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    folder.mkdir(parents=True, exist_ok=True)
+    titles = [
+        f"{m},{cat.titles[i]} ({cat.years[i]}),{'|'.join(cat.genres[i])}"
+        for i, m in enumerate(cat.items.ids)
+    ]
+    (folder / "movies.csv").write_text("\n".join(["movieId,title,genres", *titles]) + "\n")
+    coo = data.matrix.tocoo()
+    rows = [
+        f"{data.users.ids[r]},{data.items.ids[c]},{s:g},{1_000_000 + n}"
+        for n, (r, c, s) in enumerate(zip(coo.row, coo.col, coo.data, strict=True))
+    ]
+    header = "userId,movieId,rating,timestamp"
+    (folder / "ratings.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def test_train_if_needed_retrains_after_the_data_set_is_imported_again(env, capsys, tmp_path):
+    source = write_movielens(tmp_path / "ml-latest-small")
+    assert run(env, "data", "import", str(source)) == 0
+    with Database(env["db"]) as db:  # imported a minute ago, not in the second of the next one
+        db.set_meta("dataset_imported_at", str(int(db.get_meta("dataset_imported_at")) - 60))
+    assert run(env, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert run(env, "train", "--if-needed", *FAST, "--no-validate") == 0
+    assert "up to date" in capsys.readouterr().err
+    assert run(env, "data", "import", str(source)) == 0  # e.g. a corrected copy of the files
+    with Database(env["db"]) as db:
+        assert needs_training(db, settings(env)) == "the data set was imported again since model v1"
+    assert run(env, "train", "--if-needed", *FAST, "--no-validate") == 0
+    with Database(env["db"]) as db:
+        assert models.latest(db).version == 2
+        assert needs_training(db, settings(env)) is None
 
 
 def test_recommend_prints_unrated_picks_with_predictions_and_reasons(filled, capsys):

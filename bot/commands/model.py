@@ -26,12 +26,14 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "train", parents=[parent], help="train the recommender on every rating in the database",
         description=(
             "Train every model component on all ratings (data-set and Telegram users), measure "
-            "it on a holdout split, save the artifact into MOVIEBOT_MODEL_DIR and register it."
+            "it on a holdout split, save the artifact into the database's own folder of "
+            "MOVIEBOT_MODEL_DIR and register it."
         ),
     )  # fmt: skip
     train_parser.add_argument(
         "--if-needed", action="store_true",
-        help="only train when there is no usable model or the ratings changed since the last",
+        help="only train when the periodic retrain would: no usable model, the data set "
+        "imported again, or MOVIEBOT_RETRAIN_MIN_NEW_RATINGS new ratings since the last model",
     )  # fmt: skip
     train_parser.add_argument("--factors", type=int, help="ALS factors (default: tuned value)")
     train_parser.add_argument("--iterations", type=int, help="ALS iterations")

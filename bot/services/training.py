@@ -2,9 +2,10 @@
 
 A retrain runs in a worker thread, one at a time, and only a successful one replaces the served
 model (one reference swap: readers never see half of two models); a failed one leaves the old
-model in service and says why. The periodic job retrains when enough new ratings arrived since
-the last model, or at once when there is no usable model. Results come back as small frozen
-dataclasses, so a front end words them and nothing here knows about Telegram.
+model in service and says why. The periodic job retrains by the rule `moviebot train
+--if-needed` follows (`bot.training.needs_training`): enough new ratings since the last model,
+the data set imported again, or at once when there is no usable model. Results come back as
+small frozen dataclasses, so a front end words them and nothing here knows about Telegram.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from bot.services.metrics import ModelSummary
 from bot.settings import Settings
 from bot.training import TrainingError, TrainResult, needs_training, train
 from recommender.hybrid import ModelHolder, Recommender
-from storage import models, ratings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -121,14 +121,13 @@ class TrainingService:
         return task.result()
 
     def why_retrain(self) -> str | None:
-        """Why the periodic job should retrain now, or None: enough new ratings since the last
-        model (settings.retrain_min_new_ratings), or no usable model at all (then at once)."""
-        record = models.latest(self.db)
-        if record is not None and self.models.current is not None:
-            new = ratings.count_since(self.db, record.created_at)
-            if new < self.settings.retrain_min_new_ratings:
-                return None
-        return needs_training(self.db, self.settings)
+        """Why the periodic job should retrain now, or None: by `needs_training`'s rule (enough
+        new ratings, a data set imported again, no usable model), and at once when the bot
+        serves no model at all."""
+        current = self.models.current
+        if current is None:
+            return needs_training(self.db, self.settings) or "no model in service"
+        return needs_training(self.db, self.settings, serving=current.info.get("version"))
 
     async def periodic_retrain(self) -> Outcome | None:
         """The periodic job's tick: retrain if `why_retrain` says so (None if it did not)."""

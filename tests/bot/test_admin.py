@@ -165,8 +165,11 @@ def test_the_periodic_retrain_waits_for_enough_new_ratings(served):
     user = people.ensure(served.db, Person(4242, "Ann"))
     ratings.upsert(served.db, user, 1, 5.0)
     assert training.why_retrain() is None  # one new rating of the 50 it waits for
-    served.models.current = None  # no usable model: do not wait
-    assert training.why_retrain() == "ratings or movies changed since the last model"
+    model, served.models.current = served.models.current, None  # no model: do not wait
+    assert training.why_retrain() == "no model in service"
+    served.models.current = model
+    served.db.set_meta("dataset_imported_at", str(int(time.time())))  # `data import` again
+    assert training.why_retrain() == "the data set was imported again since model v1"
 
 
 async def test_two_retrains_at_once_train_once_and_swap_the_model(served):

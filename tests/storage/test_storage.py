@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -209,3 +210,19 @@ def test_a_database_names_its_model_folder_once_and_a_copy_gets_its_own(tmp_path
         assert models.folder(db) == models.Folder(copied.name)  # moved, not copied
     with Database(":memory:") as db:
         assert models.folder(db).new and not models.folder(db).new
+
+
+def test_new_ratings_since_a_snapshot_leave_out_those_it_already_held(tiny_catalog):
+    db = tiny_catalog
+    user = users.resolve(db, "ml:1")
+    now = int(time.time())
+    ratings.upsert(db, user, 5, 4.0, ts=now + 5)  # held by the snapshot below
+    snap = models.snapshot(db)
+    record = models.register(
+        db, 1, "m.npz", params={}, metrics={}, counts={"snapshot": snap.as_dict()},
+        timings={}, ratings_seen=snap.ratings,
+    )  # fmt: skip
+    assert models.new_ratings(db, record) == 0
+    ratings.upsert(db, user, 6, 4.0, ts=now + 5)
+    ratings.upsert(db, user, 1, 2.0)  # an edit counts as new too
+    assert models.new_ratings(db, record) == 2
