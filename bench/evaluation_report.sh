@@ -5,19 +5,24 @@
 #
 # Needs a database with MovieLens 100K (`moviebot --db DB data fetch`). The first four
 # reports use the committed defaults (what `train` uses without a tuned.json): run this where
-# no models/tuned.json exists. The last two run `evaluate --tune` with a throw-away model
-# directory, so tuning happens on the train part of the very split that is then scored.
-# In between, holdout and given-5 on seeds 0-3 are summed up in one table (JSON in
+# no models/tuned.json nor models/*/tuned.json exists. The last two run `evaluate --tune` with
+# a throw-away model directory, so tuning happens on the train part of the very split that is
+# then scored. In between, holdout and given-5 on seeds 0-3 are summed up in one table (JSON in
 # docs/evaluation-seeds/). About 25 s of CPU per report on ML-100K, about a minute with --tune.
 set -eu
 DB="${1:-data/moviebot.sqlite}"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
 OUT=docs/evaluation.md
-if [ -e "${MOVIEBOT_MODEL_DIR:-models}/tuned.json" ]; then
-    echo "${MOVIEBOT_MODEL_DIR:-models}/tuned.json exists: the report would not show the" \
-        "committed defaults; move it aside first" >&2
-    exit 1
-fi
+# Each database keeps its tuned.json in its own folder of the model directory (an older
+# moviebot kept one shared file at the top, which a database it trained still copies in).
+MODELS="${MOVIEBOT_MODEL_DIR:-models}"
+for tuned in "$MODELS"/tuned.json "$MODELS"/*/tuned.json; do
+    if [ -e "$tuned" ]; then
+        echo "$tuned exists: the report would not show the committed defaults; move it" \
+            "aside first" >&2
+        exit 1
+    fi
+done
 cat > "$OUT" <<'HEADER'
 # moviebot evaluation report
 

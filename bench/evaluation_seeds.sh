@@ -5,19 +5,25 @@
 #
 # Runs `moviebot evaluate` under holdout and given-5 for seeds 0-3 on DB's data-set ratings
 # (popularity, ALS, EASE and the hybrid, with the committed defaults: run it where no
-# models/tuned.json exists), keeps each run's JSON in FOLDER and prints NDCG@10 of each model,
-# the hybrid's ratio to popularity, its coverage@10 against popularity's and its RMSE.
+# models/tuned.json nor models/*/tuned.json exists), keeps each run's JSON in FOLDER and prints
+# NDCG@10 of each model, the hybrid's ratio to popularity, its coverage@10 against popularity's
+# and its RMSE.
 # `bench/evaluation_report.sh` includes it; on its own it checks another data set, e.g.
 # MovieLens latest-small after `moviebot --db DB data import ml-latest-small/`.
 set -eu
 DB="$1"
 FOLDER="$2"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
-if [ -e "${MOVIEBOT_MODEL_DIR:-models}/tuned.json" ]; then
-    echo "${MOVIEBOT_MODEL_DIR:-models}/tuned.json exists: the table would not show the" \
-        "committed defaults; move it aside first" >&2
-    exit 1
-fi
+# Each database keeps its tuned.json in its own folder of the model directory (an older
+# moviebot kept one shared file at the top, which a database it trained still copies in).
+MODELS="${MOVIEBOT_MODEL_DIR:-models}"
+for tuned in "$MODELS"/tuned.json "$MODELS"/*/tuned.json; do
+    if [ -e "$tuned" ]; then
+        echo "$tuned exists: the table would not show the committed defaults; move it" \
+            "aside first" >&2
+        exit 1
+    fi
+done
 mkdir -p "$FOLDER"
 for seed in 0 1 2 3; do
     for protocol in holdout given-5; do
