@@ -235,8 +235,3 @@ def export_csv(db: Database, user: User | None) -> str:
             shown = "" if rating is None else rating
             writer.writerow([name, movie_id, title, year or "", shown, ts])
     return out.getvalue()
-
-
-def count_since(db: Database, ts: int) -> int:
-    """How many ratings were made or changed at or after `ts` (for the periodic retrain)."""
-    return db.conn.execute("SELECT count(*) FROM ratings WHERE ts >= ?", (ts,)).fetchone()[0]
