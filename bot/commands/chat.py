@@ -88,16 +88,22 @@ async def chat_session(
 ) -> int:
     from telegram import Update
 
-    from emulator import Emulator, RateLimits
+    from bot.cli import CLIError
+    from emulator import DriverError, Emulator, RateLimits
     from emulator.chat import ChatClient, read_lines
     from emulator.runner import running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls
     # when it stops, so a vote left open in an earlier run must not hold the group.
-    emulator = Emulator(
-        rate_limits=RateLimits() if args.rate_limits else None,
-        first_group_number=1 + secrets.randbelow(10**9),
-    )
+    # People are the same in every run: their ratings are in the database.
+    try:
+        emulator = Emulator(
+            rate_limits=RateLimits() if args.rate_limits else None,
+            first_group_number=1 + secrets.randbelow(10**9),
+            people_file=people_file(settings),
+        )
+    except DriverError as exc:
+        raise CLIError(str(exc)) from None
     async with emulator:
         offline_settings = emulator.settings(settings)
         app, services = build_bot(offline_settings, factory)
@@ -119,6 +125,13 @@ async def chat_session(
             if callable(close):
                 close()
     return 0
+
+
+def people_file(settings: Settings) -> Path | None:
+    """Where the simulated users' ids are kept: next to the database their ratings are in."""
+    if str(settings.db_path) == ":memory:":
+        return None
+    return settings.db_path.with_suffix(".chat-people.json")
 
 
 def build_bot(settings: Settings, factory: Callable[[Settings], Any] | None) -> tuple[Any, Any]:

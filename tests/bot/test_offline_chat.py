@@ -1,22 +1,58 @@
-"""`moviebot chat` with the real bot, run twice on the same database."""
+"""`moviebot chat` with the real bot, run more than once on the same database."""
 
 from __future__ import annotations
 
+import csv
 import io
 import os
+import re
 import sys
+from pathlib import Path
 
 from bot.settings import Settings
 
 
-def chat(world: Settings, monkeypatch, capsys, script: str) -> list[str]:
+def chat(world: Settings, monkeypatch, capsys, script: str, *options: str) -> list[str]:
     from bot.cli import main
 
     monkeypatch.setenv("MOVIEBOT_MODEL_DIR", str(world.model_dir))
     monkeypatch.setattr(sys, "stdin", io.StringIO(script))
-    code = main(["--db", str(world.db_path), "--env-file", os.devnull, "chat", "--idle", "0.3"])
+    argv = ["--db", str(world.db_path), "--env-file", os.devnull, "chat", "--idle", "0.3"]
+    code = main([*argv, *options])
     assert code == 0
     return capsys.readouterr().out.splitlines()
+
+
+def exported(lines: list[str], prompt: str) -> set[tuple[str, str]]:
+    """The (title, rating) rows of the CSV the bot sent in answer to `prompt` + /export."""
+    start = lines.index(f"{prompt}> /export")
+    for line in lines[start + 1 :]:
+        if re.match(r"^\w+( @ .*)?> ", line):
+            return set()  # the bot sent no file: nothing to export
+        if found := re.search(r"\[document saved to (.+)\]", line):
+            with Path(found[1]).open(newline="") as file:
+                return {(row["title"], row["rating"]) for row in csv.DictReader(file)}
+    return set()
+
+
+def test_each_name_keeps_its_own_ratings_across_runs(world, tmp_path, monkeypatch, capsys):
+    """Simulated users are the same people in every run, whatever order their names come in:
+    ratings persist in the database, so a name must never inherit someone else's id."""
+    monkeypatch.chdir(tmp_path)
+    chat(world, monkeypatch, capsys, "/start\n5\n/as Bob\n/start\n1\n/as Carol\n/start\n3\n")
+    alice, bob, carol = ({("Groundhog Day", f"{n}.0")} for n in (5, 1, 3))
+    second = "/export\n/as Bob\n/export\n/as Carol\n/export\n/as Alice\n/export\n"
+    lines = chat(world, monkeypatch, capsys, second, "--name", "Frank")
+    assert exported(lines, "Frank") == set(), lines
+    assert exported(lines, "Bob") == bob, lines
+    assert exported(lines, "Carol") == carol, lines
+    assert exported(lines, "Alice") == alice, lines
+    # A newcomer who forgets everything forgets only themselves.
+    third = "/forget\n1\n/as Alice\n/export\n/as Bob\n/export\n"
+    lines = chat(world, monkeypatch, capsys, third, "--name", "Xavier")
+    assert "(pressed Yes, delete everything)" in lines, lines
+    assert exported(lines, "Alice") == alice, lines
+    assert exported(lines, "Bob") == bob, lines
 
 
 def test_a_vote_left_open_in_an_earlier_run_does_not_hold_the_group(
