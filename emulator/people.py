@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 from emulator.api import ApiError
 from emulator.delivery import deliver_message, member_update
@@ -117,9 +118,9 @@ class IdBook:
 class People:
     """Everyone the emulator simulates, by name, and what Telegram tells the bot they did."""
 
-    def __init__(self, emulator: Emulator, ids: IdBook | None = None) -> None:
+    def __init__(self, emulator: Emulator, id_book: IdBook | None = None) -> None:
         self.emulator = emulator
-        self.ids = ids or IdBook()
+        self.id_book = id_book or IdBook()
         self.users: dict[str, SimUser] = {}
         self.groups: dict[str, SimGroup] = {}
 
@@ -139,7 +140,7 @@ class People:
             return self.users[name]
         first, _, last = name.partition(" ")
         account = Account(
-            self.ids.id_for(name),
+            self.id_book.id_for(name),
             first,
             username=username or first.lower().replace(" ", "_"),
             last_name=last or None,
@@ -336,6 +337,15 @@ class SimUser:
         )
         return query
 
+    async def open_link(self, url: str) -> Message:
+        """Follow a link to the bot, as a Telegram app does: `https://t.me/<bot>?start=PARAM`
+        (or `tg://resolve?domain=<bot>&start=PARAM`) opens the private chat with the bot and
+        sends `/start PARAM` there. Any other link would leave Telegram: DriverError."""
+        param = start_parameter(url, self.people.world.bot.username or "")
+        if param is None:
+            raise DriverError(f"{url} opens in a browser, not in a chat with the bot")
+        return await self.send(f"/start {param}".strip())
+
     async def vote(self, message: Message, *options: int | str) -> None:
         """Vote in the bot's poll (0-based option indexes or option texts; none = retract)."""
         poll = message.poll
@@ -470,6 +480,24 @@ class SimGroup:
         return [m for m in self.chat.bot_messages() if not m.deleted]
 
 
+def start_parameter(url: str, bot_username: str) -> str | None:
+    """The start parameter of a link that opens the bot's private chat ('' for a plain link
+    to the bot), or None for a link elsewhere (a web page, another bot, ?startgroup=)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() in ("t.me", "telegram.me"):
+        username = parts.path.strip("/")
+    elif parts.scheme == "tg" and parts.netloc == "resolve":
+        username = (query.get("domain") or [""])[0]
+    else:
+        return None
+    if not bot_username or username.lower() != bot_username.lower():
+        return None
+    if set(query) - {"start", "domain"}:
+        return None  # ?startgroup=, ?startapp=, …: not a message in the private chat
+    return (query.get("start") or [""])[0]
+
+
 def _address_command(text: str, username: str) -> str:
     """'/start x' → '/start@bot x' in groups (what Telegram clients send from the menu)."""
     if not text.startswith("/") or not username:
@@ -497,7 +525,10 @@ def _find_button(message: Message, button: str | int) -> Button:
 def _option_index(options: list[str], option: int | str) -> int:
     if isinstance(option, int):
         if not 0 <= option < len(options):
-            raise DriverError(f"no option #{option}; the poll has {len(options)}")
+            raise DriverError(
+                f"no option index {option}: the poll has {len(options)} options, "
+                f"indexes 0-{len(options) - 1}"
+            )
         return option
     if option not in options:
         raise DriverError(f"no option {option!r}; the options are {options}")

@@ -91,7 +91,7 @@ async def chat_session(
     from bot.cli import CLIError
     from emulator import DriverError, Emulator, RateLimits
     from emulator.chat import ChatClient, read_lines
-    from emulator.runner import running
+    from emulator.runner import handling_updates, running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls
     # when it stops, so a vote left open in an earlier run must not hold the group.
@@ -169,8 +169,3 @@ def load_factory(spec: str) -> Callable[[Settings], Any]:
     if not callable(factory):
         raise CLIError(f"--app: {module_name} has no function {attr}")
     return factory
-
-
-def handling_updates(app: Any) -> bool:
-    """True while the Application has updates queued or a handler running."""
-    return not app.update_queue.empty() or app.update_processor.current_concurrent_updates > 0

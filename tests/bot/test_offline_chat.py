@@ -66,3 +66,27 @@ def test_a_vote_left_open_in_an_earlier_run_does_not_hold_the_group(
     again = chat(world, monkeypatch, capsys, "/group Friends\n/movienight\n")
     assert not any("already a vote" in line for line in again), again
     assert any("Who's in?" in line for line in again), again
+
+
+def replies(lines: list[str], prompt: str) -> list[str]:
+    """What came after the first `prompt` line, up to the next prompt."""
+    start = lines.index(prompt) + 1
+    end = next(
+        (i for i in range(start, len(lines)) if re.match(r"^\w+( @ .*)?> ", lines[i])), len(lines)
+    )
+    return lines[start:end]
+
+
+def test_the_rate_a_few_movies_link_of_a_movie_night_opens_onboarding(
+    world, tmp_path, monkeypatch, capsys
+):
+    """The movie night's "Rate a few movies" is a t.me/<bot>?start=movienight_<id> link:
+    pressing it moves to the private chat and sends /start movienight_<id>, as Telegram does."""
+    monkeypatch.chdir(tmp_path)
+    night = chat(world, monkeypatch, capsys, "/group Pals\n/movienight\n")
+    (number,) = [m[1] for line in night if (m := re.search(r"\[(\d+)\] [^[]*Rate[^[]*↗", line))]
+    lines = chat(world, monkeypatch, capsys, f"/group Pals\n/movienight\n{number}\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("Alice> /start movienight_"))
+    assert lines[start - 1].endswith("opens your private chat with the bot)"), lines
+    onboarding = "\n".join(replies(lines, lines[start]))
+    assert onboarding.startswith("bot: ") and "[1] ★1" in onboarding, lines
