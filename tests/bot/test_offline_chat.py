@@ -77,6 +77,39 @@ def replies(lines: list[str], prompt: str) -> list[str]:
     return lines[start:end]
 
 
+def test_the_user_you_start_as_is_an_admin_and_who_shows_every_id(
+    world, tmp_path, monkeypatch, capsys
+):
+    """/retrain and /stats need an id in MOVIEBOT_ADMIN_IDS: in the offline chat the user
+    you start as has one, and /who and /? say which ids there are and how to add one."""
+    from bot.render import NOT_ADMIN
+
+    monkeypatch.chdir(tmp_path)
+    script = "/as Bob\n/as Alice\n/who\n/?\n/stats\n/as Bob\n/stats\n"
+    lines = chat(world, monkeypatch, capsys, script)
+    alice, bob = (emulator_id(lines, name) for name in ("Alice", "Bob"))
+    assert replies(lines, "Alice> /who") == [
+        "(you are Alice, in a private chat with the bot)",
+        "simulated users (name: id):",
+        f"     Alice: {alice} (you, a bot admin)",
+        f"     Bob: {bob}",
+    ]
+    help_text = "\n".join(replies(lines, "Alice> /?"))
+    assert "Alice, the user you started as, is an admin of the bot here" in help_text
+    assert "MOVIEBOT_ADMIN_IDS" in help_text
+    assert f"The bot's log goes to {Path('data') / 'chat.log'}" in help_text
+    assert NOT_ADMIN not in "\n".join(replies(lines, "Alice> /stats"))
+    assert NOT_ADMIN in "\n".join(replies(lines, "Bob> /stats"))
+
+
+def emulator_id(lines: list[str], name: str) -> int:
+    """The id /who listed for `name`."""
+    for line in lines:
+        if found := re.match(rf"^\s+{name}: (\d+)", line):
+            return int(found[1])
+    raise AssertionError(f"/who did not list {name}: {lines}")
+
+
 def test_the_rate_a_few_movies_link_of_a_movie_night_opens_onboarding(
     world, tmp_path, monkeypatch, capsys
 ):
