@@ -9,15 +9,25 @@ What they do reaches the bot as Telegram would deliver it: a command carries its
 entity, a group message passes the bot's privacy mode first, joining and leaving a group send
 chat_member updates (delivery.py). `People` keeps everyone by name; `SimUser` and `SimGroup`
 act.
+
+A name is one account, in every run: a bot's database outlives the emulator, so ids handed
+out in order of appearance would give Frank, in a later run, the id (and the ratings) Bob had
+in an earlier one. `IdBook` derives each name's id from the name itself and, given a file,
+remembers it there, so the rare two names whose ids collide are told apart for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import json
+import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 from emulator.api import ApiError
 from emulator.delivery import deliver_message, member_update
@@ -28,6 +38,12 @@ if TYPE_CHECKING:
     from emulator.server import Emulator
 
 ACTIVE = ("creator", "administrator", "member")  # member statuses of someone in the chat
+# Simulated people's ids: within the 52 bits the Bot API promises for a user id, and far
+# above any id Telegram has handed out (about 8·10⁹ so far), so a simulated user can never
+# be mistaken for a real one sharing the bot's database (or its MOVIEBOT_ADMIN_IDS).
+SIM_ID_FIRST = 4_000_000_000_000_000
+SIM_ID_SPAN = 500_000_000_000_000  # up to 4.5·10¹⁵ < 2⁵²
+ID_BOOK_FORMAT = 1
 
 
 class DriverError(Exception):
@@ -38,11 +54,73 @@ class NoReply(AssertionError):
     """The bot did not send the awaited message in time."""
 
 
+def derived_id(name: str) -> int:
+    """The id a name gets unless another name took it first: the same in every run."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return SIM_ID_FIRST + int.from_bytes(digest[:8], "big") % SIM_ID_SPAN
+
+
+class IdBook:
+    """Which user id each simulated name has, kept in a JSON file when `path` is given.
+
+    Without a file (tests) ids are still derived from names, so they do not depend on the
+    order names appear in; the file adds only what the name cannot: which of two colliding
+    names came first.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.ids: dict[str, int] = self._load() if path is not None else {}
+
+    def id_for(self, name: str) -> int:
+        if name in self.ids:
+            return self.ids[name]
+        taken = set(self.ids.values())
+        candidate = derived_id(name)
+        while candidate in taken:  # another name has it: the next free one, for good
+            candidate = SIM_ID_FIRST + (candidate - SIM_ID_FIRST + 1) % SIM_ID_SPAN
+        self.ids[name] = candidate
+        self._save()
+        return candidate
+
+    def _load(self) -> dict[str, int]:
+        assert self.path is not None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise DriverError(f"cannot read {self.path}: {exc}") from None
+        if not isinstance(data, dict):
+            data = {}
+        users = data.get("users")
+        if data.get("format") != ID_BOOK_FORMAT or not isinstance(users, dict):
+            raise DriverError(f"{self.path} is not a list of simulated users (format 1)")
+        if not all(isinstance(uid, int) for uid in users.values()):
+            raise DriverError(f"{self.path}: every simulated user's id must be a number")
+        return dict(users)
+
+    def _save(self) -> None:
+        """Write the whole book to a temporary file, then move it into place."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        text = json.dumps({"format": ID_BOOK_FORMAT, "users": self.ids}, indent=1)
+        try:
+            temporary.write_text(text + "\n", encoding="utf-8")
+            os.replace(temporary, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+
+
 class People:
     """Everyone the emulator simulates, by name, and what Telegram tells the bot they did."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, id_book: IdBook | None = None) -> None:
         self.emulator = emulator
+        self.id_book = id_book or IdBook()
         self.users: dict[str, SimUser] = {}
         self.groups: dict[str, SimGroup] = {}
 
@@ -53,12 +131,16 @@ class People:
     def user(
         self, name: str, *, username: str | None = None, language_code: str | None = "en"
     ) -> SimUser:
-        """A simulated person (the same object again for the same name)."""
+        """A simulated person: the same object again for the same name, and the same id for
+        it in every run (see IdBook)."""
+        name = " ".join(name.split())
+        if not name:
+            raise DriverError("a simulated user needs a name")
         if name in self.users:
             return self.users[name]
         first, _, last = name.partition(" ")
         account = Account(
-            next(self.world.user_ids),
+            self.id_book.id_for(name),
             first,
             username=username or first.lower().replace(" ", "_"),
             last_name=last or None,
@@ -255,6 +337,15 @@ class SimUser:
         )
         return query
 
+    async def open_link(self, url: str) -> Message:
+        """Follow a link to the bot, as a Telegram app does: `https://t.me/<bot>?start=PARAM`
+        (or `tg://resolve?domain=<bot>&start=PARAM`) opens the private chat with the bot and
+        sends `/start PARAM` there. Any other link would leave Telegram: DriverError."""
+        param = start_parameter(url, self.people.world.bot.username or "")
+        if param is None:
+            raise DriverError(f"{url} opens in a browser, not in a chat with the bot")
+        return await self.send(f"/start {param}".strip())
+
     async def vote(self, message: Message, *options: int | str) -> None:
         """Vote in the bot's poll (0-based option indexes or option texts; none = retract)."""
         poll = message.poll
@@ -389,6 +480,24 @@ class SimGroup:
         return [m for m in self.chat.bot_messages() if not m.deleted]
 
 
+def start_parameter(url: str, bot_username: str) -> str | None:
+    """The start parameter of a link that opens the bot's private chat ('' for a plain link
+    to the bot), or None for a link elsewhere (a web page, another bot, ?startgroup=)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.scheme in ("http", "https") and parts.netloc.lower() in ("t.me", "telegram.me"):
+        username = parts.path.strip("/")
+    elif parts.scheme == "tg" and parts.netloc == "resolve":
+        username = (query.get("domain") or [""])[0]
+    else:
+        return None
+    if not bot_username or username.lower() != bot_username.lower():
+        return None
+    if set(query) - {"start", "domain"}:
+        return None  # ?startgroup=, ?startapp=, …: not a message in the private chat
+    return (query.get("start") or [""])[0]
+
+
 def _address_command(text: str, username: str) -> str:
     """'/start x' → '/start@bot x' in groups (what Telegram clients send from the menu)."""
     if not text.startswith("/") or not username:
@@ -416,7 +525,10 @@ def _find_button(message: Message, button: str | int) -> Button:
 def _option_index(options: list[str], option: int | str) -> int:
     if isinstance(option, int):
         if not 0 <= option < len(options):
-            raise DriverError(f"no option #{option}; the poll has {len(options)}")
+            raise DriverError(
+                f"no option index {option}: the poll has {len(options)} options, "
+                f"indexes 0-{len(options) - 1}"
+            )
         return option
     if option not in options:
         raise DriverError(f"no option {option!r}; the options are {options}")

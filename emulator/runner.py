@@ -78,3 +78,9 @@ async def running(
         yield app
     finally:
         await stop_application(app)
+
+
+def handling_updates(app: AnyApplication) -> bool:
+    """True while the Application has updates queued or a handler running: busy without
+    calling the API (a chart, a retrain), which the emulator cannot see from outside."""
+    return not app.update_queue.empty() or app.update_processor.current_concurrent_updates > 0

@@ -22,13 +22,14 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from aiohttp import web
 
 from emulator.api import ApiConfig, ApiError, BotApi, Params, RateLimits, Upload
 from emulator.faults import Faults, respond
-from emulator.people import People, SimGroup, SimUser
+from emulator.people import IdBook, People, SimGroup, SimUser
 from emulator.world import Account, Chat, Clock, Message, World
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ class Emulator:
     """The emulated Bot API server plus the simulated people and groups.
 
     Group chat ids are numbered from `first_group_number` (default 1, so tests see the same
-    ids every run); people's ids always start at 1001.
+    ids every run). A person's id is derived from their name (people.IdBook); `people_file`
+    keeps the names and ids between runs, for a bot whose database outlives the emulator.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Emulator:
         privacy_mode: bool = True,
         clock: Clock | None = None,
         first_group_number: int = 1,
+        people_file: Path | None = None,
     ) -> None:
         self.token = token
         bot_id = int(token.split(":", 1)[0])
@@ -109,7 +112,7 @@ class Emulator:
         self.world = World(bot, clock, first_group_number)
         self.api = BotApi(self.world, ApiConfig(callback_timeout, rate_limits, privacy_mode))
         self.faults = Faults()
-        self.people = People(self)
+        self.people = People(self, IdBook(people_file))
         self.calls: list[ApiCall] = []
         self.in_flight = 0
         self.last_activity = 0.0

@@ -371,7 +371,6 @@ class World:
         self.events: list[Event] = []
         self.chat_actions: list[tuple[int, str]] = []
         self.update_ids = itertools.count(10_000)
-        self.user_ids = itertools.count(1001)
         self.group_ids = itertools.count(first_group_number)
         self.update_added = Notifier()
         self.bot_acted = Notifier()

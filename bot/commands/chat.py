@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,13 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         help="where photos and documents the bot sends are saved (default: DATA_DIR/chat-files)",
+    )
+    parser.add_argument(
+        "--log",
+        metavar="PATH",
+        type=Path,
+        help="where the bot's log goes, so it does not break into the chat "
+        "(default: DATA_DIR/chat.log; - for the terminal)",
     )
     parser.add_argument(
         "--app",
@@ -77,7 +86,12 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
         for name in ("telegram", "apscheduler", "aiohttp"):
             logging.getLogger(name).setLevel(logging.WARNING)
     files = args.files or settings.data_dir / "chat-files"
-    return asyncio.run(chat_session(args, settings, factory, files))
+    log_file = None if str(args.log) == "-" else args.log or settings.data_dir / "chat.log"
+    with log_to(log_file) as errors:
+        code = asyncio.run(chat_session(args, settings, factory, files, errors))
+    if errors.count:
+        print(f"moviebot: the bot logged {errors.count} error(s); see {log_file}", file=sys.stderr)
+    return code
 
 
 async def chat_session(
@@ -85,21 +99,32 @@ async def chat_session(
     settings: Settings,
     factory: Callable[[Settings], Any] | None,
     files: Path,
+    errors: ErrorNotices,
 ) -> int:
     from telegram import Update
 
-    from emulator import Emulator, RateLimits
-    from emulator.chat import ChatClient, read_lines
-    from emulator.runner import running
+    from bot.cli import CLIError
+    from emulator import DriverError, Emulator, RateLimits
+    from emulator.chat import ChatClient, known_name, read_lines
+    from emulator.runner import handling_updates, running
 
     # Groups are new in every run (private chats are not): the emulator forgets its polls
     # when it stops, so a vote left open in an earlier run must not hold the group.
-    emulator = Emulator(
-        rate_limits=RateLimits() if args.rate_limits else None,
-        first_group_number=1 + secrets.randbelow(10**9),
-    )
+    # People are the same in every run: their ratings are in the database.
+    try:
+        emulator = Emulator(
+            rate_limits=RateLimits() if args.rate_limits else None,
+            first_group_number=1 + secrets.randbelow(10**9),
+            people_file=people_file(settings) if factory is None else None,
+        )
+    except DriverError as exc:
+        raise CLIError(str(exc)) from None
     async with emulator:
-        offline_settings = emulator.settings(settings)
+        # The user you start as is an admin of the bot here (it is all local): /retrain and
+        # /stats work without first looking up an id for MOVIEBOT_ADMIN_IDS.
+        starter = emulator.user(known_name(emulator, args.name))
+        admins = settings.admin_ids | {starter.id}
+        offline_settings = replace(emulator.settings(settings), admin_ids=admins)
         app, services = build_bot(offline_settings, factory)
         try:
             async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
@@ -109,16 +134,99 @@ async def chat_session(
                     emulator,
                     sys.stdout,
                     files,
-                    name=args.name,
+                    name=starter.name,
                     script=script,
                     bot_busy=lambda: handling_updates(app),
+                    admins=admins if factory is None else (),
+                    notes=chat_notes(starter.name, factory is None, errors.path),
                 )
+                errors.loop, errors.show = asyncio.get_running_loop(), client.notice
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)
         finally:
             close = getattr(services, "close", None)
             if callable(close):
                 close()
     return 0
+
+
+def chat_notes(starter: str, moviebot: bool, log_file: Path | None) -> str:
+    """What the chat's help (/?) says about this bot: its admins, and where its log goes."""
+    notes = []
+    if moviebot:
+        notes.append(
+            f"{starter}, the user you started as, is an admin of the bot here: /retrain and "
+            "/stats work. To make someone else one, put their id (see /who) in "
+            "MOVIEBOT_ADMIN_IDS, or start as them with --name."
+        )
+    if log_file is not None:
+        notes.append(f"The bot's log goes to {log_file} (errors are mentioned here too).")
+    return "\n".join(notes)
+
+
+class ErrorNotices(logging.Handler):
+    """Counts the bot's ERROR records and mentions each in the chat, in one line: the log
+    file has the details. Records from worker threads reach the chat through its loop."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__(logging.ERROR)
+        self.path = path
+        self.count = 0
+        self.show: Callable[[str], None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.show is None or self.loop is None or self.path is None:
+            return
+        first_line = (record.getMessage().splitlines() or [""])[0][:120]
+        text = f"(the bot logged an error: {first_line} — details in {self.path})"
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            self.loop.call_soon_threadsafe(self.show, text)
+
+
+@contextlib.contextmanager
+def log_to(path: Path | None) -> Iterator[ErrorNotices]:
+    """For the chat, send the log to `path` instead of the terminal, where its lines would
+    break into the prompt (None: leave it on the terminal). Yields the error counter."""
+    root = logging.getLogger()
+    console: list[logging.Handler] = [
+        h
+        for h in root.handlers
+        if type(h) is logging.StreamHandler and h.stream in (sys.stderr, sys.__stderr__)
+    ]
+    errors = ErrorNotices(path)
+    handlers: list[logging.Handler] = [errors]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(path, mode="w", encoding="utf-8")
+        to_file.setFormatter(
+            console[0].formatter
+            if console and console[0].formatter
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handlers.append(to_file)
+        for removed in console:
+            root.removeHandler(removed)
+        logging.captureWarnings(True)  # warnings, too, would print over the prompt
+    for added in handlers:
+        root.addHandler(added)
+    try:
+        yield errors
+    finally:
+        for added in handlers:
+            root.removeHandler(added)
+            added.close()
+        for removed in console:
+            root.addHandler(removed)
+        if path is not None:
+            logging.captureWarnings(False)
+
+
+def people_file(settings: Settings) -> Path | None:
+    """Where the simulated users' ids are kept: next to the database their ratings are in."""
+    if str(settings.db_path) == ":memory:":
+        return None
+    return settings.db_path.with_suffix(".chat-people.json")
 
 
 def build_bot(settings: Settings, factory: Callable[[Settings], Any] | None) -> tuple[Any, Any]:
@@ -156,8 +264,3 @@ def load_factory(spec: str) -> Callable[[Settings], Any]:
     if not callable(factory):
         raise CLIError(f"--app: {module_name} has no function {attr}")
     return factory
-
-
-def handling_updates(app: Any) -> bool:
-    """True while the Application has updates queued or a handler running."""
-    return not app.update_queue.empty() or app.update_processor.current_concurrent_updates > 0

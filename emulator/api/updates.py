@@ -99,6 +99,11 @@ class UpdateMethods(ApiBase):
             if u["update_id"] > self.polling.delivered_upto and self.world.allows(_kind(u))
         )
 
+    def updates_not_taken(self) -> int:
+        """Updates queued that the bot has not confirmed with a later getUpdates offset: not
+        yet handed out, or handed out and perhaps still on their way into the bot."""
+        return sum(1 for u in self.world.updates if self.world.allows(_kind(u)))
+
 
 def _kind(update: dict[str, Any]) -> str:
     return next(key for key in update if key != "update_id")

@@ -18,8 +18,14 @@ from emulator import EMULATOR_TOKEN
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, stdin: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "", "PYTHONPATH": str(ROOT)}
+def run_cli(*args: str, stdin: str, data_dir: Path, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "",
+        "PYTHONPATH": str(ROOT),
+        "MOVIEBOT_DATA_DIR": str(data_dir),
+        **env_vars,
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", "--env-file", os.devnull, "chat", *args],
         input=stdin,
@@ -40,8 +46,9 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
         "--app",
         "tests.emulator.tinybot:build",
         "--files",
-        str(tmp_path),
+        str(tmp_path / "files"),
         stdin="/start\n1\n/quit\nnot read\n",
+        data_dir=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -56,7 +63,39 @@ def test_moviebot_chat_script_prints_a_transcript(tmp_path):
         "Alice> /quit",
     ]
     secret = EMULATOR_TOKEN.split(":")[1]
-    assert secret not in result.stdout + result.stderr
+    log = (tmp_path / "chat.log").read_text()
+    assert secret not in result.stdout + result.stderr + log
+
+
+def test_the_log_goes_to_a_file_and_errors_are_one_line_in_the_chat(tmp_path):
+    """Log lines would break into the prompt: they go to DATA_DIR/chat.log, and an error
+    the bot logs is mentioned in the chat in one line, pointing there."""
+    result = run_cli(
+        "--app", "tests.emulator.tinybot:build", stdin="/boom\nhi\n", data_dir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    log = tmp_path / "chat.log"
+    assert "RuntimeError: tinybot failed on purpose" in log.read_text()
+    notice = "(the bot logged an error: No error handlers are registered, logging exception."
+    assert f"{notice} — details in {log})" in result.stdout
+    assert "Alice> hi\nbot: You said: hi" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr == f"moviebot: the bot logged 1 error(s); see {log}\n"
+
+
+def test_the_real_bot_logs_to_the_file_not_the_terminal(world, tmp_path):
+    """`moviebot chat` with the real bot: its start-up line is in the log file only."""
+    result = run_cli(
+        "--db",
+        str(world.db_path),
+        stdin="/help\n",
+        data_dir=tmp_path,
+        MOVIEBOT_MODEL_DIR=str(world.model_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ready" in (tmp_path / "chat.log").read_text()
+    assert " INFO " not in result.stdout + result.stderr
+    assert result.stdout.startswith("Alice> /help\nbot: ")
 
 
 @pytest.mark.parametrize(

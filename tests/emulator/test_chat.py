@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from pathlib import Path
 
 import pytest
 
-from emulator.chat import ChatClient
+from emulator.chat import ChatClient, Keypad
+from emulator.runner import handling_updates
 from tests.emulator import tinybot
 
 
@@ -94,4 +96,117 @@ async def test_files_can_be_sent_to_the_bot(emulator, tiny, tmp_path):
 async def test_unknown_button_numbers_are_explained(emulator, tiny, tmp_path):
     text = await transcript(emulator, tmp_path, "7", "/vote 1")
     assert "(can't: there is no button [7] on screen)" in text
-    assert "(can't: the bot has not sent a poll)" in text
+    assert "(can't: the bot has not sent a poll in your private chat)" in text
+
+
+async def test_a_number_typed_in_a_group_never_presses_a_private_button(emulator, tiny, tmp_path):
+    """Numbers belong to the chat they were shown in; in the group, the private card's [1]
+    is not there to press (it used to save a private rating "from" the group)."""
+    text = await transcript(emulator, tmp_path, "/start", "/group Pals", "1", "/private", "1")
+    lines = text.splitlines()
+    refused = lines[lines.index("Alice @ Pals> 1") + 1]
+    assert refused.startswith("(can't: there is no button [1] in Pals"), text
+    assert "/private" in refused, text
+    assert "Alice> 1\n(pressed ★1)\n     ↳ popup: Saved ★1\nbot (edited): You rated" in text
+
+
+async def test_each_chat_keeps_its_own_numbers(emulator, tiny, tmp_path):
+    """A card in the group and one in the private chat both show [1]-[6]; pressing in one
+    chat, or the bot editing a message there, leaves the other's numbers alone."""
+    text = await transcript(
+        emulator, tmp_path, "/start", "/group Pals", "/start", "3", "/private", "5"
+    )
+    assert text.count("     [1] ★1  [2] ★2  [3] ★3  [4] ★4  [5] ★5") == 2, text
+    assert "Alice @ Pals> 3\n(pressed ★3)\n     ↳ popup: Saved ★3\nbot (edited): You rated" in text
+    assert "Alice> 5\n(pressed ★5)\n     ↳ popup: Saved ★5\nbot (edited): You rated" in text
+    alice = emulator.user("Alice")
+    assert alice.messages()[0].text == "You rated Heat ★5"
+    assert emulator.groups["Pals"].messages()[-1].text == "You rated Heat ★3"
+
+
+async def test_a_number_typed_before_the_reply_arrives_waits_for_it(emulator, tiny, tmp_path):
+    """Typed ahead in a terminal: "1" right after /slow presses [1] of /slow's reply once
+    it is there, not [1] of the card on screen before it."""
+    out = io.StringIO()
+    client = ChatClient(
+        emulator, out, tmp_path, script=False, bot_busy=lambda: handling_updates(tiny)
+    )
+
+    async def typed():
+        yield "/start\n"
+        await emulator.wait_idle(quiet=0.15)
+        await asyncio.sleep(0.1)  # the card is on screen with [1] ★1
+        yield "/slow\n"
+        yield "1\n"
+        yield "/slow\n"
+        yield "3\n"  # a guess: the reply has [1] and [2] only
+
+    await client.run(typed(), quiet=0.15, timeout=5)
+    text = out.getvalue()
+    assert "bot: Ready?\n     [1] Yes  [2] No\n(pressed Yes)\n" in text, text
+    assert "↳ popup: You said yes" in text, text
+    assert "Saved ★1" not in text, text
+    assert text.count("bot: Ready?") == 2, text
+    assert (
+        "(can't: nothing pressed: the bot's reply came while you typed, with buttons [1]-[2]"
+        in text
+    )
+
+
+async def test_a_deep_link_button_opens_the_private_chat_with_start(emulator, tiny, tmp_path):
+    """A t.me/<bot>?start=PARAM button does what Telegram does: the private chat with the
+    bot opens and /start PARAM is sent there. Other links cannot be followed offline."""
+    text = await transcript(emulator, tmp_path, "/group Pals", "/night", "2", "1", "/who")
+    assert "     [1] ⭐ Rate ↗\n     [2] Trailer ↗" in text
+    assert "Alice @ Pals> 2\n(can't: Trailer opens https://example.com/trailer in a browser" in text
+    assert "Alice @ Pals> 1\n(⭐ Rate opens your private chat with the bot)\n" in text
+    assert "Alice> /start night_42\nbot: Started from a link: night_42" in text
+    assert "(you are Alice" in text and "in a private chat with the bot" in text
+
+
+async def test_vote_numbers_are_the_ones_shown(emulator, tiny, tmp_path):
+    text = await transcript(
+        emulator, tmp_path, "/poll", "/vote 3", "/vote 0", "/vote Heat", "/group Pals", "/vote 1"
+    )
+    assert "Alice> /vote 3\n(can't: there is no option 3: the options are 1-2)" in text
+    assert "Alice> /vote 0\n(can't: there is no option 0: the options are 1-2)" in text
+    assert "Alice> /vote Heat\n(can't: vote with option numbers, e.g. /vote 2" in text
+    assert "Alice @ Pals> /vote 1\n(can't: the bot has not sent a poll in Pals)" in text
+    assert not [m for m in emulator.world.polls.values() if m.votes]
+
+
+async def test_a_file_from_an_earlier_run_is_not_shown_as_this_ones(emulator, tiny, tmp_path):
+    """Message ids start again in every run, so a saved file's name can repeat: the file the
+    chat points to must be this message's."""
+    client = ChatClient(emulator, io.StringIO(), tmp_path, script=True)
+    (tmp_path / f"{emulator.user('Alice').id}-2-ratings.json").write_bytes(b"from last run")
+    await client.handle("/export")
+    await emulator.wait_idle(quiet=0.15)
+    client.show_events()
+    (saved,) = tmp_path.iterdir()
+    assert saved.read_bytes() == b'{"Heat": 4}'
+
+
+def test_a_keypad_keeps_numbers_until_their_message_changes(emulator):
+    """New buttons start at [1] and take those numbers from older messages, which keep the
+    rest; an edit keeps a message's numbers where they still fit."""
+    chat = emulator.user("Alice").chat
+
+    def sent(*labels: str):
+        rows = [[{"text": t, "callback_data": t} for t in labels]]
+        return emulator.world.add_message(
+            chat, emulator.bot, reply_markup={"inline_keyboard": rows}
+        )
+
+    keypad = Keypad()
+    picks = sent(*(f"p{n}" for n in range(1, 7)))
+    assert keypad.number(picks, new=True) == [1, 2, 3, 4, 5, 6]
+    card = sent("★1", "★2")
+    assert keypad.number(card, new=True) == [1, 2]
+    assert [keypad.numbers[n].button.text for n in (1, 2, 3, 6)] == ["★1", "★2", "p3", "p6"]
+    card.reply_markup = {"inline_keyboard": [[{"text": "Undo", "callback_data": "u"}]]}
+    assert keypad.number(card, new=False) == [1]
+    assert 2 in keypad.gone and 2 not in keypad.numbers
+    picks.reply_markup = {"inline_keyboard": [[{"text": t, "callback_data": t} for t in "abcde"]]}
+    assert keypad.number(picks, new=False) == [3, 4, 5, 6, 7]  # where it was, as far as it fits
+    assert keypad.newest() is picks

@@ -7,6 +7,7 @@ real PTB client code. `build(settings)` builds it the way the real bot does, fro
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -40,7 +41,10 @@ def png_bytes() -> bytes:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Greets and asks for a rating with star buttons."""
+    """Greets and asks for a rating with star buttons (or says which deep link started it)."""
+    if context.args:
+        await update.effective_message.reply_text(f"Started from a link: {context.args[0]}")
+        return
     await update.effective_message.reply_html(
         "Welcome! Please rate <b>Heat</b> (1995):", reply_markup=STARS
     )
@@ -53,6 +57,36 @@ async def rate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(f"Saved ★{stars}" if stars else "Skipped")
     text = f"You rated <b>Heat</b> ★{stars}" if stars else "Skipped <b>Heat</b>"
     await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+
+
+async def slow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Thinks a while before asking a question with buttons (a reply that is still due)."""
+    await asyncio.sleep(0.4)
+    buttons = [InlineKeyboardButton(t, callback_data=t.lower()) for t in ("Yes", "No")]
+    await update.effective_message.reply_text(
+        "Ready?", reply_markup=InlineKeyboardMarkup([buttons])
+    )
+
+
+async def ready(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.callback_query.answer(f"You said {update.callback_query.data}")
+
+
+async def night(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group message with URL buttons: a deep link into the private chat, and a web page."""
+    link = f"https://t.me/{context.bot.username}?start=night_42"
+    keyboard = [
+        [InlineKeyboardButton("⭐ Rate", url=link)],
+        [InlineKeyboardButton("Trailer", url="https://example.com/trailer")],
+    ]
+    await update.effective_message.reply_text(
+        "Movie night!", reply_markup=InlineKeyboardMarkup(keyboard)
+    )
+
+
+async def boom(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A handler that fails: python-telegram-bot logs the exception at ERROR."""
+    raise RuntimeError("tinybot failed on purpose")
 
 
 async def poll(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -113,10 +147,14 @@ def build(settings) -> Application:
     )
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("poll", poll))
+    app.add_handler(CommandHandler("slow", slow))
+    app.add_handler(CommandHandler("night", night))
+    app.add_handler(CommandHandler("boom", boom))
     app.add_handler(CommandHandler("chart", chart))
     app.add_handler(CommandHandler("export", export))
     app.add_handler(CommandHandler("admin", admin))
     app.add_handler(CallbackQueryHandler(rate, pattern=r"^(rate:\d|skip)$"))
+    app.add_handler(CallbackQueryHandler(ready, pattern=r"^(yes|no)$"))
     app.add_handler(PollAnswerHandler(poll_answer))
     app.add_handler(ChatMemberHandler(added, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
