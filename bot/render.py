@@ -44,14 +44,23 @@ TITLE_IN_WATCHLIST_BUTTON = 30
 Keyboard = InlineKeyboardMarkup | None
 
 
-def display_title(title: str) -> str:
-    """'Matrix, The' → 'The Matrix' (as `Movie.label` does); alternative titles in parentheses
-    keep their place.
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters: cut at the last word boundary that leaves at least half
+    of it (a long single word is cut where it must), with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        head = cut.rsplit(" ", 1)[0]
+        cut = head if " " in cut and len(head) >= limit // 2 else cut
+    return cut.rstrip(" ,:;-–—(") + "…"
 
-    Very long titles are shortened with an ellipsis, so a page of picks always fits a message.
-    """
-    title = catalog.display_title(title)
-    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
+
+def display_title(title: str) -> str:
+    """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
+    Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
+    boundary, so a page of picks always fits a message."""
+    return shorten(catalog.display_title(title), MAX_TITLE)
 
 
 def label(movie: Movie) -> str:
@@ -59,6 +68,13 @@ def label(movie: Movie) -> str:
     with a very long title shortened."""
     name = display_title(movie.title)
     return f"{name} ({movie.year})" if movie.year else name
+
+
+def button_label(movie: Movie, limit: int) -> str:
+    """`label` within `limit` characters for a button: the title is cut at a word boundary
+    ("Star Trek: First… (1996)"), the year always kept."""
+    year = f" ({movie.year})" if movie.year else ""
+    return shorten(display_title(movie.title), max(limit - len(year), 8)) + year
 
 
 def stars(value: float) -> str:
@@ -214,7 +230,7 @@ def search_results(
 ) -> tuple[str, InlineKeyboardMarkup]:
     text = f"Which one did you mean by <i>{escape(query)}</i>?"
     rows = [
-        [codec.button(label(m)[:TITLE_IN_BUTTON], kb.OPEN_CARD, movie=m.id, scope=scope)]
+        [codec.button(button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope)]
         for m in found
     ]
     return text, markup(rows)
@@ -351,7 +367,7 @@ def watchlist_page(listed: WatchlistPage, codec: CallbackCodec, scope: int) -> t
         rows.append(
             [
                 codec.button(
-                    f"✓ Watched: {label(movie)[:TITLE_IN_WATCHLIST_BUTTON]}",
+                    f"✓ Watched: {button_label(movie, TITLE_IN_WATCHLIST_BUTTON)}",
                     kb.WATCHLIST_WATCHED,
                     movie=movie.id,
                     scope=scope,

@@ -38,7 +38,15 @@ from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from storage.db import Database
-from storage.movies import Movie, all_movies, rating_counts
+from storage.movies import (
+    AKA,
+    ARTICLES,
+    Movie,
+    all_movies,
+    article_in_front,
+    display_title,
+    rating_counts,
+)
 
 MAX_QUERY_CHARS = 200  # longer input is cut here: no title is that long
 MAX_QUERY_WORDS = 12
@@ -60,53 +68,11 @@ _CLOSE_WORD = 90.0  # a misspelt query word this close to a title word stands fo
 _CLOSE_WORD_LETTERS = 5  # …if it has this many letters ("heat" is not "heart")
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
-# Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
-ARTICLES = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "le",
-        "la",
-        "les",
-        "l'",
-        "il",
-        "lo",
-        "gli",
-        "i",
-        "un",
-        "une",
-        "uno",
-        "una",
-        "el",
-        "los",
-        "las",
-        "o",
-        "os",
-        "as",
-        "um",
-        "uma",
-        "der",
-        "die",
-        "das",
-        "ein",
-        "eine",
-        "de",
-        "het",
-        "een",
-        "en",
-        "ett",
-        "den",
-        "det",
-    ]
-)
 ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
-_TRAILING_ARTICLE = re.compile(r"^(?P<name>.+),\s*(?P<article>[^\s,]+)$")
 _QUERY_TRAILING_ARTICLE = re.compile(
     r"^(?P<name>.*\S)\s*,\s*(?P<article>[^\s,()]+)\s*(?P<year>\(?\d{4}\)?)?\s*$"
 )
 _TRAILING_PARENS = re.compile(r"^(?P<rest>.*\S)\s*\((?P<inner>[^()]*)\)\s*$")
-_AKA = re.compile(r"^\s*(?:a\.?k\.?a\.?|aka)\s+", re.IGNORECASE)
 _APOSTROPHES = str.maketrans("", "", "'’‘`´.")
 _LETTERS = str.maketrans(
     {
@@ -194,28 +160,18 @@ def _names(title: str) -> list[tuple[str, bool]]:
     """`title_names`, each with whether its article was moved back from the end."""
     rest, alternatives = title.strip(), list[str]()
     while m := _TRAILING_PARENS.match(rest):
-        inner = _AKA.sub("", m["inner"]).strip()
+        inner = AKA.sub("", m["inner"]).strip()
         if _is_name(inner):
             alternatives.insert(0, inner)
         rest = m["rest"]
     names = [rest, *alternatives] if rest else alternatives
-    return [_article_in_front(n) for n in names if n]
+    return [article_in_front(n) for n in names if n]
 
 
 def _is_name(text: str) -> bool:
     """Whether a parenthesised part of a title is another name, not "(1995)", "(V)" or "(TV)"."""
     key = normalize(text)
     return len(key) > 2 and any(c.isalpha() for c in key) and key not in _NOT_NAMES
-
-
-def _article_in_front(name: str) -> tuple[str, bool]:
-    """ "Matrix, The" → ("The Matrix", True); "Année dernière, L'" → ("L'Année dernière", True)."""
-    m = _TRAILING_ARTICLE.match(name)
-    if not m or m["article"].casefold() not in ARTICLES:
-        return name, False
-    article = m["article"]
-    glue = "" if article.endswith(("'", "’")) else " "
-    return f"{article}{glue}{m['name']}", True
 
 
 def _keys(name: str, moved: bool) -> list[str]:
@@ -248,8 +204,9 @@ def _aliases(movie: Movie) -> list[tuple[str, str]]:
     for name, moved in names:
         for key in _keys(name, moved):
             seen.setdefault(key, name)
-    if len(names) > 1:  # a label pasted whole: "Hate (Haine, La) (1995)"
-        seen.setdefault(normalize(movie.title), movie.title)
+    if len(names) > 1:  # a label pasted whole: "Hate (La Haine) (1995)", "Hate (Haine, La)"
+        for whole in (display_title(movie.title), movie.title):
+            seen.setdefault(normalize(whole), whole)
     return list(seen.items())
 
 

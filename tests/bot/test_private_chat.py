@@ -10,7 +10,9 @@ import pytest
 from bot import keyboards as kb
 from bot.keyboards import CallbackCodec
 from emulator.runner import stop_application
-from storage import ratings, users
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
 
 
 async def rated_count(services, alice) -> int:
@@ -459,3 +461,50 @@ async def test_similar_is_timed_like_recommend(emulator, run_bot):
     await alice.next_message()
     latency = services.stats().latency
     assert latency["similar"].calls == 1 and latency["recommend"].calls == 1
+
+
+def add_movies(world, *more) -> None:
+    """Put movies in the world's catalogue before the bot starts (the title index is built
+    when it opens)."""
+    db = Database(world.db_path)
+    movies.upsert_many(db, more)
+    db.close()
+
+
+HATE = Movie(31, "Hate (Haine, La)", 1995, ("Crime", "Drama"))
+STAR_TREK = Movie(32, "Star Trek: First Contact", 1996, ("Action", "Sci-Fi"))
+
+
+async def test_a_title_reads_the_same_everywhere_with_its_articles_in_front(
+    emulator, run_bot, world
+):
+    add_movies(world, HATE)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("la haine")
+    results = await alice.next_message()
+    assert results.button_labels[0] == "Hate (La Haine) (1995)"
+    await alice.press(results, 0)
+    card = await alice.next_message()
+    assert card.text.startswith("Hate (La Haine) (1995)")
+    await alice.press(card, "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/watchlist")
+    assert "• Hate (La Haine) (1995)" in (await alice.next_message()).text
+    await alice.send("Hate (La Haine) (1995)")  # a label pasted back finds the movie
+    assert (await alice.next_message()).button_labels[0] == "Hate (La Haine) (1995)"
+
+
+async def test_a_long_title_in_a_button_is_cut_at_a_word_and_keeps_its_year(
+    emulator, run_bot, world
+):
+    add_movies(world, STAR_TREK)
+    await run_bot()
+    alice = emulator.user("Alice")
+    card = await card_for(alice, "star trek first contact")
+    await alice.press(card, "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/watchlist")
+    listing = await alice.next_message()
+    assert "• Star Trek: First Contact (1996)" in listing.text
+    assert listing.button_labels[0] == "✓ Watched: Star Trek: First… (1996)"

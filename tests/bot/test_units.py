@@ -91,17 +91,39 @@ def test_codec_binds_buttons_to_their_scope_and_token():
         ("Matrix, The", "The Matrix"),
         (
             "City of Lost Children, The (Cité des enfants perdus, La)",
-            "The City of Lost Children (Cité des enfants perdus, La)",
+            "The City of Lost Children (La Cité des enfants perdus)",
         ),
+        ("Hate (Haine, La)", "Hate (La Haine)"),
         ("Haine, La", "La Haine"),
         ("Boot, Das", "Das Boot"),
         ("Heat", "Heat"),
         ("Sense and Sensibility", "Sense and Sensibility"),
         ("x" * 300, "x" * 99 + "…"),
+        ("word " * 30, ("word " * 20).strip() + "…"),  # cut between words
     ],
 )
 def test_display_title_moves_articles_and_shortens(stored, shown):
     assert render.display_title(stored) == shown
+
+
+@pytest.mark.parametrize(
+    ("title", "year", "limit", "shown"),
+    [
+        ("Star Trek: First Contact", 1996, 30, "Star Trek: First… (1996)"),
+        ("Star Trek: First Contact", 1996, 31, "Star Trek: First Contact (1996)"),
+        ("Heat", 1995, 30, "Heat (1995)"),
+        ("Supercalifragilisticexpialidocious", None, 20, "Supercalifragilisti…"),
+        (
+            "Dr. Strangelove or: How I Learned to Stop Worrying",
+            1964,
+            30,
+            "Dr. Strangelove or… (1964)",
+        ),
+    ],
+)
+def test_a_button_label_is_cut_at_a_word_and_keeps_the_year(title, year, limit, shown):
+    label = render.button_label(Movie(1, title, year, ()), limit)
+    assert label == shown and len(label) <= limit
 
 
 def test_titles_are_escaped_in_cards_and_reasons():

@@ -211,7 +211,7 @@ def test_a_match_names_the_title_and_the_alias_it_came_through(index):
     assert match == Match(
         movie_id=11,
         score=100.0,
-        label="The City of Lost Children (Cité des enfants perdus, La) (1995)",
+        label="The City of Lost Children (La Cité des enfants perdus) (1995)",
         alias="La Cité des enfants perdus",
         popularity=90,
     )

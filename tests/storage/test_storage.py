@@ -111,7 +111,25 @@ def test_a_telegram_user_is_created_once_and_keeps_a_fresh_name(fresh_db):
         ("Matrix, The", 1999, "The Matrix (1999)"),
         ("American President, The", 1995, "The American President (1995)"),
         ("Année dernière à Marienbad, L'", 1961, "L'Année dernière à Marienbad (1961)"),
-        ("Hate (Haine, La)", 1995, "Hate (Haine, La) (1995)"),
+        ("Hate (Haine, La)", 1995, "Hate (La Haine) (1995)"),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La)",
+            1995,
+            "The City of Lost Children (La Cité des enfants perdus) (1995)",
+        ),
+        (
+            "Star Maker, The (Uomo delle stelle, L')",
+            1995,
+            "The Star Maker (L'Uomo delle stelle) (1995)",
+        ),
+        ("Twelve Monkeys (a.k.a. 12 Monkeys)", 1995, "Twelve Monkeys (a.k.a. 12 Monkeys) (1995)"),
+        (
+            "Bicycle Thief, The (a.k.a. Thief, The)",
+            1948,
+            "The Bicycle Thief (a.k.a. The Thief) (1948)",
+        ),
+        ("Frontière(s)", 2007, "Frontière(s) (2007)"),
+        ("Me, Myself and Irene", 2000, "Me, Myself and Irene (2000)"),
         ("Heat", None, "Heat"),
     ],
 )
