@@ -16,7 +16,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import keyboards as kb
 from bot.keyboards import Action, CallbackCodec, markup
 from bot.profile import TasteProfile
-from bot.services.catalog import Card, Found, Scale
+from bot.services import Help
+from bot.services.catalog import About, Card, Found, Scale
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.movienight import (
@@ -150,6 +151,32 @@ def rating_rows(
     return rows
 
 
+# -- the catalogue ------------------------------------------------------------------------
+
+NO_CATALOGUE = "Whoever runs me can import one with <code>moviebot data fetch</code>."
+CURRENT_CATALOGUE = (
+    "Whoever runs me can switch to a current one: <code>moviebot data fetch ml-latest-small</code>"
+    " (or <code>ml-32m</code>) into a new database, or <code>moviebot data import</code> a "
+    "downloaded zip."
+)
+
+
+def catalogue_line(about: About) -> str:
+    """ "MovieLens 100K, 1,682 movies up to 1998" (escaped)."""
+    name = escape(about.name) if about.name else "an unnamed data set"
+    count = f"{about.movies:,} movie{'s' if about.movies != 1 else ''}"
+    years = f" up to {about.last_year}" if about.last_year else ""
+    return f"{name}, {count}{years}"
+
+
+def catalogue_note(about: About) -> str:
+    """What the catalogue is, and how to get a current one when it is dated."""
+    if not about.movies:
+        return f"📚 My catalogue is empty. {NO_CATALOGUE}"
+    note = f"📚 My catalogue: {catalogue_line(about)}."
+    return f"{note}\n<i>{CURRENT_CATALOGUE}</i>" if about.dated else note
+
+
 # -- onboarding ---------------------------------------------------------------------------
 
 WELCOME = (
@@ -161,8 +188,10 @@ WELCOME = (
 ONBOARDING_GOAL = 5
 
 
-def welcome(first_name: str | None) -> str:
-    return WELCOME.format(name=f", {escape(first_name)}" if first_name else "")
+def welcome(first_name: str | None, about: About) -> str:
+    """The greeting, and what the catalogue is (how to get a current one, if it is dated)."""
+    greeting = WELCOME.format(name=f", {escape(first_name)}" if first_name else "")
+    return f"{greeting}\n\n{catalogue_note(about)}"
 
 
 def question(asked: Question | None, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
@@ -221,7 +250,7 @@ def found(result: Found, codec: CallbackCodec, scope: int) -> tuple[str, Keyboar
     if result.too_long:
         return too_long(), None
     if not result.movies:
-        return no_match(result.query, result.suggestions), None
+        return no_match(result), None
     return search_results(result.query, result.movies, codec, scope)
 
 
@@ -236,12 +265,21 @@ def search_results(
     return text, markup(rows)
 
 
-def no_match(query: str, suggestions: Sequence[Movie]) -> str:
-    text = f"I couldn't find a movie called <i>{escape(query[:100])}</i>."
-    if suggestions:
-        names = ", ".join(f"<i>{escape(label(m))}</i>" for m in suggestions)
-        return f"{text} Did you mean {names}?"
-    return f"{text} Check the spelling and try again, e.g. <i>toy story</i> or <i>heat 1995</i>."
+def no_match(result: Found) -> str:
+    """Nothing matched: the closest spellings if some title is close, else that the catalogue
+    does not have it, and what the catalogue is (a year outside it is said so)."""
+    query = escape(clip(result.query, 100))
+    if result.suggestions:
+        names = ", ".join(f"<i>{escape(label(m))}</i>" for m in result.suggestions)
+        return f"I couldn't find a movie called <i>{query}</i>. Did you mean {names}?"
+    about = result.about
+    if about is None or not about.movies:
+        return f"I couldn't find <i>{query}</i>: my catalogue is empty. {NO_CATALOGUE}"
+    text = f"My catalogue doesn't have <i>{query}</i>: it is {catalogue_line(about)}"
+    year, first, last = result.year, about.first_year, about.last_year
+    if year is not None and first is not None and last is not None and not first <= year <= last:
+        text += f", so nothing from {year}"
+    return text + "."
 
 
 def movie_card(card: Card, codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -501,7 +539,7 @@ def stats(figures: Stats) -> str:
     return "\n".join(lines)
 
 
-def help_text(is_admin: bool) -> str:
+def help_text(asked: Help) -> str:
     lines = [
         "<b>What I can do</b>",
         "/start – rate a few movies to get going",
@@ -514,8 +552,9 @@ def help_text(is_admin: bool) -> str:
         "/forget – delete everything I know about you",
         "/movienight – in a group: find a movie everyone likes",
     ]
-    if is_admin:
+    if asked.admin:
         lines += ["", "<b>Admin</b>", "/retrain – train the model now", "/stats – usage and model"]
+    lines += ["", catalogue_note(asked.about)]
     return "\n".join(lines)
 
 

@@ -183,6 +183,49 @@ def features(db: Database) -> dict[int, list[tuple[str, str, float]]]:
     return dict(out)
 
 
+# What each data set is called, by the code it is imported as.
+DATASET_NAMES = {
+    "ml-100k": "MovieLens 100K",
+    "ml-1m": "MovieLens 1M",
+    "ml-10m": "MovieLens 10M",
+    "ml-20m": "MovieLens 20M",
+    "ml-25m": "MovieLens 25M",
+    "ml-32m": "MovieLens 32M",
+    "ml-latest-small": "MovieLens latest-small",
+    "ml-latest": "MovieLens latest",
+}
+
+
+DATED_AFTER = 3  # years
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the catalogue is: which data set, how many movies, from which years."""
+
+    dataset: str  # the code it was imported as ("ml-100k"); "" before any import
+    movies: int
+    first_year: int | None
+    last_year: int | None
+
+    @property
+    def name(self) -> str:
+        """ "MovieLens 100K"; an unknown data set goes by its code."""
+        return DATASET_NAMES.get(self.dataset, self.dataset)
+
+    def dated(self, this_year: int) -> bool:
+        """Whether its newest movie is years old (a current data set would have more)."""
+        return self.last_year is not None and self.last_year < this_year - DATED_AFTER
+
+
+def catalogue(db: Database) -> Catalogue:
+    """The data set named in the database's meta, and the movies and years it holds."""
+    count, first, last = db.conn.execute(
+        "SELECT count(*), min(year), max(year) FROM movies"
+    ).fetchone()
+    return Catalogue(db.get_meta("dataset") or "", count, first, last)
+
+
 def rating_counts(db: Database) -> dict[int, int]:
     """How many ratings each movie has (movies with none are absent)."""
     return dict(

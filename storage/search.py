@@ -66,6 +66,9 @@ _INSIDE_A_WORD = 80.0  # "heat" inside "Heathers"
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
 _CLOSE_WORD = 90.0  # a misspelt query word this close to a title word stands for it…
 _CLOSE_WORD_LETTERS = 5  # …if it has this many letters ("heat" is not "heart")
+_SAME_WORD = 66.0  # a word this close to another is it misspelt ("wpr": "war")
+_SHARED_LONG_WORD = 5  # letters of a word that alone makes a title worth suggesting
+_SAME_TITLE = 80.0  # the query and a title this close, spaces aside, are one title misspelt
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
 ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
@@ -236,6 +239,12 @@ def _parse(query: str) -> _Query | None:
     return _Query(full, full, None)
 
 
+def query_year(query: str) -> int | None:
+    """The release year a query names at its end ("seven samurai 1954"), or None."""
+    parsed = _parse(query)
+    return None if parsed is None else parsed.year
+
+
 def _score(query: str, key: str) -> float:
     """How well one normalised query matches one normalised alias, 0–100.
 
@@ -304,6 +313,45 @@ def _closeness(query_words: set[str], key_words: set[str]) -> float:
             return 0.0
         total += best / 100
     return total / len(query_words)
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of a normalised text that say which movie it is: not articles, "of" and the
+    like, not numbers (`_missing_numbers` weighs those), at least three letters."""
+    return [w for w in text.split() if len(w) >= 3 and w not in _FILLER and not w.isdigit()]
+
+
+def _explained(word: str, words: list[str], joined: str) -> bool:
+    """Whether `word` is among `words`, misspelt or not, or runs across them in `joined`
+    (the title without spaces: "toystory")."""
+    if word in words or word in joined:
+        return True
+    if any(fuzz.ratio(word, other) >= _SAME_WORD for other in words):
+        return True
+    return len(word) >= _CLOSE_WORD_LETTERS and fuzz.partial_ratio(word, joined) >= _CLOSE_WORD
+
+
+def _same_movie_words(query: str, key: str) -> bool:
+    """Whether the words say it could be this movie: the whole is the title misspelt
+    ("rearkwinndow"), or every word asked for is in the title (misspelt or not), or every
+    word of the title was asked for ("alien ridley scott"), or both share a long word ("last
+    year at marienbad", "L'Année dernière à Marienbad").
+
+    As strings "lord of the rings" is close to "the hour of the pig" and "manon of the
+    spring" (they share "of the " and letters), but in words it is neither.
+    """
+    asked = _content_words(query)
+    if not asked:
+        return True  # "et", "2001", "m": nothing to tell by
+    query_words, title_words = query.split(), key.split()
+    query_joined, title_joined = "".join(query_words), "".join(title_words)
+    if fuzz.ratio(query_joined, title_joined) >= _SAME_TITLE:
+        return True
+    if all(_explained(w, title_words, title_joined) for w in asked):
+        return True
+    if all(_explained(w, query_words, query_joined) for w in _content_words(key)):
+        return True
+    return any(len(w) >= _SHARED_LONG_WORD and w in title_words for w in asked)
 
 
 def _year_penalty(wanted: int | None, year: int | None) -> float:
@@ -439,7 +487,14 @@ class TitleIndex:
         for key in self._candidate_keys(parsed):
             text = self.keys.strings[key]
             text_score = _score(parsed.text, text)
-            full_score = -1.0 if parsed.year is None else _score(parsed.full, text)
+            # The year counts as part of the title only where the title has it ("Death Race
+            # 2000"); anywhere else it names the release year, and a wrong one costs.
+            in_title = parsed.year is not None and str(parsed.year) in text.split()
+            full_score = _score(parsed.full, text) if in_title else -1.0
+            if max(text_score, full_score) < cutoff:
+                continue  # the year can only lower it
+            if not _same_movie_words(parsed.text, text):
+                continue  # alike in letters and "of the", not in words: another movie
             for row in self._rows_of(key):
                 score = max(text_score - _year_penalty(parsed.year, self.years[row]), full_score)
                 if score >= cutoff and score > best.get(row, (-1.0, -1))[0]:

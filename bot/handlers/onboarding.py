@@ -24,9 +24,9 @@ async def start(update: Update, context: BotContext) -> None:
     """Welcome the user and show the first movie to rate (a movie night's link is remembered)."""
     person = caller(update)
     argument = context.args[0] if context.args else None
-    asked = context.services.onboarding.start(person, argument)
-    await reply(update, render.welcome(person.name))
-    await reply(update, *render.question(asked, context.codec, button_scope(update)))
+    started = context.services.onboarding.start(person, argument)
+    await reply(update, render.welcome(person.name, started.about))
+    await reply(update, *render.question(started.question, context.codec, button_scope(update)))
 
 
 async def rate_button(update: Update, context: BotContext) -> None:
@@ -61,8 +61,8 @@ async def done_button(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """List the commands."""
-    await reply(update, render.help_text(context.services.is_admin(caller(update))))
+    """List the commands, and say what the catalogue is."""
+    await reply(update, render.help_text(context.services.help(caller(update))))
 
 
 async def not_text(update: Update, context: BotContext) -> None:

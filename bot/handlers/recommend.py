@@ -16,7 +16,7 @@ from bot.handlers.common import (
     refuse,
     reply,
 )
-from bot.services.catalog import MAX_INPUT
+from bot.services.catalog import MAX_INPUT, Found
 from bot.services.feedback import Refusal
 from bot.services.picks import DEFAULT_N, MAX_N, Request
 
@@ -139,7 +139,7 @@ async def similar_command(update: Update, context: BotContext) -> None:
         await reply(update, render.SIMILAR_USAGE)
         return
     similar = context.services.picks.similar_to(caller(update), query)
-    if similar is None:
-        await reply(update, render.no_match(query, []))
+    if isinstance(similar, Found):
+        await reply(update, *render.found(similar, context.codec, button_scope(update)))
         return
     await reply(update, *render.similar_page(similar, context.codec, button_scope(update)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services import people
-from bot.services.catalog import Catalog, Scale, valid_stars
+from bot.services.catalog import About, Catalog, Scale, valid_stars
 from bot.services.feedback import Refusal
 from bot.services.people import Person
 from recommender.hybrid import ModelHolder
@@ -35,6 +35,14 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The answer to /start: what the catalogue is, and the first question."""
+
+    about: About
+    question: Question | None
+
+
+@dataclass(frozen=True)
 class Answered:
     """A rating stored during onboarding, and the next question (None: nothing left to ask)."""
 
@@ -48,14 +56,15 @@ class Onboarding:
         self._models = models
         self._catalog = catalog
 
-    def start(self, person: Person, argument: str | None = None) -> Question | None:
-        """/start [argument]: remember a movie night's deep link, then the first question."""
+    def start(self, person: Person, argument: str | None = None) -> Started:
+        """/start [argument]: remember a movie night's deep link; the catalogue and the first
+        question."""
         night = (argument or "").removeprefix(DEEP_LINK)
         if argument and argument != night and night.isdigit():
             with self._db.write():
                 user = people.ensure(self._db, person)
                 users.update_settings(self._db, user, **{PENDING_NIGHT: int(night)})
-        return self.question(person)
+        return Started(self._catalog.about(), self.question(person))
 
     def question(self, person: Person) -> Question | None:
         """The next movie to ask about: informative, not rated, dismissed or asked before."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.services import people
-from bot.services.catalog import Catalog
+from bot.services.catalog import Catalog, Found
 from bot.services.metrics import Latencies
 from bot.services.people import Person
 from recommender.filters import Filters
@@ -135,7 +135,10 @@ class Picks:
         seed = known.get(movie_id)
         return Similar(seed, shown if seed else (), trained=model is not None)
 
-    def similar_to(self, person: Person, query: str, n: int = DEFAULT_N) -> Similar | None:
-        """`similar` for the movie a typed title most likely means; None if none matches."""
-        movie_id = self._catalog.best_match(query)
-        return None if movie_id is None else self.similar(person, movie_id, n)
+    def similar_to(self, person: Person, query: str, n: int = DEFAULT_N) -> Similar | Found:
+        """`similar` for the movie a typed title most likely means; what the search found
+        instead (closest spellings, the catalogue) when no movie matches."""
+        found = self._catalog.search(query, limit=1)
+        if not found.movies:
+            return found
+        return self.similar(person, found.movies[0].id, n)

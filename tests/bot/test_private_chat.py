@@ -96,7 +96,7 @@ async def test_nonsense_gets_a_friendly_no_match(emulator, run_bot):
     alice = emulator.user("Alice")
     await alice.send("qwxzv plmkj")
     reply = await alice.next_message()
-    assert "couldn't find" in reply.text and not reply.button_list
+    assert "My catalogue doesn't have qwxzv plmkj" in reply.text and not reply.button_list
 
 
 async def test_huge_message_is_refused_politely(emulator, run_bot):
@@ -508,3 +508,52 @@ async def test_a_long_title_in_a_button_is_cut_at_a_word_and_keeps_its_year(
     listing = await alice.next_message()
     assert "• Star Trek: First Contact (1996)" in listing.text
     assert listing.button_labels[0] == "✓ Watched: Star Trek: First… (1996)"
+
+
+def name_the_data_set(world, code: str = "ml-100k") -> None:
+    db = Database(world.db_path)
+    db.set_meta("dataset", code)
+    db.close()
+
+
+@pytest.mark.parametrize("typed", ["lord of the rings", "seven samurai 1954", "casablanca"])
+async def test_a_movie_the_catalogue_lacks_is_said_so_not_blamed_on_spelling(
+    emulator, run_bot, world, typed
+):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send(typed)
+    reply = await alice.next_message()
+    assert not reply.button_list
+    assert reply.text.startswith(f"My catalogue doesn't have {typed}")
+    assert "MovieLens 100K, 30 movies up to 2001" in reply.text
+    assert "Did you mean" not in reply.text and "spelling" not in reply.text
+
+
+async def test_a_year_outside_the_catalogue_is_said_so(emulator, run_bot, world):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/similar seven samurai 1954")
+    assert (await alice.next_message()).text == (
+        "My catalogue doesn't have seven samurai 1954: it is MovieLens 100K, 30 movies up to "
+        "2001, so nothing from 1954."
+    )
+
+
+async def test_start_and_help_say_what_the_catalogue_is_and_how_to_get_a_current_one(
+    emulator, run_bot, world
+):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/start")
+    welcome = (await alice.next_message()).text
+    await alice.next_message()  # the first card
+    await alice.send("/help")
+    help_text = (await alice.next_message()).text
+    for text in (welcome, help_text):
+        assert "My catalogue: MovieLens 100K, 30 movies up to 2001." in text
+        assert "moviebot data fetch ml-latest-small" in text and "ml-32m" in text
+        assert "moviebot data import" in text
