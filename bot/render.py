@@ -429,10 +429,12 @@ def profile(taste: TasteProfile) -> str:
         "<b>Your taste profile</b>",
         f"Ratings: {taste.count} · average {stars(round(taste.average, 2))}",
     ]
-    if taste.genres:
-        lines.append("Favourite genres: " + escape(", ".join(g for g, _ in taste.genres[:3])))
-    if taste.decades:
-        lines.append("Favourite decades: " + ", ".join(f"{d}s" for d, _ in taste.decades[:3]))
+    if taste.favourite_genres:
+        lines.append("Favourite genres: " + escape(", ".join(taste.favourite_genres[:3])))
+    if taste.favourite_decades:
+        lines.append(
+            "Favourite decades: " + ", ".join(f"{d}s" for d in taste.favourite_decades[:3])
+        )
     return "\n".join(lines)
 
 

@@ -557,3 +557,30 @@ async def test_start_and_help_say_what_the_catalogue_is_and_how_to_get_a_current
         assert "My catalogue: MovieLens 100K, 30 movies up to 2001." in text
         assert "moviebot data fetch ml-latest-small" in text and "ml-32m" in text
         assert "moviebot data import" in text
+
+
+HORROR = [
+    Movie(41, "Scream", 1996, ("Horror", "Thriller")),
+    Movie(42, "Halloween", 1978, ("Horror",)),
+    Movie(43, "Shining, The", 1980, ("Horror",)),
+    Movie(44, "Hellraiser", 1987, ("Horror",)),
+    Movie(45, "Evil Dead, The", 1981, ("Horror", "Comedy")),
+    Movie(46, "Candyman", 1992, ("Horror",)),
+    Movie(47, "Poltergeist", 1982, ("Horror", "Adventure")),
+    Movie(48, "Carrie", 1976, ("Horror",)),
+]
+
+
+async def test_profile_favourites_are_what_you_rate_often_and_highly(emulator, run_bot, world):
+    add_movies(world, *HORROR)
+    await run_bot()
+    alice = emulator.user("Alice")
+    for movie in HORROR:  # everything ★5, so averages cannot tell the genres apart
+        await alice.press(await card_for(alice, movie.title.split(",")[0]), "★5")
+    await alice.press(await card_for(alice, "die hard"), "★5")  # Action, Thriller
+    await emulator.wait_idle()
+    await alice.send("/profile")
+    text = (await alice.next_message()).text
+    assert "Ratings: 9" in text
+    assert "Favourite genres: Horror, Thriller" in text
+    assert "Favourite decades: 1980s, 1970s, 1990s" in text

@@ -9,12 +9,14 @@ from bot import render
 from bot.app import buttons
 from bot.handlers.recommend import UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
+from bot.profile import TasteProfile
 from bot.services.catalog import Found, valid_stars
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.picks import Because, Page, Request, Similar, Suggestion
 from bot.services.watchlist import Added, WatchlistPage
 from storage.movies import Movie
+from storage.ratings import Rating
 
 GENRES = ["Action", "Children's", "Comedy", "Film-Noir", "Romance", "Sci-Fi"]
 
@@ -237,3 +239,13 @@ def test_button_answers_stay_under_telegrams_limit():
     for note in (render.watchlist_added(Added(long, True)), render.dismissed(long)):
         assert len(note) <= render.MAX_ANSWER and "…" in note
     assert len(render.toast("x" * 300)) == render.MAX_ANSWER
+
+
+def test_a_genre_rated_often_but_low_is_no_favourite():
+    dramas = {i: Movie(i, f"Drama {i}", 1990, ("Drama",)) for i in range(1, 11)}
+    comedies = {i: Movie(i, f"Comedy {i}", 1990, ("Comedy",)) for i in range(11, 14)}
+    rated = [Rating(i, 2.0, 0) for i in dramas] + [Rating(i, 5.0, 0) for i in comedies]
+    taste = TasteProfile.of(rated, {**dramas, **comedies})
+    assert taste.favourite_genres == ("Comedy",)
+    assert [g for g, _ in taste.genres] == ["Comedy", "Drama"]
+    assert "Favourite genres: Comedy\n" in render.profile(taste)
