@@ -125,6 +125,9 @@ def movie_lines(movie: Movie, predicted: float | None = None, yours: float | Non
     return "\n".join(parts)
 
 
+STARS_PER_ROW = 5
+
+
 def rating_rows(
     codec: CallbackCodec,
     action: Action,
@@ -132,23 +135,15 @@ def rating_rows(
     scope: int,
     scale: Scale,
 ) -> list[list[InlineKeyboardButton]]:
-    """★1…★5 (and a row of half stars when the data set has them); value = stars × 2."""
+    """A button for every value of the data set's scale, in order, five to a row: ★1 … ★5, or
+    ★0.5 … ★2.5 and ★3 … ★5 with half stars. A button's value is the stars × 2."""
     low, high, step = scale
-    whole = [
-        codec.button(stars(s), action, movie=movie_id, half_stars=s * 2, scope=scope)
-        for s in range(1, 6)
+    halves = range(round(low * 2), round(high * 2) + 1, max(1, round(step * 2)))
+    buttons = [
+        codec.button(stars(h / 2), action, movie=movie_id, half_stars=h, scope=scope)
+        for h in halves
     ]
-    rows = [whole]
-    if step < 1:
-        halves = [0.5, 1.5, 2.5, 3.5, 4.5]
-        rows.append(
-            [
-                codec.button(stars(h), action, movie=movie_id, half_stars=int(h * 2), scope=scope)
-                for h in halves
-                if low <= h <= high
-            ]
-        )
-    return rows
+    return [buttons[i : i + STARS_PER_ROW] for i in range(0, len(buttons), STARS_PER_ROW)]
 
 
 # -- the catalogue ------------------------------------------------------------------------
