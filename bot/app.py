@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = [
     BotCommand("start", "Rate a few movies to get going"),
-    BotCommand("recommend", "Your next picks: /recommend [n] [genre] [decade]"),
+    BotCommand("recommend", "Your next picks: /recommend [n] [genres] [years]"),
     BotCommand("rate", "Find a movie and rate it"),
     BotCommand("similar", "Movies like a given one"),
     BotCommand("watchlist", "Movies you saved for later"),

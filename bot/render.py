@@ -302,18 +302,39 @@ SIMILAR_USAGE = "Which movie? Send <code>/similar alien</code>."
 
 
 def picks_page(page: Page, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
-    """A page of /recommend picks with a "More ▶" button, or why there are none."""
+    """A page of /recommend picks, numbered on from the pages before, under a heading with the
+    filters asked for; "More ▶" only when there are more."""
     if not page.suggestions:
         return no_picks(page.filtered, page.trained), None
     heading = "🍿 <b>Your picks</b>" if page.offset == 0 else "🍿 <b>More picks</b>"
+    heading += picks_filters(page.genres, page.request.since, page.request.until)
     request = page.request
     more = {
         "offset": page.next_offset,
         "count": request.n,
-        "genre": request.genre,
-        "decade": request.decade,
+        "genres": request.genre_mask,
+        "since": request.since,
+        "until": request.until,
     }
-    return picks(heading, page.suggestions, codec, scope, more)
+    shown = page.suggestions
+    return picks(heading, shown, codec, scope, more if page.more else None, page.offset + 1)
+
+
+def years_text(since: int, until: int) -> str:
+    """ "1990s", "1995", "1990–1995", "from 1990", "up to 1995" ("" for any year)."""
+    if since and until:
+        if since == until:
+            return str(since)
+        return f"{since}s" if since % 10 == 0 and until == since + 9 else f"{since}–{until}"
+    if since:
+        return f"from {since}"
+    return f"up to {until}" if until else ""
+
+
+def picks_filters(genres: Sequence[str], since: int, until: int) -> str:
+    """' · Comedy + Horror · 1990s' for a heading ('' without filters)."""
+    parts = ([escape(" + ".join(genres))] if genres else []) + [years_text(since, until)]
+    return "".join(f" · {p}" for p in parts if p)
 
 
 def similar_page(similar: Similar, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
@@ -329,12 +350,14 @@ def picks(
     codec: CallbackCodec,
     scope: int,
     more: Mapping[str, int] | None = None,
+    first: int = 1,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A compact page of picks: each with its reason, and a row of buttons per pick; `more`
-    holds the fields of the "More ▶" button (kb.MORE_PICKS), if there is a next page."""
+    """A compact page of picks numbered from `first`: each with its reason, and a row of
+    buttons per pick; `more` holds the fields of the "More ▶" button (kb.MORE_PICKS), if there
+    is a next page."""
     lines = [heading, ""]
     rows: list[list[InlineKeyboardButton]] = []
-    for number, pick in enumerate(chosen, start=1):
+    for number, pick in enumerate(chosen, start=first):
         movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
         if pick.reason.kind != "similar":  # the heading already says what it is like
@@ -380,8 +403,10 @@ def _not_understood(word: str) -> str:
 
 def recommend_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        _not_understood(word) + "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
-        "<code>/recommend comedy 90s</code> or <code>/recommend 10 sci-fi</code>.\n"
+        _not_understood(word) + "Usage: <code>/recommend [n] [genres] [years]</code>, e.g. "
+        "<code>/recommend comedy 90s</code>, <code>/recommend 10 sci-fi</code>, "
+        "<code>/recommend comedy horror</code> (both at once), <code>/recommend noir 1950-1959"
+        "</code> or <code>/recommend kids 1995</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )
 
@@ -541,7 +566,7 @@ def help_text(asked: Help) -> str:
         "<b>What I can do</b>",
         "/start – rate a few movies to get going",
         "/rate <i>title</i> – find a movie and rate it (or just type a title)",
-        "/recommend [n] [genre] [decade] – your next picks, e.g. /recommend comedy 90s",
+        "/recommend [n] [genres] [years] – your next picks, e.g. /recommend comedy 90s",
         "/similar <i>title</i> – movies like that one",
         "/watchlist – movies you saved for later",
         "/profile – your taste at a glance",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -178,9 +179,10 @@ async def test_more_button_pages_without_repeats(emulator, run_bot):
     await alice.press(page1, "More ▶")
     page2 = await alice.next_message()
     assert "More picks" in page2.text
-    names1 = {line for line in page1.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
-    names2 = {line for line in page2.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
-    assert names1 and names2 and not names1 & names2
+    names1 = {line[3:] for line in page1.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
+    names2 = {line[3:] for line in page2.text.splitlines() if line[:2] in ("4.", "5.", "6.")}
+    assert len(names1) == len(names2) == 3 and not names1 & names2
+    assert page2.button_labels[0] == "4. Rate"  # numbered on from the first page
 
 
 async def test_similar_command_lists_neighbours(emulator, run_bot):
@@ -576,3 +578,52 @@ async def test_profile_favourites_are_what_you_rate_often_and_highly(emulator, r
     assert "Ratings: 9" in text
     assert "Favourite genres: Horror, Thriller" in text
     assert "Favourite decades: 1980s, 1970s, 1990s" in text
+
+
+def picked(message) -> list[str]:
+    """The pick lines of a page: '1. Toy Story (1995)', …"""
+    return [line for line in message.text.splitlines() if re.match(r"^\d+\. ", line)]
+
+
+async def test_recommend_heading_shows_the_filters_and_more_only_when_there_is_more(
+    emulator, run_bot
+):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 3 comedy 90s")
+    page = await alice.next_message()
+    assert page.text.startswith("🍿 Your picks · Comedy · 1990s")
+    await alice.press(page, "More ▶")
+    page2 = await alice.next_message()
+    assert page2.text.startswith("🍿 More picks · Comedy · 1990s")
+    # Four animated films in all: one page of five has them all, and no More ▶.
+    await alice.send("/recommend animation")
+    page = await alice.next_message()
+    assert len(picked(page)) == 4 and "More ▶" not in page.button_labels
+
+
+@pytest.mark.parametrize(
+    ("args", "heading", "check"),
+    [
+        (
+            "comedy romance",
+            "Comedy + Romance",
+            lambda lines: all("Comedy · Romance" in g for g in lines),
+        ),
+        ("kids", "Children's", lambda lines: all("Children's" in g for g in lines)),
+        ("noir", "Film-Noir", lambda lines: all("Film-Noir" in g for g in lines)),
+        ("1995", "1995", lambda titles: all("(1995)" in t for t in titles)),
+    ],
+)
+async def test_recommend_understands_the_filter_words_people_use(
+    emulator, run_bot, args, heading, check
+):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send(f"/recommend {args}")
+    page = await alice.next_message()
+    assert page.text.startswith(f"🍿 Your picks · {heading}")
+    lines = page.text.splitlines()
+    titles = picked(page)
+    genre_lines = [lines[lines.index(t) + 1] for t in titles]
+    assert titles and check(titles if args == "1995" else genre_lines)

@@ -33,12 +33,13 @@ def test_codec_round_trips_and_stays_under_telegrams_limit():
 
 def test_codec_carries_negative_fields_without_offsets():
     codec = CallbackCodec("123:secret")
-    data = codec.encode(kb.MORE_PICKS, offset=5, count=5, genre=-1, decade=0, scope=7)
+    data = codec.encode(kb.MORE_PICKS, offset=5, count=5, genres=0, since=-1, until=0, scope=7)
     assert codec.decode(data, scope=7).values == {
         "offset": 5,
         "count": 5,
-        "genre": -1,
-        "decade": 0,
+        "genres": 0,
+        "since": -1,
+        "until": 0,
     }
 
 
@@ -145,7 +146,7 @@ def test_ten_picks_with_the_longest_titles_fit_one_message():
     codec = CallbackCodec("t")
     long = {i: Movie(i, "W" * 400, 1999, tuple(GENRES)) for i in range(1, 11)}
     chosen = [Suggestion(long[i], 4.0, Because("liked", long[(i % 10) + 1])) for i in range(1, 11)]
-    more = {"offset": 10, "count": 10, "genre": -1, "decade": 0}
+    more = {"offset": 10, "count": 10, "genres": 2**20 - 1, "since": 1990, "until": 1999}
     text, keyboard = render.picks("<b>Your picks</b>", chosen, codec, 1, more)
     assert len(text) <= render.MAX_TEXT
     assert sum(len(row) for row in keyboard.inline_keyboard) <= 100
@@ -156,15 +157,26 @@ def test_ten_picks_with_the_longest_titles_fit_one_message():
     [
         ([], Request()),
         (["10"], Request(n=10)),
-        (["comedy", "90s"], Request(genre=2, decade=1990)),
-        (["90s", "comedy"], Request(genre=2, decade=1990)),
-        (["sci-fi", "1980s"], Request(genre=5, decade=1980)),
-        (["scifi", "1984"], Request(genre=5, decade=1980)),
-        (["film", "noir"], Request(genre=3)),
-        (["children"], Request(genre=1)),
-        (["3", "romance", "00s"], Request(n=3, genre=4, decade=2000)),
-        (["rom"], Request(genre=4)),
-        (["50", "comedy"], Request(n=10, genre=2)),  # at most a page: the rest is behind More
+        (["comedy", "90s"], Request(genres=(2,), since=1990, until=1999)),
+        (["90s", "comedy"], Request(genres=(2,), since=1990, until=1999)),
+        (["sci-fi", "1980s"], Request(genres=(5,), since=1980, until=1989)),
+        (["1920s"], Request(since=1920, until=1929)),  # not the 2020s
+        (["'80s"], Request(since=1980, until=1989)),
+        (["scifi", "1984"], Request(genres=(5,), since=1984, until=1984)),  # that year
+        (["1990-1995"], Request(since=1990, until=1995)),
+        (["film", "noir"], Request(genres=(3,))),
+        (["noir"], Request(genres=(3,))),
+        (["children"], Request(genres=(1,))),
+        (["kids"], Request(genres=(1,))),
+        (["family", "movies"], Request(genres=(1,))),
+        (["comedies"], Request(genres=(2,))),
+        (["comedy", "romance"], Request(genres=(2, 4))),  # both at once
+        (["romantic", "comedy"], Request(genres=(4, 2))),
+        (["comedy", "and", "sci", "fi"], Request(genres=(2, 5))),
+        (["comedy", "comedy"], Request(genres=(2,))),
+        (["3", "romance", "00s"], Request(n=3, genres=(4,), since=2000, until=2009)),
+        (["rom"], Request(genres=(4,))),
+        (["50", "comedy"], Request(n=10, genres=(2,))),  # at most a page: the rest is behind More
         (["999999999999999999999"], Request(n=10)),
     ],
 )
