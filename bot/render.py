@@ -8,6 +8,7 @@ has services of its own).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -109,7 +110,9 @@ def reason_text(reason: Because) -> str:
         return f"like <b>{escape(label(liked))}</b>"
     if reason.kind == "genre" and reason.genre:
         return f"popular with people who like {escape(reason.genre)}"
-    return "popular now"
+    # Popularity and how well it is rated carried it: the data set's, which may be decades
+    # old ("popular now" was said of a 1977 film).
+    return "liked by many people"
 
 
 def movie_lines(movie: Movie, predicted: float | None = None, yours: float | None = None) -> str:
@@ -539,7 +542,7 @@ def retrain_outcome(outcome: Retrained | RetrainFailed | RetrainBusy) -> str:
 def latency_line(operation: str, summary: LatencySummary) -> str:
     return (
         f"/{escape(operation)} latency: p50 {summary.p50_ms:.0f} ms, "
-        f"p95 {summary.p95_ms:.0f} ms ({summary.calls} calls)"
+        f"p95 {summary.p95_ms:.0f} ms ({summary.calls} call{'s' if summary.calls != 1 else ''})"
     )
 
 
@@ -559,6 +562,22 @@ def stats(figures: Stats) -> str:
         lines.append("No model loaded.")
     lines += [latency_line(op, summary) for op, summary in figures.latency.items()]
     return "\n".join(lines)
+
+
+# The commands Telegram shows in its menu (setMyCommands), in that order.
+COMMANDS = (
+    ("start", "Rate a few movies to get going"),
+    ("recommend", "Your next picks: /recommend [n] [genres] [years]"),
+    ("rate", "Find a movie and rate it"),
+    ("similar", "Movies like a given one"),
+    ("watchlist", "Movies you saved for later"),
+    ("profile", "Your taste at a glance"),
+    ("movienight", "In a group: find a movie everyone likes"),
+    ("export", "Download your data as CSV"),
+    ("forget", "Delete everything I know about you"),
+    ("help", "What I can do"),
+)
+ADMIN_COMMANDS = ("retrain", "stats")
 
 
 def help_text(asked: Help) -> str:
@@ -581,7 +600,14 @@ def help_text(asked: Help) -> str:
 
 
 def unknown_command(command: str) -> str:
-    return f"I don't know <code>{escape(command[:50])}</code>. Send /help to see what I can do."
+    """A hint for a command we don't know: the closest one (`/recomend` → /recommend), or /help."""
+    name = command.lstrip("/").split("@")[0].lower()
+    known = [c for c, _ in COMMANDS] + list(ADMIN_COMMANDS)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    shown = f"<code>{escape(command[:50])}</code>"
+    if close:
+        return f"I don't know {shown}. Did you mean /{close[0]}? (/help lists what I can do.)"
+    return f"I don't know {shown}. Send /help to see what I can do."
 
 
 NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."

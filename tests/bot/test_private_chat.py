@@ -627,3 +627,36 @@ async def test_recommend_understands_the_filter_words_people_use(
     titles = picked(page)
     genre_lines = [lines[lines.index(t) + 1] for t in titles]
     assert titles and check(titles if args == "1995" else genre_lines)
+
+
+async def test_a_newcomers_picks_are_liked_by_many_not_popular_now(emulator, run_bot):
+    """The reason comes from the data set's ratings (for MovieLens 100K, up to 1998), so a
+    1977 film is not "popular now"."""
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 10")
+    page = await alice.next_message()
+    assert "popular now" not in page.text
+    assert page.text.count("liked by many people") == len(picked(page))
+
+
+async def test_a_mistyped_command_gets_the_closest_one(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recomend comedy")
+    assert "Did you mean /recommend?" in (await alice.next_message()).text
+    await alice.send("/wachlist")
+    assert "Did you mean /watchlist?" in (await alice.next_message()).text
+    await alice.send("/frobnicate")
+    hint = (await alice.next_message()).text
+    assert "Did you mean" not in hint and "/help" in hint
+
+
+async def test_stats_count_one_call_as_one_call(emulator, run_bot):
+    alice = emulator.user("Alice")
+    await run_bot(admins=(alice.id,))
+    await alice.send("/recommend")
+    await alice.next_message()
+    await alice.send("/stats")
+    assert "/recommend latency: p50" in (stats := (await alice.next_message()).text)
+    assert "(1 call)" in stats and "(1 calls)" not in stats

@@ -139,7 +139,7 @@ def test_titles_are_escaped_in_cards_and_reasons():
     assert render.reason_text(Because("genre", genre="Sci-Fi")) == (
         "popular with people who like Sci-Fi"
     )
-    assert render.reason_text(Because("popular")) == "popular now"
+    assert render.reason_text(Because("popular")) == "liked by many people"
 
 
 def test_ten_picks_with_the_longest_titles_fit_one_message():
