@@ -465,7 +465,7 @@ def add_movies(world, *more) -> None:
     db.close()
 
 
-HATE = Movie(31, "Hate (Haine, La)", 1995, ("Crime", "Drama"))
+HATE = Movie(31, "Hate (Haine, La)", 1995, ("Crime", "Drama"), "tt0113247", 406)
 STAR_TREK = Movie(32, "Star Trek: First Contact", 1996, ("Action", "Sci-Fi"))
 
 
@@ -660,3 +660,20 @@ async def test_stats_count_one_call_as_one_call(emulator, run_bot):
     await alice.send("/stats")
     assert "/recommend latency: p50" in (stats := (await alice.next_message()).text)
     assert "(1 call)" in stats and "(1 calls)" not in stats
+
+
+async def test_the_export_has_iso_dates_display_titles_and_the_movies_ids(emulator, run_bot, world):
+    add_movies(world, HATE)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.press(await card_for(alice, "la haine"), "★5")
+    await alice.press(await card_for(alice, "fargo"), "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/export")
+    doc = await alice.next_message()
+    rows = list(csv.DictReader(io.StringIO(doc.document.data.decode())))
+    assert [(r["list"], r["title"], r["imdb_id"], r["tmdb_id"]) for r in rows] == [
+        ("rating", "Hate (La Haine)", "tt0113247", "406"),
+        ("watchlist", "Fargo", "", ""),  # the catalogue has no ids for it
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["date"]) for r in rows)

@@ -169,17 +169,27 @@ def test_export_lists_ratings_watchlist_and_dismissals_with_titles(tiny_catalog)
     ratings.upsert(tiny_catalog, alice, 7, 4.5, ts=10)
     ratings.add_to_watchlist(tiny_catalog, alice, 6)
     ratings.dismiss(tiny_catalog, alice, 5)
+    ratings.upsert(tiny_catalog, alice, 3, 5, ts=1_700_000_000)
+    movies.upsert_many(tiny_catalog, [movies.Movie(3, "Matrix, The", 1999, (), "tt0133093", 603)])
     rows = list(csv.DictReader(io.StringIO(ratings.export_csv(tiny_catalog, alice))))
     assert [(r["list"], r["title"], r["rating"]) for r in rows] == [
         ("rating", "Tom & Jerry: <The Movie>", "4.5"),
+        ("rating", "The Matrix", "5.0"),
         ("watchlist", "Amélie", ""),
         ("not_interested", "Alien", ""),
     ]
+    assert rows[0]["date"] == "1970-01-01T00:00:10Z"
+    assert (rows[1]["date"], rows[1]["imdb_id"], rows[1]["tmdb_id"]) == (
+        "2023-11-14T22:13:20Z",
+        "tt0133093",
+        "603",
+    )
+    assert rows[0]["imdb_id"] == rows[0]["tmdb_id"] == ""
 
 
 def test_export_of_a_user_we_never_met_is_just_the_header(fresh_db):
     rows = list(csv.reader(io.StringIO(ratings.export_csv(fresh_db, None))))
-    assert rows == [["list", "movie_id", "title", "year", "rating", "timestamp"]]
+    assert rows == [["list", "movie_id", "title", "year", "rating", "date", "imdb_id", "tmdb_id"]]
 
 
 def test_a_failed_write_leaves_nothing_behind(tiny_catalog):
