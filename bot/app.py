@@ -89,7 +89,7 @@ def buttons() -> list[tuple[Action, Callable]]:
     """Which handler answers each action of the table in bot.keyboards: every action once."""
     return [
         (kb.ONBOARDING_RATE, onboarding.rate_button),
-        (kb.ONBOARDING_UNSEEN, onboarding.skip_button),
+        (kb.ONBOARDING_UNSEEN, onboarding.unseen_button),
         (kb.ONBOARDING_SKIP, onboarding.skip_button),
         (kb.ONBOARDING_DONE, onboarding.done_button),
         (kb.OPEN_CARD, rate.card_button),

@@ -63,8 +63,8 @@ def action(code: str, *fields: str) -> Action:
 # -- the table: every button the bot sends ----------------------------------------------------
 # half_stars: the rating × 2 (★3.5 → 7), so half stars stay integers.
 ONBOARDING_RATE = action("or", "movie", "half_stars")
-ONBOARDING_UNSEEN = action("ou", "movie")
-ONBOARDING_SKIP = action("ok", "movie")
+ONBOARDING_UNSEEN = action("ou", "movie")  # "Haven't seen": not asked again, may be a pick
+ONBOARDING_SKIP = action("ok", "movie")  # "Skip": not asked again, not suggested
 ONBOARDING_DONE = action("od")
 OPEN_CARD = action("m", "movie")
 RATE = action("r", "movie", "half_stars")

@@ -179,9 +179,11 @@ def catalogue_note(about: About) -> str:
 
 WELCOME = (
     "🎬 <b>Hi{name}!</b> I learn your taste in movies and tell you what to watch next.\n"
-    "Rate a few movies you know and I'll start recommending. Tap a star, or "
-    "<i>Haven't seen</i> if you don't know it."
+    "Rate a few movies you know and I'll start recommending. Tap a star; <i>Haven't seen</i> "
+    "if you don't know it (I may suggest it later); <i>Skip</i> to pass on it for good (I "
+    "won't ask or suggest it)."
 )
+SKIPPED = "Skipped: I won't ask about it or suggest it."
 
 ONBOARDING_GOAL = 5
 

@@ -43,12 +43,21 @@ async def rate_button(update: Update, context: BotContext) -> None:
     await edit(update, *render.question(answered.next, context.codec, button_scope(update)))
 
 
+async def unseen_button(update: Update, context: BotContext) -> None:
+    """ "Haven't seen": not asked again (it may come back as a pick); the next card."""
+    if (callback := await read_button(update, context)) is None:
+        return
+    asked = context.services.onboarding.unseen(caller(update), callback["movie"])
+    await answer(update)
+    await edit(update, *render.question(asked, context.codec, button_scope(update)))
+
+
 async def skip_button(update: Update, context: BotContext) -> None:
-    """ "Haven't seen" or "Skip": not asked again; the next card."""
+    """ "Skip": neither asked again nor suggested; the next card."""
     if (callback := await read_button(update, context)) is None:
         return
     asked = context.services.onboarding.skip(caller(update), callback["movie"])
-    await answer(update)
+    await answer(update, render.SKIPPED)
     await edit(update, *render.question(asked, context.codec, button_scope(update)))
 
 
