@@ -273,7 +273,9 @@ def no_match(result: Found) -> str:
         names = ", ".join(f"<i>{escape(label(m))}</i>" for m in result.suggestions)
         return f"I couldn't find a movie called <i>{query}</i>. Did you mean {names}?"
     about = result.about
-    if about is None or not about.movies:
+    if about is None:
+        return f"I couldn't find a movie called <i>{query}</i>."
+    if not about.movies:
         return f"I couldn't find <i>{query}</i>: my catalogue is empty. {NO_CATALOGUE}"
     text = f"My catalogue doesn't have <i>{query}</i>: it is {catalogue_line(about)}"
     year, first, last = result.year, about.first_year, about.last_year

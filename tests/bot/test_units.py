@@ -10,7 +10,7 @@ from bot.app import buttons
 from bot.handlers.recommend import UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
 from bot.profile import TasteProfile
-from bot.services.catalog import Found, valid_stars
+from bot.services.catalog import About, Found, valid_stars
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.picks import Because, Page, Request, Similar, Suggestion
@@ -261,3 +261,40 @@ def test_a_genre_rated_often_but_low_is_no_favourite():
     assert taste.favourite_genres == ("Comedy",)
     assert [g for g, _ in taste.genres] == ["Comedy", "Drama"]
     assert "Favourite genres: Comedy\n" in render.profile(taste)
+
+
+ML100K = About("MovieLens 100K", 1682, 1922, 1998, dated=True)
+
+
+@pytest.mark.parametrize(
+    ("found", "text"),
+    [
+        (
+            Found("the matrix", (), about=ML100K),
+            "My catalogue doesn't have <i>the matrix</i>: it is MovieLens 100K, 1,682 movies "
+            "up to 1998.",
+        ),
+        (
+            Found("the matrix 1999", (), about=ML100K, year=1999),
+            "My catalogue doesn't have <i>the matrix 1999</i>: it is MovieLens 100K, 1,682 "
+            "movies up to 1998, so nothing from 1999.",
+        ),
+        (
+            Found("heat", (), about=About("", 0, None, None, dated=False)),
+            "I couldn't find <i>heat</i>: my catalogue is empty. Whoever runs me can import "
+            "one with <code>moviebot data fetch</code>.",
+        ),
+        (Found("a <b>", ()), "I couldn't find a movie called <i>a &lt;b&gt;</i>."),
+    ],
+)
+def test_no_match_says_what_the_catalogue_is(found, text):
+    assert render.no_match(found) == text
+
+
+def test_the_catalogue_note_says_how_to_get_a_current_one_only_when_dated():
+    assert "moviebot data fetch ml-latest-small" in render.catalogue_note(ML100K)
+    current = About("MovieLens 32M", 87_585, 1874, 2023, dated=False)
+    assert (
+        render.catalogue_note(current)
+        == "📚 My catalogue: MovieLens 32M, 87,585 movies up to 2023."
+    )
