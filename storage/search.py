@@ -17,7 +17,10 @@ How a query is answered, and why in two stages:
 3. Score the candidates' aliases carefully (whole-string ratio, word-order-insensitive ratios,
    partial matches that are worth more on word boundaries and at the start, query words found
    in the title even when misspelt, numbers that must agree), adjust for the year, and rank
-   best first; equal scores go to the movie with more ratings.
+   best first; equal scores go to the movie with more ratings. A candidate must also share
+   words with the query (`_same_movie_words`): as strings "lord of the rings" is close to
+   "The Hour of the Pig", in words it is not. The year counts as title text only where the
+   title has it ("Death Race 2000"); elsewhere it is the release year, and a wrong one costs.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
@@ -321,37 +324,57 @@ def _content_words(text: str) -> list[str]:
     return [w for w in text.split() if len(w) >= 3 and w not in _FILLER and not w.isdigit()]
 
 
-def _explained(word: str, words: list[str], joined: str) -> bool:
-    """Whether `word` is among `words`, misspelt or not, or runs across them in `joined`
-    (the title without spaces: "toystory")."""
-    if word in words or word in joined:
+def _explained(word: str, words: list[str], joined: str, inside: int) -> bool:
+    """Whether `word` is among `words`, misspelt or not, or (with at least `inside` letters)
+    runs across them in `joined`, the other side without spaces ("cabin boy": "cabinboy")."""
+    if word in words or any(fuzz.ratio(word, other) >= _SAME_WORD for other in words):
         return True
-    if any(fuzz.ratio(word, other) >= _SAME_WORD for other in words):
+    if len(word) < inside:
+        return False
+    if word in joined:
         return True
     return len(word) >= _CLOSE_WORD_LETTERS and fuzz.partial_ratio(word, joined) >= _CLOSE_WORD
 
 
-def _same_movie_words(query: str, key: str) -> bool:
-    """Whether the words say it could be this movie: the whole is the title misspelt
-    ("rearkwinndow"), or every word asked for is in the title (misspelt or not), or every
-    word of the title was asked for ("alien ridley scott"), or both share a long word ("last
-    year at marienbad", "L'Année dernière à Marienbad").
+@dataclass(frozen=True)
+class _Words:
+    """A query's words as `_same_movie_words` compares them, split once per search."""
+
+    asked: tuple[str, ...]  # its content words
+    words: tuple[str, ...]
+    joined: str  # without spaces
+
+    @classmethod
+    def of(cls, text: str) -> _Words:
+        words = tuple(text.split())
+        return cls(tuple(_content_words(text)), words, "".join(words))
+
+
+def _same_movie_words(query: _Words, key: str, suggesting: bool = True) -> bool:
+    """Whether the words say it could be this movie: every word asked for is in the title
+    (misspelt or not), or every word of the title was asked for ("alien ridley scott"), or
+    the whole is the title misspelt ("rearkwinndow"); for a suggestion, sharing a long word
+    is enough ("last year at marienbad": "L'Année dernière à Marienbad").
 
     As strings "lord of the rings" is close to "the hour of the pig" and "manon of the
     spring" (they share "of the " and letters), but in words it is neither.
     """
-    asked = _content_words(query)
-    if not asked:
+    if not query.asked:
         return True  # "et", "2001", "m": nothing to tell by
-    query_words, title_words = query.split(), key.split()
-    query_joined, title_joined = "".join(query_words), "".join(title_words)
-    if fuzz.ratio(query_joined, title_joined) >= _SAME_TITLE:
+    title_words = key.split()
+    if all(w in title_words for w in query.asked):
+        return True  # the common case, and the cheapest
+    title_joined = "".join(title_words)
+    # A short word asked for may sit inside a longer title word by chance ("art" in
+    # "heartbreak"); a short title word inside what was typed is words run together.
+    if all(_explained(w, title_words, title_joined, _CLOSE_WORD_LETTERS) for w in query.asked):
         return True
-    if all(_explained(w, title_words, title_joined) for w in asked):
+    words = list(query.words)
+    if all(_explained(w, words, query.joined, 0) for w in _content_words(key)):
         return True
-    if all(_explained(w, query_words, query_joined) for w in _content_words(key)):
+    if fuzz.ratio(query.joined, title_joined) >= _SAME_TITLE:
         return True
-    return any(len(w) >= _SHARED_LONG_WORD and w in title_words for w in asked)
+    return suggesting and any(len(w) >= _SHARED_LONG_WORD and w in title_words for w in query.asked)
 
 
 def _year_penalty(wanted: int | None, year: int | None) -> float:
@@ -484,6 +507,7 @@ class TitleIndex:
         if parsed is None or not len(self.ids):
             return []
         best: dict[int, tuple[float, int]] = {}  # movie row → (score, key)
+        words, suggesting = _Words.of(parsed.text), cutoff < SEARCH_CUTOFF
         for key in self._candidate_keys(parsed):
             text = self.keys.strings[key]
             text_score = _score(parsed.text, text)
@@ -493,7 +517,7 @@ class TitleIndex:
             full_score = _score(parsed.full, text) if in_title else -1.0
             if max(text_score, full_score) < cutoff:
                 continue  # the year can only lower it
-            if not _same_movie_words(parsed.text, text):
+            if not _same_movie_words(words, text, suggesting):
                 continue  # alike in letters and "of the", not in words: another movie
             for row in self._rows_of(key):
                 score = max(text_score - _year_penalty(parsed.year, self.years[row]), full_score)

@@ -384,6 +384,7 @@ NOT_THE_ONE = (
     Movie(7, "Evening Star, The", 1996, ()),
     Movie(8, "Lost in Space", 1998, ()),
     Movie(9, "Death Race 2000", 1975, ()),
+    Movie(10, "Crimson Tide", 1995, ()),
 )
 
 
@@ -414,6 +415,12 @@ def test_a_movie_the_catalogue_lacks_finds_nothing_and_suggests_nothing(query):
 def test_suggestions_share_the_words_asked_for(query, expected):
     index = TitleIndex.build(NOT_THE_ONE, {m.id: 100 for m in NOT_THE_ONE})
     assert [m.movie_id for m in index.suggest(query)] == expected
+
+
+def test_one_long_word_in_common_is_a_suggestion_not_a_match():
+    index = TitleIndex.build(NOT_THE_ONE, {m.id: 100 for m in NOT_THE_ONE})
+    assert index.search("the crimson rivers") == []
+    assert [m.movie_id for m in index.suggest("the crimson rivers")] == [10]
 
 
 def test_query_year_is_the_year_at_the_end():
