@@ -309,7 +309,7 @@ QUERIES: list[tuple[str, str | None]] = [
     ("amelie", None),  # checked below: the top hit's label starts with "Amélie"
     ("cite des enfants perdus", None),
     ("city of lost children", None),
-    ("la haine", "Hate (Haine, La) (1995)"),
+    ("la haine", "Hate (La Haine) (1995)"),
     ("das boot", "Das Boot (1981)"),
     ("se7en", "Seven (Se7en) (1995)"),
     ("12 monkeys", None),

@@ -24,6 +24,7 @@ from telegram.ext import (
 )
 
 from bot import keyboards as kb
+from bot import render
 from bot.context import BotContext
 from bot.handlers import (
     account,
@@ -42,18 +43,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COMMANDS = [
-    BotCommand("start", "Rate a few movies to get going"),
-    BotCommand("recommend", "Your next picks: /recommend [n] [genre] [decade]"),
-    BotCommand("rate", "Find a movie and rate it"),
-    BotCommand("similar", "Movies like a given one"),
-    BotCommand("watchlist", "Movies you saved for later"),
-    BotCommand("profile", "Your taste at a glance"),
-    BotCommand("movienight", "In a group: find a movie everyone likes"),
-    BotCommand("export", "Download your data as CSV"),
-    BotCommand("forget", "Delete everything I know about you"),
-    BotCommand("help", "What I can do"),
-]
+COMMANDS = [BotCommand(name, description) for name, description in render.COMMANDS]
 
 
 def file_url(api_base_url: str) -> str:
@@ -99,7 +89,7 @@ def buttons() -> list[tuple[Action, Callable]]:
     """Which handler answers each action of the table in bot.keyboards: every action once."""
     return [
         (kb.ONBOARDING_RATE, onboarding.rate_button),
-        (kb.ONBOARDING_UNSEEN, onboarding.skip_button),
+        (kb.ONBOARDING_UNSEEN, onboarding.unseen_button),
         (kb.ONBOARDING_SKIP, onboarding.skip_button),
         (kb.ONBOARDING_DONE, onboarding.done_button),
         (kb.OPEN_CARD, rate.card_button),

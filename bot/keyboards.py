@@ -63,12 +63,13 @@ def action(code: str, *fields: str) -> Action:
 # -- the table: every button the bot sends ----------------------------------------------------
 # half_stars: the rating × 2 (★3.5 → 7), so half stars stay integers.
 ONBOARDING_RATE = action("or", "movie", "half_stars")
-ONBOARDING_UNSEEN = action("ou", "movie")
-ONBOARDING_SKIP = action("ok", "movie")
+ONBOARDING_UNSEEN = action("ou", "movie")  # "Haven't seen": not asked again, may be a pick
+ONBOARDING_SKIP = action("ok", "movie")  # "Skip": not asked again, not suggested
 ONBOARDING_DONE = action("od")
 OPEN_CARD = action("m", "movie")
 RATE = action("r", "movie", "half_stars")
-MORE_PICKS = action("n", "offset", "count", "genre", "decade")  # genre −1 = any, decade 0 = any
+# genres: a bit per genre index (0 = any); since, until: years (0 = open)
+MORE_PICKS = action("n", "offset", "count", "genres", "since", "until")
 ADD_TO_WATCHLIST = action("w", "movie")
 NOT_INTERESTED = action("x", "movie")
 MORE_LIKE_THIS = action("s", "movie")

@@ -6,20 +6,25 @@ import io
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from storage.movies import Movie
 from storage.ratings import Rating
 
+K = TypeVar("K", str, int)
 SHRINK = 2.0  # pseudo-ratings at the user's mean: one 5★ doesn't make a favourite genre
+NEUTRAL = 2.5  # stars: a genre rated above this counts for it, below against it
 
 
 @dataclass(frozen=True)
 class TasteProfile:
     count: int
     average: float
-    genres: tuple[tuple[str, float], ...]  # (genre, shrunk mean rating), best first
-    decades: tuple[tuple[int, float], ...]  # (first year of decade, shrunk mean), best first
+    genres: tuple[tuple[str, float], ...]  # (genre, shrunk mean rating), favourite first
+    decades: tuple[tuple[int, float], ...]  # (first year of decade, shrunk mean), favourite first
     genre_counts: tuple[tuple[str, int], ...]
+    favourite_genres: tuple[str, ...] = ()  # rated often and highly, best first
+    favourite_decades: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, rated: Sequence[Rating], catalog: Mapping[int, Movie]) -> TasteProfile:
@@ -36,13 +41,29 @@ class TasteProfile:
                 by_genre[genre].append(r.rating)
             if movie.year:
                 by_decade[movie.year // 10 * 10].append(r.rating)
-
-        def ranked(groups: Mapping) -> tuple:
-            scored = [(k, (sum(v) + SHRINK * mean) / (len(v) + SHRINK)) for k, v in groups.items()]
-            return tuple(sorted(scored, key=lambda kv: (-kv[1], str(kv[0]))))
-
+        genres, favourite_genres = _ranked(by_genre, mean)
+        decades, favourite_decades = _ranked(by_decade, mean)
         counts = sorted(((g, len(v)) for g, v in by_genre.items()), key=lambda kv: (-kv[1], kv[0]))
-        return cls(len(rated), mean, ranked(by_genre), ranked(by_decade), tuple(counts))
+        return cls(
+            len(rated), mean, genres, decades, tuple(counts), favourite_genres, favourite_decades
+        )
+
+
+def _ranked(
+    groups: Mapping[K, list[float]], mean: float
+) -> tuple[tuple[tuple[K, float], ...], tuple[K, ...]]:
+    """Each group with its shrunk mean rating, favourite first, and the favourites alone.
+
+    A favourite is what the person rates often and highly: the number of ratings times how far
+    their (shrunk) mean is above neutral. So eight horror films at ★5 make Horror the favourite
+    even when they are also Action, Adventure or Comedy now and then; ten dramas at ★2 make
+    Drama none. For a harsh rater, neutral is half a star under their own average.
+    """
+    neutral = min(NEUTRAL, mean - 0.5)
+    shrunk = {k: (sum(v) + SHRINK * mean) / (len(v) + SHRINK) for k, v in groups.items()}
+    weight = {k: len(groups[k]) * (shrunk[k] - neutral) for k in groups}
+    order = sorted(groups, key=lambda k: (-weight[k], -shrunk[k], str(k)))
+    return tuple((k, shrunk[k]) for k in order), tuple(k for k in order if weight[k] > 0)
 
 
 def taste_chart(profile: TasteProfile) -> bytes:

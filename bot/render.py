@@ -8,6 +8,7 @@ has services of its own).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -16,7 +17,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import keyboards as kb
 from bot.keyboards import Action, CallbackCodec, markup
 from bot.profile import TasteProfile
-from bot.services.catalog import Card, Found, Scale
+from bot.services import Help
+from bot.services.catalog import About, Card, Found, Scale
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.movienight import (
@@ -44,14 +46,23 @@ TITLE_IN_WATCHLIST_BUTTON = 30
 Keyboard = InlineKeyboardMarkup | None
 
 
-def display_title(title: str) -> str:
-    """'Matrix, The' → 'The Matrix' (as `Movie.label` does); alternative titles in parentheses
-    keep their place.
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters: cut at the last word boundary that leaves at least half
+    of it (a long single word is cut where it must), with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        head = cut.rsplit(" ", 1)[0]
+        cut = head if " " in cut and len(head) >= limit // 2 else cut
+    return cut.rstrip(" ,:;-–—(") + "…"
 
-    Very long titles are shortened with an ellipsis, so a page of picks always fits a message.
-    """
-    title = catalog.display_title(title)
-    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
+
+def display_title(title: str) -> str:
+    """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
+    Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
+    boundary, so a page of picks always fits a message."""
+    return shorten(catalog.display_title(title), MAX_TITLE)
 
 
 def label(movie: Movie) -> str:
@@ -59,6 +70,13 @@ def label(movie: Movie) -> str:
     with a very long title shortened."""
     name = display_title(movie.title)
     return f"{name} ({movie.year})" if movie.year else name
+
+
+def button_label(movie: Movie, limit: int) -> str:
+    """`label` within `limit` characters for a button: the title is cut at a word boundary
+    ("Star Trek: First… (1996)"), the year always kept."""
+    year = f" ({movie.year})" if movie.year else ""
+    return shorten(display_title(movie.title), max(limit - len(year), 8)) + year
 
 
 def stars(value: float) -> str:
@@ -92,7 +110,9 @@ def reason_text(reason: Because) -> str:
         return f"like <b>{escape(label(liked))}</b>"
     if reason.kind == "genre" and reason.genre:
         return f"popular with people who like {escape(reason.genre)}"
-    return "popular now"
+    # Popularity and how well it is rated carried it: the data set's, which may be decades
+    # old ("popular now" was said of a 1977 film).
+    return "liked by many people"
 
 
 def movie_lines(movie: Movie, predicted: float | None = None, yours: float | None = None) -> str:
@@ -108,6 +128,9 @@ def movie_lines(movie: Movie, predicted: float | None = None, yours: float | Non
     return "\n".join(parts)
 
 
+STARS_PER_ROW = 5
+
+
 def rating_rows(
     codec: CallbackCodec,
     action: Action,
@@ -115,38 +138,60 @@ def rating_rows(
     scope: int,
     scale: Scale,
 ) -> list[list[InlineKeyboardButton]]:
-    """★1…★5 (and a row of half stars when the data set has them); value = stars × 2."""
+    """A button for every value of the data set's scale, in order, five to a row: ★1 … ★5, or
+    ★0.5 … ★2.5 and ★3 … ★5 with half stars. A button's value is the stars × 2."""
     low, high, step = scale
-    whole = [
-        codec.button(stars(s), action, movie=movie_id, half_stars=s * 2, scope=scope)
-        for s in range(1, 6)
+    halves = range(round(low * 2), round(high * 2) + 1, max(1, round(step * 2)))
+    buttons = [
+        codec.button(stars(h / 2), action, movie=movie_id, half_stars=h, scope=scope)
+        for h in halves
     ]
-    rows = [whole]
-    if step < 1:
-        halves = [0.5, 1.5, 2.5, 3.5, 4.5]
-        rows.append(
-            [
-                codec.button(stars(h), action, movie=movie_id, half_stars=int(h * 2), scope=scope)
-                for h in halves
-                if low <= h <= high
-            ]
-        )
-    return rows
+    return [buttons[i : i + STARS_PER_ROW] for i in range(0, len(buttons), STARS_PER_ROW)]
+
+
+# -- the catalogue ------------------------------------------------------------------------
+
+NO_CATALOGUE = "Whoever runs me can import one with <code>moviebot data fetch</code>."
+CURRENT_CATALOGUE = (
+    "Whoever runs me can switch to a current one: <code>moviebot data fetch ml-latest-small</code>"
+    " (or <code>ml-32m</code>) into a new database, or <code>moviebot data import</code> a "
+    "downloaded zip."
+)
+
+
+def catalogue_line(about: About) -> str:
+    """ "MovieLens 100K, 1,682 movies up to 1998" (escaped)."""
+    name = escape(about.name) if about.name else "an unnamed data set"
+    count = f"{about.movies:,} movie{'s' if about.movies != 1 else ''}"
+    years = f" up to {about.last_year}" if about.last_year else ""
+    return f"{name}, {count}{years}"
+
+
+def catalogue_note(about: About) -> str:
+    """What the catalogue is, and how to get a current one when it is dated."""
+    if not about.movies:
+        return f"📚 My catalogue is empty. {NO_CATALOGUE}"
+    note = f"📚 My catalogue: {catalogue_line(about)}."
+    return f"{note}\n<i>{CURRENT_CATALOGUE}</i>" if about.dated else note
 
 
 # -- onboarding ---------------------------------------------------------------------------
 
 WELCOME = (
     "🎬 <b>Hi{name}!</b> I learn your taste in movies and tell you what to watch next.\n"
-    "Rate a few movies you know and I'll start recommending. Tap a star, or "
-    "<i>Haven't seen</i> if you don't know it."
+    "Rate a few movies you know and I'll start recommending. Tap a star; <i>Haven't seen</i> "
+    "if you don't know it (I may suggest it later); <i>Skip</i> to pass on it for good (I "
+    "won't ask or suggest it)."
 )
+SKIPPED = "Skipped: I won't ask about it or suggest it."
 
 ONBOARDING_GOAL = 5
 
 
-def welcome(first_name: str | None) -> str:
-    return WELCOME.format(name=f", {escape(first_name)}" if first_name else "")
+def welcome(first_name: str | None, about: About) -> str:
+    """The greeting, and what the catalogue is (how to get a current one, if it is dated)."""
+    greeting = WELCOME.format(name=f", {escape(first_name)}" if first_name else "")
+    return f"{greeting}\n\n{catalogue_note(about)}"
 
 
 def question(asked: Question | None, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
@@ -205,7 +250,7 @@ def found(result: Found, codec: CallbackCodec, scope: int) -> tuple[str, Keyboar
     if result.too_long:
         return too_long(), None
     if not result.movies:
-        return no_match(result.query, result.suggestions), None
+        return no_match(result), None
     return search_results(result.query, result.movies, codec, scope)
 
 
@@ -214,18 +259,29 @@ def search_results(
 ) -> tuple[str, InlineKeyboardMarkup]:
     text = f"Which one did you mean by <i>{escape(query)}</i>?"
     rows = [
-        [codec.button(label(m)[:TITLE_IN_BUTTON], kb.OPEN_CARD, movie=m.id, scope=scope)]
+        [codec.button(button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope)]
         for m in found
     ]
     return text, markup(rows)
 
 
-def no_match(query: str, suggestions: Sequence[Movie]) -> str:
-    text = f"I couldn't find a movie called <i>{escape(query[:100])}</i>."
-    if suggestions:
-        names = ", ".join(f"<i>{escape(label(m))}</i>" for m in suggestions)
-        return f"{text} Did you mean {names}?"
-    return f"{text} Check the spelling and try again, e.g. <i>toy story</i> or <i>heat 1995</i>."
+def no_match(result: Found) -> str:
+    """Nothing matched: the closest spellings if some title is close, else that the catalogue
+    does not have it, and what the catalogue is (a year outside it is said so)."""
+    query = escape(clip(result.query, 100))
+    if result.suggestions:
+        names = ", ".join(f"<i>{escape(label(m))}</i>" for m in result.suggestions)
+        return f"I couldn't find a movie called <i>{query}</i>. Did you mean {names}?"
+    about = result.about
+    if about is None:
+        return f"I couldn't find a movie called <i>{query}</i>."
+    if not about.movies:
+        return f"I couldn't find <i>{query}</i>: my catalogue is empty. {NO_CATALOGUE}"
+    text = f"My catalogue doesn't have <i>{query}</i>: it is {catalogue_line(about)}"
+    year, first, last = result.year, about.first_year, about.last_year
+    if year is not None and first is not None and last is not None and not first <= year <= last:
+        text += f", so nothing from {year}"
+    return text + "."
 
 
 def movie_card(card: Card, codec: CallbackCodec, scope: int) -> tuple[str, InlineKeyboardMarkup]:
@@ -253,18 +309,39 @@ SIMILAR_USAGE = "Which movie? Send <code>/similar alien</code>."
 
 
 def picks_page(page: Page, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
-    """A page of /recommend picks with a "More ▶" button, or why there are none."""
+    """A page of /recommend picks, numbered on from the pages before, under a heading with the
+    filters asked for; "More ▶" only when there are more."""
     if not page.suggestions:
         return no_picks(page.filtered, page.trained), None
     heading = "🍿 <b>Your picks</b>" if page.offset == 0 else "🍿 <b>More picks</b>"
+    heading += picks_filters(page.genres, page.request.since, page.request.until)
     request = page.request
     more = {
         "offset": page.next_offset,
         "count": request.n,
-        "genre": request.genre,
-        "decade": request.decade,
+        "genres": request.genre_mask,
+        "since": request.since,
+        "until": request.until,
     }
-    return picks(heading, page.suggestions, codec, scope, more)
+    shown = page.suggestions
+    return picks(heading, shown, codec, scope, more if page.more else None, page.offset + 1)
+
+
+def years_text(since: int, until: int) -> str:
+    """ "1990s", "1995", "1990–1995", "from 1990", "up to 1995" ("" for any year)."""
+    if since and until:
+        if since == until:
+            return str(since)
+        return f"{since}s" if since % 10 == 0 and until == since + 9 else f"{since}–{until}"
+    if since:
+        return f"from {since}"
+    return f"up to {until}" if until else ""
+
+
+def picks_filters(genres: Sequence[str], since: int, until: int) -> str:
+    """' · Comedy + Horror · 1990s' for a heading ('' without filters)."""
+    parts = ([escape(" + ".join(genres))] if genres else []) + [years_text(since, until)]
+    return "".join(f" · {p}" for p in parts if p)
 
 
 def similar_page(similar: Similar, codec: CallbackCodec, scope: int) -> tuple[str, Keyboard]:
@@ -280,12 +357,14 @@ def picks(
     codec: CallbackCodec,
     scope: int,
     more: Mapping[str, int] | None = None,
+    first: int = 1,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """A compact page of picks: each with its reason, and a row of buttons per pick; `more`
-    holds the fields of the "More ▶" button (kb.MORE_PICKS), if there is a next page."""
+    """A compact page of picks numbered from `first`: each with its reason, and a row of
+    buttons per pick; `more` holds the fields of the "More ▶" button (kb.MORE_PICKS), if there
+    is a next page."""
     lines = [heading, ""]
     rows: list[list[InlineKeyboardButton]] = []
-    for number, pick in enumerate(chosen, start=1):
+    for number, pick in enumerate(chosen, start=first):
         movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
         if pick.reason.kind != "similar":  # the heading already says what it is like
@@ -331,8 +410,10 @@ def _not_understood(word: str) -> str:
 
 def recommend_usage(genres: Sequence[str], word: str = "") -> str:
     return (
-        _not_understood(word) + "Usage: <code>/recommend [n] [genre] [decade]</code>, e.g. "
-        "<code>/recommend comedy 90s</code> or <code>/recommend 10 sci-fi</code>.\n"
+        _not_understood(word) + "Usage: <code>/recommend [n] [genres] [years]</code>, e.g. "
+        "<code>/recommend comedy 90s</code>, <code>/recommend 10 sci-fi</code>, "
+        "<code>/recommend comedy horror</code> (both at once), <code>/recommend noir 1950-1959"
+        "</code> or <code>/recommend kids 1995</code>.\n"
         f"Genres: {escape(', '.join(genres))}."
     )
 
@@ -351,7 +432,7 @@ def watchlist_page(listed: WatchlistPage, codec: CallbackCodec, scope: int) -> t
         rows.append(
             [
                 codec.button(
-                    f"✓ Watched: {label(movie)[:TITLE_IN_WATCHLIST_BUTTON]}",
+                    f"✓ Watched: {button_label(movie, TITLE_IN_WATCHLIST_BUTTON)}",
                     kb.WATCHLIST_WATCHED,
                     movie=movie.id,
                     scope=scope,
@@ -375,10 +456,12 @@ def profile(taste: TasteProfile) -> str:
         "<b>Your taste profile</b>",
         f"Ratings: {taste.count} · average {stars(round(taste.average, 2))}",
     ]
-    if taste.genres:
-        lines.append("Favourite genres: " + escape(", ".join(g for g, _ in taste.genres[:3])))
-    if taste.decades:
-        lines.append("Favourite decades: " + ", ".join(f"{d}s" for d, _ in taste.decades[:3]))
+    if taste.favourite_genres:
+        lines.append("Favourite genres: " + escape(", ".join(taste.favourite_genres[:3])))
+    if taste.favourite_decades:
+        lines.append(
+            "Favourite decades: " + ", ".join(f"{d}s" for d in taste.favourite_decades[:3])
+        )
     return "\n".join(lines)
 
 
@@ -463,7 +546,7 @@ def retrain_outcome(outcome: Retrained | RetrainFailed | RetrainBusy) -> str:
 def latency_line(operation: str, summary: LatencySummary) -> str:
     return (
         f"/{escape(operation)} latency: p50 {summary.p50_ms:.0f} ms, "
-        f"p95 {summary.p95_ms:.0f} ms ({summary.calls} calls)"
+        f"p95 {summary.p95_ms:.0f} ms ({summary.calls} call{'s' if summary.calls != 1 else ''})"
     )
 
 
@@ -485,12 +568,28 @@ def stats(figures: Stats) -> str:
     return "\n".join(lines)
 
 
-def help_text(is_admin: bool) -> str:
+# The commands Telegram shows in its menu (setMyCommands), in that order.
+COMMANDS = (
+    ("start", "Rate a few movies to get going"),
+    ("recommend", "Your next picks: /recommend [n] [genres] [years]"),
+    ("rate", "Find a movie and rate it"),
+    ("similar", "Movies like a given one"),
+    ("watchlist", "Movies you saved for later"),
+    ("profile", "Your taste at a glance"),
+    ("movienight", "In a group: find a movie everyone likes"),
+    ("export", "Download your data as CSV"),
+    ("forget", "Delete everything I know about you"),
+    ("help", "What I can do"),
+)
+ADMIN_COMMANDS = ("retrain", "stats")
+
+
+def help_text(asked: Help) -> str:
     lines = [
         "<b>What I can do</b>",
         "/start – rate a few movies to get going",
         "/rate <i>title</i> – find a movie and rate it (or just type a title)",
-        "/recommend [n] [genre] [decade] – your next picks, e.g. /recommend comedy 90s",
+        "/recommend [n] [genres] [years] – your next picks, e.g. /recommend comedy 90s",
         "/similar <i>title</i> – movies like that one",
         "/watchlist – movies you saved for later",
         "/profile – your taste at a glance",
@@ -498,13 +597,21 @@ def help_text(is_admin: bool) -> str:
         "/forget – delete everything I know about you",
         "/movienight – in a group: find a movie everyone likes",
     ]
-    if is_admin:
+    if asked.admin:
         lines += ["", "<b>Admin</b>", "/retrain – train the model now", "/stats – usage and model"]
+    lines += ["", catalogue_note(asked.about)]
     return "\n".join(lines)
 
 
 def unknown_command(command: str) -> str:
-    return f"I don't know <code>{escape(command[:50])}</code>. Send /help to see what I can do."
+    """A hint for a command we don't know: the closest one (`/recomend` → /recommend), or /help."""
+    name = command.lstrip("/").split("@")[0].lower()
+    known = [c for c, _ in COMMANDS] + list(ADMIN_COMMANDS)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    shown = f"<code>{escape(command[:50])}</code>"
+    if close:
+        return f"I don't know {shown}. Did you mean /{close[0]}? (/help lists what I can do.)"
+    return f"I don't know {shown}. Send /help to see what I can do."
 
 
 NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 
 @dataclass(frozen=True)
 class Filters:
-    genres: frozenset[str] = frozenset()  # a pick must have at least one of them
+    genres: frozenset[str] = frozenset()  # a pick must have at least one of them…
+    every_genre: bool = False  # …or, when set, all of them ("comedy horror")
     year_min: int | None = None
     year_max: int | None = None  # movies of unknown year never pass a year_max
     min_ratings: int = 0  # minimum popularity (number of train ratings)
@@ -31,7 +32,8 @@ def allowed(
         return mask
     if filters.genres:
         wanted = [i for i, g in enumerate(genre_names) if g in filters.genres]
-        mask &= np.asarray(genre_matrix[:, wanted].sum(axis=1)).ravel() > 0
+        has = np.asarray((genre_matrix[:, wanted] > 0).sum(axis=1)).ravel()
+        mask &= has >= (len(filters.genres) if filters.every_genre else 1)
     if filters.year_min is not None:
         mask &= years >= filters.year_min
     if filters.year_max is not None:

@@ -9,21 +9,87 @@ from dataclasses import dataclass
 
 from storage.db import Database
 
-# MovieLens writes "Matrix, The" and "Cité des enfants perdus, La"; people write "The Matrix".
-_ARTICLE = re.compile(
-    r"^(?P<body>.+?), (?P<art>The|A|An|La|Le|Les|L'|Il|Lo|I|Gli|El|Los|Las|Das|Der|Die|Den|Det"
-    r"|De|Het|Un|Une|Una|Uno|O|Os|As)(?P<rest> \(.*\))?$"
+# Articles that MovieLens moves to the end of a name: "Matrix, The", "Haine, La", "Boot, Das".
+ARTICLES = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "le",
+        "la",
+        "les",
+        "l'",
+        "il",
+        "lo",
+        "gli",
+        "i",
+        "un",
+        "une",
+        "uno",
+        "una",
+        "el",
+        "los",
+        "las",
+        "o",
+        "os",
+        "as",
+        "um",
+        "uma",
+        "der",
+        "die",
+        "das",
+        "ein",
+        "eine",
+        "de",
+        "het",
+        "een",
+        "en",
+        "ett",
+        "den",
+        "det",
+    ]
 )
+_TRAILING_ARTICLE = re.compile(r"^(?P<name>.+),\s*(?P<article>[^\s,]+)$")
+# A parenthesised part after a space: "Frontière(s)" is one word.
+_TRAILING_PARENS = re.compile(r"^(?P<rest>.*\S)\s+\((?P<inner>[^()]*)\)\s*$")
+AKA = re.compile(r"^\s*(?:a\.?k\.?a\.?|aka)\s+", re.IGNORECASE)
+
+
+def article_in_front(name: str) -> tuple[str, bool]:
+    """ "Matrix, The" → ("The Matrix", True); "Année dernière, L'" → ("L'Année dernière", True);
+    a name without a moved article comes back as it is, with False."""
+    m = _TRAILING_ARTICLE.match(name)
+    if not m or m["article"].casefold() not in ARTICLES:
+        return name, False
+    article = m["article"]
+    glue = "" if article.endswith(("'", "’")) else " "
+    return f"{article}{glue}{m['name']}", True
+
+
+def title_parts(title: str) -> tuple[str, list[str]]:
+    """A MovieLens title's main name and its parenthesised parts, in order, as written:
+    "Hate (Haine, La)" → ("Hate", ["Haine, La"])."""
+    rest, inner = title.strip(), list[str]()
+    while m := _TRAILING_PARENS.match(rest):
+        inner.insert(0, m["inner"].strip())
+        rest = m["rest"]
+    return rest, inner
 
 
 def display_title(title: str) -> str:
-    """'Matrix, The' → 'The Matrix'; alternative titles in parentheses keep their place."""
-    m = _ARTICLE.match(title)
-    if not m:
-        return title
-    art = m["art"]
-    joiner = "" if art.endswith("'") else " "
-    return f"{art}{joiner}{m['body']}{m['rest'] or ''}"
+    """How a title reads everywhere (chat, command line, export): every name with its article
+    back in front. 'Matrix, The' → 'The Matrix'; 'Hate (Haine, La)' → 'Hate (La Haine)';
+    'City of Lost Children, The (Cité des enfants perdus, La)' → 'The City of Lost Children
+    (La Cité des enfants perdus)'; "(a.k.a. …)" and other parentheses keep their place."""
+    main, inner = title_parts(title)
+    if not main:
+        return title.strip()
+    parts = [article_in_front(main)[0]]
+    for part in inner:
+        aka = AKA.match(part)
+        prefix = aka[0] if aka else ""
+        parts.append(f"({prefix}{article_in_front(part[len(prefix) :])[0]})")
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -115,6 +181,49 @@ def features(db: Database) -> dict[int, list[tuple[str, str, float]]]:
     ):
         out[movie_id].append((kind, value, weight))
     return dict(out)
+
+
+# What each data set is called, by the code it is imported as.
+DATASET_NAMES = {
+    "ml-100k": "MovieLens 100K",
+    "ml-1m": "MovieLens 1M",
+    "ml-10m": "MovieLens 10M",
+    "ml-20m": "MovieLens 20M",
+    "ml-25m": "MovieLens 25M",
+    "ml-32m": "MovieLens 32M",
+    "ml-latest-small": "MovieLens latest-small",
+    "ml-latest": "MovieLens latest",
+}
+
+
+DATED_AFTER = 3  # years
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the catalogue is: which data set, how many movies, from which years."""
+
+    dataset: str  # the code it was imported as ("ml-100k"); "" before any import
+    movies: int
+    first_year: int | None
+    last_year: int | None
+
+    @property
+    def name(self) -> str:
+        """ "MovieLens 100K"; an unknown data set goes by its code."""
+        return DATASET_NAMES.get(self.dataset, self.dataset)
+
+    def dated(self, this_year: int) -> bool:
+        """Whether its newest movie is years old (a current data set would have more)."""
+        return self.last_year is not None and self.last_year < this_year - DATED_AFTER
+
+
+def catalogue(db: Database) -> Catalogue:
+    """The data set named in the database's meta, and the movies and years it holds."""
+    count, first, last = db.conn.execute(
+        "SELECT count(*), min(year), max(year) FROM movies"
+    ).fetchone()
+    return Catalogue(db.get_meta("dataset") or "", count, first, last)
 
 
 def rating_counts(db: Database) -> dict[int, int]:

@@ -7,11 +7,13 @@ import io
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
 from storage.db import Database
+from storage.movies import display_title
 from storage.users import Kind, User
 
 
@@ -212,18 +214,28 @@ def forget(db: Database, user: User) -> None:
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
 
 
+EXPORT_COLUMNS = ("list", "movie_id", "title", "year", "rating", "date", "imdb_id", "tmdb_id")
+
+
+def _iso(ts: int) -> str:
+    """A Unix time as an ISO 8601 date and time in UTC: '2024-05-01T12:34:56Z'."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def export_csv(db: Database, user: User | None) -> str:
-    """The user's ratings, watchlist and dismissals as one CSV text (with titles); only the
+    """The user's ratings, watchlist and dismissals as one CSV text: titles as the chat shows
+    them, when as ISO 8601 (UTC), IMDb and TMDb ids where the catalogue has them; only the
     header for a user we never met."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["list", "movie_id", "title", "year", "rating", "timestamp"])
+    writer.writerow(EXPORT_COLUMNS)
     if user is None:
         return out.getvalue()
+    movie = "m.title, m.year, m.imdb_id, m.tmdb_id"
     queries = (
-        ("rating", "SELECT r.movie_id, m.title, m.year, r.rating, r.ts FROM ratings r"),
-        ("watchlist", "SELECT r.movie_id, m.title, m.year, NULL, r.ts FROM watchlist r"),
-        ("not_interested", "SELECT r.movie_id, m.title, m.year, NULL, r.ts FROM dismissed r"),
+        ("rating", f"SELECT r.movie_id, {movie}, r.rating, r.ts FROM ratings r"),
+        ("watchlist", f"SELECT r.movie_id, {movie}, NULL, r.ts FROM watchlist r"),
+        ("not_interested", f"SELECT r.movie_id, {movie}, NULL, r.ts FROM dismissed r"),
     )
     for name, select in queries:
         rows = db.conn.execute(
@@ -231,7 +243,10 @@ def export_csv(db: Database, user: User | None) -> str:
             "ORDER BY r.ts, r.movie_id",
             (user.id,),
         )
-        for movie_id, title, year, rating, ts in rows:
+        for movie_id, title, year, imdb, tmdb, rating, ts in rows:
             shown = "" if rating is None else rating
-            writer.writerow([name, movie_id, title, year or "", shown, ts])
+            writer.writerow(
+                [name, movie_id, display_title(title), year or "", shown, _iso(ts), imdb or "",
+                 tmdb or ""]
+            )  # fmt: skip
     return out.getvalue()

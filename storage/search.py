@@ -17,7 +17,10 @@ How a query is answered, and why in two stages:
 3. Score the candidates' aliases carefully (whole-string ratio, word-order-insensitive ratios,
    partial matches that are worth more on word boundaries and at the start, query words found
    in the title even when misspelt, numbers that must agree), adjust for the year, and rank
-   best first; equal scores go to the movie with more ratings.
+   best first; equal scores go to the movie with more ratings. A candidate must also share
+   words with the query (`_same_movie_words`): as strings "lord of the rings" is close to
+   "The Hour of the Pig", in words it is not. The year counts as title text only where the
+   title has it ("Death Race 2000"); elsewhere it is the release year, and a wrong one costs.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
@@ -38,7 +41,15 @@ from rapidfuzz import fuzz, process
 from scipy import sparse
 
 from storage.db import Database
-from storage.movies import Movie, all_movies, rating_counts
+from storage.movies import (
+    AKA,
+    ARTICLES,
+    Movie,
+    all_movies,
+    article_in_front,
+    display_title,
+    rating_counts,
+)
 
 MAX_QUERY_CHARS = 200  # longer input is cut here: no title is that long
 MAX_QUERY_WORDS = 12
@@ -58,55 +69,16 @@ _INSIDE_A_WORD = 80.0  # "heat" inside "Heathers"
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
 _CLOSE_WORD = 90.0  # a misspelt query word this close to a title word stands for it…
 _CLOSE_WORD_LETTERS = 5  # …if it has this many letters ("heat" is not "heart")
+_SAME_WORD = 66.0  # a word this close to another is it misspelt ("wpr": "war")
+_SHARED_LONG_WORD = 5  # letters of a word that alone makes a title worth suggesting
+_SAME_TITLE = 80.0  # the query and a title this close, spaces aside, are one title misspelt
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
-# Articles that MovieLens moves to the end of a title: "Matrix, The", "Haine, La", "Boot, Das".
-ARTICLES = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "le",
-        "la",
-        "les",
-        "l'",
-        "il",
-        "lo",
-        "gli",
-        "i",
-        "un",
-        "une",
-        "uno",
-        "una",
-        "el",
-        "los",
-        "las",
-        "o",
-        "os",
-        "as",
-        "um",
-        "uma",
-        "der",
-        "die",
-        "das",
-        "ein",
-        "eine",
-        "de",
-        "het",
-        "een",
-        "en",
-        "ett",
-        "den",
-        "det",
-    ]
-)
 ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
-_TRAILING_ARTICLE = re.compile(r"^(?P<name>.+),\s*(?P<article>[^\s,]+)$")
 _QUERY_TRAILING_ARTICLE = re.compile(
     r"^(?P<name>.*\S)\s*,\s*(?P<article>[^\s,()]+)\s*(?P<year>\(?\d{4}\)?)?\s*$"
 )
 _TRAILING_PARENS = re.compile(r"^(?P<rest>.*\S)\s*\((?P<inner>[^()]*)\)\s*$")
-_AKA = re.compile(r"^\s*(?:a\.?k\.?a\.?|aka)\s+", re.IGNORECASE)
 _APOSTROPHES = str.maketrans("", "", "'’‘`´.")
 _LETTERS = str.maketrans(
     {
@@ -194,28 +166,18 @@ def _names(title: str) -> list[tuple[str, bool]]:
     """`title_names`, each with whether its article was moved back from the end."""
     rest, alternatives = title.strip(), list[str]()
     while m := _TRAILING_PARENS.match(rest):
-        inner = _AKA.sub("", m["inner"]).strip()
+        inner = AKA.sub("", m["inner"]).strip()
         if _is_name(inner):
             alternatives.insert(0, inner)
         rest = m["rest"]
     names = [rest, *alternatives] if rest else alternatives
-    return [_article_in_front(n) for n in names if n]
+    return [article_in_front(n) for n in names if n]
 
 
 def _is_name(text: str) -> bool:
     """Whether a parenthesised part of a title is another name, not "(1995)", "(V)" or "(TV)"."""
     key = normalize(text)
     return len(key) > 2 and any(c.isalpha() for c in key) and key not in _NOT_NAMES
-
-
-def _article_in_front(name: str) -> tuple[str, bool]:
-    """ "Matrix, The" → ("The Matrix", True); "Année dernière, L'" → ("L'Année dernière", True)."""
-    m = _TRAILING_ARTICLE.match(name)
-    if not m or m["article"].casefold() not in ARTICLES:
-        return name, False
-    article = m["article"]
-    glue = "" if article.endswith(("'", "’")) else " "
-    return f"{article}{glue}{m['name']}", True
 
 
 def _keys(name: str, moved: bool) -> list[str]:
@@ -248,8 +210,9 @@ def _aliases(movie: Movie) -> list[tuple[str, str]]:
     for name, moved in names:
         for key in _keys(name, moved):
             seen.setdefault(key, name)
-    if len(names) > 1:  # a label pasted whole: "Hate (Haine, La) (1995)"
-        seen.setdefault(normalize(movie.title), movie.title)
+    if len(names) > 1:  # a label pasted whole: "Hate (La Haine) (1995)", "Hate (Haine, La)"
+        for whole in (display_title(movie.title), movie.title):
+            seen.setdefault(normalize(whole), whole)
     return list(seen.items())
 
 
@@ -277,6 +240,12 @@ def _parse(query: str) -> _Query | None:
     if len(words) > 1 and _YEAR.match(words[-1]):
         return _Query(" ".join(words[:-1]), full, int(words[-1]))
     return _Query(full, full, None)
+
+
+def query_year(query: str) -> int | None:
+    """The release year a query names at its end ("seven samurai 1954"), or None."""
+    parsed = _parse(query)
+    return None if parsed is None else parsed.year
 
 
 def _score(query: str, key: str) -> float:
@@ -347,6 +316,65 @@ def _closeness(query_words: set[str], key_words: set[str]) -> float:
             return 0.0
         total += best / 100
     return total / len(query_words)
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of a normalised text that say which movie it is: not articles, "of" and the
+    like, not numbers (`_missing_numbers` weighs those), at least three letters."""
+    return [w for w in text.split() if len(w) >= 3 and w not in _FILLER and not w.isdigit()]
+
+
+def _explained(word: str, words: list[str], joined: str, inside: int) -> bool:
+    """Whether `word` is among `words`, misspelt or not, or (with at least `inside` letters)
+    runs across them in `joined`, the other side without spaces ("cabin boy": "cabinboy")."""
+    if word in words or any(fuzz.ratio(word, other) >= _SAME_WORD for other in words):
+        return True
+    if len(word) < inside:
+        return False
+    if word in joined:
+        return True
+    return len(word) >= _CLOSE_WORD_LETTERS and fuzz.partial_ratio(word, joined) >= _CLOSE_WORD
+
+
+@dataclass(frozen=True)
+class _Words:
+    """A query's words as `_same_movie_words` compares them, split once per search."""
+
+    asked: tuple[str, ...]  # its content words
+    words: tuple[str, ...]
+    joined: str  # without spaces
+
+    @classmethod
+    def of(cls, text: str) -> _Words:
+        words = tuple(text.split())
+        return cls(tuple(_content_words(text)), words, "".join(words))
+
+
+def _same_movie_words(query: _Words, key: str, suggesting: bool = True) -> bool:
+    """Whether the words say it could be this movie: every word asked for is in the title
+    (misspelt or not), or every word of the title was asked for ("alien ridley scott"), or
+    the whole is the title misspelt ("rearkwinndow"); for a suggestion, sharing a long word
+    is enough ("last year at marienbad": "L'Année dernière à Marienbad").
+
+    As strings "lord of the rings" is close to "the hour of the pig" and "manon of the
+    spring" (they share "of the " and letters), but in words it is neither.
+    """
+    if not query.asked:
+        return True  # "et", "2001", "m": nothing to tell by
+    title_words = key.split()
+    if all(w in title_words for w in query.asked):
+        return True  # the common case, and the cheapest
+    title_joined = "".join(title_words)
+    # A short word asked for may sit inside a longer title word by chance ("art" in
+    # "heartbreak"); a short title word inside what was typed is words run together.
+    if all(_explained(w, title_words, title_joined, _CLOSE_WORD_LETTERS) for w in query.asked):
+        return True
+    words = list(query.words)
+    if all(_explained(w, words, query.joined, 0) for w in _content_words(key)):
+        return True
+    if fuzz.ratio(query.joined, title_joined) >= _SAME_TITLE:
+        return True
+    return suggesting and any(len(w) >= _SHARED_LONG_WORD and w in title_words for w in query.asked)
 
 
 def _year_penalty(wanted: int | None, year: int | None) -> float:
@@ -479,10 +507,18 @@ class TitleIndex:
         if parsed is None or not len(self.ids):
             return []
         best: dict[int, tuple[float, int]] = {}  # movie row → (score, key)
+        words, suggesting = _Words.of(parsed.text), cutoff < SEARCH_CUTOFF
         for key in self._candidate_keys(parsed):
             text = self.keys.strings[key]
             text_score = _score(parsed.text, text)
-            full_score = -1.0 if parsed.year is None else _score(parsed.full, text)
+            # The year counts as part of the title only where the title has it ("Death Race
+            # 2000"); anywhere else it names the release year, and a wrong one costs.
+            in_title = parsed.year is not None and str(parsed.year) in text.split()
+            full_score = _score(parsed.full, text) if in_title else -1.0
+            if max(text_score, full_score) < cutoff:
+                continue  # the year can only lower it
+            if not _same_movie_words(words, text, suggesting):
+                continue  # alike in letters and "of the", not in words: another movie
             for row in self._rows_of(key):
                 score = max(text_score - _year_penalty(parsed.year, self.years[row]), full_score)
                 if score >= cutoff and score > best.get(row, (-1.0, -1))[0]:

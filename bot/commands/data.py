@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from bot.settings import Settings
-from storage import ratings, users
+from storage import movies, ratings, users
 from storage.db import Database
 from storage.importers.fetch import DEFAULT_DATASET, GROUPLENS_DATASETS, GROUPLENS_URL, fetch
 from storage.importers.movielens import ImportResult, feature_counts, import_dataset, summary
@@ -29,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         ),
     )  # fmt: skip
     fetch_parser.add_argument(
-        "name", nargs="?", default=DEFAULT_DATASET, choices=GROUPLENS_DATASETS, metavar="NAME",
-        help=f"one of {', '.join(GROUPLENS_DATASETS)} (default: {DEFAULT_DATASET})",
+        "name", nargs="?", default=None, choices=GROUPLENS_DATASETS, metavar="NAME",
+        help=f"one of {', '.join(GROUPLENS_DATASETS)} (default: the database's own data set, "
+             f"or {DEFAULT_DATASET} for a new database)",
     )  # fmt: skip
     fetch_parser.add_argument(
         "--from", dest="base_url", metavar="URL_BASE",
@@ -70,8 +72,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     with Database(settings.db_path) as db:
+        held = db.get_meta("dataset")
+        if args.name is None and held and not args.force:
+            # `make run` fetches with no name: a database already set up keeps its data set.
+            print(f"{settings.db_path} already holds {held}: nothing to fetch.")
+            return 0
         result = fetch(
-            db, settings.data_dir, args.name, base_url=args.base_url,
+            db, settings.data_dir, args.name or held or DEFAULT_DATASET, base_url=args.base_url,
             index_url=args.index_url, force=args.force, progress=sys.stderr.isatty(),
         )  # fmt: skip
     if result.imported:
@@ -98,10 +105,14 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         kinds = feature_counts(db)
         telegram_users = users.count(db, "telegram")
         telegram_ratings = ratings.count(db, "telegram")
+        catalogue = movies.catalogue(db)
     rows = [
         ("database", str(settings.db_path)),
-        ("data set", held.dataset or "none yet (run `moviebot data fetch`)"),
-        ("movies", f"{held.movies:,}"),
+        (
+            "data set",
+            _dataset(catalogue) if held.dataset else "none yet (run `moviebot data fetch`)",
+        ),
+        ("movies", _movies(catalogue)),
         ("users", f"{held.users:,} from the data set, {telegram_users:,} on Telegram"),
         ("ratings", f"{held.ratings:,} from the data set, {telegram_ratings:,} on Telegram"),
         ("features", _features(held.features, kinds)),
@@ -110,7 +121,31 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    if held.dataset and catalogue.dated(time.gmtime().tm_year):
+        print(CURRENT_DATA.format(last=catalogue.last_year))
     return 0
+
+
+CURRENT_DATA = (
+    "\nThis catalogue ends in {last}. For a current one, fetch another data set into a "
+    "database of its own\n(one database holds one data set), then point MOVIEBOT_DB at it:\n"
+    "  moviebot data fetch ml-latest-small --db data/ml-latest-small.sqlite   # or ml-32m\n"
+    "  moviebot data import ml-32m.zip --db data/ml-32m.sqlite               # a zip you downloaded"
+)
+
+
+def _dataset(catalogue: movies.Catalogue) -> str:
+    """ "ml-100k (MovieLens 100K)"."""
+    if catalogue.name == catalogue.dataset:
+        return catalogue.dataset
+    return f"{catalogue.dataset} ({catalogue.name})"
+
+
+def _movies(catalogue: movies.Catalogue) -> str:
+    """ "1,682, from 1922 to 1998"."""
+    if catalogue.first_year is None or catalogue.last_year is None:
+        return f"{catalogue.movies:,}"
+    return f"{catalogue.movies:,}, from {catalogue.first_year} to {catalogue.last_year}"
 
 
 def _counts(result: ImportResult) -> str:

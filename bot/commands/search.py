@@ -7,6 +7,7 @@ import json
 
 from bot.cli import CLIError
 from bot.settings import Settings
+from storage import movies
 from storage.db import Database
 from storage.search import MAX_QUERY_CHARS, Match, TitleIndex
 
@@ -39,25 +40,28 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
         raise CLIError('the query is empty: give a title, e.g. moviebot search "heat"')
     with Database(settings.db_path) as db:
         index = TitleIndex.from_db(db)
+        held = movies.catalogue(db)
     if not len(index):
         raise CLIError(f"{settings.db_path} has no movies yet: run `moviebot data fetch` first")
     found = index.search(args.query, limit=args.limit)
     if not found:
-        raise CLIError(_no_match(args.query, index.suggest(args.query)))
+        raise CLIError(_no_match(args.query, index.suggest(args.query), held))
     print(json.dumps([_as_dict(m) for m in found], ensure_ascii=False, indent=2)
           if args.json else format_matches(found))  # fmt: skip
     return 0
 
 
-def _no_match(query: str, suggestions: list[Match]) -> str:
-    """'no movie matches …', with the closest spellings when there are any."""
+def _no_match(query: str, suggestions: list[Match], held: movies.Catalogue) -> str:
+    """'no movie matches …', with the closest spellings when there are any, else what the
+    catalogue searched is."""
     shown = query if len(query) <= 60 else f"{query[:57]}..."
     if len(query) > MAX_QUERY_CHARS:
         shown += f" (only the first {MAX_QUERY_CHARS} characters were used)"
     message = f"no movie matches {shown!r}"
     if suggestions:
-        message += "; did you mean " + " or ".join(m.label for m in suggestions) + "?"
-    return message
+        return message + "; did you mean " + " or ".join(m.label for m in suggestions) + "?"
+    years = f" from {held.first_year} to {held.last_year}" if held.last_year else ""
+    return f"{message} in {held.name or 'the catalogue'} ({held.movies:,} movies{years})"
 
 
 def format_matches(matches: list[Match]) -> str:

@@ -24,9 +24,9 @@ async def start(update: Update, context: BotContext) -> None:
     """Welcome the user and show the first movie to rate (a movie night's link is remembered)."""
     person = caller(update)
     argument = context.args[0] if context.args else None
-    asked = context.services.onboarding.start(person, argument)
-    await reply(update, render.welcome(person.name))
-    await reply(update, *render.question(asked, context.codec, button_scope(update)))
+    started = context.services.onboarding.start(person, argument)
+    await reply(update, render.welcome(person.name, started.about))
+    await reply(update, *render.question(started.question, context.codec, button_scope(update)))
 
 
 async def rate_button(update: Update, context: BotContext) -> None:
@@ -43,12 +43,21 @@ async def rate_button(update: Update, context: BotContext) -> None:
     await edit(update, *render.question(answered.next, context.codec, button_scope(update)))
 
 
+async def unseen_button(update: Update, context: BotContext) -> None:
+    """ "Haven't seen": not asked again (it may come back as a pick); the next card."""
+    if (callback := await read_button(update, context)) is None:
+        return
+    asked = context.services.onboarding.unseen(caller(update), callback["movie"])
+    await answer(update)
+    await edit(update, *render.question(asked, context.codec, button_scope(update)))
+
+
 async def skip_button(update: Update, context: BotContext) -> None:
-    """ "Haven't seen" or "Skip": not asked again; the next card."""
+    """ "Skip": neither asked again nor suggested; the next card."""
     if (callback := await read_button(update, context)) is None:
         return
     asked = context.services.onboarding.skip(caller(update), callback["movie"])
-    await answer(update)
+    await answer(update, render.SKIPPED)
     await edit(update, *render.question(asked, context.codec, button_scope(update)))
 
 
@@ -61,8 +70,8 @@ async def done_button(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """List the commands."""
-    await reply(update, render.help_text(context.services.is_admin(caller(update))))
+    """List the commands, and say what the catalogue is."""
+    await reply(update, render.help_text(context.services.help(caller(update))))
 
 
 async def not_text(update: Update, context: BotContext) -> None:

@@ -16,11 +16,32 @@ from bot.handlers.common import (
     refuse,
     reply,
 )
-from bot.services.catalog import MAX_INPUT
+from bot.services.catalog import MAX_INPUT, Found
 from bot.services.feedback import Refusal
 from bot.services.picks import DEFAULT_N, MAX_N, Request
 
-_DECADE = re.compile(r"^(?:(?:19|20)?(\d)0'?s|((?:19|20)\d\d)s?)$")
+_DECADE = re.compile(r"^(?:'?(\d)0'?s|(18[89]|19\d|20\d)0'?s)$")  # 90s, '90s, 90's, 1990s
+_YEAR = re.compile(r"^(18[89]\d|19\d\d|20\d\d)$")
+_YEARS = re.compile(r"^(18[89]\d|19\d\d|20\d\d)[-–](18[89]\d|19\d\d|20\d\d)$")  # 1990-1995
+_FILLER = frozenset({"and", "&", "+", "with", "movie", "movies", "film", "films", "in", "the"})
+# Words people use for a genre, as the normalised start of its name.
+_GENRE_WORDS = {
+    "kid": "children",
+    "kids": "children",
+    "child": "children",
+    "family": "children",
+    "noir": "filmnoir",
+    "cartoon": "animation",
+    "animated": "animation",
+    "anime": "animation",
+    "scary": "horror",
+    "romantic": "romance",
+    "funny": "comedy",
+    "sf": "scifi",
+    "doc": "documentary",
+    "docs": "documentary",
+    "suspense": "thriller",
+}
 
 
 class UsageError(ValueError):
@@ -31,42 +52,60 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def _decade(word: str) -> int | None:
-    """'90s', "80's", '1980s', '1984' → the decade's first year; None if it is not one."""
-    if (m := _DECADE.match(word)) is None:
-        return None
-    if not m[1]:
-        return int(m[2]) // 10 * 10
-    return 1900 + int(m[1]) * 10 + (100 if int(m[1]) < 3 else 0)  # 00s, 10s, 20s: this century
+def _years(word: str) -> tuple[int, int] | None:
+    """'90s', "'80s", '1980s' → that decade; '1995' → that year; '1990-1995' → those years."""
+    if m := _DECADE.match(word):
+        decade = int(m[2]) * 10 if m[2] else 1900 + int(m[1]) * 10 + (100 if int(m[1]) < 3 else 0)
+        return decade, decade + 9  # 00s, 10s, 20s: this century
+    if _YEAR.match(word):
+        return int(word), int(word)
+    if m := _YEARS.match(word):
+        return min(int(m[1]), int(m[2])), max(int(m[1]), int(m[2]))
+    return None
+
+
+def _genre_key(word: str) -> str:
+    """A word as the normalised start of a genre name: 'kids' → 'children', 'comedies' →
+    'comedy', 'westerns' → 'western'."""
+    key = _norm(word)
+    if key in _GENRE_WORDS:
+        return _GENRE_WORDS[key]
+    key = key[:-3] + "y" if key.endswith("ies") else key.removesuffix("s")
+    return _GENRE_WORDS.get(key, key)
 
 
 def _genre(word: str, following: str, names: dict[str, int]) -> tuple[int, int] | None:
-    """(genre index, words used) for 'film noir' (two words), 'scifi' or a prefix like 'rom'."""
+    """(genre index, words used) for 'film noir' (two words), 'scifi', 'noir', 'kids' or a
+    prefix like 'rom'; None if it names no genre, or several."""
     if following and _norm(word + following) in names:
         return names[_norm(word + following)], 2
-    key = _norm(word).removesuffix("s")
+    key = _genre_key(word)
+    if key in names:
+        return names[key], 1
     hits = [j for name, j in names.items() if name.startswith(key)] if len(key) >= 3 else []
-    return (hits[0], 1) if len(hits) == 1 else None
+    return (hits[0], 1) if len(set(hits)) == 1 else None
 
 
 def parse_request(args: list[str], genres: list[str]) -> Request:
-    """`[n] [genre] [decade]` in any order: `10 comedy 90s`, `sci-fi 1980s`, `film noir`."""
-    n, genre, decade = DEFAULT_N, -1, 0
-    words = [a.lower() for a in args if a.strip()]
+    """`[n] [genres] [years]` in any order: `10 comedy 90s`, `comedy horror` (both), `sci-fi
+    1980s`, `noir 1995` (that year), `kids 1990-1995`, `film noir`."""
+    n, wanted, years = DEFAULT_N, list[int](), (0, 0)
+    words = [a.lower() for a in args if a.strip() and a.lower() not in _FILLER]
     names = {_norm(g): i for i, g in enumerate(genres)}
     i = 0
     while i < len(words):
         word, following = words[i], words[i + 1] if i + 1 < len(words) else ""
-        if (found := _decade(word)) is not None:
-            decade, used = found, 1
+        used = 1
+        if (span := _years(word)) is not None:
+            years = span
         elif word.isdigit() and int(word) >= 1:
-            n, used = min(int(word), MAX_N), 1  # more than a page: the first, and More ▶
+            n = min(int(word), MAX_N)  # more than a page: the first, and More ▶
         elif (hit := _genre(word, following, names)) is not None:
-            genre, used = hit
+            wanted, used = [*wanted, hit[0]], hit[1]
         else:
             raise UsageError(word)
         i += used
-    return Request(n, genre, decade)
+    return Request(n, tuple(dict.fromkeys(wanted)), *years)
 
 
 async def send_picks(update: Update, context: BotContext, request: Request, offset: int) -> None:
@@ -76,7 +115,7 @@ async def send_picks(update: Update, context: BotContext, request: Request, offs
 
 
 async def recommend(update: Update, context: BotContext) -> None:
-    """/recommend [n] [genre] [decade]."""
+    """/recommend [n] [genres] [years]."""
     genres = context.services.catalog.genres()
     try:
         request = parse_request(context.args or [], genres)
@@ -91,8 +130,8 @@ async def more_button(update: Update, context: BotContext) -> None:
     if (callback := await read_button(update, context)) is None:
         return
     await answer(update)
-    n = min(max(callback["count"], 1), MAX_N)
-    request = Request(n, callback["genre"], callback["decade"])
+    n, genres = min(max(callback["count"], 1), MAX_N), Request.genres_of(callback["genres"])
+    request = Request(n, genres, callback["since"], callback["until"])
     await send_picks(update, context, request, callback["offset"])
 
 
@@ -139,7 +178,7 @@ async def similar_command(update: Update, context: BotContext) -> None:
         await reply(update, render.SIMILAR_USAGE)
         return
     similar = context.services.picks.similar_to(caller(update), query)
-    if similar is None:
-        await reply(update, render.no_match(query, []))
+    if isinstance(similar, Found):
+        await reply(update, *render.found(similar, context.codec, button_scope(update)))
         return
     await reply(update, *render.similar_page(similar, context.codec, button_scope(update)))

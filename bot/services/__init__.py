@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from bot.services import metrics
 from bot.services.account import Account
-from bot.services.catalog import Catalog
+from bot.services.catalog import About, Catalog
 from bot.services.feedback import Feedback
 from bot.services.metrics import Latencies, Stats
 from bot.services.movienight import NightService
@@ -36,6 +36,14 @@ from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database
 from storage.search import TitleIndex
+
+
+@dataclass(frozen=True)
+class Help:
+    """What /help shows a person: the admin commands too?, and what the catalogue is."""
+
+    admin: bool
+    about: About
 
 
 @dataclass
@@ -70,6 +78,9 @@ class Services:
 
     def is_admin(self, person: Person) -> bool:
         return person.telegram_id in self.settings.admin_ids
+
+    def help(self, person: Person) -> Help:
+        return Help(self.is_admin(person), self.catalog.about())
 
     def stats(self) -> Stats:
         """Users, ratings, the served model and recent latencies, for /stats."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from bot.services import people
@@ -10,13 +11,24 @@ from recommender.hybrid import ModelHolder
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie
-from storage.search import TitleIndex
+from storage.search import TitleIndex, query_year
 
 Scale = tuple[float, float, float]  # (lowest, highest, step) of the data set's ratings
 
 MAX_INPUT = 300  # longer text is not a movie title
 MAX_RESULTS = 5
 SUGGESTIONS = 3
+
+
+@dataclass(frozen=True)
+class About:
+    """What the catalogue is, for the welcome, /help and "not in the catalogue"."""
+
+    name: str  # "MovieLens 100K"; "" when nothing was imported
+    movies: int
+    first_year: int | None
+    last_year: int | None
+    dated: bool  # its newest movie is years old: a current data set would have more
 
 
 def valid_stars(value: int, scale: Scale) -> float | None:
@@ -36,6 +48,8 @@ class Found:
     movies: tuple[Movie, ...]
     suggestions: tuple[Movie, ...] = ()
     too_long: bool = False  # the text was refused unread
+    about: About | None = None  # the catalogue searched, when nothing matched
+    year: int | None = None  # the release year the query asked for
 
 
 @dataclass(frozen=True)
@@ -56,12 +70,21 @@ class Catalog:
         self._titles = titles
         self._models = models
         self._genres: list[str] | None = None
+        self._about: About | None = None
 
     def genres(self) -> list[str]:
         """The catalogue's genres, sorted (read once: the catalogue changes only on import)."""
         if self._genres is None:
             self._genres = movies.genres(self._db)
         return self._genres
+
+    def about(self) -> About:
+        """Which data set the catalogue is, its size and years (read once, like the genres)."""
+        if self._about is None:
+            held = movies.catalogue(self._db)
+            dated = held.dated(time.gmtime().tm_year)
+            self._about = About(held.name, held.movies, held.first_year, held.last_year, dated)
+        return self._about
 
     def scale(self) -> Scale:
         """The data set's rating scale; 1–5 whole stars by default."""
@@ -81,21 +104,18 @@ class Catalog:
         if len(query) > MAX_INPUT:
             return Found(query, (), too_long=True)
         found = [m.movie_id for m in self._titles.search(query, limit=limit)]
-        close = [] if found else [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
-        known = movies.get_many(self._db, found + close)
+        if found:
+            known = movies.get_many(self._db, found)
+            return Found(query, tuple(known[i] for i in found if i in known))
+        close = [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
+        known = movies.get_many(self._db, close)
         return Found(
             query,
-            tuple(known[i] for i in found if i in known),
+            (),
             tuple(known[i] for i in close if i in known),
+            about=self.about(),
+            year=query_year(query),
         )
-
-    def best_match(self, query: str) -> int | None:
-        """The movie a typed title most likely means, or None."""
-        query = query.strip()
-        if not query or len(query) > MAX_INPUT:
-            return None
-        found = self._titles.search(query, limit=1)
-        return found[0].movie_id if found else None
 
     def card(self, person: Person, movie_id: int) -> Card | None:
         """The movie's card for this person, or None if it left the catalogue."""

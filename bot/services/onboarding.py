@@ -1,7 +1,13 @@
 """The first minutes: which movie to ask a person about next, and what their answers store.
 
-Skipped questions are remembered in the user's settings (a write), so they are not asked again;
-so is the movie night whose deep link brought someone here.
+A card has three answers besides the stars, and they differ in what happens later:
+- "Haven't seen": remembered in the user's settings so it is not asked again, and still a
+  candidate for their picks: a movie they have not seen may well come back as one to watch.
+- "Skip": not asked again and not suggested either (seen it and would rather not rate it,
+  or not their thing): it goes on their "not interested" list, as 🚫 does; rating it or ➕
+  later takes it off.
+- "Done": no more questions for now.
+The movie night whose deep link brought someone here is remembered in their settings too.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services import people
-from bot.services.catalog import Catalog, Scale, valid_stars
+from bot.services.catalog import About, Catalog, Scale, valid_stars
 from bot.services.feedback import Refusal
 from bot.services.people import Person
 from recommender.hybrid import ModelHolder
@@ -35,6 +41,14 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Started:
+    """The answer to /start: what the catalogue is, and the first question."""
+
+    about: About
+    question: Question | None
+
+
+@dataclass(frozen=True)
 class Answered:
     """A rating stored during onboarding, and the next question (None: nothing left to ask)."""
 
@@ -48,14 +62,15 @@ class Onboarding:
         self._models = models
         self._catalog = catalog
 
-    def start(self, person: Person, argument: str | None = None) -> Question | None:
-        """/start [argument]: remember a movie night's deep link, then the first question."""
+    def start(self, person: Person, argument: str | None = None) -> Started:
+        """/start [argument]: remember a movie night's deep link; the catalogue and the first
+        question."""
         night = (argument or "").removeprefix(DEEP_LINK)
         if argument and argument != night and night.isdigit():
             with self._db.write():
                 user = people.ensure(self._db, person)
                 users.update_settings(self._db, user, **{PENDING_NIGHT: int(night)})
-        return self.question(person)
+        return Started(self._catalog.about(), self.question(person))
 
     def question(self, person: Person) -> Question | None:
         """The next movie to ask about: informative, not rated, dismissed or asked before."""
@@ -89,13 +104,20 @@ class Onboarding:
             ratings.upsert(self._db, people.ensure(self._db, person), movie_id, stars)
         return Answered(stars, self.question(person))
 
-    def skip(self, person: Person, movie_id: int) -> Question | None:
-        """ "Haven't seen" or "Skip": remember not to ask again; the next question."""
+    def unseen(self, person: Person, movie_id: int) -> Question | None:
+        """ "Haven't seen": not asked again, but it may be suggested; the next question."""
         with self._db.write():
             user = people.ensure(self._db, person)
             asked = users.settings(self._db, user).get("asked", [])
             if movie_id not in asked:
                 users.update_settings(self._db, user, asked=[*asked, movie_id][-REMEMBERED:])
+        return self.question(person)
+
+    def skip(self, person: Person, movie_id: int) -> Question | None:
+        """ "Skip": neither asked again nor suggested ("not interested"); the next question."""
+        if movies.get(self._db, movie_id) is not None:
+            with self._db.write():
+                ratings.dismiss(self._db, people.ensure(self._db, person), movie_id)
         return self.question(person)
 
     def rated(self, person: Person) -> int:

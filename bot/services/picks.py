@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.services import people
-from bot.services.catalog import Catalog
+from bot.services.catalog import Catalog, Found
 from bot.services.metrics import Latencies
 from bot.services.people import Person
 from recommender.filters import Filters
@@ -22,21 +22,54 @@ from storage.movies import Movie
 DEFAULT_N, MAX_N = 5, 10
 
 
+MAX_GENRES = 60  # genre indices a "More" button can carry (a bit each in one integer)
+
+
 @dataclass(frozen=True)
 class Request:
-    """Which picks: how many (a page), in which genre and decade."""
+    """Which picks: how many (a page), of which genres, from which years."""
 
     n: int = DEFAULT_N
-    genre: int = -1  # index into the catalogue's sorted genres, -1 = any
-    decade: int = 0  # first year of the decade, 0 = any
+    genres: tuple[int, ...] = ()  # indices into the catalogue's sorted genres: a pick has all
+    since: int = 0  # first year, 0 = any
+    until: int = 0  # last year, 0 = any
+
+    @property
+    def genre(self) -> int:
+        """The first genre's index, −1 for none (what a movie night keeps)."""
+        return self.genres[0] if self.genres else -1
+
+    @property
+    def decade(self) -> int:
+        """The decade the years start in, 0 for none (what a movie night keeps)."""
+        return self.since // 10 * 10 if self.since else 0
+
+    @property
+    def genre_mask(self) -> int:
+        """The genres as one integer, a bit per genre index (for a button)."""
+        return sum(1 << g for g in set(self.genres) if 0 <= g < MAX_GENRES)
+
+    @staticmethod
+    def genres_of(mask: int) -> tuple[int, ...]:
+        """`genre_mask` back to genre indices."""
+        return tuple(g for g in range(MAX_GENRES) if mask >> g & 1)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.genres or self.since or self.until)
+
+    def genre_names(self, genres: Sequence[str]) -> tuple[str, ...]:
+        return tuple(genres[g] for g in self.genres if 0 <= g < len(genres))
 
     def filters(self, genres: Sequence[str]) -> Filters | None:
-        if self.genre < 0 and not self.decade:
+        if not self.filtered:
             return None
+        wanted = self.genre_names(genres)
         return Filters(
-            genres=frozenset(genres[self.genre : self.genre + 1] if self.genre >= 0 else []),
-            year_min=self.decade or None,
-            year_max=self.decade + 9 if self.decade else None,
+            genres=frozenset(wanted),
+            every_genre=len(wanted) > 1,
+            year_min=self.since or None,
+            year_max=self.until or None,
         )
 
 
@@ -64,8 +97,10 @@ class Page:
     request: Request
     offset: int  # how many picks came before this page
     next_offset: int  # where "More" starts
-    filtered: bool  # the request had a genre or a decade
+    filtered: bool  # the request had genres or years
     trained: bool  # there is a model at all
+    more: bool = False  # there are picks after this page
+    genres: tuple[str, ...] = ()  # the names of the genres asked for
 
 
 @dataclass(frozen=True)
@@ -105,22 +140,31 @@ class Picks:
         self._latencies = latencies
 
     def recommend(self, person: Person, request: Request, offset: int = 0) -> Page:
-        """The person's next `request.n` picks after the first `offset` (for "More")."""
-        filters = request.filters(self._catalog.genres())
+        """The person's next `request.n` picks after the first `offset` (for "More"), and
+        whether any come after them."""
+        genres = self._catalog.genres()
         model = self._models.current
-        chosen: list[Pick] = []
+        found: list[Pick] = []
         if model is not None:
             history = people.history(self._db, person)
             with self._latencies.timed("recommend"):
-                chosen = model.recommend(
+                found = model.recommend(
                     history.ratings,
-                    n=request.n + offset,
+                    n=request.n + offset + 1,  # one more: is there a next page?
                     exclude=history.dismissed | history.watchlist,
-                    filters=filters,
-                )[offset:]
+                    filters=request.filters(genres),
+                )
+        chosen = found[offset : offset + request.n]
         shown, _ = _suggestions(self._db, chosen)
         return Page(
-            shown, request, offset, offset + len(chosen), filters is not None, model is not None
+            shown,
+            request,
+            offset,
+            offset + len(chosen),
+            request.filtered,
+            model is not None,
+            more=len(found) > offset + request.n,
+            genres=request.genre_names(genres),
         )
 
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
@@ -135,7 +179,10 @@ class Picks:
         seed = known.get(movie_id)
         return Similar(seed, shown if seed else (), trained=model is not None)
 
-    def similar_to(self, person: Person, query: str, n: int = DEFAULT_N) -> Similar | None:
-        """`similar` for the movie a typed title most likely means; None if none matches."""
-        movie_id = self._catalog.best_match(query)
-        return None if movie_id is None else self.similar(person, movie_id, n)
+    def similar_to(self, person: Person, query: str, n: int = DEFAULT_N) -> Similar | Found:
+        """`similar` for the movie a typed title most likely means; what the search found
+        instead (closest spellings, the catalogue) when no movie matches."""
+        found = self._catalog.search(query, limit=1)
+        if not found.movies:
+            return found
+        return self.similar(person, found.movies[0].id, n)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
 from bot import keyboards as kb
 from bot.keyboards import CallbackCodec
 from emulator.runner import stop_application
-from storage import ratings, users
+from storage import movies, ratings, users
+from storage.db import Database
+from storage.movies import Movie
 
 
 async def rated_count(services, alice) -> int:
@@ -49,20 +52,40 @@ async def test_start_welcomes_and_onboards_until_recommend_is_offered(emulator, 
     assert "You've rated 5 movies" in card.text
 
 
-async def test_onboarding_skip_and_not_seen_store_nothing_and_move_on(emulator, run_bot):
+def card_title(card) -> str:
+    """ "Heat (1995)": the first line of a movie card."""
+    return card.text.splitlines()[0]
+
+
+async def every_pick(person) -> list[str]:
+    """All of a person's picks, page after page of ten until there is no More ▶."""
+    await person.send("/recommend 10")
+    page = await person.next_message()
+    titles = [line.split(". ", 1)[1] for line in picked(page)]
+    while "More ▶" in page.button_labels:
+        await person.press(page, "More ▶")
+        page = await person.next_message()
+        titles += [line.split(". ", 1)[1] for line in picked(page)]
+    return titles
+
+
+async def test_onboarding_havent_seen_may_come_back_as_a_pick_and_skip_never(emulator, run_bot):
     services = await run_bot()
     alice = emulator.user("Alice")
     await alice.send("/start")
     await alice.next_message()
     card = await alice.next_message()
-    first = card.text
+    unseen = card_title(card)
     await alice.press(card, "Haven't seen")
     await emulator.wait_idle()
-    second = card.text
-    await alice.press(card, "Skip")
+    skipped = card_title(card)
+    query = await alice.press(card, "Skip")
+    assert "won't ask about it or suggest it" in (await query.answered())["text"]
     await emulator.wait_idle()
-    assert len({first, second, card.text}) == 3
+    assert len({unseen, skipped, card_title(card)}) == 3  # neither is asked again
     assert await rated_count(services, alice) == 0
+    picks = await every_pick(alice)
+    assert unseen in picks and skipped not in picks
 
 
 @pytest.mark.parametrize(
@@ -94,7 +117,7 @@ async def test_nonsense_gets_a_friendly_no_match(emulator, run_bot):
     alice = emulator.user("Alice")
     await alice.send("qwxzv plmkj")
     reply = await alice.next_message()
-    assert "couldn't find" in reply.text and not reply.button_list
+    assert "My catalogue doesn't have qwxzv plmkj" in reply.text and not reply.button_list
 
 
 async def test_huge_message_is_refused_politely(emulator, run_bot):
@@ -176,9 +199,10 @@ async def test_more_button_pages_without_repeats(emulator, run_bot):
     await alice.press(page1, "More ▶")
     page2 = await alice.next_message()
     assert "More picks" in page2.text
-    names1 = {line for line in page1.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
-    names2 = {line for line in page2.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
-    assert names1 and names2 and not names1 & names2
+    names1 = {line[3:] for line in page1.text.splitlines() if line[:2] in ("1.", "2.", "3.")}
+    names2 = {line[3:] for line in page2.text.splitlines() if line[:2] in ("4.", "5.", "6.")}
+    assert len(names1) == len(names2) == 3 and not names1 & names2
+    assert page2.button_labels[0] == "4. Rate"  # numbered on from the first page
 
 
 async def test_similar_command_lists_neighbours(emulator, run_bot):
@@ -306,23 +330,15 @@ async def test_buttons_keep_working_after_a_restart(emulator, run_bot):
     assert services is not services2
 
 
-async def test_half_star_data_sets_get_a_row_of_half_stars(emulator, run_bot, world):
+async def test_half_star_data_sets_get_every_half_star_in_order(emulator, run_bot, world):
     services = await run_bot()
     services.db.set_meta("rating_min", "0.5")
     services.db.set_meta("rating_step", "0.5")
     alice = emulator.user("Alice")
     card = await card_for(alice, "heat 1995")
-    assert card.button_labels[:10] == [
-        "★1",
-        "★2",
-        "★3",
-        "★4",
-        "★5",
-        "★0.5",
-        "★1.5",
-        "★2.5",
-        "★3.5",
-        "★4.5",
+    assert [[b.text for b in row] for row in card.buttons[:2]] == [
+        ["★0.5", "★1", "★1.5", "★2", "★2.5"],
+        ["★3", "★3.5", "★4", "★4.5", "★5"],
     ]
     await alice.press(card, "★3.5")
     await emulator.wait_idle()
@@ -459,3 +475,225 @@ async def test_similar_is_timed_like_recommend(emulator, run_bot):
     await alice.next_message()
     latency = services.stats().latency
     assert latency["similar"].calls == 1 and latency["recommend"].calls == 1
+
+
+def add_movies(world, *more) -> None:
+    """Put movies in the world's catalogue before the bot starts (the title index is built
+    when it opens)."""
+    db = Database(world.db_path)
+    movies.upsert_many(db, more)
+    db.close()
+
+
+HATE = Movie(31, "Hate (Haine, La)", 1995, ("Crime", "Drama"), "tt0113247", 406)
+STAR_TREK = Movie(32, "Star Trek: First Contact", 1996, ("Action", "Sci-Fi"))
+
+
+async def test_a_title_reads_the_same_everywhere_with_its_articles_in_front(
+    emulator, run_bot, world
+):
+    add_movies(world, HATE)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("la haine")
+    results = await alice.next_message()
+    assert results.button_labels[0] == "Hate (La Haine) (1995)"
+    await alice.press(results, 0)
+    card = await alice.next_message()
+    assert card.text.startswith("Hate (La Haine) (1995)")
+    await alice.press(card, "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/watchlist")
+    assert "• Hate (La Haine) (1995)" in (await alice.next_message()).text
+    await alice.send("Hate (La Haine) (1995)")  # a label pasted back finds the movie
+    assert (await alice.next_message()).button_labels[0] == "Hate (La Haine) (1995)"
+
+
+async def test_a_long_title_in_a_button_is_cut_at_a_word_and_keeps_its_year(
+    emulator, run_bot, world
+):
+    add_movies(world, STAR_TREK)
+    await run_bot()
+    alice = emulator.user("Alice")
+    card = await card_for(alice, "star trek first contact")
+    await alice.press(card, "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/watchlist")
+    listing = await alice.next_message()
+    assert "• Star Trek: First Contact (1996)" in listing.text
+    assert listing.button_labels[0] == "✓ Watched: Star Trek: First… (1996)"
+
+
+def name_the_data_set(world, code: str = "ml-100k") -> None:
+    db = Database(world.db_path)
+    db.set_meta("dataset", code)
+    db.close()
+
+
+@pytest.mark.parametrize("typed", ["lord of the rings", "seven samurai 1954", "casablanca"])
+async def test_a_movie_the_catalogue_lacks_is_said_so_not_blamed_on_spelling(
+    emulator, run_bot, world, typed
+):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send(typed)
+    reply = await alice.next_message()
+    assert not reply.button_list
+    assert reply.text.startswith(f"My catalogue doesn't have {typed}")
+    assert "MovieLens 100K, 30 movies up to 2001" in reply.text
+    assert "Did you mean" not in reply.text and "spelling" not in reply.text
+
+
+async def test_a_year_outside_the_catalogue_is_said_so(emulator, run_bot, world):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/similar seven samurai 1954")
+    assert (await alice.next_message()).text == (
+        "My catalogue doesn't have seven samurai 1954: it is MovieLens 100K, 30 movies up to "
+        "2001, so nothing from 1954."
+    )
+
+
+async def test_start_and_help_say_what_the_catalogue_is_and_how_to_get_a_current_one(
+    emulator, run_bot, world
+):
+    name_the_data_set(world)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/start")
+    welcome = (await alice.next_message()).text
+    await alice.next_message()  # the first card
+    await alice.send("/help")
+    help_text = (await alice.next_message()).text
+    for text in (welcome, help_text):
+        assert "My catalogue: MovieLens 100K, 30 movies up to 2001." in text
+        assert "moviebot data fetch ml-latest-small" in text and "ml-32m" in text
+        assert "moviebot data import" in text
+
+
+HORROR = [
+    Movie(41, "Scream", 1996, ("Horror", "Thriller")),
+    Movie(42, "Halloween", 1978, ("Horror",)),
+    Movie(43, "Shining, The", 1980, ("Horror",)),
+    Movie(44, "Hellraiser", 1987, ("Horror",)),
+    Movie(45, "Evil Dead, The", 1981, ("Horror", "Comedy")),
+    Movie(46, "Candyman", 1992, ("Horror",)),
+    Movie(47, "Poltergeist", 1982, ("Horror", "Adventure")),
+    Movie(48, "Carrie", 1976, ("Horror",)),
+]
+
+
+async def test_profile_favourites_are_what_you_rate_often_and_highly(emulator, run_bot, world):
+    add_movies(world, *HORROR)
+    await run_bot()
+    alice = emulator.user("Alice")
+    for movie in HORROR:  # everything ★5, so averages cannot tell the genres apart
+        await alice.press(await card_for(alice, movie.title.split(",")[0]), "★5")
+    await alice.press(await card_for(alice, "die hard"), "★5")  # Action, Thriller
+    await emulator.wait_idle()
+    await alice.send("/profile")
+    text = (await alice.next_message()).text
+    assert "Ratings: 9" in text
+    assert "Favourite genres: Horror, Thriller" in text
+    assert "Favourite decades: 1980s, 1970s, 1990s" in text
+
+
+def picked(message) -> list[str]:
+    """The pick lines of a page: '1. Toy Story (1995)', …"""
+    return [line for line in message.text.splitlines() if re.match(r"^\d+\. ", line)]
+
+
+async def test_recommend_heading_shows_the_filters_and_more_only_when_there_is_more(
+    emulator, run_bot
+):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 3 comedy 90s")
+    page = await alice.next_message()
+    assert page.text.startswith("🍿 Your picks · Comedy · 1990s")
+    await alice.press(page, "More ▶")
+    page2 = await alice.next_message()
+    assert page2.text.startswith("🍿 More picks · Comedy · 1990s")
+    # Four animated films in all: one page of five has them all, and no More ▶.
+    await alice.send("/recommend animation")
+    page = await alice.next_message()
+    assert len(picked(page)) == 4 and "More ▶" not in page.button_labels
+
+
+@pytest.mark.parametrize(
+    ("args", "heading", "check"),
+    [
+        (
+            "comedy romance",
+            "Comedy + Romance",
+            lambda lines: all("Comedy · Romance" in g for g in lines),
+        ),
+        ("kids", "Children's", lambda lines: all("Children's" in g for g in lines)),
+        ("noir", "Film-Noir", lambda lines: all("Film-Noir" in g for g in lines)),
+        ("1995", "1995", lambda titles: all("(1995)" in t for t in titles)),
+    ],
+)
+async def test_recommend_understands_the_filter_words_people_use(
+    emulator, run_bot, args, heading, check
+):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send(f"/recommend {args}")
+    page = await alice.next_message()
+    assert page.text.startswith(f"🍿 Your picks · {heading}")
+    lines = page.text.splitlines()
+    titles = picked(page)
+    genre_lines = [lines[lines.index(t) + 1] for t in titles]
+    assert titles and check(titles if args == "1995" else genre_lines)
+
+
+async def test_a_newcomers_picks_are_liked_by_many_not_popular_now(emulator, run_bot):
+    """The reason comes from the data set's ratings (for MovieLens 100K, up to 1998), so a
+    1977 film is not "popular now"."""
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recommend 10")
+    page = await alice.next_message()
+    assert "popular now" not in page.text
+    assert page.text.count("liked by many people") == len(picked(page))
+
+
+async def test_a_mistyped_command_gets_the_closest_one(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("/recomend comedy")
+    assert "Did you mean /recommend?" in (await alice.next_message()).text
+    await alice.send("/wachlist")
+    assert "Did you mean /watchlist?" in (await alice.next_message()).text
+    await alice.send("/frobnicate")
+    hint = (await alice.next_message()).text
+    assert "Did you mean" not in hint and "/help" in hint
+
+
+async def test_stats_count_one_call_as_one_call(emulator, run_bot):
+    alice = emulator.user("Alice")
+    await run_bot(admins=(alice.id,))
+    await alice.send("/recommend")
+    await alice.next_message()
+    await alice.send("/stats")
+    assert "/recommend latency: p50" in (stats := (await alice.next_message()).text)
+    assert "(1 call)" in stats and "(1 calls)" not in stats
+
+
+async def test_the_export_has_iso_dates_display_titles_and_the_movies_ids(emulator, run_bot, world):
+    add_movies(world, HATE)
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.press(await card_for(alice, "la haine"), "★5")
+    await alice.press(await card_for(alice, "fargo"), "➕ Watchlist")
+    await emulator.wait_idle()
+    await alice.send("/export")
+    doc = await alice.next_message()
+    rows = list(csv.DictReader(io.StringIO(doc.document.data.decode())))
+    assert [(r["list"], r["title"], r["imdb_id"], r["tmdb_id"]) for r in rows] == [
+        ("rating", "Hate (La Haine)", "tt0113247", "406"),
+        ("watchlist", "Fargo", "", ""),  # the catalogue has no ids for it
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["date"]) for r in rows)

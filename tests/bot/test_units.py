@@ -9,12 +9,14 @@ from bot import render
 from bot.app import buttons
 from bot.handlers.recommend import UsageError, parse_request
 from bot.keyboards import MAX_CALLBACK_BYTES, CallbackCodec, ExpiredButtonError
-from bot.services.catalog import Found, valid_stars
+from bot.profile import TasteProfile
+from bot.services.catalog import About, Found, valid_stars
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.picks import Because, Page, Request, Similar, Suggestion
 from bot.services.watchlist import Added, WatchlistPage
 from storage.movies import Movie
+from storage.ratings import Rating
 
 GENRES = ["Action", "Children's", "Comedy", "Film-Noir", "Romance", "Sci-Fi"]
 
@@ -31,12 +33,13 @@ def test_codec_round_trips_and_stays_under_telegrams_limit():
 
 def test_codec_carries_negative_fields_without_offsets():
     codec = CallbackCodec("123:secret")
-    data = codec.encode(kb.MORE_PICKS, offset=5, count=5, genre=-1, decade=0, scope=7)
+    data = codec.encode(kb.MORE_PICKS, offset=5, count=5, genres=0, since=-1, until=0, scope=7)
     assert codec.decode(data, scope=7).values == {
         "offset": 5,
         "count": 5,
-        "genre": -1,
-        "decade": 0,
+        "genres": 0,
+        "since": -1,
+        "until": 0,
     }
 
 
@@ -91,17 +94,39 @@ def test_codec_binds_buttons_to_their_scope_and_token():
         ("Matrix, The", "The Matrix"),
         (
             "City of Lost Children, The (Cité des enfants perdus, La)",
-            "The City of Lost Children (Cité des enfants perdus, La)",
+            "The City of Lost Children (La Cité des enfants perdus)",
         ),
+        ("Hate (Haine, La)", "Hate (La Haine)"),
         ("Haine, La", "La Haine"),
         ("Boot, Das", "Das Boot"),
         ("Heat", "Heat"),
         ("Sense and Sensibility", "Sense and Sensibility"),
         ("x" * 300, "x" * 99 + "…"),
+        ("word " * 30, ("word " * 20).strip() + "…"),  # cut between words
     ],
 )
 def test_display_title_moves_articles_and_shortens(stored, shown):
     assert render.display_title(stored) == shown
+
+
+@pytest.mark.parametrize(
+    ("title", "year", "limit", "shown"),
+    [
+        ("Star Trek: First Contact", 1996, 30, "Star Trek: First… (1996)"),
+        ("Star Trek: First Contact", 1996, 31, "Star Trek: First Contact (1996)"),
+        ("Heat", 1995, 30, "Heat (1995)"),
+        ("Supercalifragilisticexpialidocious", None, 20, "Supercalifragilisti…"),
+        (
+            "Dr. Strangelove or: How I Learned to Stop Worrying",
+            1964,
+            30,
+            "Dr. Strangelove or… (1964)",
+        ),
+    ],
+)
+def test_a_button_label_is_cut_at_a_word_and_keeps_the_year(title, year, limit, shown):
+    label = render.button_label(Movie(1, title, year, ()), limit)
+    assert label == shown and len(label) <= limit
 
 
 def test_titles_are_escaped_in_cards_and_reasons():
@@ -114,14 +139,14 @@ def test_titles_are_escaped_in_cards_and_reasons():
     assert render.reason_text(Because("genre", genre="Sci-Fi")) == (
         "popular with people who like Sci-Fi"
     )
-    assert render.reason_text(Because("popular")) == "popular now"
+    assert render.reason_text(Because("popular")) == "liked by many people"
 
 
 def test_ten_picks_with_the_longest_titles_fit_one_message():
     codec = CallbackCodec("t")
     long = {i: Movie(i, "W" * 400, 1999, tuple(GENRES)) for i in range(1, 11)}
     chosen = [Suggestion(long[i], 4.0, Because("liked", long[(i % 10) + 1])) for i in range(1, 11)]
-    more = {"offset": 10, "count": 10, "genre": -1, "decade": 0}
+    more = {"offset": 10, "count": 10, "genres": 2**20 - 1, "since": 1990, "until": 1999}
     text, keyboard = render.picks("<b>Your picks</b>", chosen, codec, 1, more)
     assert len(text) <= render.MAX_TEXT
     assert sum(len(row) for row in keyboard.inline_keyboard) <= 100
@@ -132,15 +157,26 @@ def test_ten_picks_with_the_longest_titles_fit_one_message():
     [
         ([], Request()),
         (["10"], Request(n=10)),
-        (["comedy", "90s"], Request(genre=2, decade=1990)),
-        (["90s", "comedy"], Request(genre=2, decade=1990)),
-        (["sci-fi", "1980s"], Request(genre=5, decade=1980)),
-        (["scifi", "1984"], Request(genre=5, decade=1980)),
-        (["film", "noir"], Request(genre=3)),
-        (["children"], Request(genre=1)),
-        (["3", "romance", "00s"], Request(n=3, genre=4, decade=2000)),
-        (["rom"], Request(genre=4)),
-        (["50", "comedy"], Request(n=10, genre=2)),  # at most a page: the rest is behind More
+        (["comedy", "90s"], Request(genres=(2,), since=1990, until=1999)),
+        (["90s", "comedy"], Request(genres=(2,), since=1990, until=1999)),
+        (["sci-fi", "1980s"], Request(genres=(5,), since=1980, until=1989)),
+        (["1920s"], Request(since=1920, until=1929)),  # not the 2020s
+        (["'80s"], Request(since=1980, until=1989)),
+        (["scifi", "1984"], Request(genres=(5,), since=1984, until=1984)),  # that year
+        (["1990-1995"], Request(since=1990, until=1995)),
+        (["film", "noir"], Request(genres=(3,))),
+        (["noir"], Request(genres=(3,))),
+        (["children"], Request(genres=(1,))),
+        (["kids"], Request(genres=(1,))),
+        (["family", "movies"], Request(genres=(1,))),
+        (["comedies"], Request(genres=(2,))),
+        (["comedy", "romance"], Request(genres=(2, 4))),  # both at once
+        (["romantic", "comedy"], Request(genres=(4, 2))),
+        (["comedy", "and", "sci", "fi"], Request(genres=(2, 5))),
+        (["comedy", "comedy"], Request(genres=(2,))),
+        (["3", "romance", "00s"], Request(n=3, genres=(4,), since=2000, until=2009)),
+        (["rom"], Request(genres=(4,))),
+        (["50", "comedy"], Request(n=10, genres=(2,))),  # at most a page: the rest is behind More
         (["999999999999999999999"], Request(n=10)),
     ],
 )
@@ -215,3 +251,50 @@ def test_button_answers_stay_under_telegrams_limit():
     for note in (render.watchlist_added(Added(long, True)), render.dismissed(long)):
         assert len(note) <= render.MAX_ANSWER and "…" in note
     assert len(render.toast("x" * 300)) == render.MAX_ANSWER
+
+
+def test_a_genre_rated_often_but_low_is_no_favourite():
+    dramas = {i: Movie(i, f"Drama {i}", 1990, ("Drama",)) for i in range(1, 11)}
+    comedies = {i: Movie(i, f"Comedy {i}", 1990, ("Comedy",)) for i in range(11, 14)}
+    rated = [Rating(i, 2.0, 0) for i in dramas] + [Rating(i, 5.0, 0) for i in comedies]
+    taste = TasteProfile.of(rated, {**dramas, **comedies})
+    assert taste.favourite_genres == ("Comedy",)
+    assert [g for g, _ in taste.genres] == ["Comedy", "Drama"]
+    assert "Favourite genres: Comedy\n" in render.profile(taste)
+
+
+ML100K = About("MovieLens 100K", 1682, 1922, 1998, dated=True)
+
+
+@pytest.mark.parametrize(
+    ("found", "text"),
+    [
+        (
+            Found("the matrix", (), about=ML100K),
+            "My catalogue doesn't have <i>the matrix</i>: it is MovieLens 100K, 1,682 movies "
+            "up to 1998.",
+        ),
+        (
+            Found("the matrix 1999", (), about=ML100K, year=1999),
+            "My catalogue doesn't have <i>the matrix 1999</i>: it is MovieLens 100K, 1,682 "
+            "movies up to 1998, so nothing from 1999.",
+        ),
+        (
+            Found("heat", (), about=About("", 0, None, None, dated=False)),
+            "I couldn't find <i>heat</i>: my catalogue is empty. Whoever runs me can import "
+            "one with <code>moviebot data fetch</code>.",
+        ),
+        (Found("a <b>", ()), "I couldn't find a movie called <i>a &lt;b&gt;</i>."),
+    ],
+)
+def test_no_match_says_what_the_catalogue_is(found, text):
+    assert render.no_match(found) == text
+
+
+def test_the_catalogue_note_says_how_to_get_a_current_one_only_when_dated():
+    assert "moviebot data fetch ml-latest-small" in render.catalogue_note(ML100K)
+    current = About("MovieLens 32M", 87_585, 1874, 2023, dated=False)
+    assert (
+        render.catalogue_note(current)
+        == "📚 My catalogue: MovieLens 32M, 87,585 movies up to 2023."
+    )

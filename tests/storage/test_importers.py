@@ -462,8 +462,26 @@ def test_cli_import_and_info_print_what_the_database_holds(tmp_path, capsys, mon
     assert "Imported ml-latest-small" in out and "7 movies, 3 users, 8 ratings" in out
     assert main([*env, "data", "info"]) == 0
     info = capsys.readouterr().out
-    assert "ml-latest-small" in info and "0.5 to 5 in steps of 0.5" in info
+    assert "ml-latest-small (MovieLens latest-small)" in info
+    assert "0.5 to 5 in steps of 0.5" in info
     assert "8 from the data set, 0 on Telegram" in info
+
+
+def test_cli_info_says_what_the_catalogue_is_and_how_to_get_a_current_one(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "m.sqlite")]
+    assert main([*env, "data", "import", str(dataset(tmp_path, "ml100k"))]) == 0
+    capsys.readouterr()
+    assert main([*env, "data", "info"]) == 0
+    info = capsys.readouterr().out
+    with Database(tmp_path / "m.sqlite") as db:
+        held = movies.catalogue(db)
+    assert "ml-100k (MovieLens 100K)" in info
+    assert f"movies        {held.movies:,}, from {held.first_year} to {held.last_year}" in info
+    assert f"This catalogue ends in {held.last_year}." in info
+    assert "moviebot data fetch ml-latest-small --db" in info and "moviebot data import" in info
 
 
 def test_cli_refuses_a_second_data_set_with_one_clean_line(tmp_path, capsys, monkeypatch):
@@ -482,3 +500,14 @@ def test_cli_info_on_an_empty_database_says_how_to_start(tmp_path, capsys, monke
     env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "m.sqlite")]
     assert main([*env, "data", "info"]) == 0
     assert "none yet (run `moviebot data fetch`)" in capsys.readouterr().out
+
+
+def test_cli_fetch_without_a_name_keeps_the_databases_own_data_set(tmp_path, capsys, monkeypatch):
+    """`make run` fetches with no name: a database set up with another data set is kept as
+    it is, without a download."""
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "m.sqlite")]
+    assert main([*env, "data", "import", str(dataset(tmp_path, "latest"))]) == 0
+    capsys.readouterr()
+    assert main([*env, "data", "fetch"]) == 0
+    assert "already holds ml-latest-small: nothing to fetch" in capsys.readouterr().out

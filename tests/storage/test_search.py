@@ -12,7 +12,7 @@ from bot.cli import main
 from storage import movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
-from storage.search import Match, TitleIndex, normalize, title_names
+from storage.search import Match, TitleIndex, normalize, query_year, title_names
 
 # Titles as MovieLens writes them (year apart), with near-duplicates on purpose.
 CATALOGUE = (
@@ -211,7 +211,7 @@ def test_a_match_names_the_title_and_the_alias_it_came_through(index):
     assert match == Match(
         movie_id=11,
         score=100.0,
-        label="The City of Lost Children (Cité des enfants perdus, La) (1995)",
+        label="The City of Lost Children (La Cité des enfants perdus) (1995)",
         alias="La Cité des enfants perdus",
         popularity=90,
     )
@@ -351,7 +351,10 @@ def test_cli_json_and_limit(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["search", "qwxzv"], "moviebot: no movie matches 'qwxzv'"),
+        (
+            ["search", "qwxzv"],
+            "no movie matches 'qwxzv' in the catalogue (33 movies from 1954 to 2011)",
+        ),
         (["search", "last year at marienbad"], "did you mean L'Année dernière à Marienbad (1961)"),
         (["search", "  "], "moviebot: the query is empty"),
         (["search", "heat", "--limit", "0"], "--limit must be between 1 and 100"),
@@ -368,3 +371,60 @@ def test_cli_on_an_empty_database_says_how_to_get_movies(tmp_path, capsys):
     env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "empty.sqlite")]
     assert main([*env, "search", "heat"]) == 1
     assert "run `moviebot data fetch` first" in capsys.readouterr().err
+
+
+# Titles of MovieLens 100K that a search once offered for movies it does not have.
+NOT_THE_ONE = (
+    Movie(1, "Hour of the Pig, The", 1993, ()),
+    Movie(2, "Manon of the Spring (Manon des sources)", 1986, ()),
+    Movie(3, "Lord of Illusions", 1995, ()),
+    Movie(4, "Remains of the Day, The", 1993, ()),
+    Movie(5, "Seven (Se7en)", 1995, ()),
+    Movie(6, "Seventh Seal, The (Sjunde inseglet, Det)", 1957, ()),
+    Movie(7, "Evening Star, The", 1996, ()),
+    Movie(8, "Lost in Space", 1998, ()),
+    Movie(9, "Death Race 2000", 1975, ()),
+    Movie(10, "Crimson Tide", 1995, ()),
+)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lord of the rings",  # "of the" and a few letters in common, not one word
+        "seven samurai 1954",  # "Seven" is from 1995
+        "lost in translation",
+        "the matrix",
+    ],
+)
+def test_a_movie_the_catalogue_lacks_finds_nothing_and_suggests_nothing(query):
+    index = TitleIndex.build(NOT_THE_ONE, {m.id: 100 for m in NOT_THE_ONE})
+    assert index.search(query) == [] and index.suggest(query) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("seven samurai", [5]),  # no year: "Seven" is a fair guess, "The Seventh Seal" is not
+        ("lord of ilusions", [3]),
+        ("death race 2000", [9]),  # a year that is part of the title still counts
+        ("the remains of the dya", [4]),
+        ("rear window", []),
+    ],
+)
+def test_suggestions_share_the_words_asked_for(query, expected):
+    index = TitleIndex.build(NOT_THE_ONE, {m.id: 100 for m in NOT_THE_ONE})
+    assert [m.movie_id for m in index.suggest(query)] == expected
+
+
+def test_one_long_word_in_common_is_a_suggestion_not_a_match():
+    index = TitleIndex.build(NOT_THE_ONE, {m.id: 100 for m in NOT_THE_ONE})
+    assert index.search("the crimson rivers") == []
+    assert [m.movie_id for m in index.suggest("the crimson rivers")] == [10]
+
+
+def test_query_year_is_the_year_at_the_end():
+    assert query_year("seven samurai 1954") == 1954
+    assert query_year("Heat (1995)") == 1995
+    assert query_year("2001") is None  # alone it is a title
+    assert query_year("heat") is None

@@ -114,7 +114,25 @@ def test_a_telegram_user_is_created_once_and_keeps_a_fresh_name(fresh_db):
         ("Matrix, The", 1999, "The Matrix (1999)"),
         ("American President, The", 1995, "The American President (1995)"),
         ("Année dernière à Marienbad, L'", 1961, "L'Année dernière à Marienbad (1961)"),
-        ("Hate (Haine, La)", 1995, "Hate (Haine, La) (1995)"),
+        ("Hate (Haine, La)", 1995, "Hate (La Haine) (1995)"),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La)",
+            1995,
+            "The City of Lost Children (La Cité des enfants perdus) (1995)",
+        ),
+        (
+            "Star Maker, The (Uomo delle stelle, L')",
+            1995,
+            "The Star Maker (L'Uomo delle stelle) (1995)",
+        ),
+        ("Twelve Monkeys (a.k.a. 12 Monkeys)", 1995, "Twelve Monkeys (a.k.a. 12 Monkeys) (1995)"),
+        (
+            "Bicycle Thief, The (a.k.a. Thief, The)",
+            1948,
+            "The Bicycle Thief (a.k.a. The Thief) (1948)",
+        ),
+        ("Frontière(s)", 2007, "Frontière(s) (2007)"),
+        ("Me, Myself and Irene", 2000, "Me, Myself and Irene (2000)"),
         ("Heat", None, "Heat"),
     ],
 )
@@ -154,17 +172,27 @@ def test_export_lists_ratings_watchlist_and_dismissals_with_titles(tiny_catalog)
     ratings.upsert(tiny_catalog, alice, 7, 4.5, ts=10)
     ratings.add_to_watchlist(tiny_catalog, alice, 6)
     ratings.dismiss(tiny_catalog, alice, 5)
+    ratings.upsert(tiny_catalog, alice, 3, 5, ts=1_700_000_000)
+    movies.upsert_many(tiny_catalog, [movies.Movie(3, "Matrix, The", 1999, (), "tt0133093", 603)])
     rows = list(csv.DictReader(io.StringIO(ratings.export_csv(tiny_catalog, alice))))
     assert [(r["list"], r["title"], r["rating"]) for r in rows] == [
         ("rating", "Tom & Jerry: <The Movie>", "4.5"),
+        ("rating", "The Matrix", "5.0"),
         ("watchlist", "Amélie", ""),
         ("not_interested", "Alien", ""),
     ]
+    assert rows[0]["date"] == "1970-01-01T00:00:10Z"
+    assert (rows[1]["date"], rows[1]["imdb_id"], rows[1]["tmdb_id"]) == (
+        "2023-11-14T22:13:20Z",
+        "tt0133093",
+        "603",
+    )
+    assert rows[0]["imdb_id"] == rows[0]["tmdb_id"] == ""
 
 
 def test_export_of_a_user_we_never_met_is_just_the_header(fresh_db):
     rows = list(csv.reader(io.StringIO(ratings.export_csv(fresh_db, None))))
-    assert rows == [["list", "movie_id", "title", "year", "rating", "timestamp"]]
+    assert rows == [["list", "movie_id", "title", "year", "rating", "date", "imdb_id", "tmdb_id"]]
 
 
 def test_a_failed_write_leaves_nothing_behind(tiny_catalog):
