@@ -12,7 +12,7 @@ its train part with the committed defaults (`HybridConfig()`, never a tuned.json
 on test as the full blend and once per component with that component's cold and warm weights
 set to 0. A variant is the fitted model with another `BlendConfig` (`with_blend`: a shallow
 copy, no refit; the blend weights play no part in fitting, and `--refit` refits every variant
-to check that). NDCG@10 is `recommender.evaluate.evaluate_ranking`'s, with the lists of 5, 10
+to check that). NDCG@10 is `recommender.evaluate.measure_ranking`'s, with the lists of 5, 10
 and 20 that `moviebot evaluate` asks for (the re-rank's pool depends on the list length).
 
 The table gives, per variant and protocol, the mean NDCG@k over the seeds with its spread
@@ -49,7 +49,8 @@ import numpy as np
 
 from recommender.blend import BlendConfig
 from recommender.config import HybridConfig
-from recommender.evaluate import KS, evaluate_ranking
+from recommender.evaluate import KS, measure_ranking
+from recommender.hybrid import Recommender
 from recommender.scoring import COMPONENTS
 from recommender.splits import split
 from recommender.suite import ServedHybrid
@@ -109,15 +110,13 @@ def dropped(blend: BlendConfig, component: str) -> BlendConfig:
 
 def with_blend(served: ServedHybrid, blend: BlendConfig) -> ServedHybrid:
     """The same fitted hybrid, blending with other weights (no refit: fitting never reads
-    the blend weights, and the quality prior's damping is left as it was)."""
-    config = replace(served.config, blend=blend)
-    model = copy.copy(served.model)
-    hybrid = copy.copy(model._hybrid)
-    hybrid.config, hybrid.params = config, config.to_dict()
-    model._hybrid = hybrid
-    other = ServedHybrid(config)
-    other.model, other.catalog = model, served.catalog
-    return other
+    the blend weights, and the quality prior's damping is left as it was). The components
+    and the rating predictor are shared; only the `Hybrid`'s configuration is another."""
+    fitted = served.model
+    config = replace(fitted.config, blend=blend)
+    hybrid = copy.copy(fitted._hybrid)  # a shallow copy: the same fitted components
+    hybrid.config = config
+    return ServedHybrid(Recommender(fitted.catalog, hybrid, fitted._predictor, fitted.info))
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -236,7 +235,7 @@ def main() -> None:
         for protocol in protocols:
             train, test = split(ratings, protocol, seed=seed)
             t0 = time.perf_counter()
-            served = ServedHybrid(config).fit(train, catalog)
+            served = ServedHybrid.fit(train, catalog, config)
             fit_seconds = time.perf_counter() - t0
             log(f"seed {seed} {protocol}: fitted in {fit_seconds:.1f} s")
             figures = {}
@@ -244,12 +243,10 @@ def main() -> None:
                 if variant == FULL:
                     model = served
                 elif args.refit:
-                    model = ServedHybrid(replace(config, blend=blend)).fit(train, catalog)
+                    model = ServedHybrid.fit(train, catalog, replace(config, blend=blend))
                 else:
                     model = with_blend(served, blend)
-                result = evaluate_ranking(
-                    model, train, test, catalog, k=args.k, ks=ks, fit=False, seed=seed
-                )
+                result = measure_ranking(model, train, test, catalog, k=args.k, ks=ks, seed=seed)
                 figures[variant] = {
                     name: value
                     for name, value in result.items()
