@@ -51,7 +51,7 @@ from recommender.blend import BlendConfig
 from recommender.config import HybridConfig
 from recommender.evaluate import KS, measure_ranking
 from recommender.hybrid import Recommender
-from recommender.scoring import COMPONENTS
+from recommender.scoring import COMPONENTS, PARTS
 from recommender.splits import split
 from recommender.suite import ServedHybrid
 
@@ -79,6 +79,7 @@ def count_knobs(config: Any = None) -> dict[str, Any]:
     return {
         "components": len(COMPONENTS),
         "component_names": list(COMPONENTS),
+        "unblended": [part.name for part in PARTS if not part.blended],
         "blend_fields": len(fields(BlendConfig)),
         "blend_weight_fields": len(weights),
         "blend_other_fields": [f.name for f in fields(BlendConfig) if f.name not in weights],
@@ -92,7 +93,8 @@ def count_knobs(config: Any = None) -> dict[str, Any]:
 def knobs_text(knobs: dict[str, Any]) -> str:
     nested = knobs["nested"]
     lines = [
-        f"components: {knobs['components']} ({', '.join(knobs['component_names'])})",
+        f"components: {knobs['components']} ({', '.join(knobs['component_names'])}); "
+        f"fitted for serving but not blended: {', '.join(knobs['unblended']) or 'none'}",
         f"BlendConfig: {knobs['blend_fields']} fields ({knobs['blend_weight_fields']} "
         f"per-component _cold/_warm weights; others: {', '.join(knobs['blend_other_fields'])})",
         f"HybridConfig: {knobs['hybrid_fields']} fields ({len(nested)} nested configs; own: "
