@@ -23,9 +23,10 @@ keeps the component; one that changes no protocol by more than it is a candidate
 (and one that gains more than it says the component hurts there).
 
 "Dropping" a component here sets its blend weights to 0 and nothing else: the fitted models
-stay in the artifact, ALS's factors still drive the re-rank's similarity and the reasons,
-content still ranks movies nobody rated and drives `similar`, and the quality prior's damping
-(`quality_prior`) is still there. `--count-knobs` prints the number of components and of
+stay in the artifact, ALS's factors still drive the re-rank's similarity, `similar` and the
+reasons, and the quality prior's damping (`quality_prior`) is still there. Content, which has
+no blend weights (`Part.blended`), is fitted and used for `similar`, the reasons and movies
+added since training in every variant. `--count-knobs` prints the number of components and of
 configuration fields (BlendConfig, HybridConfig and its nested configs), to rerun after a
 component is removed.
 """
