@@ -33,7 +33,7 @@ is `docs/ablation.md`, appended as it is (it says how it was made).
 
 `--tune` under given-5 can only carve its validation from the 5 ratings each user keeps (one
 held out per user), a noisy guide for the blend: its given-5 figure is below the committed
-defaults', which were chosen on given-N carves of holdout train parts (see `BlendConfig`).
+defaults', which were chosen on given-N carves of holdout train parts (docs/tuning.md).
 
 ## Protocol
 
