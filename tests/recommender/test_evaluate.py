@@ -696,6 +696,23 @@ def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
 
 
+def test_user_moments_are_median_rating_times() -> None:
+    """A user's moment, at which the harness asks the time-aware models (the era), is the
+    median time of their train ratings; without rating times there is none."""
+    from recommender.data import user_moments
+    from recommender.vocab import Vocab
+
+    data = Ratings.from_arrays(
+        np.array([1, 1, 1, 2]),
+        np.array([1, 2, 3, 1]),
+        np.array([4.0, 4, 4, 4]),
+        np.array([10.0, 40, 20, 7]),
+        items=Vocab(np.array([1, 2, 3])),
+    )
+    assert np.array_equal(user_moments(data, np.array([1, 0])), [7.0, 20.0])
+    assert user_moments(data.__class__(data.users, data.items, data.matrix), np.array([0])) is None
+
+
 @pytest.mark.parametrize("batch", [1, 1000])
 def test_blend_tuning_scores_each_validation_user_at_their_own_moment(batch: int) -> None:
     """The era depends on when a user rated: the table holds each validation user's scores
