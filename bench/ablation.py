@@ -12,7 +12,7 @@ its train part with the committed defaults (`HybridConfig()`, never a tuned.json
 on test as the full blend and once per component with that component's cold and warm weights
 set to 0. A variant is the fitted model with another `BlendConfig` (`with_blend`: a shallow
 copy, no refit; the blend weights play no part in fitting, and `--refit` refits every variant
-to check that). NDCG@10 is `recommender.evaluate.evaluate_ranking`'s, with the lists of 5, 10
+to check that). NDCG@10 is `recommender.evaluate.measure_ranking`'s, with the lists of 5, 10
 and 20 that `moviebot evaluate` asks for (the re-rank's pool depends on the list length).
 
 The table gives, per variant and protocol, the mean NDCG@k over the seeds with its spread
@@ -23,9 +23,10 @@ keeps the component; one that changes no protocol by more than it is a candidate
 (and one that gains more than it says the component hurts there).
 
 "Dropping" a component here sets its blend weights to 0 and nothing else: the fitted models
-stay in the artifact, ALS's factors still drive the re-rank's similarity and the reasons,
-content still ranks movies nobody rated and drives `similar`, and the quality prior's damping
-(`quality_prior`) is still there. `--count-knobs` prints the number of components and of
+stay in the artifact, ALS's factors still drive the re-rank's similarity, `similar` and the
+reasons, and the quality prior's damping (`quality_prior`) is still there. Content, which has
+no blend weights (`Part.blended`), is fitted and used for `similar`, the reasons and movies
+added since training in every variant. `--count-knobs` prints the number of components and of
 configuration fields (BlendConfig, HybridConfig and its nested configs), to rerun after a
 component is removed.
 """
@@ -49,8 +50,9 @@ import numpy as np
 
 from recommender.blend import BlendConfig
 from recommender.config import HybridConfig
-from recommender.evaluate import KS, evaluate_ranking
-from recommender.scoring import COMPONENTS
+from recommender.evaluate import KS, measure_ranking
+from recommender.hybrid import Recommender
+from recommender.scoring import COMPONENTS, PARTS
 from recommender.splits import split
 from recommender.suite import ServedHybrid
 
@@ -78,6 +80,7 @@ def count_knobs(config: Any = None) -> dict[str, Any]:
     return {
         "components": len(COMPONENTS),
         "component_names": list(COMPONENTS),
+        "unblended": [part.name for part in PARTS if not part.blended],
         "blend_fields": len(fields(BlendConfig)),
         "blend_weight_fields": len(weights),
         "blend_other_fields": [f.name for f in fields(BlendConfig) if f.name not in weights],
@@ -91,7 +94,8 @@ def count_knobs(config: Any = None) -> dict[str, Any]:
 def knobs_text(knobs: dict[str, Any]) -> str:
     nested = knobs["nested"]
     lines = [
-        f"components: {knobs['components']} ({', '.join(knobs['component_names'])})",
+        f"components: {knobs['components']} ({', '.join(knobs['component_names'])}); "
+        f"fitted for serving but not blended: {', '.join(knobs['unblended']) or 'none'}",
         f"BlendConfig: {knobs['blend_fields']} fields ({knobs['blend_weight_fields']} "
         f"per-component _cold/_warm weights; others: {', '.join(knobs['blend_other_fields'])})",
         f"HybridConfig: {knobs['hybrid_fields']} fields ({len(nested)} nested configs; own: "
@@ -109,15 +113,13 @@ def dropped(blend: BlendConfig, component: str) -> BlendConfig:
 
 def with_blend(served: ServedHybrid, blend: BlendConfig) -> ServedHybrid:
     """The same fitted hybrid, blending with other weights (no refit: fitting never reads
-    the blend weights, and the quality prior's damping is left as it was)."""
-    config = replace(served.config, blend=blend)
-    model = copy.copy(served.model)
-    hybrid = copy.copy(model._hybrid)
-    hybrid.config, hybrid.params = config, config.to_dict()
-    model._hybrid = hybrid
-    other = ServedHybrid(config)
-    other.model, other.catalog = model, served.catalog
-    return other
+    the blend weights, and the quality prior's damping is left as it was). The components
+    and the rating predictor are shared; only the `Hybrid`'s configuration is another."""
+    fitted = served.model
+    config = replace(fitted.config, blend=blend)
+    hybrid = copy.copy(fitted._hybrid)  # a shallow copy: the same fitted components
+    hybrid.config = config
+    return ServedHybrid(Recommender(fitted.catalog, hybrid, fitted._predictor, fitted.info))
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -236,7 +238,7 @@ def main() -> None:
         for protocol in protocols:
             train, test = split(ratings, protocol, seed=seed)
             t0 = time.perf_counter()
-            served = ServedHybrid(config).fit(train, catalog)
+            served = ServedHybrid.fit(train, catalog, config)
             fit_seconds = time.perf_counter() - t0
             log(f"seed {seed} {protocol}: fitted in {fit_seconds:.1f} s")
             figures = {}
@@ -244,12 +246,10 @@ def main() -> None:
                 if variant == FULL:
                     model = served
                 elif args.refit:
-                    model = ServedHybrid(replace(config, blend=blend)).fit(train, catalog)
+                    model = ServedHybrid.fit(train, catalog, replace(config, blend=blend))
                 else:
                     model = with_blend(served, blend)
-                result = evaluate_ranking(
-                    model, train, test, catalog, k=args.k, ks=ks, fit=False, seed=seed
-                )
+                result = measure_ranking(model, train, test, catalog, k=args.k, ks=ks, seed=seed)
                 figures[variant] = {
                     name: value
                     for name, value in result.items()

@@ -1,13 +1,13 @@
-"""A validation grid over the hybrid's blend weights (default: cold ALS, watched, EASE).
+"""A validation grid over the hybrid's blend weights (default: the cold ALS and watched ones).
 
-With `--grid` it searches other blend weights: the trend's were chosen with it.
+With `--grid` it searches other blend weights: the era's and genre lift's were chosen with it.
 
     python bench/cold_blend_grid.py --db data/moviebot.sqlite            # seeds 0-7
     python bench/cold_blend_grid.py --db data/moviebot.sqlite --seeds 0,1
     python bench/cold_blend_grid.py --db data/moviebot.sqlite \
-        --reference als_cold=0,ease_cold=0.375       # the values these replaced
+        --reference als_cold=0                       # another reference point
     python bench/cold_blend_grid.py --db data/moviebot.sqlite \
-        --grid trend_cold=0/0.25/0.5/1,trend_warm=0/0.25   # another grid
+        --grid era_cold=1/1.5/2,genres_cold=1/2/3    # another grid
 
 For each seed, the holdout split of the data-set ratings is made as `moviebot evaluate` makes
 it, and only its train part is used: three validation carves are cut from it (holdout,
@@ -40,7 +40,6 @@ from recommender.tuning import BlendTable
 
 GRID = {
     "als_cold": (-1.0, -0.5, -0.3, -0.15, 0.0),
-    "ease_cold": (-0.25, 0.0, 0.1, 0.2, 0.375),
     "watched_cold": (0.0, 0.125, 0.25, 0.5),
 }
 PROTOCOLS = ("given-5", "given-3", "holdout")
@@ -63,7 +62,7 @@ def main() -> None:
         "--grid",
         default="",
         metavar="NAME=V/V/...,...",
-        help="blend weights to grid instead of the default ALS, watched and EASE cold weights",
+        help="blend weights to grid instead of the default ALS and watched cold weights",
     )
     args = parser.parse_args()
     try:

@@ -28,7 +28,9 @@ FORMAT = "moviebot-model"
 #    of the ratings; "genres/…": genre shares).
 # 5: the quality prior became a component of its own ("quality/counts", "quality/means");
 #    popularity keeps only its scores and counts.
-FORMAT_VERSION = 5
+# 6: the ablation (docs/evaluation.md) removed EASE and the trend from the blend ("ease/…",
+#    "trend/…" are no longer saved); content stays, unweighted, for serving.
+FORMAT_VERSION = 6
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

@@ -26,18 +26,12 @@ class BlendConfig:
     als_warm: float = 1.0
     watched_cold: float = 0.125  # ALS on every rated movie ("watched")
     watched_warm: float = 1.0
-    ease_cold: float = -0.25  # EASE: silent until about 10 ratings
-    ease_warm: float = 0.25
-    content_cold: float = 0.1
-    content_warm: float = 0.1
     popularity_cold: float = 1.6
     popularity_warm: float = 0.4
     quality_cold: float = 0.8  # the quality prior (damped mean rating)
     quality_warm: float = 0.0
     # Pseudo-ratings at the global mean in the quality prior (`recommender.quality`).
     quality_prior: float = 20.0
-    trend_cold: float = 1.0  # what people liked around the user's moment: fades out by 10
-    trend_warm: float = -1.0
     # The era and the genre lift are log-lifts, not standardised: these weights multiply lifts.
     era_cold: float = 1.5
     era_warm: float = 0.0

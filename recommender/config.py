@@ -7,19 +7,17 @@ What the defaults are and how they were chosen: docs/tuning.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from recommender.als import ALSConfig
 from recommender.blend import BlendConfig
 from recommender.content import ContentConfig
-from recommender.ease import EASEConfig
 from recommender.era import EraConfig
 from recommender.genre_lift import GenreLiftConfig
 from recommender.popularity import PopularityConfig
 from recommender.predict import PredictorConfig
 from recommender.quality import QualityConfig
-from recommender.trend import TrendConfig
 
 
 @dataclass(frozen=True)
@@ -28,13 +26,9 @@ class HybridConfig:
     content: ContentConfig = field(default_factory=ContentConfig)
     popularity: PopularityConfig = field(default_factory=PopularityConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
-    trend: TrendConfig = field(default_factory=TrendConfig)
     era: EraConfig = field(default_factory=EraConfig)
     genres: GenreLiftConfig = field(default_factory=GenreLiftConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
-    # EASE's λ, or None to leave EASE out; it is also left out when it needs more memory.
-    ease_lambda: float | None = 500.0
-    ease_memory_limit: int = 2 * 1024**3
     # Confidence of a rating in the "watched" ALS: 1 + alpha · (1 + watched_slope · stars).
     watched_slope: float = 0.25
 
@@ -45,13 +39,6 @@ class HybridConfig:
         return replace(self.als, positive_from=0.0, slope=self.watched_slope, negative_weight=0.0)
 
     @property
-    def ease(self) -> EASEConfig | None:
-        """EASE's settings, or None when it is left out of the blend."""
-        if self.ease_lambda is None:
-            return None
-        return EASEConfig(self.ease_lambda, self.ease_memory_limit)
-
-    @property
     def quality(self) -> QualityConfig:
         return QualityConfig(prior=self.blend.quality_prior)
 
@@ -60,16 +47,19 @@ class HybridConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HybridConfig:
+        """The configuration `to_dict` made; `TypeError` for a setting this version does not
+        have (say, one removed since: a tuned.json or an artifact naming it is refused rather
+        than read as something else)."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown setting(s) {', '.join(sorted(unknown))}")
         return cls(
             als=ALSConfig(**data.get("als", {})),
             content=ContentConfig(**data.get("content", {})),
             popularity=PopularityConfig(**data.get("popularity", {})),
             predictor=PredictorConfig(**data.get("predictor", {})),
-            trend=TrendConfig(**data.get("trend", {})),
             era=EraConfig(**data.get("era", {})),
             genres=GenreLiftConfig(**data.get("genres", {})),
             blend=BlendConfig(**data.get("blend", {})),
-            ease_lambda=data.get("ease_lambda", cls.ease_lambda),
-            ease_memory_limit=int(data.get("ease_memory_limit", cls.ease_memory_limit)),
             watched_slope=float(data.get("watched_slope", cls.watched_slope)),
         )

@@ -3,7 +3,8 @@
 B = I − P · diag(1 / diag(P)) with P = (XᵀX + λI)⁻¹ and X the binary users × items matrix;
 a user's scores are x · B. One items × items inverse, so it is exact and fast for catalogues of
 a few tens of thousands of movies and impossible beyond: `check_memory` refuses early.
-It is the strong baseline every report shows, and can be a blend component.
+It is the strong baseline every report shows (`moviebot evaluate`, λ chosen on validation);
+the ablation (docs/evaluation.md) took it out of the blend.
 """
 
 from __future__ import annotations

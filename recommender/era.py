@@ -19,7 +19,7 @@ Unlike the other components the sum is not standardised: its spread is how much 
 years say on this data set (an era lift of 2 means the year makes a movie e² times as likely
 to be rated by this user), so it speaks loudly where people rate across decades and softly
 where they all rated at once. Each user's row is centred; movies of unknown year score 0
-before centring. The bot asks at the latest training rating, as for the trend.
+before centring. The bot asks at the latest training rating (the bot's users rate now).
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class Explainer:
         """Why each pick: the liked history movie most like it, or its popularity.
 
         "Liked" when the personal models speak more strongly for the pick than the general
-        components (popularity, quality, the trend, the era and the genre lift) do, each
+        components (popularity, quality, the era and the genre lift) do, each
         judged per unit of its blend weight (a weighted mean of their scores): new users'
         blends lean on popularity, yet a pick the personal models single out should still say
         which of their movies it is like.

@@ -126,8 +126,7 @@ class Recommender:
     def relevance(self, ratings: Mapping[int, float], when: float | None = None) -> np.ndarray:
         """The blended score of every catalogue movie for this history (before exclusion);
         `when`: the moment of the history (Unix seconds), by default the latest rating the
-        model was trained on (the latest liked one for the trend), which for someone rating in
-        the bot is about now."""
+        model was trained on, which for someone rating in the bot is about now."""
         return self._hybrid.score(self._row(ratings), _moment(when))[0]
 
     def recommend(

@@ -3,18 +3,19 @@
 `PARTS` is the one list of components: adding or removing one is a line here, its two weights in
 `BlendConfig` and its settings in `HybridConfig` (and, as the artifact's arrays change, a new
 `artifacts.FORMAT_VERSION`). Each component is self-contained in its module and implements
-`recommender.component.Component`.
+`recommender.component.Component`. A part with `blended=False` has no weights: it is fitted and
+saved for serving alone.
 
 Scores are standardised per user (z-scores over the movies someone had rated at training time,
 `blend.standardise`), except the era's and the genre lift's log-lifts, whose spread says how
 much they know. Serving also reads ALS's item factors (the taste space of `similar`, the
-re-rank and onboarding), content's vectors (`similar`, reasons) and popularity's counts
+re-rank and onboarding), content's vectors (`similar`, reasons; content is not blended but
+stands in for the collaborative models on movies added since training) and popularity's counts
 (filters, onboarding), so those three stay whatever their weight in the blend.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,18 +26,14 @@ import scipy.sparse as sp
 
 from recommender.als import ALS
 from recommender.blend import add_up, contributions, standardise
-from recommender.component import CatalogChange, Component, Unavailable, check_ratings
+from recommender.component import CatalogChange, Component, check_ratings
 from recommender.config import HybridConfig
 from recommender.content import Content
 from recommender.data import Catalog, Ratings
-from recommender.ease import EASE
 from recommender.era import Era
 from recommender.genre_lift import GenreLift
 from recommender.popularity import Popularity
 from recommender.quality import Quality
-from recommender.trend import Trend
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -47,7 +44,10 @@ class Part:
 
     name: str  # its key in the blend weights, the artifact and the scores
     kind: type[Component[Any]]
-    settings: Callable[[HybridConfig], Any]  # its config; None leaves it out
+    settings: Callable[[HybridConfig], Any]  # its config
+    # It has `{name}_cold` and `{name}_warm` weights in `BlendConfig`; False: fitted and saved
+    # for serving only (item-item likeness, a stand-in), never weighed into the scores.
+    blended: bool = True
     # It finds movies like the user's own: its picks are explained by a liked movie, it is
     # silent for a user with no ratings, and tuning may delay it for new users.
     personal: bool = False
@@ -55,23 +55,21 @@ class Part:
     shared: bool = False  # the same scores for every user: computed once per request
     # For movies added since training, the scores of this component stand in for its own.
     stand_in: str | None = None
-    optional: bool = False  # may be missing from a model (left out, or unavailable)
 
 
 # In the order the blend adds them up (the served scores depend on it to the last bit).
 PARTS: tuple[Part, ...] = (
     Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
     Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
-    Part("content", Content, lambda c: c.content, personal=True),
+    Part("content", Content, lambda c: c.content, blended=False),
     Part("popularity", Popularity, lambda c: c.popularity, shared=True),
     Part("quality", Quality, lambda c: c.quality, shared=True),
-    Part("trend", Trend, lambda c: c.trend, stand_in="popularity"),
     Part("era", Era, lambda c: c.era, standardised=False),
     Part("genres", GenreLift, lambda c: c.genres, standardised=False),
-    Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
 )
-COMPONENTS = tuple(part.name for part in PARTS)
-PERSONAL = tuple(part.name for part in PARTS if part.personal)
+COMPONENTS = tuple(part.name for part in PARTS if part.blended)  # the blend's, with weights
+PERSONAL = tuple(part.name for part in PARTS if part.blended and part.personal)
+STAND_INS = frozenset(part.stand_in for part in PARTS if part.stand_in is not None)
 
 
 class Hybrid:
@@ -113,15 +111,8 @@ class Hybrid:
         parts: dict[str, Component[Any]] = {}
         timings: dict[str, float] = {}
         for part in PARTS:
-            settings = part.settings(config)
-            if settings is None:
-                continue
             started = time.perf_counter()
-            try:
-                parts[part.name] = part.kind.fit(ratings, catalog, settings)
-            except Unavailable as exc:
-                log.info("%s left out of the blend: %s", part.name, exc)
-                continue
+            parts[part.name] = part.kind.fit(ratings, catalog, part.settings(config))
             timings[part.name] = time.perf_counter() - started
         unknown = np.bincount(ratings.matrix.indices, minlength=len(catalog)) == 0
         return cls(config, parts, unknown, timings)
@@ -129,16 +120,18 @@ class Hybrid:
     def components(
         self, rows: sp.csr_matrix, when: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """Each component's scores for these users (n × n_items; a shared component's one
-        row, n_items), standardised where the component is; `when`: each user's moment for
+        """Each blended component's scores for these users (n × n_items; a shared component's
+        one row, n_items), standardised where the component is; `when`: each user's moment for
         the components that depend on time (Unix seconds; None or NaN: the latest training
         rating)."""
         rows = sp.csr_matrix(rows, dtype=np.float32)
         unknown = self.unknown
+        # A part that is not blended is scored only to stand in for movies nobody had rated.
+        wanted = {p.name for p in PARTS if p.blended or (p.name in STAND_INS and unknown.any())}
         out: dict[str, np.ndarray] = {}
         for part in PARTS:
             model = self.parts.get(part.name)
-            if model is None:
+            if model is None or part.name not in wanted:
                 continue
             if part.shared:
                 out[part.name] = self._shared[part.name]
@@ -153,7 +146,7 @@ class Hybrid:
             for part in PARTS:
                 if part.stand_in is not None and part.name in out:
                     out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
-        return out
+        return {name: scores for name, scores in out.items() if name in COMPONENTS}
 
     def blend(
         self, rows: sp.csr_matrix, when: np.ndarray | None = None
@@ -211,10 +204,7 @@ class Hybrid:
         for part in PARTS:
             prefix = part.name + "/"
             own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-            settings = part.settings(config)
-            if settings is None or (part.optional and not own):
-                continue
-            parts[part.name] = part.kind.from_arrays(own, catalog, settings)
+            parts[part.name] = part.kind.from_arrays(own, catalog, part.settings(config))
         unknown = arrays["hybrid/unknown"]
         if len(unknown) != len(catalog):
             raise ValueError(f"{len(unknown)} movies marked known or not, {len(catalog)} in all")

@@ -43,7 +43,7 @@ class ServedHybrid:
     """
 
     name: ClassVar[str] = "hybrid"
-    uses_time: ClassVar[bool] = True  # the trend and era score each user at their moment
+    uses_time: ClassVar[bool] = True  # the era scores each user at their moment
 
     def __init__(self, model: Recommender, diversity: float | None = None) -> None:
         self.model = model

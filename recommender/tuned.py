@@ -76,13 +76,12 @@ def read_tuned(model_dir: str | Path) -> dict[str, Any] | None:
 
 
 def summary(tuned: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The chosen values a person wants to see: ALS, blend weights, re-rank, EASE λ."""
+    """The chosen values a person wants to see: ALS, blend weights and re-rank."""
     config = tuned["config"]
     als = config["als"]
     return {
         "als": {key: als[key] for key in ("factors", "regularization", "alpha")},
         "blend": config["blend"],
-        "ease_lambda": config.get("ease_lambda"),
     }
 
 

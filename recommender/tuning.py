@@ -1,14 +1,13 @@
 """Tuning the served configuration on validation splits carved from train (never test).
 
-`tune_hybrid` chooses ALS's parameters (a grid), EASE's λ, the blend weights (coordinate
-ascent over precomputed component scores, `BlendTable`) and the re-rank strength, and returns
+`tune_hybrid` chooses ALS's parameters (a grid), the blend weights (coordinate ascent over
+precomputed component scores, `BlendTable`) and the re-rank strength, and returns
 what `recommender.tuned.write_tuned` keeps in tuned.json. What each search found on
 MovieLens is in docs/tuning.md.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -22,16 +21,13 @@ from recommender.blend import BlendConfig, add_up, contributions
 from recommender.component import unfitted
 from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings, user_moments
-from recommender.ease import EASE, CatalogTooLargeError, EASEConfig, check_memory
 from recommender.evaluate import BATCH_USERS, measure_ranking
 from recommender.metrics import list_metrics, top_k
 from recommender.report import ModelSkipped, ModelSpec, ProgressFn, tune
 from recommender.scoring import PERSONAL, Hybrid
 from recommender.splits import RELEVANCE, EvaluationError, scored_users, validation_split
-from recommender.suite import EASE_GRID, ServedHybrid
+from recommender.suite import ServedHybrid
 from recommender.tuned import TUNED_FORMAT, hybrid_config
-
-log = logging.getLogger(__name__)
 
 ALS_GRID = {
     "factors": (32, 64, 128),
@@ -176,29 +172,6 @@ def _tune_als(
     return replace(config, als=replace(config.als, **best)), rows
 
 
-def _tune_ease(
-    config: Any,
-    train: Ratings,
-    catalog: Catalog,
-    seed: int,
-    k: int,
-    progress: ProgressFn | None,
-) -> tuple[Any, list[dict]]:
-    """EASE's λ for the blend on a holdout validation split; left as is if EASE cannot fit."""
-    if config.ease_lambda is None:
-        return config, []
-    try:
-        check_memory(len(catalog), config.ease_memory_limit)
-    except CatalogTooLargeError as exc:
-        log.info("EASE not tuned: %s", exc)
-        return config, []
-    spec = ModelSpec(
-        "ease", lambda p: unfitted(EASE, EASEConfig(p["lambda"])), grid={"lambda": EASE_GRID}
-    )
-    best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
-    return replace(config, ease_lambda=float(best["lambda"])), rows
-
-
 def _tune_diversity(
     config: Any,
     train: Ratings,
@@ -269,12 +242,12 @@ def tune_hybrid(
 
     The same split as `moviebot evaluate --protocol P --seed S` is made first and only its
     train part is looked at, so an evaluation with the tuned values under that protocol and
-    seed never scores ratings the tuning saw. Order: ALS grid (holdout validation), EASE's λ,
-    warm blend weights (holdout), cold blend weights and the pivot (given-`cold_n`
-    validation), each blend stage keeping the other validation's NDCG within 1%, then the
-    re-rank strength. `als_grid`
-    replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their values). Returns the
-    tuned.json content: the full configuration and every validation figure behind it.
+    seed never scores ratings the tuning saw. Order: ALS grid (holdout validation), warm
+    blend weights (holdout), cold blend weights and the pivot (given-`cold_n` validation),
+    each blend stage keeping the other validation's NDCG within 1%, then the re-rank
+    strength. `als_grid` replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their
+    values). Returns the tuned.json content: the full configuration and every validation
+    figure behind it.
     """
     from recommender.splits import split
 
@@ -283,7 +256,6 @@ def tune_hybrid(
     config = hybrid_config(start)
     try:
         config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
-        config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress)
         if progress is not None:
             progress("prepare blend tuning", 0, 0)
         warm_table = BlendTable.build(config, train, catalog, "holdout", seed)
@@ -322,7 +294,6 @@ def tune_hybrid(
         "config": config.to_dict(),
         "validation": {
             "als": als_rows,
-            "ease": ease_rows,
             "blend_warm": warm,
             "blend_cold": cold,
             "rerank": rerank,

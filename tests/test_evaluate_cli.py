@@ -216,6 +216,28 @@ def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> N
 
 
 @pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"ease_lambda": 500.0, "ease_memory_limit": 2**31}, "ease_lambda"),
+        ({"trend": {"tau_days": 365.0}}, "trend"),
+        ({"blend": {"trend_cold": 1.0, "trend_warm": -1.0}}, "trend_cold"),
+        ({"blend": {"content_cold": 0.1, "ease_warm": 0.25}}, "content_cold"),
+    ],
+    ids=["EASE's λ", "trend settings", "trend weights", "content and EASE weights"],
+)
+def test_a_tuned_file_naming_removed_settings_is_refused_clearly(
+    db_file, tmp_path, capsys, config, named
+) -> None:
+    """Settings the ablation removed (docs/evaluation.md) are refused, never silently dropped:
+    the file was tuned with a blend this version no longer has."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "tuned.json").write_text(json.dumps({"format": 1, "config": config}))
+    assert run(db_file, "evaluate", "--models", "popularity") == 1
+    err = capsys.readouterr().err
+    assert "tuned.json has settings this version does not know" in err and named in err
+
+
+@pytest.mark.parametrize(
     ("option", "message"),
     [
         ("factors", "NAME=V1,V2"),

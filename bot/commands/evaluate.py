@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "tune",
         parents=[parent],
         help="choose ALS, blend and re-rank settings on validation data",
-        description="Tune ALS (factors, regularization, alpha), EASE's λ, the blend weights "
+        description="Tune ALS (factors, regularization, alpha), the blend weights "
         "(warm on holdout, cold on given-N validation) and the re-rank strength on validation "
         "splits carved from the train part of the holdout evaluation split with this seed "
         "(never its test part). "
@@ -268,7 +268,6 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
         f"{tuned['metric']}, {tuned['seconds']:.0f} s)\n"
     )
     print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
-    print(f"- EASE λ in the blend: {chosen['ease_lambda']}")
     print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
     print()
     for line in validation_lines(tuned):

@@ -682,7 +682,7 @@ def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a
 
     blend = BlendConfig()
     delayed = {f for f in blend_fields(blend, "_cold") if min(blend_steps(f)) < 0}
-    assert delayed == {"als_cold", "watched_cold", "ease_cold", "content_cold"}
+    assert delayed == {"als_cold", "watched_cold"}
     assert all(min(blend_steps(f)) >= 0 for f in blend_fields(blend, "_warm"))
     assert min(blend_steps("pivot")) > 0
 
@@ -696,22 +696,43 @@ def test_tuning_covers_every_component_the_hybrid_blends(suffix: str) -> None:
     assert set(blend_fields(BlendConfig(), suffix)) == {f"{c}{suffix}" for c in COMPONENTS}
 
 
+def test_user_moments_are_median_rating_times() -> None:
+    """A user's moment, at which the harness asks the time-aware models (the era), is the
+    median time of their train ratings; without rating times there is none."""
+    from recommender.data import user_moments
+    from recommender.vocab import Vocab
+
+    data = Ratings.from_arrays(
+        np.array([1, 1, 1, 2]),
+        np.array([1, 2, 3, 1]),
+        np.array([4.0, 4, 4, 4]),
+        np.array([10.0, 40, 20, 7]),
+        items=Vocab(np.array([1, 2, 3])),
+    )
+    assert np.array_equal(user_moments(data, np.array([1, 0])), [7.0, 20.0])
+    assert user_moments(data.__class__(data.users, data.items, data.matrix), np.array([0])) is None
+
+
 @pytest.mark.parametrize("batch", [1, 1000])
-def test_blend_tuning_scores_the_trend_at_each_validation_users_time(batch: int) -> None:
+def test_blend_tuning_scores_each_validation_user_at_their_own_moment(batch: int) -> None:
+    """The era depends on when a user rated: the table holds each validation user's scores
+    at the median time of their ratings, as the harness asks the served model, batch by
+    batch, and not the scores at the latest training rating."""
+    from recommender.data import user_moments
+    from recommender.scoring import Hybrid
+    from recommender.splits import scored_users, validation_split
     from recommender.tuning import BlendTable
     from tests.recommender import synthetic
     from tests.recommender.test_scorers import SMALL
 
     cat = synthetic.catalog()
-    table = BlendTable.build(SMALL, synthetic.two_eras(cat), cat, "given-5", seed=0, batch=batch)
-    a = cat.items.index_of(synthetic.BLOCK_A)
-    b = cat.items.index_of(synthetic.BLOCK_B)
-    trend = table.parts["trend"]
-    leans_a = trend[:, a].mean(axis=1) > trend[:, b].mean(axis=1)
-    # block-A fans (1996) see the 1996 trend, block-B fans (2015) the 2015 one
-    liked = table.rows.multiply(table.rows >= 4).tocsc()
-    fans_of_a = (
-        np.asarray(liked[:, a].sum(axis=1)).ravel() > np.asarray(liked[:, b].sum(axis=1)).ravel()
-    )
-    assert fans_of_a.any() and (~fans_of_a).any()
-    assert np.array_equal(leans_a, fans_of_a)
+    train = synthetic.two_eras(cat)
+    table = BlendTable.build(SMALL, train, cat, "given-5", seed=0, batch=batch)
+    fit_part, valid = validation_split(train, "given-5", seed=0)
+    hybrid = Hybrid.fit(fit_part, cat, SMALL)
+    users = scored_users(valid)
+    rows = fit_part.matrix[users]
+    at_their_moment = hybrid.components(rows, user_moments(fit_part, users))["era"]
+    at_the_latest = hybrid.components(rows)["era"]
+    np.testing.assert_allclose(table.parts["era"], at_their_moment, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(table.parts["era"], at_the_latest)

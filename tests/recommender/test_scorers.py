@@ -16,22 +16,12 @@ from recommender.scoring import Hybrid
 from tests.recommender import synthetic
 
 SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
-# The shipped blend weights popularity, trend and quality heavily for new users and content lightly
-# (that is what MovieLens validation chose). On this tiny synthetic set content identifies each
-# taste block exactly and popularity is deliberately skewed across both blocks, so here content
-# weighs more and the priors less.
+# The shipped blend weights popularity and quality heavily for new users (that is what MovieLens
+# validation chose). On this tiny synthetic set popularity is deliberately skewed across both
+# taste blocks, so here the priors weigh less.
 SMALL = HybridConfig(
     als=SMALL_ALS,
-    ease_lambda=10.0,
-    blend=BlendConfig(
-        content_cold=0.6,
-        content_warm=0.3,
-        popularity_cold=0.1,
-        popularity_warm=0.1,
-        quality_cold=0.0,
-        trend_cold=0.1,
-        trend_warm=0.0,
-    ),
+    blend=BlendConfig(popularity_cold=0.1, popularity_warm=0.1, quality_cold=0.0),
 )
 ALL = ("popularity", "content", "als", "hybrid")
 PERSONAL = ("content", "als", "hybrid")
