@@ -231,7 +231,7 @@ def test_a_tuned_file_naming_removed_settings_is_refused_clearly(
     """Settings the ablation removed (docs/evaluation.md) are refused, never silently dropped:
     the file was tuned with a blend this version no longer has."""
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "tuned.json").write_text(json.dumps({"format": 1, "config": config}))
+    tuned_file(db_file).write_text(json.dumps({"format": 1, "config": config}))
     assert run(db_file, "evaluate", "--models", "popularity") == 1
     err = capsys.readouterr().err
     assert "tuned.json has settings this version does not know" in err and named in err
