@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from bot import render
 from bot.services import open_services, people
 from bot.services.movienight import (
     Attendee,
+    Choice,
     GroupReason,
     NightService,
     NightView,
@@ -94,7 +96,11 @@ async def test_a_whole_movie_night_from_command_to_watchlist(emulator, run_bot):
     assert poll is not None and not poll.is_anonymous and len(poll.options) == 5
     assert all("(19" in option or "(20" in option for option in poll.options)
     assert not set(poll.options) & {"Heat (1995)", "The Matrix (1999)"}  # Alice rated them
-    assert "Why these" in reasons.text and "everyone's predicted ★ ≥" in reasons.text
+    assert "Why these" in reasons.text and "fits everyone (predicted ★" in reasons.text
+    assert "★ ≥" not in reasons.text and "5.0" not in reasons.text
+    # Alice and Bob rated only ★5: the note says how the picks took care of that.
+    assert "Alice and Bob rate everything alike" in reasons.text
+    assert "nobody is predicted well below their own usual rating" in reasons.text
     assert "loved" in reasons.text
     assert "vote in the poll" in night_message.text and not night_message.button_list
 
@@ -387,8 +393,8 @@ def nights(tiny_catalog, clock) -> NightService:
     )
 
 
-def reason(predicted=(), loved=()) -> str:
-    return json.dumps({"predicted": list(predicted), "loved": list(loved)})
+def reason(predicted=(), loved=(), **more) -> str:
+    return json.dumps({"predicted": list(predicted), "loved": list(loved), **more})
 
 
 def poll(nights: NightService, night: NightView, stored: list[NightPick]) -> Timeout:
@@ -515,18 +521,66 @@ def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights
 
 def test_the_picks_reasons_are_stored_as_ids_and_shown_with_names(nights):
     night = opened(nights)
+    fits = {"fits": True, "top": 0.04, "alike": [BOB, CAROL]}  # Carol is not in the night
     stored = [
-        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)])),
+        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)], **fits)),
         NightPick(1, 2, 0.5, "<i>a reason from an older moviebot</i>"),
+        NightPick(2, 3, 0.4, reason([(ALICE, 2.5), (BOB, 5.0)])),  # an older one: no "fits"
     ]
     poll(nights, night, stored)
     view = nights.view(night.id)
-    assert view is not None and [c.movie.id for c in view.choices] == [1, 2]
+    assert view is not None and [c.movie.id for c in view.choices] == [1, 2, 3]
     alien = movies.get(nights.db, 5)
     assert view.choices[0].reason == GroupReason(
-        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),)
+        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),), True, 0.04, ("Bob",)
     )
     assert view.choices[1].reason == GroupReason()
+    assert view.choices[2].reason == GroupReason((("Alice", 2.5), ("Bob", 5.0)))
+
+
+STARS = (("Alice", 5.0), ("Bob", 5.0))
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"),
+    [
+        (GroupReason(STARS, fits=True), "fits everyone (predicted ★5 for all)"),
+        (
+            GroupReason((("Alice", 4.23), ("Bob", 4.8)), fits=True, top=0.021),
+            "fits everyone (predicted ★4.2+ for all, in everyone's top 3%)",
+        ),
+        (
+            GroupReason((("Alice", 4.99), ("Bob", 5.0)), fits=True, top=0.4),
+            "fits everyone (predicted ★4.9+ for all)",  # never rounded up past the model
+        ),
+        (
+            GroupReason((("Alice", 2.14), ("Bob", 4.8)), fits=False, top=0.6),
+            "a compromise, not everyone's usual taste (predicted ★2.1–4.8)",
+        ),
+        (GroupReason((("Alice", 4.5),), fits=True), "fits Alice (predicted ★4.5)"),
+        (
+            GroupReason((("Alice", 3.0),), fits=False),
+            "a compromise, not Alice's usual taste (predicted ★3)",
+        ),
+        (GroupReason(STARS), "everyone's predicted ★5"),  # stored by an older moviebot
+        (GroupReason((("Alice", 4.25), ("Bob", 3.5))), "everyone's predicted ★3.5+"),
+        (GroupReason(), "popular with people like you"),
+    ],
+)
+def test_a_picks_reason_says_what_is_true_in_plain_words(reason, text):
+    assert render.group_reason(reason) == text
+
+
+def test_the_reasons_say_once_what_fits_means_and_who_rates_everything_alike():
+    heat = movies.Movie(1, "Heat", 1995, ("Action",))
+    fitting = Choice(0, heat, 0.9, GroupReason(STARS, fits=True, alike=("Alice", "Bob")))
+    compromise = Choice(1, heat, 0.1, GroupReason(STARS, fits=False, alike=("Alice", "Bob")))
+    text = render.night_picks([fitting, compromise])
+    assert "Fits: nobody is predicted well below their own usual rating." in text
+    assert "Alice and Bob rate everything alike" in text and "top 5% of matches" in text
+    assert "Fits:" not in render.night_picks([compromise])
+    alone = Choice(0, heat, 0.9, GroupReason(STARS, fits=True))
+    assert "alike" not in render.night_picks([alone])
 
 
 def test_without_a_model_there_are_no_picks_and_the_night_opens_again(nights):
@@ -572,6 +626,7 @@ async def test_picks_with_a_model_round_trip_through_the_poll(world):
         assert not {c.movie.id for c in picking.choices} & set(ACTION_IDS[:8])
         assert any(c.reason.loved for c in picking.choices)
         assert all(len(c.reason.predicted) == 2 for c in picking.choices)
+        assert all(c.reason.fits is not None for c in picking.choices)
         nights.save_poll(night.id, picking, "poll-9", 5)
         view = nights.view(night.id)
         assert view is not None and view.choices == picking.choices
