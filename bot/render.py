@@ -531,6 +531,38 @@ NIGHT_PRIVATE = (
 )
 
 
+IN_A_GROUP = "Here in the group: /movienight to pick a movie together, and /help."
+
+
+def private_chat_link(bot_username: str) -> str:
+    """The deep link that opens a private chat with the bot (its /start)."""
+    return f"https://t.me/{bot_username}?start=group"
+
+
+def _private_chat_button(bot_username: str) -> InlineKeyboardMarkup:
+    return markup(
+        [[InlineKeyboardButton("💬 Open a private chat", url=private_chat_link(bot_username))]]
+    )
+
+
+def group_private_only(command: str, bot_username: str) -> tuple[str, InlineKeyboardMarkup]:
+    """/recommend, /profile, … sent in a group: where they work."""
+    text = (
+        f"<code>/{escape(command[:50])}</code> works in a private chat with me, so your taste "
+        f"stays yours. {IN_A_GROUP}"
+    )
+    return text, _private_chat_button(bot_username)
+
+
+def group_unknown(command: str, bot_username: str) -> tuple[str, InlineKeyboardMarkup]:
+    """A command the bot does not know, sent in a group."""
+    text = (
+        f"I don't know <code>/{escape(command[:50])}</code>. {IN_A_GROUP} Everything else "
+        "(ratings, /recommend, /profile, …) is in a private chat with me."
+    )
+    return text, _private_chat_button(bot_username)
+
+
 def group_intro(bot_username: str) -> str:
     return (
         "👋 Hi, I'm a movie recommender. Send /movienight when you want to pick a movie "

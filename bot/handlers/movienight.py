@@ -23,7 +23,7 @@ from telegram.ext import Application, JobQueue
 
 from bot import render
 from bot.context import BotContext
-from bot.handlers.common import button_scope, edit, read_button, reply
+from bot.handlers.common import button_scope, edit, read_button, reply, text
 from bot.handlers.recommend import UsageError, parse_request
 from bot.services import Services
 from bot.services.movienight import Closing, Picking, Refused, Timeout, Toggled
@@ -90,6 +90,30 @@ async def movienight(update: Update, context: BotContext) -> None:
 async def movienight_private(update: Update, context: BotContext) -> None:
     """/movienight in a private chat: explain where it works."""
     await reply(update, render.NIGHT_PRIVATE)
+
+
+# -- other commands in a group -------------------------------------------------------------------
+
+
+async def private_only(update: Update, context: BotContext) -> None:
+    """/recommend, /profile, … in a group: they work in a private chat, which a link opens."""
+    command, _ = _command(update)
+    await reply(update, *render.group_private_only(command, context.bot.username))
+
+
+async def unknown_in_group(update: Update, context: BotContext) -> None:
+    """A command nobody handles, in a group: say what works here (not if it is another bot's)."""
+    command, addressee = _command(update)
+    if addressee and addressee.lower() != context.bot.username.lower():
+        return
+    await reply(update, *render.group_unknown(command, context.bot.username))
+
+
+def _command(update: Update) -> tuple[str, str]:
+    """("recommend", "moviebot") from "/recommend@moviebot 5"; the addressee may be ""."""
+    word = next(iter(text(update).split()), "")
+    command, _, addressee = word.removeprefix("/").partition("@")
+    return command, addressee
 
 
 async def join_button(update: Update, context: BotContext) -> None:

@@ -304,6 +304,41 @@ async def test_the_vote_closes_itself_and_ties_go_to_the_better_group_match(emul
     assert groups.get(services.db, night.id).winner_movie_id == stronger.movie_id
 
 
+@pytest.mark.parametrize("command", ["/recommend", "/profile", "/start", "/rate heat"])
+async def test_private_commands_in_a_group_point_to_the_private_chat(emulator, run_bot, command):
+    await run_bot()
+    alice = emulator.user("Alice")
+    group = emulator.group("Friends", [alice])
+    await group.next_message()  # the introduction
+    await alice.send(command, to=group)
+    answer = await group.next_message()
+    name = command.split()[0]
+    assert f"{name} works in a private chat with me" in answer.text
+    assert "/movienight" in answer.text
+    link = f"https://t.me/{emulator.bot.username}?start=group"
+    assert [b.url for b in answer.button_list] == [link]
+
+
+async def test_an_unknown_command_in_a_group_says_what_works_there(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    group = emulator.group("Friends", [alice])
+    await group.next_message()
+    group.promote_bot()  # an admin bot sees every message, other bots' commands too
+    await alice.send("/dance", to=group)
+    answer = await group.next_message()
+    assert "I don't know /dance" in answer.text and "/movienight" in answer.text
+    assert [b.url for b in answer.button_list] == [
+        f"https://t.me/{emulator.bot.username}?start=group"
+    ]
+    await alice.send("/dance@another_bot", to=group, mention=False)  # not for us
+    await alice.send("/help", to=group)
+    help_text = await group.next_message()
+    assert "What I can do" in help_text.text
+    await emulator.wait_idle()
+    assert group.messages()[-1] is help_text
+
+
 async def test_a_restart_mid_vote_loses_nothing(emulator, run_bot):
     services, (alice, bob, carol), group, _, night_message = await group_with_night(
         emulator, run_bot, poll_timeout=3
