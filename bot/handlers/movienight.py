@@ -271,12 +271,22 @@ async def announce(context: BotContext, closing: Closing) -> None:
     """A vote just closed: stop its poll and say who won (once: the service closes once)."""
     _unschedule(context.job_queue, closing.night_id)
     if closing.poll_message_id is not None:
-        try:
-            await context.bot.stop_poll(closing.chat_id, closing.poll_message_id)
-        except BadRequest as exc:  # already stopped by hand, or deleted
-            log.info("stopPoll for movie night %s: %s", closing.night_id, exc)
+        await _stop_poll(context.bot, closing.chat_id, closing.poll_message_id, closing.night_id)
     text, keyboard = render.night_result(closing, context.codec)
     await context.bot.send_message(closing.chat_id, text, parse_mode="HTML", reply_markup=keyboard)
+
+
+async def _stop_poll(bot: Bot, chat_id: int, message_id: int, night_id: int) -> None:
+    """Stop the poll and take its "Close vote" button away (the vote is over)."""
+    try:
+        await bot.stop_poll(chat_id, message_id)
+    except BadRequest as exc:  # already stopped by hand, or deleted
+        log.info("stopPoll for movie night %s: %s", night_id, exc)
+    try:  # no reply_markup: the inline keyboard goes
+        await bot.edit_message_reply_markup(chat_id, message_id)
+    except BadRequest as exc:  # deleted, or the button went with stopPoll
+        if "not modified" not in str(exc):
+            log.info("removing movie night %s's Close vote: %s", night_id, exc)
 
 
 async def watchlist_button(update: Update, context: BotContext) -> None:

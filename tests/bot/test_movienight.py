@@ -242,11 +242,13 @@ async def test_a_closed_nights_buttons_change_nothing(emulator, run_bot):
     services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
     keyboard = night_message.reply_markup
     poll_message, _ = await pick(emulator, group, alice, night_message)
+    close = poll_message.reply_markup
     await alice.press(poll_message, "🏁 Close vote")
     await group.next_message()
     await emulator.wait_idle()
     night = current_or_last(services, group)
-    night_message.reply_markup = keyboard
+    # Old copies of the buttons (a client that has not caught up), pressed again.
+    night_message.reply_markup, poll_message.reply_markup = keyboard, close
     for presser, message, label in [
         (bob, night_message, "I'm in 🙋"),
         (alice, night_message, "🎲 Pick movies"),
@@ -302,6 +304,23 @@ async def test_the_vote_closes_itself_and_ties_go_to_the_better_group_match(emul
     assert f"Tonight: {poll_message.poll.options[stronger.position]}" in announcement.text
     assert "a tie" in announcement.text
     assert groups.get(services.db, night.id).winner_movie_id == stronger.movie_id
+
+
+@pytest.mark.parametrize("closed_by", ["button", "timeout"])
+async def test_a_closed_poll_loses_its_close_vote_button(emulator, run_bot, closed_by):
+    timeout = 2 if closed_by == "timeout" else 3600
+    _, (alice, bob, _), group, _, night_message = await group_with_night(
+        emulator, run_bot, poll_timeout=timeout
+    )
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    assert poll_message.button_labels == ["🏁 Close vote"]
+    await bob.vote(poll_message, 0)
+    if closed_by == "button":
+        await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message(timeout=10)
+    await emulator.wait_idle()
+    assert "Tonight" in announcement.text and poll_message.poll.is_closed
+    assert poll_message.button_labels == []
 
 
 @pytest.mark.parametrize("command", ["/recommend", "/profile", "/start", "/rate heat"])
