@@ -29,6 +29,7 @@ from bot.services.movienight import (
     NightView,
     Refused,
     Toggled,
+    WatchlistsAdded,
 )
 from bot.services.onboarding import Question
 from bot.services.picks import Because, Page, Similar, Suggestion
@@ -791,8 +792,22 @@ def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKey
     return text, markup([[add]])
 
 
-def watchlists_added(count: int, movie: Movie) -> str:
-    return f"Added {label(movie)} to {count} watchlist{'s' if count != 1 else ''}."[:190]
+def _watchlists(count: int) -> str:
+    return f"{count} watchlist{'s' if count != 1 else ''}"
+
+
+def watchlists_added(added: WatchlistsAdded) -> str:
+    """The note under "Add to everyone's watchlist" (a second press says it is there)."""
+    title, count, already = label(added.movie), added.count, added.already
+    if count and already:
+        text = f"Added {title} to {_watchlists(count)}; it was on {already} already."
+    elif count:
+        text = f"Added {title} to {_watchlists(count)}."
+    elif already:
+        text = f"{title} is already on their watchlists: nothing to add."
+    else:
+        text = f"Everyone here has rated {title} already: nothing to add."
+    return text[:MAX_ANSWER]
 
 
 def movienight_counted(counted: Counted) -> str:

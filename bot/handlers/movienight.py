@@ -298,7 +298,7 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     if isinstance(added, Refused):
         await _refuse(press.query, added)
         return
-    await press.query.answer(render.watchlists_added(added.count, added.movie))
+    await press.query.answer(render.watchlists_added(added))
 
 
 # -- scheduling ----------------------------------------------------------------------------------

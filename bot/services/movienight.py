@@ -168,7 +168,8 @@ class Closing:
 @dataclass(frozen=True)
 class WatchlistsAdded:
     movie: Movie
-    count: int  # members whose watchlist has it now (who rated it already are skipped)
+    count: int  # watchlists it went on just now (members who rated it already are skipped)
+    already: int = 0  # members whose watchlist had it before
 
 
 @dataclass(frozen=True)
@@ -574,20 +575,25 @@ class NightService:
         return refused if refused is not None else self.close(night.id)
 
     def add_winner_to_watchlists(self, night_id: int, chat_id: int) -> WatchlistsAdded | Refused:
-        """The winner goes on every member's watchlist (unless they have rated it)."""
+        """The winner goes on every member's watchlist (unless they have rated it); a second
+        press changes nothing and says it is there already."""
         night = self._night_for(night_id, chat_id, "closed")
         if isinstance(night, Refused):
             return night
         movie = movies.get(self.db, night.winner_movie_id) if night.winner_movie_id else None
         if movie is None:
             return Refused("no_winner")
-        count = 0
+        count = already = 0
         for member in groups.members(self.db, night.id):
+            history = ratings.history_of(self.db, "telegram", member.telegram_id)
+            if movie.id in history.seen:
+                continue
+            if movie.id in history.watchlist:
+                already += 1
+                continue
             user = users.ensure_telegram(self.db, member.telegram_id, member.name)
-            if movie.id not in ratings.history(self.db, user).seen:
-                ratings.add_to_watchlist(self.db, user, movie.id)
-                count += 1
-        return WatchlistsAdded(movie, count)
+            count += ratings.add_to_watchlist(self.db, user, movie.id)
+        return WatchlistsAdded(movie, count, already)
 
     # -- timeouts -------------------------------------------------------------------------------
 

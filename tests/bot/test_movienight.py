@@ -323,6 +323,29 @@ async def test_a_closed_poll_loses_its_close_vote_button(emulator, run_bot, clos
     assert poll_message.button_labels == []
 
 
+async def test_adding_the_winner_twice_changes_nothing_the_second_time(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    for person in (bob, carol):
+        await person.press(night_message, "I'm in 🙋")
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await bob.vote(poll_message, 0)
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    await emulator.wait_idle()
+    title = poll_message.poll.options[0]
+    first = await bob.press(announcement, "➕ Add to everyone's watchlist")
+    assert (await first.answered())["text"] == f"Added {title} to 3 watchlists."
+    second = await carol.press(announcement, "➕ Add to everyone's watchlist")
+    answer = (await second.answered())["text"]
+    assert "already on their watchlists" in answer and "Added" not in answer
+    winner = current_or_last(services, group).winner_movie_id
+    for person in (alice, bob, carol):
+        user = users.find(services.db, "telegram", person.id)
+        assert ratings.history(services.db, user).watchlist == {winner}
+
+
 @pytest.mark.parametrize("command", ["/recommend", "/profile", "/start", "/rate heat"])
 async def test_private_commands_in_a_group_point_to_the_private_chat(emulator, run_bot, command):
     await run_bot()
@@ -566,10 +589,12 @@ def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights
     ratings.upsert(nights.db, bob, 2, 4.0)  # Bob has seen the winner since
     added = nights.add_winner_to_watchlists(night.id, CHAT)
     assert not isinstance(added, Refused) and added.movie.id == 2
-    assert added.count == 1  # Alice's watchlist, not Bob's
+    assert (added.count, added.already) == (1, 0)  # Alice's watchlist, not Bob's
     alice = users.find(nights.db, "telegram", ALICE)
     assert 2 in ratings.history(nights.db, alice).watchlist
     assert 2 not in ratings.history(nights.db, bob).watchlist
+    again = nights.add_winner_to_watchlists(night.id, CHAT)  # a second press
+    assert not isinstance(again, Refused) and (again.count, again.already) == (0, 1)
     assert nights.add_winner_to_watchlists(night.id, CHAT - 1) == Refused("expired")
 
 
