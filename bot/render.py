@@ -762,7 +762,11 @@ def _fits_note(choices: Sequence[Choice]) -> str:
 
 def night_picks(choices: Sequence[Choice]) -> str:
     """Why these five: one line per poll option, with its reason."""
-    lines = ["🗳 <b>Vote in the poll above!</b> Why these:", ""]
+    lines = [
+        "🗳 <b>Vote in the poll above!</b> Anyone in the group can vote; the picks follow the "
+        "taste of those who said they're in. Why these:",
+        "",
+    ]
     for number, choice in enumerate(choices, start=1):
         lines.append(f"{number}. <b>{escape(label(choice.movie))}</b>")
         lines.append(f"   <i>{group_reason(choice.reason)}</i>")
@@ -781,7 +785,7 @@ def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKey
         how = f"{closing.votes} of {closing.voters} vote{'s' if closing.voters != 1 else ''}"
         if closing.tie_broken:
             how += " (a tie, broken by how well it fits the whole group)"
-        how += "."
+        how += ". Anyone in the group could vote."
     text = f"🏆 <b>Tonight: {escape(label(movie))}</b>\n{how}\nEnjoy the movie! 🍿"
     add = codec.button(
         "➕ Add to everyone's watchlist",

@@ -323,6 +323,27 @@ async def test_a_closed_poll_loses_its_close_vote_button(emulator, run_bot, clos
     assert poll_message.button_labels == []
 
 
+async def test_anyone_in_the_group_may_vote_and_is_told_so(emulator, run_bot):
+    """A native poll is open to the whole group: joining is for the picks' taste, not the vote."""
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    await bob.press(night_message, "I'm in 🙋")
+    poll_message, reasons = await pick(emulator, group, alice, night_message)
+    assert "Anyone in the group can vote" in reasons.text
+    await alice.vote(poll_message, 0)
+    await bob.vote(poll_message, 1)
+    await carol.vote(poll_message, 1)  # Carol never pressed "I'm in"
+    await emulator.wait_idle()
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    assert f"Tonight: {poll_message.poll.options[1]}" in announcement.text
+    assert "2 of 3 votes" in announcement.text
+    assert "Anyone in the group could vote" in announcement.text
+    night = current_or_last(services, group)
+    assert carol.id not in {m.telegram_id for m in groups.members(services.db, night.id)}
+
+
 async def test_adding_the_winner_twice_changes_nothing_the_second_time(emulator, run_bot):
     services, (alice, bob, carol), group, _, night_message = await group_with_night(
         emulator, run_bot
