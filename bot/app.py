@@ -44,6 +44,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 COMMANDS = [BotCommand(name, description) for name, description in render.COMMANDS]
+PRIVATE_ONLY = [c.command for c in COMMANDS if c.command not in ("movienight", "help")]
 
 
 def file_url(api_base_url: str) -> str:
@@ -149,6 +150,10 @@ def register_movienight(app: Application) -> None:
             ),
             PollAnswerHandler(movienight.poll_answer),
             ChatMemberHandler(movienight.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+            # Every other command in a group: the private ones say where they work, the rest
+            # what works here (after /help, /retrain and /stats, which work in groups too).
+            CommandHandler(PRIVATE_ONLY, movienight.private_only, filters=filters.ChatType.GROUPS),
+            MessageHandler(filters.ChatType.GROUPS & filters.COMMAND, movienight.unknown_in_group),
         ]
     )
 

@@ -22,6 +22,8 @@ from bot.services.catalog import About, Card, Found, Scale
 from bot.services.feedback import Refusal
 from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.movienight import (
+    ALIKE_AT_LEAST,
+    ALIKE_SHARE,
     Choice,
     Closing,
     Counted,
@@ -29,6 +31,7 @@ from bot.services.movienight import (
     NightView,
     Refused,
     Toggled,
+    WatchlistsAdded,
 )
 from bot.services.onboarding import Question
 from bot.services.picks import Because, Page, Similar, Suggestion
@@ -636,6 +639,38 @@ NIGHT_PRIVATE = (
 )
 
 
+IN_A_GROUP = "Here in the group: /movienight to pick a movie together, and /help."
+
+
+def private_chat_link(bot_username: str) -> str:
+    """The deep link that opens a private chat with the bot (its /start)."""
+    return f"https://t.me/{bot_username}?start=group"
+
+
+def _private_chat_button(bot_username: str) -> InlineKeyboardMarkup:
+    return markup(
+        [[InlineKeyboardButton("💬 Open a private chat", url=private_chat_link(bot_username))]]
+    )
+
+
+def group_private_only(command: str, bot_username: str) -> tuple[str, InlineKeyboardMarkup]:
+    """/recommend, /profile, … sent in a group: where they work."""
+    text = (
+        f"<code>/{escape(command[:50])}</code> works in a private chat with me, so your taste "
+        f"stays yours. {IN_A_GROUP}"
+    )
+    return text, _private_chat_button(bot_username)
+
+
+def group_unknown(command: str, bot_username: str) -> tuple[str, InlineKeyboardMarkup]:
+    """A command the bot does not know, sent in a group."""
+    text = (
+        f"I don't know <code>/{escape(command[:50])}</code>. {IN_A_GROUP} Everything else "
+        "(ratings, /recommend, /profile, …) is in a private chat with me."
+    )
+    return text, _private_chat_button(bot_username)
+
+
 def group_intro(bot_username: str) -> str:
     return (
         "👋 Hi, I'm a movie recommender. Send /movienight when you want to pick a movie "
@@ -773,27 +808,77 @@ def _names(people: Sequence[str]) -> str:
     return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
 
 
+TOP_SHOWN = 0.10  # a pick's reason says "in everyone's top N%" only up to this
+
+
+def _group_stars(value: float) -> str:
+    """Predicted stars as a reason shows them: rounded down to a tenth, never past what the
+    model said ("4.2", and "5" rather than "5.0")."""
+    tenths = int(value * 10 + 1e-9) / 10
+    return f"{tenths:.0f}" if tenths == int(tenths) else f"{tenths:.1f}"
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percentage, rounded up (never "0%")."""
+    return f"{max(1, int(-(-round(share * 100, 6) // 1)))}%"
+
+
+def _how_well(reason: GroupReason) -> str:
+    """The predicted stars, and whether the pick fits everyone (see `_fits_note`)."""
+    stars = [value for _, value in reason.predicted]
+    low, high = _group_stars(min(stars)), _group_stars(max(stars))
+    single = len(stars) == 1
+    who = escape(reason.predicted[0][0]) if single else "everyone"
+    if reason.fits is False:
+        spread = f"★{low}" if low == high else f"★{low}–{high}"
+        taste = f"{who}'s" if single else "everyone's"
+        return f"a compromise, not {taste} usual taste (predicted {spread})"
+    if reason.fits is None:  # stored by an older moviebot
+        return f"{who}'s predicted ★{low}" + ("" if single or low == "5" else "+")
+    details = f"predicted ★{low}" if single else f"predicted ★{low}{'' if low == '5' else '+'}"
+    details += "" if single else " for all"
+    if not single and reason.top is not None and reason.top < TOP_SHOWN:
+        details += f", in everyone's top {_percent(reason.top)}"
+    return f"fits {who} ({details})"
+
+
 def group_reason(reason: GroupReason) -> str:
-    """ "everyone's predicted ★ ≥ 3.8; Alice and Bob loved Alien (1979)", from the model."""
-    parts = []
-    if len(reason.predicted) > 1:
-        lowest = min(stars for _, stars in reason.predicted)
-        parts.append(f"everyone's predicted ★ ≥ {int(lowest * 10) / 10:.1f}")
-    elif reason.predicted:
-        name, value = reason.predicted[0]
-        parts.append(f"{escape(name)}'s predicted ★{value:.1f}")
+    """ "fits everyone (predicted ★3.8+ for all); Alice and Bob loved Alien (1979)", or
+    "a compromise, …" for a pick that only fills the poll."""
+    parts = [_how_well(reason)] if reason.predicted else []
     for people, movie in reason.loved:
         parts.append(f"{escape(_names(people))} loved <b>{escape(label(movie))}</b>")
     return "; ".join(parts) if parts else "popular with people like you"
 
 
+def _fits_note(choices: Sequence[Choice]) -> str:
+    """What "fits" means, under the reasons ("" when no pick says it fits)."""
+    if not any(c.reason.fits for c in choices):
+        return ""
+    note = "Fits: nobody is predicted well below their own usual rating."
+    alike = next((c.reason.alike for c in choices if c.reason.alike), ())
+    if alike:
+        verb = "rates" if len(alike) == 1 else "rate"
+        note += (
+            f" {escape(_names(alike))} {verb} everything alike, so their predicted stars are "
+            f"high for almost anything: for them a pick must also be among their own top "
+            f"{_percent(ALIKE_SHARE)} of matches (top {ALIKE_AT_LEAST} at least)."
+        )
+    return f"<i>{note}</i>"
+
+
 def night_picks(choices: Sequence[Choice]) -> str:
     """Why these five: one line per poll option, with its reason."""
-    lines = ["🗳 <b>Vote in the poll above!</b> Why these:", ""]
+    lines = [
+        "🗳 <b>Vote in the poll above!</b> Anyone in the group can vote; the picks follow the "
+        "taste of those who said they're in. Why these:",
+        "",
+    ]
     for number, choice in enumerate(choices, start=1):
         lines.append(f"{number}. <b>{escape(label(choice.movie))}</b>")
         lines.append(f"   <i>{group_reason(choice.reason)}</i>")
-    return "\n".join(lines)
+    note = _fits_note(choices)
+    return "\n".join(lines + (["", note] if note else []))
 
 
 def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -807,7 +892,7 @@ def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKey
         how = f"{closing.votes} of {closing.voters} vote{'s' if closing.voters != 1 else ''}"
         if closing.tie_broken:
             how += " (a tie, broken by how well it fits the whole group)"
-        how += "."
+        how += ". Anyone in the group could vote."
     text = f"🏆 <b>Tonight: {escape(label(movie))}</b>\n{how}\nEnjoy the movie! 🍿"
     add = codec.button(
         "➕ Add to everyone's watchlist",
@@ -818,8 +903,22 @@ def night_result(closing: Closing, codec: CallbackCodec) -> tuple[str, InlineKey
     return text, markup([[add]])
 
 
-def watchlists_added(count: int, movie: Movie) -> str:
-    return f"Added {label(movie)} to {count} watchlist{'s' if count != 1 else ''}."[:190]
+def _watchlists(count: int) -> str:
+    return f"{count} watchlist{'s' if count != 1 else ''}"
+
+
+def watchlists_added(added: WatchlistsAdded) -> str:
+    """The note under "Add to everyone's watchlist" (a second press says it is there)."""
+    title, count, already = label(added.movie), added.count, added.already
+    if count and already:
+        text = f"Added {title} to {_watchlists(count)}; it was on {already} already."
+    elif count:
+        text = f"Added {title} to {_watchlists(count)}."
+    elif already:
+        text = f"{title} is already on their watchlists: nothing to add."
+    else:
+        text = f"Everyone here has rated {title} already: nothing to add."
+    return text[:MAX_ANSWER]
 
 
 def movienight_counted(counted: Counted) -> str:

@@ -23,7 +23,7 @@ from telegram.ext import Application, JobQueue
 
 from bot import render
 from bot.context import BotContext
-from bot.handlers.common import button_scope, edit, read_button, reply
+from bot.handlers.common import button_scope, edit, read_button, reply, text
 from bot.handlers.recommend import UsageError, parse_request
 from bot.services import Services
 from bot.services.movienight import Closing, Picking, Refused, Timeout, Toggled
@@ -90,6 +90,30 @@ async def movienight(update: Update, context: BotContext) -> None:
 async def movienight_private(update: Update, context: BotContext) -> None:
     """/movienight in a private chat: explain where it works."""
     await reply(update, render.NIGHT_PRIVATE)
+
+
+# -- other commands in a group -------------------------------------------------------------------
+
+
+async def private_only(update: Update, context: BotContext) -> None:
+    """/recommend, /profile, … in a group: they work in a private chat, which a link opens."""
+    command, _ = _command(update)
+    await reply(update, *render.group_private_only(command, context.bot.username))
+
+
+async def unknown_in_group(update: Update, context: BotContext) -> None:
+    """A command nobody handles, in a group: say what works here (not if it is another bot's)."""
+    command, addressee = _command(update)
+    if addressee and addressee.lower() != context.bot.username.lower():
+        return
+    await reply(update, *render.group_unknown(command, context.bot.username))
+
+
+def _command(update: Update) -> tuple[str, str]:
+    """("recommend", "moviebot") from "/recommend@moviebot 5"; the addressee may be ""."""
+    word = next(iter(text(update).split()), "")
+    command, _, addressee = word.removeprefix("/").partition("@")
+    return command, addressee
 
 
 async def join_button(update: Update, context: BotContext) -> None:
@@ -247,12 +271,22 @@ async def announce(context: BotContext, closing: Closing) -> None:
     """A vote just closed: stop its poll and say who won (once: the service closes once)."""
     _unschedule(context.job_queue, closing.night_id)
     if closing.poll_message_id is not None:
-        try:
-            await context.bot.stop_poll(closing.chat_id, closing.poll_message_id)
-        except BadRequest as exc:  # already stopped by hand, or deleted
-            log.info("stopPoll for movie night %s: %s", closing.night_id, exc)
+        await _stop_poll(context.bot, closing.chat_id, closing.poll_message_id, closing.night_id)
     text, keyboard = render.night_result(closing, context.codec)
     await context.bot.send_message(closing.chat_id, text, parse_mode="HTML", reply_markup=keyboard)
+
+
+async def _stop_poll(bot: Bot, chat_id: int, message_id: int, night_id: int) -> None:
+    """Stop the poll and take its "Close vote" button away (the vote is over)."""
+    try:
+        await bot.stop_poll(chat_id, message_id)
+    except BadRequest as exc:  # already stopped by hand, or deleted
+        log.info("stopPoll for movie night %s: %s", night_id, exc)
+    try:  # no reply_markup: the inline keyboard goes
+        await bot.edit_message_reply_markup(chat_id, message_id)
+    except BadRequest as exc:  # deleted, or the button went with stopPoll
+        if "not modified" not in str(exc):
+            log.info("removing movie night %s's Close vote: %s", night_id, exc)
 
 
 async def watchlist_button(update: Update, context: BotContext) -> None:
@@ -264,7 +298,7 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     if isinstance(added, Refused):
         await _refuse(press.query, added)
         return
-    await press.query.answer(render.watchlists_added(added.count, added.movie))
+    await press.query.answer(render.watchlists_added(added))
 
 
 # -- scheduling ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Literal
 from bot.services.onboarding import PENDING_NIGHT
 from bot.settings import Settings
 from recommender.filters import Filters
-from recommender.group import MIN_RATINGS, GroupPick, Member, recommend_group
+from recommender.group import ALIKE_MIN, ALIKE_TOP, MIN_RATINGS, GroupPick, Member, recommend_group
 from recommender.hybrid import ModelHolder
 from storage import groups, movies, ratings, users
 from storage.db import Database
@@ -38,6 +38,9 @@ from storage.movies import Movie
 log = logging.getLogger(__name__)
 
 POLL_SIZE = 5  # poll options
+# For the words: someone who rates everything alike gets only picks among their own top share
+# of matches (and at least their top few), see recommender.group.
+ALIKE_SHARE, ALIKE_AT_LEAST = ALIKE_TOP, ALIKE_MIN
 MIN_PICKS = 2  # fewer than this is no vote: the night opens again
 
 Why = Literal[
@@ -70,10 +73,15 @@ class Attendee:
 
 @dataclass(frozen=True)
 class GroupReason:
-    """Why a pick suits the group, as data (render words it)."""
+    """Why a pick suits the group, as data (render words it). `fits`: it makes nobody
+    miserable on their own scale (see recommender.group), False for a compromise that fills
+    the poll, None when unknown (nobody informed, or a reason stored by an older moviebot)."""
 
     predicted: tuple[tuple[str, float], ...] = ()  # (member, predicted stars), informed ones
     loved: tuple[tuple[tuple[str, ...], Movie], ...] = ()  # (who, a movie like it they loved)
+    fits: bool | None = None
+    top: float | None = None  # the largest share of movies any member likes better (0 = best)
+    alike: tuple[str, ...] = ()  # who rates everything alike: kept to their top ALIKE_SHARE
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,8 @@ class Closing:
 @dataclass(frozen=True)
 class WatchlistsAdded:
     movie: Movie
-    count: int  # members whose watchlist has it now (who rated it already are skipped)
+    count: int  # watchlists it went on just now (members who rated it already are skipped)
+    already: int = 0  # members whose watchlist had it before
 
 
 @dataclass(frozen=True)
@@ -197,32 +206,52 @@ def _record(pick: GroupPick) -> str:
     """A pick's reason as stored: member ids and movie ids, worded only when shown."""
     predicted = [(int(k), float(v)) for k, v in pick.predicted.items()]
     loved = [(int(k), int(v)) for k, v in pick.loved.items()]
-    return json.dumps({"predicted": predicted, "loved": loved})
+    top = None if pick.top is None else round(pick.top, 4)
+    alike = [int(k) for k in pick.alike]
+    return json.dumps(
+        {"predicted": predicted, "loved": loved, "fits": pick.fits, "top": top, "alike": alike}
+    )
 
 
-def _reason_keys(record: str) -> tuple[list[tuple[int, float]], list[tuple[int, int]]]:
-    """(predicted, loved) back from a stored reason; nothing for one this cannot read."""
+@dataclass(frozen=True)
+class _Stored:
+    """A stored reason read back: member ids and movie ids."""
+
+    predicted: tuple[tuple[int, float], ...] = ()
+    loved: tuple[tuple[int, int], ...] = ()
+    fits: bool | None = None
+    top: float | None = None
+    alike: tuple[int, ...] = ()
+
+
+def _read_reason(record: str) -> _Stored:
+    """A stored reason; nothing for one this cannot read (or one from an older moviebot)."""
     try:
         data = json.loads(record)
-        predicted = [(int(k), float(v)) for k, v in data.get("predicted", [])]
-        loved = [(int(k), int(v)) for k, v in data.get("loved", [])]
+        fits, top = data.get("fits"), data.get("top")
+        return _Stored(
+            tuple((int(k), float(v)) for k, v in data.get("predicted", [])),
+            tuple((int(k), int(v)) for k, v in data.get("loved", [])),
+            fits if isinstance(fits, bool) else None,
+            float(top) if isinstance(top, int | float) else None,
+            tuple(int(k) for k in data.get("alike", [])),
+        )
     except (ValueError, TypeError, AttributeError):
-        return [], []
-    return predicted, loved
+        return _Stored()
 
 
 def _group_reason(
-    predicted: Sequence[tuple[int, float]],
-    loved: Sequence[tuple[int, int]],
-    names: Mapping[int, str],
-    shown: Mapping[int, Movie],
+    stored: _Stored, names: Mapping[int, str], shown: Mapping[int, Movie]
 ) -> GroupReason:
     by_movie: dict[int, list[str]] = {}
-    for key, movie_id in loved:
+    for key, movie_id in stored.loved:
         by_movie.setdefault(movie_id, []).append(names.get(key, "?"))
     return GroupReason(
-        tuple((names.get(key, "?"), stars) for key, stars in predicted),
+        tuple((names.get(key, "?"), stars) for key, stars in stored.predicted),
         tuple((tuple(who), shown[m]) for m, who in by_movie.items() if m in shown),
+        stored.fits,
+        stored.top,
+        tuple(names[key] for key in stored.alike if key in names),
     )
 
 
@@ -362,13 +391,13 @@ class NightService:
 
     def _choices(self, picks: Sequence[NightPick], names: Mapping[int, str]) -> tuple[Choice, ...]:
         """Stored picks as poll options, their reasons worded with the members' names."""
-        keys = {p.position: _reason_keys(p.reason) for p in picks}
-        wanted = [p.movie_id for p in picks] + [m for _, loved in keys.values() for _, m in loved]
+        stored = {p.position: _read_reason(p.reason) for p in picks}
+        wanted = [p.movie_id for p in picks] + [m for r in stored.values() for _, m in r.loved]
         shown = movies.get_many(self.db, wanted)
         choices = []
         for pick in picks:
             if pick.movie_id in shown:
-                reason = _group_reason(*keys[pick.position], names, shown)
+                reason = _group_reason(stored[pick.position], names, shown)
                 choices.append(Choice(pick.position, shown[pick.movie_id], pick.score, reason))
         return tuple(choices)
 
@@ -546,20 +575,25 @@ class NightService:
         return refused if refused is not None else self.close(night.id)
 
     def add_winner_to_watchlists(self, night_id: int, chat_id: int) -> WatchlistsAdded | Refused:
-        """The winner goes on every member's watchlist (unless they have rated it)."""
+        """The winner goes on every member's watchlist (unless they have rated it); a second
+        press changes nothing and says it is there already."""
         night = self._night_for(night_id, chat_id, "closed")
         if isinstance(night, Refused):
             return night
         movie = movies.get(self.db, night.winner_movie_id) if night.winner_movie_id else None
         if movie is None:
             return Refused("no_winner")
-        count = 0
+        count = already = 0
         for member in groups.members(self.db, night.id):
+            history = ratings.history_of(self.db, "telegram", member.telegram_id)
+            if movie.id in history.seen:
+                continue
+            if movie.id in history.watchlist:
+                already += 1
+                continue
             user = users.ensure_telegram(self.db, member.telegram_id, member.name)
-            if movie.id not in ratings.history(self.db, user).seen:
-                ratings.add_to_watchlist(self.db, user, movie.id)
-                count += 1
-        return WatchlistsAdded(movie, count)
+            count += ratings.add_to_watchlist(self.db, user, movie.id)
+        return WatchlistsAdded(movie, count, already)
 
     # -- timeouts -------------------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ import re
 
 import pytest
 
+from bot import render
 from bot.services import open_services, people
 from bot.services.movienight import (
     Attendee,
+    Choice,
     GroupReason,
     NightService,
     NightView,
@@ -95,7 +97,11 @@ async def test_a_whole_movie_night_from_command_to_watchlist(emulator, run_bot):
     assert poll is not None and not poll.is_anonymous and len(poll.options) == 5
     assert all("(19" in option or "(20" in option for option in poll.options)
     assert not set(poll.options) & {"Heat (1995)", "The Matrix (1999)"}  # Alice rated them
-    assert "Why these" in reasons.text and "everyone's predicted ★ ≥" in reasons.text
+    assert "Why these" in reasons.text and "fits everyone (predicted ★" in reasons.text
+    assert "★ ≥" not in reasons.text and "5.0" not in reasons.text
+    # Alice and Bob rated only ★5: the note says how the picks took care of that.
+    assert "Alice and Bob rate everything alike" in reasons.text
+    assert "nobody is predicted well below their own usual rating" in reasons.text
     assert "loved" in reasons.text
     assert "vote in the poll" in night_message.text and not night_message.button_list
 
@@ -239,11 +245,13 @@ async def test_a_closed_nights_buttons_change_nothing(emulator, run_bot):
     services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
     keyboard = night_message.reply_markup
     poll_message, _ = await pick(emulator, group, alice, night_message)
+    close = poll_message.reply_markup
     await alice.press(poll_message, "🏁 Close vote")
     await group.next_message()
     await emulator.wait_idle()
     night = current_or_last(services, group)
-    night_message.reply_markup = keyboard
+    # Old copies of the buttons (a client that has not caught up), pressed again.
+    night_message.reply_markup, poll_message.reply_markup = keyboard, close
     for presser, message, label in [
         (bob, night_message, "I'm in 🙋"),
         (alice, night_message, "🎲 Pick movies"),
@@ -299,6 +307,102 @@ async def test_the_vote_closes_itself_and_ties_go_to_the_better_group_match(emul
     assert f"Tonight: {poll_message.poll.options[stronger.position]}" in announcement.text
     assert "a tie" in announcement.text
     assert groups.get(services.db, night.id).winner_movie_id == stronger.movie_id
+
+
+@pytest.mark.parametrize("closed_by", ["button", "timeout"])
+async def test_a_closed_poll_loses_its_close_vote_button(emulator, run_bot, closed_by):
+    timeout = 2 if closed_by == "timeout" else 3600
+    _, (alice, bob, _), group, _, night_message = await group_with_night(
+        emulator, run_bot, poll_timeout=timeout
+    )
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    assert poll_message.button_labels == ["🏁 Close vote"]
+    await bob.vote(poll_message, 0)
+    if closed_by == "button":
+        await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message(timeout=10)
+    await emulator.wait_idle()
+    assert "Tonight" in announcement.text and poll_message.poll.is_closed
+    assert poll_message.button_labels == []
+
+
+async def test_anyone_in_the_group_may_vote_and_is_told_so(emulator, run_bot):
+    """A native poll is open to the whole group: joining is for the picks' taste, not the vote."""
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    await bob.press(night_message, "I'm in 🙋")
+    poll_message, reasons = await pick(emulator, group, alice, night_message)
+    assert "Anyone in the group can vote" in reasons.text
+    await alice.vote(poll_message, 0)
+    await bob.vote(poll_message, 1)
+    await carol.vote(poll_message, 1)  # Carol never pressed "I'm in"
+    await emulator.wait_idle()
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    assert f"Tonight: {poll_message.poll.options[1]}" in announcement.text
+    assert "2 of 3 votes" in announcement.text
+    assert "Anyone in the group could vote" in announcement.text
+    night = current_or_last(services, group)
+    assert carol.id not in {m.telegram_id for m in groups.members(services.db, night.id)}
+
+
+async def test_adding_the_winner_twice_changes_nothing_the_second_time(emulator, run_bot):
+    services, (alice, bob, carol), group, _, night_message = await group_with_night(
+        emulator, run_bot
+    )
+    for person in (bob, carol):
+        await person.press(night_message, "I'm in 🙋")
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await bob.vote(poll_message, 0)
+    await alice.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    await emulator.wait_idle()
+    title = poll_message.poll.options[0]
+    first = await bob.press(announcement, "➕ Add to everyone's watchlist")
+    assert (await first.answered())["text"] == f"Added {title} to 3 watchlists."
+    second = await carol.press(announcement, "➕ Add to everyone's watchlist")
+    answer = (await second.answered())["text"]
+    assert "already on their watchlists" in answer and "Added" not in answer
+    winner = current_or_last(services, group).winner_movie_id
+    for person in (alice, bob, carol):
+        user = users.find(services.db, "telegram", person.id)
+        assert ratings.history(services.db, user).watchlist == {winner}
+
+
+@pytest.mark.parametrize("command", ["/recommend", "/profile", "/start", "/rate heat"])
+async def test_private_commands_in_a_group_point_to_the_private_chat(emulator, run_bot, command):
+    await run_bot()
+    alice = emulator.user("Alice")
+    group = emulator.group("Friends", [alice])
+    await group.next_message()  # the introduction
+    await alice.send(command, to=group)
+    answer = await group.next_message()
+    name = command.split()[0]
+    assert f"{name} works in a private chat with me" in answer.text
+    assert "/movienight" in answer.text
+    link = f"https://t.me/{emulator.bot.username}?start=group"
+    assert [b.url for b in answer.button_list] == [link]
+
+
+async def test_an_unknown_command_in_a_group_says_what_works_there(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    group = emulator.group("Friends", [alice])
+    await group.next_message()
+    group.promote_bot()  # an admin bot sees every message, other bots' commands too
+    await alice.send("/dance", to=group)
+    answer = await group.next_message()
+    assert "I don't know /dance" in answer.text and "/movienight" in answer.text
+    assert [b.url for b in answer.button_list] == [
+        f"https://t.me/{emulator.bot.username}?start=group"
+    ]
+    await alice.send("/dance@another_bot", to=group, mention=False)  # not for us
+    await alice.send("/help", to=group)
+    help_text = await group.next_message()
+    assert "What I can do" in help_text.text
+    await emulator.wait_idle()
+    assert group.messages()[-1] is help_text
 
 
 async def test_a_restart_mid_vote_loses_nothing(emulator, run_bot):
@@ -390,8 +494,8 @@ def nights(tiny_catalog, clock) -> NightService:
     )
 
 
-def reason(predicted=(), loved=()) -> str:
-    return json.dumps({"predicted": list(predicted), "loved": list(loved)})
+def reason(predicted=(), loved=(), **more) -> str:
+    return json.dumps({"predicted": list(predicted), "loved": list(loved), **more})
 
 
 def poll(nights: NightService, night: NightView, stored: list[NightPick]) -> Timeout:
@@ -509,27 +613,77 @@ def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights
     ratings.upsert(nights.db, bob, 2, 4.0)  # Bob has seen the winner since
     added = nights.add_winner_to_watchlists(night.id, CHAT)
     assert not isinstance(added, Refused) and added.movie.id == 2
-    assert added.count == 1  # Alice's watchlist, not Bob's
+    assert (added.count, added.already) == (1, 0)  # Alice's watchlist, not Bob's
     alice = users.find(nights.db, "telegram", ALICE)
     assert 2 in ratings.history(nights.db, alice).watchlist
     assert 2 not in ratings.history(nights.db, bob).watchlist
+    again = nights.add_winner_to_watchlists(night.id, CHAT)  # a second press
+    assert not isinstance(again, Refused) and (again.count, again.already) == (0, 1)
     assert nights.add_winner_to_watchlists(night.id, CHAT - 1) == Refused("expired")
 
 
 def test_the_picks_reasons_are_stored_as_ids_and_shown_with_names(nights):
     night = opened(nights)
+    fits = {"fits": True, "top": 0.04, "alike": [BOB, CAROL]}  # Carol is not in the night
     stored = [
-        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)])),
+        NightPick(0, 1, 0.9, reason([(ALICE, 4.25), (BOB, 3.5)], [(ALICE, 5), (BOB, 5)], **fits)),
         NightPick(1, 2, 0.5, "<i>a reason from an older moviebot</i>"),
+        NightPick(2, 3, 0.4, reason([(ALICE, 2.5), (BOB, 5.0)])),  # an older one: no "fits"
     ]
     poll(nights, night, stored)
     view = nights.view(night.id)
-    assert view is not None and [c.movie.id for c in view.choices] == [1, 2]
+    assert view is not None and [c.movie.id for c in view.choices] == [1, 2, 3]
     alien = movies.get(nights.db, 5)
     assert view.choices[0].reason == GroupReason(
-        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),)
+        (("Alice", 4.25), ("Bob", 3.5)), ((("Alice", "Bob"), alien),), True, 0.04, ("Bob",)
     )
     assert view.choices[1].reason == GroupReason()
+    assert view.choices[2].reason == GroupReason((("Alice", 2.5), ("Bob", 5.0)))
+
+
+STARS = (("Alice", 5.0), ("Bob", 5.0))
+
+
+@pytest.mark.parametrize(
+    ("reason", "text"),
+    [
+        (GroupReason(STARS, fits=True), "fits everyone (predicted ★5 for all)"),
+        (
+            GroupReason((("Alice", 4.23), ("Bob", 4.8)), fits=True, top=0.021),
+            "fits everyone (predicted ★4.2+ for all, in everyone's top 3%)",
+        ),
+        (
+            GroupReason((("Alice", 4.99), ("Bob", 5.0)), fits=True, top=0.4),
+            "fits everyone (predicted ★4.9+ for all)",  # never rounded up past the model
+        ),
+        (
+            GroupReason((("Alice", 2.14), ("Bob", 4.8)), fits=False, top=0.6),
+            "a compromise, not everyone's usual taste (predicted ★2.1–4.8)",
+        ),
+        (GroupReason((("Alice", 4.5),), fits=True), "fits Alice (predicted ★4.5)"),
+        (
+            GroupReason((("Alice", 3.0),), fits=False),
+            "a compromise, not Alice's usual taste (predicted ★3)",
+        ),
+        (GroupReason(STARS), "everyone's predicted ★5"),  # stored by an older moviebot
+        (GroupReason((("Alice", 4.25), ("Bob", 3.5))), "everyone's predicted ★3.5+"),
+        (GroupReason(), "popular with people like you"),
+    ],
+)
+def test_a_picks_reason_says_what_is_true_in_plain_words(reason, text):
+    assert render.group_reason(reason) == text
+
+
+def test_the_reasons_say_once_what_fits_means_and_who_rates_everything_alike():
+    heat = movies.Movie(1, "Heat", 1995, ("Action",))
+    fitting = Choice(0, heat, 0.9, GroupReason(STARS, fits=True, alike=("Alice", "Bob")))
+    compromise = Choice(1, heat, 0.1, GroupReason(STARS, fits=False, alike=("Alice", "Bob")))
+    text = render.night_picks([fitting, compromise])
+    assert "Fits: nobody is predicted well below their own usual rating." in text
+    assert "Alice and Bob rate everything alike" in text and "top 5% of matches" in text
+    assert "Fits:" not in render.night_picks([compromise])
+    alone = Choice(0, heat, 0.9, GroupReason(STARS, fits=True))
+    assert "alike" not in render.night_picks([alone])
 
 
 def test_without_a_model_there_are_no_picks_and_the_night_opens_again(nights):
@@ -575,6 +729,7 @@ async def test_picks_with_a_model_round_trip_through_the_poll(world):
         assert not {c.movie.id for c in picking.choices} & set(ACTION_IDS[:8])
         assert any(c.reason.loved for c in picking.choices)
         assert all(len(c.reason.predicted) == 2 for c in picking.choices)
+        assert all(c.reason.fits is not None for c in picking.choices)
         nights.save_poll(night.id, picking, "poll-9", 5)
         view = nights.view(night.id)
         assert view is not None and view.choices == picking.choices

@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.data import Catalog, Ratings
 from recommender.filters import Filters
 from recommender.group import (
     STRATEGIES,
     GroupError,
     Member,
     aggregate,
+    miserable,
     normalise,
     order,
     recommend_group,
+    shares_above,
     vetoed,
 )
 from recommender.hybrid import Recommender
@@ -35,7 +38,7 @@ SCORES = np.array([[2.0, 0.5, 0.4], [-1.5, 0.3, 1.2]])
     ],
 )
 def test_each_strategy_scores_the_group_as_defined(strategy, expected):
-    veto = vetoed(SCORES)
+    veto = np.array([True, False, False])  # movie 0 would make the second member miserable
     assert np.allclose(aggregate(SCORES, strategy, veto), expected)
 
 
@@ -44,14 +47,45 @@ def test_unknown_strategy_is_refused():
         aggregate(SCORES, "majority")
 
 
-def test_misery_veto_by_predicted_stars_as_well_as_by_score():
-    stars = np.array([[4.5, 2.5, 4.0], [3.2, 4.1, 4.8]])
-    assert vetoed(SCORES, stars).tolist() == [True, True, False]
+@pytest.mark.parametrize(
+    ("ratings", "floor"),
+    [
+        ([5.0, 5.0, 5.0, 5.0], 4.5),  # no spread: it counts as half a star
+        ([4.0, 4.0, 4.5], 3.67),
+        ([5.0, 4.0, 3.0, 2.0, 1.0], 3.0 - np.sqrt(2.0)),  # uses the whole scale
+        ([2.0, 1.0, 2.0, 1.0], 1.0),  # a harsh rater: ★2 is a good movie to them
+    ],
+)
+def test_misery_stars_are_on_each_members_own_scale(ratings, floor):
+    member = Member(1, dict(enumerate(ratings, start=1)))
+    assert member.misery_stars == pytest.approx(floor, abs=0.01)
+
+
+def test_shares_above_count_the_movies_a_member_likes_better():
+    ranks = shares_above(np.array([[9.0, 1.0, 8.0, 7.0], [4.0, 3.0, 3.0, 1.0]]))
+    assert ranks.tolist() == [[0.0, 0.75, 0.25, 0.5], [0.0, 0.25, 0.25, 0.75]]
+
+
+def test_misery_by_own_stars_and_for_alike_raters_by_their_own_ranking():
+    # 40 movies; the first member rates everything ★5 (floor 4.5) and is predicted ★4.6 for
+    # all, the second uses the whole scale (floor 1.5) and is predicted ★2 for all but the
+    # last (★1).
+    stars = np.vstack([np.full(40, 4.6), np.r_[np.full(39, 2.0), 1.0]])
+    ranks = np.vstack([np.arange(40) / 40, np.arange(40)[::-1] / 40])
+    misery = miserable(stars, [4.5, 1.5], ranks, [True, False])
+    # By stars, nothing is misery for the first: by their own ranking, beyond their top 10
+    # (5% of 40 would be 2: too few) is.
+    assert np.flatnonzero(misery[0]).tolist() == list(range(10, 40))
+    assert np.flatnonzero(misery[1]).tolist() == [39]
+    assert not miserable(stars, [4.5, 1.5], ranks, [False, False])[0].any()
+    assert np.flatnonzero(~vetoed(misery)).tolist() == list(range(10))
+    assert vetoed(np.empty((0, 3), dtype=bool), 3).tolist() == [False, False, False]
 
 
 def test_average_without_misery_falls_back_to_least_misery_for_the_rest():
     everyone_hates_something = np.array([[3.0, -2.0, -1.2], [-2.0, 2.0, -1.1]])
-    ranked, values = order(everyone_hates_something, "average_without_misery")
+    veto = np.array([True, True, True])
+    ranked, values = order(everyone_hates_something, "average_without_misery", veto)
     # Nothing survives the veto: least misery orders all three (−1.2 beats −2.0).
     assert ranked.tolist()[0] == 2
     assert values[0] == pytest.approx(-1.2)
@@ -90,16 +124,87 @@ def test_two_comedy_fans_get_unseen_comedies_with_reasons(model, strategy):
     )
 
 
-def test_without_misery_no_pick_is_predicted_bad_for_anyone(model):
+def test_without_misery_no_pick_is_predicted_below_anyones_own_usual(model):
     members = [Member(1, COMEDY_FAN), Member(2, COMEDY_TOO), Member(3, COMEDY_FAN)]
     picks = recommend_group(model, members, n=3)
-    assert all(p.min_predicted is not None and p.min_predicted >= 3.0 for p in picks)
+    assert all(p.fits for p in picks)
+    assert all(p.predicted[m.key] >= m.misery_stars for p in picks for m in members)
 
 
-def test_clashing_tastes_still_get_a_full_list(model):
+def test_clashing_tastes_still_get_a_full_list_of_compromises(model):
     members = [Member(1, COMEDY_FAN), Member(2, HORROR_FAN)]
     for strategy in STRATEGIES:
-        assert len(recommend_group(model, members, n=5, strategy=strategy)) == 5
+        picks = recommend_group(model, members, n=5, strategy=strategy)
+        assert len(picks) == 5
+        # Each fan is predicted ★1–2 for most of the other's block: few picks fit both, and
+        # a pick says so only when it is true.
+        assert not all(p.fits for p in picks)
+        for pick in picks:
+            fair = all(pick.predicted[m.key] >= m.misery_stars for m in members)
+            assert pick.fits == fair
+
+
+# A long-tailed world like MovieLens: grown-ups watch thrillers (and rate the odd kids' film
+# ★3–4), kids'-film fans never watch a thriller, and most movies are obscure.
+KIDS, THRILLERS, OBSCURE = tuple(range(1, 21)), tuple(range(21, 41)), tuple(range(41, 121))
+
+
+@pytest.fixture(scope="module")
+def long_tail() -> Recommender:
+    ids = [*KIDS, *THRILLERS, *OBSCURE]
+    cat = Catalog.build(
+        ids,
+        [f"Movie {i}" for i in ids],
+        [1995] * len(ids),
+        [
+            ("Children's",) if i in KIDS else ("Thriller",) if i in THRILLERS else ("Drama",)
+            for i in ids
+        ],
+    )
+    rng = np.random.default_rng(0)
+    weights = np.linspace(2.0, 0.5, 20)
+    weights /= weights.sum()
+    rows: list[tuple[int, int, float]] = []
+    for user in range(1, 101):
+        if user <= 70:
+            rows += [
+                (user, int(m), float(rng.choice([4, 5])))
+                for m in rng.choice(THRILLERS, 10, False, weights)
+            ]
+            rows += [
+                (user, int(m), float(rng.choice([3, 4])))
+                for m in rng.choice(KIDS, 2, False, weights)
+            ]
+        else:
+            rows += [
+                (user, int(m), float(rng.choice([4, 5])))
+                for m in rng.choice(KIDS, 8, False, weights)
+            ]
+    for movie in OBSCURE:
+        rows += [
+            (int(u), movie, float(rng.choice([2, 3, 4]))) for u in rng.choice(70, 2, False) + 1
+        ]
+    users, movies, stars = (np.array(column) for column in zip(*rows, strict=True))
+    times = np.arange(len(rows)) + 1_000_000
+    ratings = Ratings.from_arrays(users, movies, stars, times, items=cat.items)
+    return Recommender.train(ratings, cat, SMALL)
+
+
+def test_someone_who_rates_everything_five_stars_is_not_outvoted_into_what_they_never_watch(
+    long_tail,
+):
+    kid = Member(1, {m: 5.0 for m in KIDS[:4]})
+    grown_ups = [
+        Member(2, {**{m: 5.0 for m in THRILLERS[:4]}, KIDS[10]: 3.0}),
+        Member(3, {**{m: 4.0 for m in THRILLERS[4:8]}, KIDS[12]: 3.0, THRILLERS[15]: 2.0}),
+    ]
+    # The cause: all ★5, so the predictor learns only that they are generous.
+    assert min(long_tail.predict(kid.ratings, THRILLERS[8:]).values()) >= 4.5
+    picks = recommend_group(long_tail, [kid, *grown_ups], n=5)
+    assert [p.movie_id for p in picks if p.movie_id in THRILLERS] == []
+    assert picks[0].alike == (1,)
+    assert [p.movie_id for p in picks if p.fits and p.movie_id not in KIDS] == []
+    assert sum(bool(p.fits) for p in picks) >= 3
 
 
 def test_least_misery_looks_after_the_outvoted_member(model):
