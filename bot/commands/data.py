@@ -76,26 +76,29 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
         if args.name is None and held and not args.force:
             # `make run` fetches with no name: a database already set up keeps its data set.
             print(f"{settings.db_path} already holds {held}: nothing to fetch.")
+            print(_catalogue_note(db))
             return 0
         result = fetch(
             db, settings.data_dir, args.name or held or DEFAULT_DATASET, base_url=args.base_url,
             index_url=args.index_url, force=args.force, progress=sys.stderr.isatty(),
         )  # fmt: skip
-    if result.imported:
-        print(_imported(result.summary, settings))
-    else:
-        print(
-            f"{result.dataset} is already fetched ({result.archive}) and imported into "
-            f"{settings.db_path}: {_counts(result.summary)}. Nothing to do "
-            "(--force fetches and imports it again)."
-        )
+        if result.imported:
+            print(_imported(result.summary, settings))
+        else:
+            print(
+                f"{result.dataset} is already fetched ({result.archive}) and imported into "
+                f"{settings.db_path}: {_counts(result.summary)}. Nothing to do "
+                "(--force fetches and imports it again)."
+            )
+        print(_catalogue_note(db))
     return 0
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     with Database(settings.db_path) as db:
         result = import_dataset(db, args.path, progress=sys.stderr.isatty())
-    print(_imported(result, settings))
+        print(_imported(result, settings))
+        print(_catalogue_note(db))
     return 0
 
 
@@ -124,6 +127,20 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
     if held.dataset and catalogue.dated(time.gmtime().tm_year):
         print(CURRENT_DATA.format(last=catalogue.last_year))
     return 0
+
+
+def _catalogue_note(db: Database) -> str:
+    """What the bot's catalogue is, and how to get a current one when it is old."""
+    catalogue = movies.catalogue(db)
+    years = (
+        f" from {catalogue.first_year} to {catalogue.last_year}"
+        if catalogue.first_year is not None
+        else ""
+    )
+    note = f"Catalogue: {_dataset(catalogue)}, {catalogue.movies:,} movies{years}."
+    if catalogue.dated(time.gmtime().tm_year):
+        note += CURRENT_DATA.format(last=catalogue.last_year)
+    return note
 
 
 CURRENT_DATA = (

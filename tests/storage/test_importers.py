@@ -510,4 +510,20 @@ def test_cli_fetch_without_a_name_keeps_the_databases_own_data_set(tmp_path, cap
     assert main([*env, "data", "import", str(dataset(tmp_path, "latest"))]) == 0
     capsys.readouterr()
     assert main([*env, "data", "fetch"]) == 0
-    assert "already holds ml-latest-small: nothing to fetch" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "already holds ml-latest-small: nothing to fetch" in out
+    assert "Catalogue: ml-latest-small (MovieLens latest-small)" in out  # what `make run` says
+
+
+def test_cli_import_says_what_the_catalogue_is_and_how_to_get_a_current_one(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    env = ["--env-file", str(tmp_path / "none.env"), "--db", str(tmp_path / "m.sqlite")]
+    assert main([*env, "data", "import", str(dataset(tmp_path, "ml100k"))]) == 0
+    out = capsys.readouterr().out
+    with Database(tmp_path / "m.sqlite") as db:
+        held = movies.catalogue(db)
+    years = f"from {held.first_year} to {held.last_year}"
+    assert f"Catalogue: ml-100k (MovieLens 100K), {held.movies:,} movies {years}." in out
+    assert f"This catalogue ends in {held.last_year}." in out
