@@ -146,7 +146,7 @@ async def test_recommend_after_onboarding_gives_picks_with_reasons(emulator, run
     picks = await alice.next_message()
     assert "Your picks" in picks.text
     assert "because you liked" in picks.text and "Die Hard" in picks.text
-    # every pick's ★ once; now only those the order does not contradict (at least the first)
+    # every pick's ★ once; now only those the order does not contradict (at least one)
     assert 1 <= picks.text.count("Predicted ★") <= 5
     assert picks.button_labels[-1] == "More ▶"
 
