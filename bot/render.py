@@ -111,11 +111,23 @@ def reason_text(reason: Because) -> str:
         return f"because you liked <b>{escape(label(liked))}</b>"
     if reason.kind == "similar" and liked:
         return f"like <b>{escape(label(liked))}</b>"
+    if reason.kind == "taste":
+        return "liked by people with taste like yours"
     if reason.kind == "genre" and reason.genre:
         return f"popular with people who like {escape(reason.genre)}"
     # Popularity and how well it is rated carried it: the data set's, which may be decades
     # old ("popular now" was said of a 1977 film).
     return "liked by many people"
+
+
+def pick_reason(pick: Suggestion, filtered: bool = False) -> str:
+    """The reason line of a pick; for one the person is predicted not to like, that it is the
+    best there is for the filter (or for them), though they may not love it."""
+    if not pick.doubtful:
+        return reason_text(pick.reason)
+    if filtered:
+        return "the best match for your filter, though you may not love it"
+    return f"{reason_text(pick.reason)}, though you may not love it"
 
 
 def movie_lines(movie: Movie, predicted: float | None = None, yours: float | None = None) -> str:
@@ -327,7 +339,8 @@ def picks_page(page: Page, codec: CallbackCodec, scope: int) -> tuple[str, Keybo
         "until": request.until,
     }
     shown = page.suggestions
-    return picks(heading, shown, codec, scope, more if page.more else None, page.offset + 1)
+    more_button = more if page.more else None
+    return picks(heading, shown, codec, scope, more_button, page.offset + 1, page.filtered)
 
 
 def years_text(since: int, until: int) -> str:
@@ -361,17 +374,18 @@ def picks(
     scope: int,
     more: Mapping[str, int] | None = None,
     first: int = 1,
+    filtered: bool = False,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """A compact page of picks numbered from `first`: each with its reason, and a row of
     buttons per pick; `more` holds the fields of the "More ▶" button (kb.MORE_PICKS), if there
-    is a next page."""
+    is a next page; `filtered`: the picks match genres or years asked for."""
     lines = [heading, ""]
     rows: list[list[InlineKeyboardButton]] = []
     for number, pick in enumerate(chosen, start=first):
         movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
         if pick.reason.kind != "similar":  # the heading already says what it is like
-            lines.append(f"   <i>{reason_text(pick.reason)}</i>")
+            lines.append(f"   <i>{pick_reason(pick, filtered)}</i>")
         lines.append("")
         rows.append(
             [

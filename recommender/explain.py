@@ -1,7 +1,9 @@
-"""Why each pick: the liked movie it is most like, a genre the user likes, or its popularity.
+"""Why each pick: the liked movie it is most like, the taste of people like the user, a genre
+the user likes, or its popularity.
 
 The same likeness ranks `Recommender.similar`, so "because you liked X" names the movie of
-the user's own that `similar` would put next to the pick.
+the user's own that `similar` would put next to the pick, and only when it is really alike
+(`MIN_LIKENESS`) and not already named for `MAX_REPEATS` of the last `REPEAT_WINDOW` picks.
 """
 
 from __future__ import annotations
@@ -17,10 +19,26 @@ from recommender.blend import BlendConfig
 from recommender.data import Catalog
 from recommender.scoring import COMPONENTS, PERSONAL
 
+# "Because you liked X" only when X is at least this alike (`Explainer.likeness`). On
+# MovieLens 100K the median movie's 20th closest movie is 0.33 alike and 1% of all pairs are
+# above 0.36; pairs a reader accepts (Empire → Jedi 0.54, Twelve Monkeys → Contact 0.43,
+# Jerry Maguire → Fargo 0.38: each within the pick's 17 closest) sit above it, the pairs a
+# reader rejects (Forrest Gump → Jedi 0.29, Air Force One → Liar Liar 0.26, Dances with Wolves
+# → Star Wars 0.22: the pick's 49th to 300th closest) below it (docs/reasons.md).
+MIN_LIKENESS = 0.33
+# A liked movie is named for at most this many picks of any this many consecutive ones (a
+# page has at most ten), so one favourite does not explain a whole page.
+MAX_REPEATS, REPEAT_WINDOW = 2, 10
+
 
 @dataclass(frozen=True)
 class Reason:
-    kind: Literal["liked", "similar", "genre", "popular"]
+    """Why a pick: "liked" (like `movie_id`, a movie the user liked), "similar" (like the
+    seed `movie_id` of `similar`), "taste" (the personal models chose it, yet no liked movie is
+    really like it: people with the user's taste like it), "genre" (in `genre`, a genre of the
+    user's liked movies, and popular) or "popular" (well liked by everyone)."""
+
+    kind: Literal["liked", "similar", "taste", "genre", "popular"]
     movie_id: int | None = None
     genre: str | None = None
 
@@ -77,38 +95,49 @@ class Explainer:
     def reasons(
         self, row: sp.csr_matrix, chosen: np.ndarray, parts: Mapping[str, np.ndarray]
     ) -> list[Reason]:
-        """Why each pick: the liked history movie most like it, or its popularity.
+        """Why each pick: a liked history movie like it, the user's taste, a genre, popularity.
 
-        "Liked" when the personal models speak more strongly for the pick than the general
-        components (popularity, quality, the era and the genre lift) do, each
-        judged per unit of its blend weight (a weighted mean of their scores): new users'
-        blends lean on popularity, yet a pick the personal models single out should still say
-        which of their movies it is like.
+        The personal models speak for a pick when they score it more strongly than the
+        general components (popularity, quality, the era and the genre lift) do, each judged
+        per unit of its blend weight (a weighted mean of their scores): new users' blends lean
+        on popularity, yet a pick the personal models single out should still say which of
+        their movies it is like. That movie is the liked one most like the pick, among those
+        at least `MIN_LIKENESS` alike and not yet named `MAX_REPEATS` times in the last
+        `REPEAT_WINDOW` picks; with none, the reason is the user's taste ("taste").
         """
         mine = liked(row)
         top_genres = self.user_genres(mine)
         general = tuple(c for c in COMPONENTS if c not in PERSONAL)
-        best_liked = self.closest(chosen, mine) if len(mine) else None
+        alike = self.likeness(chosen, mine) if len(mine) else None
         weights = {k: float(w[0]) for k, w in self.blend.weights([row.nnz], parts).items()}
         mass = {
             kind: max(sum(weights[k] for k in parts if (k in general) == kind), 1e-12)
             for kind in (True, False)
         }
-        reasons = []
+        reasons: list[Reason] = []
         for position, i in enumerate(chosen):
             personal = sum(float(parts[k][i]) for k in parts if k not in general) / mass[False]
             popular = sum(float(parts[k][i]) for k in parts if k in general) / mass[True]
-            if best_liked is not None and personal >= popular:
-                movie = int(self.catalog.items.ids[best_liked[position]])
-                reasons.append(Reason("liked", movie_id=movie))
+            if alike is not None and personal >= popular:
+                recent = [r.movie_id for r in reasons[-(REPEAT_WINDOW - 1) :]]
+                named = self._named(alike[position], mine, recent)
+                reasons.append(Reason("liked", movie_id=named) if named else Reason("taste"))
                 continue
             genre = next((g for g in top_genres if g in self.catalog.genres[i]), None)
             reasons.append(Reason("genre", genre=genre) if genre else Reason("popular"))
         return reasons
 
-    def closest(self, chosen: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """For each chosen movie, the candidate movie most like it, as `similar` judges."""
-        return np.asarray(candidates[np.argmax(self.likeness(chosen, candidates), axis=1)])
+    def _named(
+        self, alike: np.ndarray, mine: np.ndarray, recent: Sequence[int | None]
+    ) -> int | None:
+        """The id of the liked movie (`mine`, `alike` to the pick) to name, or None."""
+        for j in np.argsort(-alike, kind="stable"):
+            if alike[j] < MIN_LIKENESS:
+                return None
+            movie = int(self.catalog.items.ids[mine[j]])
+            if recent.count(movie) < MAX_REPEATS:
+                return movie
+        return None
 
     def user_genres(self, movies: np.ndarray) -> list[str]:
         """Genres of these movies, most frequent first."""

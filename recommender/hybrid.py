@@ -46,6 +46,9 @@ class Pick:
     score: float
     predicted: float | None
     reason: Reason
+    # Predicted under the middle of the rating scale: the best there is (say, for a filter),
+    # though the user may not like it, which the bot says rather than a silent low ★.
+    doubtful: bool = False
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -161,8 +164,9 @@ class Recommender:
         parts = {k: v[0] for k, v in contributions.items()}
         reasons = self._explain.reasons(row, chosen, parts)
         ids = self.catalog.items.ids
+        low = self._predictor.dislike_below
         return [
-            Pick(int(ids[i]), float(scores[i]), round(float(p), 2), reason)
+            Pick(int(ids[i]), float(scores[i]), round(float(p), 2), reason, bool(p < low))
             for i, p, reason in zip(chosen, predicted, reasons, strict=True)
         ]
 

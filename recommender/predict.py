@@ -10,7 +10,8 @@ Regularisation grows with the number of ratings behind each solve (weighted-λ, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Self
 
@@ -62,6 +63,12 @@ class BiasedMF:
     @property
     def params(self) -> dict[str, Any]:
         return asdict(self.config)
+
+    @property
+    def dislike_below(self) -> float:
+        """Predicted stars under the middle of the rating scale (3 of 1–5) mean "you may not
+        like it"."""
+        return (self.scale[0] + self.scale[1]) / 2
 
     @staticmethod
     def _solve_side(
@@ -171,3 +178,24 @@ class BiasedMF:
             change.gather(self.item_factors),
             self.scale,
         )
+
+
+def agreeing(stars: Sequence[float | None]) -> list[bool]:
+    """Which of these predicted stars of a ranked list (best first) can be shown without the
+    order contradicting them: the longest run, down the list, whose stars as shown (to 0.1)
+    never rise, and of several such runs the one starting earliest. The list is ranked by the
+    blend (a top-N relevance score), not by predicted stars, so a ★4.7 under a ★3.8 would say
+    the order is wrong; its ★ is left out instead. None (no prediction) is never shown."""
+    known = [(i, round(float(s), 1)) for i, s in enumerate(stars) if s is not None]
+    # longest[a]: the longest non-rising run of known stars that starts at known[a]
+    longest = [1] * len(known)
+    for a in reversed(range(len(known))):
+        for b in range(a + 1, len(known)):
+            if known[b][1] <= known[a][1]:
+                longest[a] = max(longest[a], longest[b] + 1)
+    keep = [False] * len(stars)
+    want, last = max(longest, default=0), math.inf
+    for (i, value), length in zip(known, longest, strict=True):
+        if want and length == want and value <= last:
+            keep[i], last, want = True, value, want - 1
+    return keep

@@ -172,6 +172,8 @@ def reason_text(reason: Reason, labels: dict[int, str]) -> str:
         return f"because you liked {labels[reason.movie_id]}"
     if reason.kind == "similar" and reason.movie_id in labels:
         return f"similar to {labels[reason.movie_id]}"
+    if reason.kind == "taste":
+        return "liked by people with taste like yours"
     if reason.kind == "genre" and reason.genre:
         return f"popular with people who like {reason.genre}"
     return "popular now"

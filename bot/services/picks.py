@@ -15,6 +15,7 @@ from bot.services.metrics import Latencies
 from bot.services.people import Person
 from recommender.filters import Filters
 from recommender.hybrid import ModelHolder, Pick
+from recommender.predict import agreeing
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie
@@ -77,7 +78,7 @@ class Request:
 class Because:
     """Why a movie was picked, with the movie the reason names (if any)."""
 
-    kind: Literal["liked", "similar", "genre", "popular"]
+    kind: Literal["liked", "similar", "taste", "genre", "popular"]
     movie: Movie | None = None
     genre: str | None = None
 
@@ -85,8 +86,9 @@ class Because:
 @dataclass(frozen=True)
 class Suggestion:
     movie: Movie
-    predicted: float | None  # the person's predicted stars, when the model has them
+    predicted: float | None  # the person's predicted stars, when shown (`Picks.recommend`)
     reason: Because
+    doubtful: bool = False  # predicted under the middle of the scale: "you may not love it"
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def _suggestions(
     db: Database, picks: Sequence[Pick], extra: Sequence[int] = ()
 ) -> tuple[tuple[Suggestion, ...], dict[int, Movie]]:
     """The picks with their movies and their reasons' movies, and the movies by id (those and
-    `extra`'s), read in one query. A pick whose movie left the catalogue is left out."""
+    `extra`'s), read in one query. A pick whose movie left the catalogue is left out; its
+    predicted ★ only where the order of `picks` does not contradict it (`agreeing`)."""
     reasons = [p.reason.movie_id for p in picks if p.reason.movie_id is not None]
     known = movies.get_many(db, [*(p.movie_id for p in picks), *reasons, *extra])
 
@@ -124,8 +127,11 @@ def _suggestions(
         named = None if pick.reason.movie_id is None else known.get(pick.reason.movie_id)
         return Because(pick.reason.kind, named, pick.reason.genre)
 
+    stars = agreeing([p.predicted for p in picks])
     shown = tuple(
-        Suggestion(known[p.movie_id], p.predicted, because(p)) for p in picks if p.movie_id in known
+        Suggestion(known[p.movie_id], p.predicted if ok else None, because(p), p.doubtful)
+        for p, ok in zip(picks, stars, strict=True)
+        if p.movie_id in known
     )
     return shown, known
 

@@ -298,3 +298,27 @@ def test_the_catalogue_note_says_how_to_get_a_current_one_only_when_dated():
         render.catalogue_note(current)
         == "📚 My catalogue: MovieLens 32M, 87,585 movies up to 2023."
     )
+
+
+@pytest.mark.parametrize(
+    ("filtered", "expected"),
+    [
+        (True, "the best match for your filter, though you may not love it"),
+        (False, "liked by many people, though you may not love it"),
+    ],
+)
+def test_a_pick_predicted_to_be_disliked_says_so(filtered, expected):
+    western = Movie(1, "Maverick", 1994, ("Western",))
+    doubtful = Suggestion(western, 2.7, Because("popular"), doubtful=True)
+    text, _ = render.picks(
+        "<b>Your picks</b>", [doubtful], CallbackCodec("t"), 1, None, 1, filtered
+    )
+    assert f"<i>{expected}</i>" in text and "Predicted ★2.7" in text
+
+
+def test_a_pick_without_a_shown_prediction_has_no_stars_and_taste_is_worded():
+    movie = Movie(1, "Contact", 1997, ("Sci-Fi",))
+    text, _ = render.picks(
+        "<b>Your picks</b>", [Suggestion(movie, None, Because("taste"))], CallbackCodec("t"), 1
+    )
+    assert "Predicted" not in text and "liked by people with taste like yours" in text

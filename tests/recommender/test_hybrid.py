@@ -332,3 +332,12 @@ def test_a_saved_model_keeps_content_for_serving_and_no_removed_component(model,
     assert [p.movie_id for p in loaded.similar(seed, n=5)] == [
         p.movie_id for p in model.similar(seed, n=5)
     ]
+
+
+def test_a_pick_predicted_to_be_disliked_is_flagged(model):
+    """A comedy fan asking for horror gets the best horror there is, flagged as doubtful."""
+    horror = Filters(genres=frozenset({"Horror"}))
+    picks = model.recommend(COMEDY_FAN, n=5, filters=horror)
+    assert picks and all(p.doubtful == (p.predicted < 3.0) for p in picks)
+    assert any(p.doubtful for p in picks)
+    assert not any(p.doubtful for p in model.recommend(COMEDY_FAN, n=5))
