@@ -15,16 +15,7 @@ set -eu
 DB="${1:-data/moviebot.sqlite}"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
 OUT=docs/evaluation.md
-# Each database keeps its tuned.json in its own folder of the model directory (an older
-# moviebot kept one shared file at the top, which a database it trained still copies in).
-MODELS="${MOVIEBOT_MODEL_DIR:-models}"
-for tuned in "$MODELS"/tuned.json "$MODELS"/*/tuned.json; do
-    if [ -e "$tuned" ]; then
-        echo "$tuned exists: the report would not show the committed defaults; move it" \
-            "aside first" >&2
-        exit 1
-    fi
-done
+. "$(dirname "$0")/committed_defaults.sh"
 cat > "$OUT" <<'HEADER'
 # moviebot evaluation report
 

@@ -14,16 +14,7 @@ set -eu
 DB="$1"
 FOLDER="$2"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
-# Each database keeps its tuned.json in its own folder of the model directory (an older
-# moviebot kept one shared file at the top, which a database it trained still copies in).
-MODELS="${MOVIEBOT_MODEL_DIR:-models}"
-for tuned in "$MODELS"/tuned.json "$MODELS"/*/tuned.json; do
-    if [ -e "$tuned" ]; then
-        echo "$tuned exists: the table would not show the committed defaults; move it" \
-            "aside first" >&2
-        exit 1
-    fi
-done
+. "$(dirname "$0")/committed_defaults.sh"
 mkdir -p "$FOLDER"
 for seed in 0 1 2 3; do
     for protocol in holdout given-5; do
