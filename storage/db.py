@@ -148,9 +148,45 @@ _V3 = """
 """
 
 
+# A movie night's starter may be unknown (NULL): /forget removes the starter's Telegram id and
+# the night stays usable for the others (its "starter or admin" steps are then admin only).
+# SQLite cannot drop a NOT NULL in place, so the table is rebuilt: `migrate` runs every script
+# with foreign keys off, so dropping the old table deletes none of its members, picks or votes
+# (their REFERENCES movie_nights(id) name the new table once it is renamed), and checks the
+# foreign keys before it commits.
+_V4 = """
+        CREATE TABLE movie_nights_v4 (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES groups(chat_id) ON DELETE CASCADE,
+            starter_id INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('open', 'voting', 'closed')),
+            filters TEXT NOT NULL DEFAULT '{}',
+            message_id INTEGER,
+            poll_id TEXT UNIQUE,
+            poll_message_id INTEGER,
+            winner_movie_id INTEGER,
+            created_at INTEGER NOT NULL,
+            closed_at INTEGER,
+            vote_deadline INTEGER
+        );
+        INSERT INTO movie_nights_v4 (
+            id, chat_id, starter_id, status, filters, message_id, poll_id, poll_message_id,
+            winner_movie_id, created_at, closed_at, vote_deadline
+        )
+        SELECT id, chat_id, starter_id, status, filters, message_id, poll_id, poll_message_id,
+            winner_movie_id, created_at, closed_at, vote_deadline
+        FROM movie_nights;
+        DROP TABLE movie_nights;
+        ALTER TABLE movie_nights_v4 RENAME TO movie_nights;
+        CREATE UNIQUE INDEX movie_nights_one_open ON movie_nights (chat_id)
+            WHERE status != 'closed';
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
-# Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
+# with foreign keys off (so a script may rebuild a table) and checked before the commit.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -250,18 +286,33 @@ class Database:
                 f"{SCHEMA_VERSION}. Upgrade moviebot."
             )
         conn = self.conn
-        for version in range(current, target_version):
-            # executescript() commits anything pending and manages no transaction itself,
-            # so the script carries its own BEGIN/COMMIT.
-            try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
-                    f"PRAGMA user_version = {version + 1};\nCOMMIT;"
-                )
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        if current >= target_version:
+            return
+        # Outside any transaction (inside one the pragma does nothing): a rebuilt table's drop
+        # must not cascade to the rows that reference it.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            for version in range(current, target_version):
+                # executescript() commits anything pending and manages no transaction itself,
+                # so the script carries its own BEGIN; the COMMIT follows the foreign-key check.
+                try:
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\n"
+                        f"PRAGMA user_version = {version + 1};"
+                    )
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StorageError(
+                            f"migrating {self.path} to version {version + 1} broke foreign keys: "
+                            f"{broken[:5]}"
+                        )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -37,7 +37,9 @@ class NightStateError(NightError):
 class Night:
     id: int
     chat_id: int
-    starter_id: int  # Telegram id of who started it
+    # Telegram id of who started it; None once they asked to be forgotten (then the steps
+    # only its starter or an admin may take are an admin's alone).
+    starter_id: int | None
     status: Status
     filters: dict[str, Any]
     message_id: int | None  # the "Who's in?" message
@@ -351,6 +353,73 @@ def cancel(db: Database, night_id: int) -> bool:
             (_now(), night_id),
         )
     return cur.rowcount > 0
+
+
+def forget_person(conn: sqlite3.Connection, telegram_id: int, names: Sequence[str] = ()) -> None:
+    """Remove a Telegram person from every movie night, inside the caller's transaction
+    (/forget): their memberships and votes go, nights they started keep going without a
+    starter (NULL: only an admin may then pick or close), and the stored picks' reasons lose
+    every mention of them (see `_scrub_reason`). `names`: what they were called, to find an
+    older moviebot's worded reasons."""
+    names = [n for n in {*names, *_member_names(conn, telegram_id)} if n]
+    needles = [str(telegram_id), *names]
+    found = " OR ".join("instr(reason, ?) > 0" for _ in needles)
+    rows = conn.execute(
+        f"SELECT night_id, position, reason FROM movie_night_picks WHERE {found}", needles
+    ).fetchall()
+    for night_id, position, reason in rows:
+        scrubbed = _scrub_reason(reason, telegram_id, names)
+        if scrubbed != reason:
+            conn.execute(
+                "UPDATE movie_night_picks SET reason = ? WHERE night_id = ? AND position = ?",
+                (scrubbed, night_id, position),
+            )
+    conn.execute("DELETE FROM movie_night_members WHERE telegram_id = ?", (telegram_id,))
+    conn.execute("DELETE FROM movie_night_votes WHERE telegram_id = ?", (telegram_id,))
+    conn.execute("UPDATE movie_nights SET starter_id = NULL WHERE starter_id = ?", (telegram_id,))
+
+
+def _member_names(conn: sqlite3.Connection, telegram_id: int) -> list[str]:
+    return [
+        name
+        for (name,) in conn.execute(
+            "SELECT DISTINCT name FROM movie_night_members WHERE telegram_id = ?", (telegram_id,)
+        )
+    ]
+
+
+def _scrub_reason(reason: str, telegram_id: int, names: Sequence[str]) -> str:
+    """A stored reason without this person. The bot stores a reason as JSON whose lists hold
+    member ids, alone or first in a pair (`[id, stars]`, `[id, movie id]`); those entries go.
+    A reason that still names them anyhow (an older moviebot's words, a format this does not
+    know) is dropped whole: "" is a reason the bot shows as unknown."""
+    try:
+        data = json.loads(reason)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+
+    def theirs(entry: object) -> bool:
+        first = entry[0] if isinstance(entry, list) and entry else entry
+        return not isinstance(first, bool) and first in (telegram_id, str(telegram_id))
+
+    kept = {
+        key: [e for e in value if not theirs(e)] if isinstance(value, list) else value
+        for key, value in data.items()
+    }
+    return "" if _mentions(kept, telegram_id, names) else json.dumps(kept)
+
+
+def _mentions(value: object, telegram_id: int, names: Sequence[str]) -> bool:
+    """Whether the person's id (as a number or text) or one of their names is anywhere in it."""
+    if isinstance(value, dict):
+        return any(_mentions(v, telegram_id, names) for v in [*value, *value.values()])
+    if isinstance(value, list):
+        return any(_mentions(v, telegram_id, names) for v in value)
+    if isinstance(value, str):
+        return value == str(telegram_id) or any(name in value for name in names)
+    return not isinstance(value, bool) and value == telegram_id
 
 
 def _require(conn: sqlite3.Connection, night_id: int, status: Status) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from storage import groups
 from storage.db import Database
 from storage.movies import display_title
 from storage.users import Kind, User
@@ -202,15 +203,13 @@ def frame(db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram")) -> pd
 
 
 def forget(db: Database, user: User) -> None:
-    """Delete the user and everything of theirs, in one transaction."""
+    """Delete the user and everything that identifies them, in one transaction."""
     with db.write() as conn:
-        # Ratings, dismissals and the watchlist go with the user (ON DELETE CASCADE);
-        # movie-night membership and votes are keyed by Telegram id, so they go explicitly.
+        # Ratings, dismissals, the watchlist and settings go with the users row (ON DELETE
+        # CASCADE, or its own column); movie nights know people by Telegram id, so their
+        # memberships, votes, started nights and the picks' reasons are cleaned explicitly.
         if user.kind == "telegram":
-            conn.execute(
-                "DELETE FROM movie_night_members WHERE telegram_id = ?", (user.external_id,)
-            )
-            conn.execute("DELETE FROM movie_night_votes WHERE telegram_id = ?", (user.external_id,))
+            groups.forget_person(conn, user.external_id, [user.name] if user.name else [])
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from bot.settings import Settings
 from storage import movies, ratings, users
@@ -70,8 +73,33 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+@contextlib.contextmanager
+def _removed_if_failed(db_path: str | Path) -> Iterator[None]:
+    """A command that creates the database: if it fails (raises), what it created goes again:
+    the file, its -wal and -shm companions and the folders made for it, so a retry does not
+    meet an empty database. Nothing that existed before the command is ever deleted."""
+    path = Path(db_path)
+    if str(db_path) == ":memory:" or path.exists():
+        yield
+        return
+    companions = [Path(f"{path}{end}") for end in ("", "-wal", "-shm", "-journal")]
+    new_files = [p for p in companions if not p.exists()]
+    new_dirs = [p for p in path.absolute().parents if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for file in new_files:
+            file.unlink(missing_ok=True)
+        for folder in new_dirs:
+            try:
+                folder.rmdir()
+            except OSError:  # something else was put there meanwhile: leave it
+                break
+        raise
+
+
 def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    with Database(settings.db_path) as db:
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
         held = db.get_meta("dataset")
         if args.name is None and held and not args.force:
             # `make run` fetches with no name: a database already set up keeps its data set.
@@ -95,7 +123,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    with Database(settings.db_path) as db:
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
         result = import_dataset(db, args.path, progress=sys.stderr.isatty())
         print(_imported(result, settings))
         print(_catalogue_note(db))

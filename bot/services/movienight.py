@@ -101,7 +101,7 @@ class NightView:
     id: int
     chat_id: int
     status: Status
-    starter_id: int
+    starter_id: int | None  # None once the starter asked to be forgotten (/forget)
     genre: str | None
     decade: int
     members: tuple[Attendee, ...]
@@ -448,8 +448,9 @@ class NightService:
         return Toggled(joining, name, self.ready(telegram_id), changed, view)
 
     def _manager_check(self, night: Night, telegram_id: int, is_admin: bool) -> Refused | None:
-        """The starter, or an admin of the group (`is_admin`, as the chat platform says)."""
-        if telegram_id == night.starter_id or is_admin:
+        """The starter, or an admin of the group (`is_admin`, as the chat platform says).
+        A night whose starter was forgotten has no starter (None): only an admin then."""
+        if (night.starter_id is not None and telegram_id == night.starter_id) or is_admin:
             return None
         members = groups.members(self.db, night.id)
         starter = next((m.name for m in members if m.telegram_id == night.starter_id), "")

@@ -8,15 +8,21 @@ without being extracted.
 
 from __future__ import annotations
 
+import io
 import zipfile
+import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 from storage.db import StorageError
 
 # Files that mark a folder as a MovieLens data set (used to step into a single sub-folder).
 MARKERS = ("u.data", "ratings.dat", "ratings.csv")
 MARKER_SUFFIXES = (".inter",)
+# What every zip starts with (a local file header; an empty zip starts with its end record).
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Editors on Windows start "UTF-8" text with one; no MovieLens format expects it.
+BOM = b"\xef\xbb\xbf"
 
 
 class DataFormatError(StorageError):
@@ -38,6 +44,9 @@ class Source:
             self._open_folder()
         elif self.path.is_file() and zipfile.is_zipfile(self.path):
             self._open_zip()
+        elif self.path.is_file() and _starts_like_a_zip(self.path):
+            # A zip's directory is at its end: an interrupted download or copy loses it.
+            raise DataFormatError(f"{self.path}: the zip is damaged (truncated?)")
         elif self.path.exists():
             raise DataFormatError(f"{self.path}: neither a folder nor a .zip archive")
         else:
@@ -54,7 +63,10 @@ class Source:
         self._members = {p.name: str(p) for p in files}
 
     def _open_zip(self) -> None:
-        self._zip = zipfile.ZipFile(self.path)
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise DataFormatError(f"{self.path}: the zip is damaged (truncated?): {exc}") from None
         names = [
             n for n in self._zip.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")
         ]
@@ -81,19 +93,27 @@ class Source:
         return found[0] if found else None
 
     def open(self, name: str) -> BinaryIO:
-        """The file as a binary stream; the caller closes it."""
+        """The file as a binary stream, without a leading UTF-8 byte-order mark (every reader,
+        headers or not, then sees the first field as written); the caller closes it. A zip
+        member that turns out damaged raises DataFormatError."""
         if name not in self._members:
             raise DataFormatError(f"{self.label(name)} is missing")
+        stream: io.BufferedReader[Any]
         if self._zip is not None:
-            return self._zip.open(self._members[name])  # type: ignore[return-value]
-        return open(self._members[name], "rb")
+            member = self._zip.open(self._members[name])
+            stream = io.BufferedReader(_ZipMember(member, self.path))
+        else:
+            stream = open(self._members[name], "rb")  # noqa: SIM115  # the caller closes it
+        if stream.peek(len(BOM)).startswith(BOM):
+            stream.read(len(BOM))
+        return stream
 
     def read_text(self, name: str) -> str:
         """A small file's text: UTF-8 if it is valid UTF-8, else Latin-1 (older MovieLens)."""
         with self.open(name) as fh:
             data = fh.read()
         try:
-            return data.decode("utf-8-sig")
+            return data.decode("utf-8")
         except UnicodeDecodeError:
             return data.decode("latin-1")
 
@@ -115,3 +135,32 @@ class Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _starts_like_a_zip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in ZIP_MAGIC
+
+
+class _ZipMember(io.RawIOBase):
+    """A zip member's bytes, its damage (a bad CRC, a cut-off stream) as DataFormatError."""
+
+    def __init__(self, member: IO[bytes], archive: Path) -> None:
+        self._member, self._archive = member, archive
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        try:
+            data = self._member.read(len(buffer))
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise DataFormatError(
+                f"{self._archive}: the zip is damaged (truncated?): {exc}"
+            ) from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()

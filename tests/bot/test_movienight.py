@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 
 import pytest
 
@@ -437,6 +438,82 @@ async def test_removing_the_bot_ends_the_groups_night(emulator, run_bot):
     await emulator.wait_idle()
     assert groups.current(services.db, group.id) is None
     assert current_or_last(services, group).status == "closed"
+
+
+def mentions(path, telegram_id: int, name: str) -> list[str]:
+    """Every table.column of the database file at `path` (read through a fresh connection)
+    holding this Telegram id (as a number or as text) or this name."""
+    conn = sqlite3.connect(path)
+    try:
+        found = []
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            for row in conn.execute(f"SELECT * FROM {table}"):
+                for column, value in zip(columns, row, strict=True):
+                    text = value.decode(errors="replace") if isinstance(value, bytes) else value
+                    if (isinstance(text, int | float) and text == telegram_id) or (
+                        isinstance(text, str) and (str(telegram_id) in text or name in text)
+                    ):
+                        found.append(f"{table}.{column}={text!r}")
+        return found
+    finally:
+        conn.close()
+
+
+async def test_forget_leaves_nothing_that_identifies_the_person(emulator, run_bot, world):
+    """Alice rates, keeps a watchlist, dismisses a movie, starts a movie night, is in its
+    picks' reasons and votes; after /forget no table and no column of the file holds her id
+    or her name, and the night she started goes on for the others (an admin closes it)."""
+    services = await run_bot()
+    alice, bob = emulator.user("Alice"), emulator.user("Bob")
+    await alice.send("/start")
+    await alice.next_message()
+    card = await alice.next_message()
+    for _ in range(5):
+        await alice.press(card, "★5")
+        await emulator.wait_idle()
+    for typed, button in (("heat 1995", "➕ Watchlist"), ("clueless", "🚫 Not interested")):
+        await alice.send(typed)
+        await alice.press(await alice.next_message(), 0)
+        await alice.press(await alice.next_message(), button)
+        await emulator.wait_idle()
+    seed(services, bob, ACTION_IDS[4:8])
+    group = emulator.group("Friends", [alice, bob])
+    await group.next_message()
+    await alice.send("/movienight", to=group)
+    night_message = await group.next_message()
+    await bob.press(night_message, "I'm in 🙋")
+    poll_message, _ = await pick(emulator, group, alice, night_message)
+    await alice.vote(poll_message, 0)
+    await bob.vote(poll_message, 1)
+    await emulator.wait_idle()
+    night = current_night(services, group)
+    assert any(str(alice.id) in p.reason for p in groups.picks(services.db, night.id))
+    user = users.find(services.db, "telegram", alice.id)
+    assert user is not None and ratings.history(services.db, user).watchlist
+    assert mentions(world.db_path, alice.id, "Alice")  # the scan finds her before /forget
+
+    await alice.send("/forget")
+    confirm = await alice.next_message()
+    await alice.press(confirm, "Yes, delete everything")
+    await emulator.wait_idle()
+    assert "deleted" in confirm.text
+    assert mentions(world.db_path, alice.id, "Alice") == []
+    # Bob is still in the picks' reasons, and the next model learns nothing of Alice: training
+    # reads the ratings table, which has no row of hers.
+    assert any(str(bob.id) in p.reason for p in groups.picks(services.db, night.id))
+    assert user.id not in set(ratings.frame(services.db)["user"])
+
+    # The night has no starter now: "starter or admin" is an admin only.
+    query = await bob.press(poll_message, "🏁 Close vote")
+    assert "group admin" in (await query.answered())["text"]
+    group.promote(bob)
+    await bob.press(poll_message, "🏁 Close vote")
+    announcement = await group.next_message()
+    await emulator.wait_idle()
+    assert f"Tonight: {poll_message.poll.options[1]}" in announcement.text
+    assert mentions(world.db_path, alice.id, "Alice") == []
 
 
 async def test_a_failed_message_after_the_poll_keeps_the_vote_running(emulator, run_bot):

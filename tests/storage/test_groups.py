@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -162,3 +163,40 @@ def test_forgetting_a_user_removes_their_membership_and_votes(fresh_db):
     alice = users.ensure_telegram(fresh_db, ALICE, "Alice")
     ratings.forget(fresh_db, alice)
     assert groups.members(fresh_db, night.id) == [] and groups.votes(fresh_db, night.id) == {}
+
+
+def test_forgetting_the_starter_keeps_the_night_and_scrubs_them_from_the_reasons(fresh_db):
+    night = groups.open_night(fresh_db, CHAT, ALICE, "Alice")
+    groups.join(fresh_db, night.id, BOB, "Bob")
+    groups.start_picking(fresh_db, night.id)
+    both = json.dumps(
+        {
+            "predicted": [[ALICE, 4.5], [BOB, 4.0]],
+            "loved": [[ALICE, 3], [BOB, 4]],
+            "fits": True,
+            "top": 0.1,
+            "alike": [ALICE],
+        }
+    )
+    picks = [
+        NightPick(0, 10, 0.9, both),
+        NightPick(1, 11, 0.7, "Alice and Bob loved Heat"),  # worded, as an older bot stored
+        NightPick(2, 12, 0.5, "Bob loved Heat"),
+        NightPick(3, 13, 0.4, json.dumps({"predicted": [[BOB, 3.5]], "note": "for Alice"})),
+    ]
+    groups.save_poll(fresh_db, night.id, picks, "poll-1", 7, deadline=2_000_000_000)
+    groups.vote(fresh_db, night.id, ALICE, [0])
+    ratings.forget(fresh_db, users.ensure_telegram(fresh_db, ALICE, "Alice"))
+    after = groups.get(fresh_db, night.id)
+    assert after is not None and after.starter_id is None and after.status == "voting"
+    reasons = [p.reason for p in groups.picks(fresh_db, night.id)]
+    assert json.loads(reasons[0]) == {
+        "predicted": [[BOB, 4.0]],
+        "loved": [[BOB, 4]],
+        "fits": True,
+        "top": 0.1,
+        "alike": [],
+    }
+    assert reasons[1:] == ["", "Bob loved Heat", ""]
+    groups.vote(fresh_db, night.id, BOB, [1])  # the night goes on for the others
+    assert groups.close(fresh_db, night.id, 11)

@@ -527,3 +527,110 @@ def test_cli_import_says_what_the_catalogue_is_and_how_to_get_a_current_one(
     years = f"from {held.first_year} to {held.last_year}"
     assert f"Catalogue: ml-100k (MovieLens 100K), {held.movies:,} movies {years}." in out
     assert f"This catalogue ends in {held.last_year}." in out
+
+
+# ---------------------------------------------------------------- import faults, through the CLI
+
+
+def _cli(tmp_path: Path, db: Path, *args: str) -> int:
+    return main(["--env-file", str(tmp_path / "none.env"), "--db", str(db), *args])
+
+
+def _left_behind(db: Path) -> list[str]:
+    return [p.name for p in db.parent.glob(f"{db.name}*")]
+
+
+@pytest.mark.parametrize("fault", ["bad line", "truncated zip", "no such path"])
+def test_a_failed_import_into_a_new_database_leaves_no_file_behind(
+    tmp_path, capsys, monkeypatch, fault
+):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    folder = dataset(tmp_path, "latest")
+    target: Path = folder
+    if fault == "bad line":
+        (folder / "ratings.csv").write_text(LATEST_RATINGS + "9,2,x,2\n")
+    elif fault == "truncated zip":
+        whole = _zip_folder(folder, tmp_path / "ml-latest-small.zip", top="ml-latest-small")
+        whole.write_bytes(whole.read_bytes()[:-100])
+        target = whole
+    else:
+        target = tmp_path / "nowhere"
+    db = tmp_path / "new" / "deeper" / "m.sqlite"
+    assert _cli(tmp_path, db, "data", "import", str(target)) == 1
+    assert "moviebot:" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # the file, its -wal and -shm, and its folders
+
+
+def test_a_failed_import_into_an_existing_database_keeps_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    db = tmp_path / "m.sqlite"
+    assert _cli(tmp_path, db, "data", "import", str(dataset(tmp_path, "latest"))) == 0
+    empty = tmp_path / "empty.sqlite"
+    Database(empty).close()  # created by an earlier command, nothing in it yet
+    folder = dataset(tmp_path / "other", "latest")
+    (folder / "ratings.csv").write_text(LATEST_RATINGS + "9,2,x,2\n")
+    for existing in (db, empty):
+        assert _cli(tmp_path, existing, "data", "import", str(folder)) == 1
+        assert existing.exists()
+    with Database(db) as kept:
+        assert summary(kept).ratings == 8
+
+
+@pytest.mark.parametrize(
+    ("kind", "file"),
+    [
+        ("latest", "ratings.csv"),
+        ("latest", "movies.csv"),
+        ("latest", "links.csv"),
+        ("latest", "tags.csv"),
+        ("ml100k", "u.data"),
+        ("ml100k", "u.item"),  # Latin-1 after the mark
+        ("ml100k", "u.user"),
+        ("ml1m", "ratings.dat"),
+        ("ml1m", "movies.dat"),
+        ("ml1m", "users.dat"),
+        ("recbole", "ml-100k.inter"),
+        ("recbole", "ml-100k.item"),
+    ],
+)
+@pytest.mark.parametrize("shape", ["folder", "zip"])
+def test_a_file_saved_with_a_byte_order_mark_imports_the_same(
+    tmp_path, capsys, monkeypatch, kind, file, shape
+):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    plain = tmp_path / "plain.sqlite"
+    assert _cli(tmp_path, plain, "data", "import", str(dataset(tmp_path / "a", kind))) == 0
+    folder = dataset(tmp_path / "b", kind)
+    (folder / file).write_bytes(b"\xef\xbb\xbf" + (folder / file).read_bytes())
+    target = folder
+    if shape == "zip":
+        target = _zip_folder(folder, tmp_path / f"{folder.name}.zip", top=folder.name)
+    marked = tmp_path / "marked.sqlite"
+    assert _cli(tmp_path, marked, "data", "import", str(target)) == 0, capsys.readouterr().err
+    with Database(plain) as a, Database(marked) as b:
+        assert snapshot(a)[1:] != [] and _without_meta(a) == _without_meta(b)
+
+
+def _without_meta(db: Database) -> list[str]:
+    """The database's rows, without meta (import times) and users' created_at."""
+    return [
+        line
+        for line in snapshot(db)
+        if not line.startswith(('INSERT INTO "meta"', 'INSERT INTO "users"'))
+    ] + [repr(r) for r in db.conn.execute("SELECT kind, external_id, age, gender FROM users")]
+
+
+def test_a_truncated_or_corrupted_zip_is_called_damaged(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    folder = dataset(tmp_path, "latest")
+    whole = _zip_folder(folder, tmp_path / "whole.zip", top="ml-latest-small").read_bytes()
+    truncated = tmp_path / "ml-latest-small.zip"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    at = whole.index(b"964982703")  # inside ratings.csv, stored uncompressed: the CRC fails
+    corrupted = tmp_path / "corrupted.zip"
+    corrupted.write_bytes(whole[:at] + b"8" + whole[at + 1 :])
+    for archive in (truncated, corrupted):
+        assert _cli(tmp_path, tmp_path / "m.sqlite", "data", "import", str(archive)) == 1
+        err = capsys.readouterr().err
+        assert "the zip is damaged (truncated?)" in err and "neither a folder" not in err
+        assert "Traceback" not in err

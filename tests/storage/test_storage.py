@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from storage import models, movies, ratings, users
+from storage import groups, models, movies, ratings, users
 from storage.db import SCHEMA_VERSION, Database, SchemaTooNewError
 
 
@@ -34,6 +34,41 @@ def test_previous_version_migrates_forward_and_keeps_its_data(tmp_path):
     db = Database(path)
     assert db.schema_version() == SCHEMA_VERSION
     assert movies.get(db, 10).title == "Heat"
+    db.close()
+
+
+def test_v4_rebuilds_movie_nights_keeping_every_night_and_what_hangs_off_it(tmp_path):
+    """Version 4 lets a night's starter be NULL (/forget): the table is rebuilt, and dropping
+    the old one must not cascade to its members, picks and votes."""
+    path = tmp_path / "v3.sqlite"
+    old = Database(path, target_version=3)
+    with old.write() as conn:
+        conn.execute("INSERT INTO groups VALUES (-1, 'Friends', 1)")
+        conn.execute(
+            "INSERT INTO movie_nights (id, chat_id, starter_id, status, poll_id, created_at, "
+            "vote_deadline) VALUES (7, -1, 1001, 'voting', 'poll-7', 1, 99)"
+        )
+        conn.execute("INSERT INTO movie_night_members VALUES (7, 1001, 'Alice', 1)")
+        conn.execute("INSERT INTO movie_night_picks VALUES (7, 0, 10, 0.5, '{}')")
+        conn.execute("INSERT INTO movie_night_votes VALUES (7, 1001, '[0]', 1)")
+    old.close()
+
+    db = Database(path)
+    assert db.schema_version() == SCHEMA_VERSION >= 4
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    night = groups.get(db, 7)
+    assert night is not None and night.starter_id == 1001 and night.poll_id == "poll-7"
+    assert night.vote_deadline == 99 and night.status == "voting"
+    assert [m.name for m in groups.members(db, 7)] == ["Alice"]
+    assert len(groups.picks(db, 7)) == 1 and groups.votes(db, 7) == {1001: [0]}
+    with db.write() as conn:
+        conn.execute("UPDATE movie_nights SET starter_id = NULL WHERE id = 7")
+    with pytest.raises(groups.NightAlreadyOpenError):  # still one night not closed per group
+        groups.open_night(db, -1, 1002, "Bob")
+    with db.write() as conn:  # and deleting a night still takes what hangs off it
+        conn.execute("DELETE FROM movie_nights WHERE id = 7")
+    assert groups.members(db, 7) == [] and groups.picks(db, 7) == []
+    assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     db.close()
 
 
