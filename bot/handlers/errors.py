@@ -1,11 +1,12 @@
-"""The one global error handler: log with context (never the token), tell the user politely."""
+"""The one global error handler: log with ids (never the token, never what users wrote), tell
+the user politely."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import render
 from bot.context import BotContext
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def describe(update: object) -> str:
-    """Who and where, for the log: ids only, no message text (it may be private)."""
+    """Who, where and what kind, for the log: ids only, never text (it may be private, and a
+    command's first word can be a user's whole message)."""
     if not isinstance(update, Update):
         return "no update"
     parts = [f"update {update.update_id}"]
@@ -22,10 +24,18 @@ def describe(update: object) -> str:
         parts.append(f"user {update.effective_user.id}")
     if update.effective_chat:
         parts.append(f"chat {update.effective_chat.id}")
+    message = update.effective_message
     if update.callback_query:
         parts.append("button")
-    elif update.effective_message and update.effective_message.text:
-        parts.append(f"command {update.effective_message.text.split()[0][:40]!r}")
+    elif message is not None and message.text:
+        is_command = any(e.type == "bot_command" and e.offset == 0 for e in message.entities)
+        parts.append("command" if is_command else "text message")
+    elif update.poll_answer:
+        parts.append("poll answer")
+    elif update.my_chat_member:
+        parts.append("membership change")
+    elif message is not None:
+        parts.append("message")
     return ", ".join(parts)
 
 
@@ -34,6 +44,14 @@ async def on_error(update: object, context: BotContext) -> None:
     a traceback and the user gets an apology instead of silence."""
     error = context.error
     where = describe(update)
+    if isinstance(error, Conflict):
+        # Polling keeps retrying with a growing pause (python-telegram-bot's loop): one line each.
+        log.warning(
+            "Telegram answered 409 Conflict: another instance is getting updates with this token "
+            "(or a webhook is set); retrying with back-off. Stop the other instance. (%s)",
+            error.message,
+        )
+        return
     if isinstance(error, RetryAfter):
         log.warning("flood limit hit (%s): retry after %s s; dropped", where, error.retry_after)
         return
