@@ -24,26 +24,28 @@ def describe(update: object) -> str:
         parts.append(f"user {update.effective_user.id}")
     if update.effective_chat:
         parts.append(f"chat {update.effective_chat.id}")
-    message = update.effective_message
-    if update.callback_query:
-        parts.append("button")
-    elif message is not None and message.text:
-        is_command = any(e.type == "bot_command" and e.offset == 0 for e in message.entities)
-        parts.append("command" if is_command else "text message")
-    elif update.poll_answer:
-        parts.append("poll answer")
-    elif update.my_chat_member:
-        parts.append("membership change")
-    elif message is not None:
-        parts.append("message")
+    if what := kind(update):
+        parts.append(what)
     return ", ".join(parts)
 
 
-async def on_error(update: object, context: BotContext) -> None:
-    """Network trouble is logged and dropped (PTB retries polling itself); bugs are logged with
-    a traceback and the user gets an apology instead of silence."""
-    error = context.error
-    where = describe(update)
+def kind(update: Update) -> str | None:
+    """What the update is, in a word or two (never its content)."""
+    message = update.effective_message
+    if update.callback_query:
+        return "button"
+    if message is not None and message.text:
+        is_command = any(e.type == "bot_command" and e.offset == 0 for e in message.entities)
+        return "command" if is_command else "text message"
+    if update.poll_answer:
+        return "poll answer"
+    if update.my_chat_member:
+        return "membership change"
+    return "message" if message is not None else None
+
+
+def logged_as_trouble(error: object, where: str) -> bool:
+    """Telegram or the network, not a bug: one line, no traceback, no apology."""
     if isinstance(error, Conflict):
         # Polling keeps retrying with a growing pause (python-telegram-bot's loop): one line each.
         log.warning(
@@ -51,17 +53,24 @@ async def on_error(update: object, context: BotContext) -> None:
             "(or a webhook is set); retrying with back-off. Stop the other instance. (%s)",
             error.message,
         )
-        return
-    if isinstance(error, RetryAfter):
+    elif isinstance(error, RetryAfter):
         log.warning("flood limit hit (%s): retry after %s s; dropped", where, error.retry_after)
-        return
-    if isinstance(error, (TimedOut, NetworkError)):
+    elif isinstance(error, (TimedOut, NetworkError)):
         log.warning("network error (%s): %s", where, error)
-        return
-    if isinstance(error, Forbidden):
+    elif isinstance(error, Forbidden):
         log.info("user blocked the bot or left (%s): %s", where, error)
+    else:
+        return False
+    return True
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Network trouble is logged and dropped (PTB retries polling itself); bugs are logged with
+    a traceback and the user gets an apology instead of silence."""
+    where = describe(update)
+    if logged_as_trouble(context.error, where):
         return
-    log.error("error while handling %s", where, exc_info=error)
+    log.error("error while handling %s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await update.effective_chat.send_message(render.SORRY)
