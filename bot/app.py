@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -37,7 +40,7 @@ from bot.handlers import (
     recommend,
 )
 from bot.keyboards import Action, CallbackCodec
-from bot.logs import redact_token
+from bot.logs import protect
 from bot.services import Services, open_services
 from bot.settings import Settings
 
@@ -62,7 +65,7 @@ def build_application(
     """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
     (tests pass their own), and closed in post_shutdown only if we opened them."""
     token = settings.require_token()
-    redact_token(token)
+    protect(token, settings.webhook_secret)
     # Typed for the rate-limited bot it may become (ExtBot's type says which limiter it has).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, JobQueue[Any]] = (
         ApplicationBuilder()
@@ -206,9 +209,84 @@ def webhook_options(settings: Settings) -> dict:
     }
 
 
+class StartupError(Exception):
+    """The bot cannot start; the message is one line for the person running it (no token)."""
+
+
+def public_url(api_base_url: str) -> str:
+    """The Bot API address for messages: without any user:password, the token as `…`."""
+    parts = urlsplit(api_base_url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + "…"
+
+
+async def connect(app: Application, settings: Settings) -> None:
+    """`app.initialize()` (getMe) until it works: a rejected token stops at once, an unreachable
+    Bot API is retried with exponential back-off (1, 2, 4 … 30 s) for settings.connect_timeout
+    seconds, one log line per failed attempt."""
+    where = public_url(settings.api_base_url)
+    deadline = time.monotonic() + settings.connect_timeout
+    delay, attempt = 1.0, 0
+    while True:
+        attempt += 1
+        # A server that is not a Bot API answers HTML; python-telegram-bot logs that with a
+        # traceback before raising. The one line below says it better.
+        request_log = logging.getLogger("telegram.request")
+        level = request_log.level
+        request_log.setLevel(logging.CRITICAL)
+        try:
+            await app.initialize()
+            return
+        except InvalidToken as exc:
+            answer = getattr(exc.__cause__, "message", "") or "refused"
+            raise StartupError(
+                f"the Bot API at {where} rejected the bot token (getMe: {answer}). Check "
+                "TELEGRAM_BOT_TOKEN (a revoked token needs a new one from @BotFather) and, for a "
+                "self-hosted server, TELEGRAM_API_BASE_URL."
+            ) from None
+        except RetryAfter as exc:
+            error: Exception = exc
+            after = exc.retry_after
+            wait = after.total_seconds() if hasattr(after, "total_seconds") else float(after)
+        except (NetworkError, TimedOut) as exc:  # TimedOut is a NetworkError; named for clarity
+            error, wait = exc, delay
+            delay = min(delay * 2, 30.0)
+        except TelegramError as exc:
+            raise StartupError(
+                f"the Bot API at {where} answered getMe with an error ({exc}); check "
+                "TELEGRAM_API_BASE_URL"
+            ) from None
+        finally:
+            request_log.setLevel(level)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StartupError(
+                f"cannot reach the Bot API at {where}: {attempt} attempts in "
+                f"{settings.connect_timeout} s failed (last: {error}). Check the network and "
+                "TELEGRAM_API_BASE_URL; MOVIEBOT_CONNECT_TIMEOUT sets how long to keep trying."
+            ) from None
+        wait = min(float(wait), remaining)
+        log.warning(
+            "cannot reach the Bot API at %s (attempt %d): %s; retrying in %.1f s",
+            where,
+            attempt,
+            error,
+            wait,
+        )
+        await asyncio.sleep(wait)
+
+
 def run(settings: Settings) -> None:
-    """Long polling, or a webhook when a public URL is configured."""
+    """Long polling, or a webhook when a public URL is configured. Connects first (see
+    `connect`), on the event loop python-telegram-bot then runs on; raises StartupError."""
     app = build_application(settings)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(connect(app, settings))
+    except BaseException:
+        loop.close()
+        raise
     if settings.webhook_url:
         app.run_webhook(**webhook_options(settings))
     else:

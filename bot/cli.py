@@ -19,7 +19,7 @@ from collections.abc import Sequence
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from bot import commands
+from bot import commands, logs
 from bot.settings import Settings, SettingsError
 from storage.db import StorageError
 
@@ -56,10 +56,10 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token
-    # (bot.logs also redacts it from every record once the bot is built).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token; the handler
+    # gets bot.logs' Redactor, which removes the token and the webhook secret once registered
+    # (and python-telegram-bot's DEBUG lines that carry what users wrote).
+    logs.install()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,10 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env(env_file=args.env_file).with_db(args.db)
+        logs.protect(settings.token, settings.webhook_secret)
         setup_logging("DEBUG" if args.verbose else settings.log_level)
         return int(args.func(args, settings) or 0)
     except (CLIError, SettingsError, StorageError) as exc:
-        print(f"moviebot: {exc}", file=sys.stderr)
+        print(f"moviebot: {logs.redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("moviebot: interrupted", file=sys.stderr)

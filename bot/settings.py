@@ -36,6 +36,7 @@ class Settings:
     group_strategy: str = "average_without_misery"
     poll_timeout: int = 3600
     rate_limit: bool = True
+    connect_timeout: int = 300  # seconds `run` keeps retrying an unreachable Bot API at start
 
     @classmethod
     def from_env(
@@ -94,6 +95,7 @@ class Settings:
             group_strategy=strategy,
             poll_timeout=integer("MOVIEBOT_POLL_TIMEOUT", cls.poll_timeout),
             rate_limit=(get("MOVIEBOT_RATE_LIMIT") or "1") not in ("0", "false", "no"),
+            connect_timeout=integer("MOVIEBOT_CONNECT_TIMEOUT", cls.connect_timeout),
         )
 
     def with_db(self, db_path: str | Path | None) -> Settings:

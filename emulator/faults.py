@@ -2,6 +2,8 @@
 
     emulator.faults.fail_next(2, method="sendMessage")  # two 500 Internal Server Error
     emulator.faults.flood(retry_after=3)                # one 429 with retry_after
+    emulator.faults.conflict(2)                         # two 409s: another instance polls
+    emulator.faults.fail_next(1, "getMe", status=401)   # the token is refused
     emulator.faults.delay(1.5)                          # every call a second and a half late
     emulator.faults.clear()
 
@@ -20,7 +22,15 @@ from aiohttp import web
 from emulator.api import ApiError
 
 FaultKind = Literal["fail", "drop", "delay", "flood"]
-STATUS_TEXT = {502: "Bad Gateway", 503: "Service Unavailable"}
+STATUS_TEXT = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot "
+    "instance is running",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 @dataclass
@@ -44,6 +54,10 @@ class Faults:
     def fail_next(self, n: int = 1, method: str | None = None, status: int = 500) -> None:
         """The next `n` calls (of `method`, or any) get an HTTP `status` error."""
         self.rules.append(Fault("fail", method, n, status=status))
+
+    def conflict(self, n: int = 1, method: str | None = "getUpdates") -> None:
+        """The next `n` calls get 409 Conflict, as when another instance polls with the token."""
+        self.fail_next(n, method, status=409)
 
     def drop_next(self, n: int = 1, method: str | None = None) -> None:
         """The next `n` calls have their connection closed without a response."""

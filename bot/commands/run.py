@@ -30,10 +30,14 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     """Serve Telegram until interrupted."""
-    from bot.app import run
+    from bot.app import StartupError, run
+    from bot.cli import CLIError
 
     settings.require_token()
-    run(settings)
+    try:
+        run(settings)
+    except StartupError as exc:
+        raise CLIError(str(exc)) from None
     return 0
 
 

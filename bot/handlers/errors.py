@@ -1,11 +1,12 @@
-"""The one global error handler: log with context (never the token), tell the user politely."""
+"""The one global error handler: log with ids (never the token, never what users wrote), tell
+the user politely."""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import render
 from bot.context import BotContext
@@ -14,7 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def describe(update: object) -> str:
-    """Who and where, for the log: ids only, no message text (it may be private)."""
+    """Who, where and what kind, for the log: ids only, never text (it may be private, and a
+    command's first word can be a user's whole message)."""
     if not isinstance(update, Update):
         return "no update"
     parts = [f"update {update.update_id}"]
@@ -22,28 +24,53 @@ def describe(update: object) -> str:
         parts.append(f"user {update.effective_user.id}")
     if update.effective_chat:
         parts.append(f"chat {update.effective_chat.id}")
-    if update.callback_query:
-        parts.append("button")
-    elif update.effective_message and update.effective_message.text:
-        parts.append(f"command {update.effective_message.text.split()[0][:40]!r}")
+    if what := kind(update):
+        parts.append(what)
     return ", ".join(parts)
+
+
+def kind(update: Update) -> str | None:
+    """What the update is, in a word or two (never its content)."""
+    message = update.effective_message
+    if update.callback_query:
+        return "button"
+    if message is not None and message.text:
+        is_command = any(e.type == "bot_command" and e.offset == 0 for e in message.entities)
+        return "command" if is_command else "text message"
+    if update.poll_answer:
+        return "poll answer"
+    if update.my_chat_member:
+        return "membership change"
+    return "message" if message is not None else None
+
+
+def logged_as_trouble(error: object, where: str) -> bool:
+    """Telegram or the network, not a bug: one line, no traceback, no apology."""
+    if isinstance(error, Conflict):
+        # Polling keeps retrying with a growing pause (python-telegram-bot's loop): one line each.
+        log.warning(
+            "Telegram answered 409 Conflict: another instance is getting updates with this token "
+            "(or a webhook is set); retrying with back-off. Stop the other instance. (%s)",
+            error.message,
+        )
+    elif isinstance(error, RetryAfter):
+        log.warning("flood limit hit (%s): retry after %s s; dropped", where, error.retry_after)
+    elif isinstance(error, (TimedOut, NetworkError)):
+        log.warning("network error (%s): %s", where, error)
+    elif isinstance(error, Forbidden):
+        log.info("user blocked the bot or left (%s): %s", where, error)
+    else:
+        return False
+    return True
 
 
 async def on_error(update: object, context: BotContext) -> None:
     """Network trouble is logged and dropped (PTB retries polling itself); bugs are logged with
     a traceback and the user gets an apology instead of silence."""
-    error = context.error
     where = describe(update)
-    if isinstance(error, RetryAfter):
-        log.warning("flood limit hit (%s): retry after %s s; dropped", where, error.retry_after)
+    if logged_as_trouble(context.error, where):
         return
-    if isinstance(error, (TimedOut, NetworkError)):
-        log.warning("network error (%s): %s", where, error)
-        return
-    if isinstance(error, Forbidden):
-        log.info("user blocked the bot or left (%s): %s", where, error)
-        return
-    log.error("error while handling %s", where, exc_info=error)
+    log.error("error while handling %s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await update.effective_chat.send_message(render.SORRY)
