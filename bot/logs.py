@@ -156,8 +156,3 @@ def protect(token: str | None, webhook_secret: str | None = None) -> None:
     if webhook_secret:
         REDACTOR.add(webhook_secret, SECRET)
     install()
-
-
-def redact_token(token: str) -> None:
-    """`protect(token)`: kept for callers that have only the token."""
-    protect(token)

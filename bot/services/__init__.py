@@ -65,8 +65,8 @@ class Services:
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.db, self.titles, self.models)
         self.picks = Picks(self.db, self.models, self.catalog, self.timings)
-        self.onboarding = Onboarding(self.db, self.models, self.catalog)
         self.feedback = Feedback(self.db, self.catalog)
+        self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db)
         self.account = Account(self.db)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)

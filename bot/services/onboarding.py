@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services import people
-from bot.services.catalog import About, Catalog, Scale, valid_stars
-from bot.services.feedback import Refusal
+from bot.services.catalog import About, Catalog, Scale
+from bot.services.feedback import Feedback, Refusal
 from bot.services.people import Person
 from recommender.hybrid import ModelHolder
 from storage import movies, ratings, users
@@ -57,10 +57,13 @@ class Answered:
 
 
 class Onboarding:
-    def __init__(self, db: Database, models: ModelHolder, catalog: Catalog) -> None:
+    def __init__(
+        self, db: Database, models: ModelHolder, catalog: Catalog, feedback: Feedback
+    ) -> None:
         self._db = db
         self._models = models
         self._catalog = catalog
+        self._feedback = feedback
 
     def start(self, person: Person, argument: str | None = None) -> Started:
         """/start [argument]: remember a movie night's deep link; the catalogue and the first
@@ -96,13 +99,12 @@ class Onboarding:
         return Question(movie, predicted, rated, self._catalog.scale())
 
     def rate(self, person: Person, movie_id: int, half_stars: int) -> Answered | Refusal:
-        """A star on an onboarding card: store it, then the next question."""
-        stars = valid_stars(half_stars, self._catalog.scale())
-        if stars is None or movies.get(self._db, movie_id) is None:
+        """A star on an onboarding card: store it (as any rating), then the next question. A
+        card whose movie has gone is an expired button here, not a card to explain."""
+        rated = self._feedback.rate(person, movie_id, half_stars)
+        if isinstance(rated, Refusal):
             return Refusal.EXPIRED
-        with self._db.write():
-            ratings.upsert(self._db, people.ensure(self._db, person), movie_id, stars)
-        return Answered(stars, self.question(person))
+        return Answered(rated.stars, self.question(person))
 
     def unseen(self, person: Person, movie_id: int) -> Question | None:
         """ "Haven't seen": not asked again, but it may be suggested; the next question."""
@@ -115,9 +117,7 @@ class Onboarding:
 
     def skip(self, person: Person, movie_id: int) -> Question | None:
         """ "Skip": neither asked again nor suggested ("not interested"); the next question."""
-        if movies.get(self._db, movie_id) is not None:
-            with self._db.write():
-                ratings.dismiss(self._db, people.ensure(self._db, person), movie_id)
+        self._feedback.dismiss(person, movie_id)  # a movie that has gone needs no dismissing
         return self.question(person)
 
     def rated(self, person: Person) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import redact_token
+from bot.logs import protect
 from storage import ratings, users
 
 
@@ -46,7 +46,7 @@ async def test_server_errors_are_logged_without_the_token_and_the_bot_carries_on
 
 def test_log_records_never_carry_the_token(caplog):
     token = "123456:SECRET-for-this-test-only"
-    redact_token(token)
+    protect(token)
     log = logging.getLogger("some.library")
     with caplog.at_level(logging.INFO, logger="some.library"):
         log.info("POST https://api.telegram.org/bot%s/sendMessage", token)
