@@ -150,14 +150,7 @@ class Recommender:
         if n <= 0:
             return []
         row = self._row(ratings)
-        blended, contributions = self._hybrid.blend(row, _moment(when))
-        scores = blended[0].astype(np.float64)
-        mask = self.allowed(filters)
-        mask[row.indices] = False
-        mask[self._indices(exclude)] = False
-        scores[~mask] = -np.inf
-        strength = self.config.blend.diversity if diversity is None else float(diversity)
-        chosen = self._rerank(scores, n, strength)
+        chosen, scores, contributions = self._choose(row, n, exclude, filters, diversity, when)
         if len(chosen) == 0:
             return []
         predicted = self._predictor.predict(row, chosen)[0]
@@ -169,6 +162,42 @@ class Recommender:
             Pick(int(ids[i]), float(scores[i]), round(float(p), 2), reason, bool(p < low))
             for i, p, reason in zip(chosen, predicted, reasons, strict=True)
         ]
+
+    def ranking(
+        self,
+        ratings: Mapping[int, float],
+        n: int = 10,
+        exclude: Collection[int] = (),
+        filters: Filters | None = None,
+        diversity: float | None = None,
+        when: float | None = None,
+    ) -> list[int]:
+        """The movie ids `recommend` would pick, in its order, without their stars and reasons
+        (what an evaluation scores)."""
+        if n <= 0:
+            return []
+        chosen, _, _ = self._choose(self._row(ratings), n, exclude, filters, diversity, when)
+        return self.catalog.items.ids[chosen].tolist()
+
+    def _choose(
+        self,
+        row: sp.csr_matrix,
+        n: int,
+        exclude: Collection[int],
+        filters: Filters | None,
+        diversity: float | None,
+        when: float | None,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """The re-ranked top `n` catalogue indices, the scores they were chosen by, and each
+        component's contribution (for the reasons)."""
+        blended, contributions = self._hybrid.blend(row, _moment(when))
+        scores = blended[0].astype(np.float64)
+        mask = self.allowed(filters)
+        mask[row.indices] = False
+        mask[self._indices(exclude)] = False
+        scores[~mask] = -np.inf
+        strength = self.config.blend.diversity if diversity is None else float(diversity)
+        return self._rerank(scores, n, strength), scores, contributions
 
     def similar(self, movie_id: int, n: int = 10, exclude: Collection[int] = ()) -> list[Pick]:
         """Movies most like this one (`Explainer.likeness`: taste weighed by shared genres)."""

@@ -92,12 +92,13 @@ class ServedHybrid:
         )
 
     def rank(self, rows: sp.csr_matrix, k: int, when: np.ndarray | None = None) -> np.ndarray:
-        """What the bot would show each user: `recommend(history, n=k)` as catalogue indices."""
+        """What the bot would show each user: `recommend(history, n=k)`'s order (`ranking`), as
+        catalogue indices."""
         out = np.full((rows.shape[0], k), -1, dtype=np.int64)
         moments = _moments(when, rows.shape[0])
         for u, history in enumerate(self._histories(rows)):
-            picks = self.model.recommend(history, n=k, diversity=self.diversity, when=moments[u])
-            idx = self.catalog.items.index_of([p.movie_id for p in picks])
+            picks = self.model.ranking(history, n=k, diversity=self.diversity, when=moments[u])
+            idx = self.catalog.items.index_of(picks)
             out[u, : len(idx)] = idx
         return out
 

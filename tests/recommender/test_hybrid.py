@@ -341,3 +341,14 @@ def test_a_pick_predicted_to_be_disliked_is_flagged(model):
     assert picks and all(p.doubtful == (p.predicted < 3.0) for p in picks)
     assert any(p.doubtful for p in picks)
     assert not any(p.doubtful for p in model.recommend(COMEDY_FAN, n=5))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"filters": Filters(genres=frozenset({"Comedy"}))}, {"diversity": 0.0}, {"exclude": {16}}],
+)
+def test_ranking_is_the_order_recommend_shows(model, options):
+    """What an evaluation scores (`ranking`) is exactly what the bot shows (`recommend`)."""
+    history = {1: 5.0, 2: 4.0, 16: 2.0, 20: 5.0}
+    shown = [p.movie_id for p in model.recommend(history, n=8, **options)]
+    assert shown and model.ranking(history, n=8, **options) == shown
