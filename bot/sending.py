@@ -5,8 +5,9 @@ limiter (`BaseRateLimiter.process_request`); `SendPolicy` is ours. By kind of ca
 
 - **Messages** (`MESSAGES`: sendMessage, sendPoll, sendPhoto … anything that posts a new message
   in a chat, which is what Telegram's flood limits count) go through one lane per chat, in
-  order: about one a second in a private chat (short bursts of 3), 20 a minute in a group, and
-  30 a second over all chats (`Limits`; off with MOVIEBOT_RATE_LIMIT=0, which keeps the rest).
+  order: at most 3 in 3 s in a private chat (about one a second, short bursts allowed), 20 a
+  minute in a group, and 30 a second over all chats (`Limits`, the figures of Telegram's bot
+  FAQ; off with MOVIEBOT_RATE_LIMIT=0, which keeps everything below).
 - **Other writes** (edits, answerCallbackQuery, sendChatAction, deletes, stopPoll,
   setMyCommands …) are never queued behind messages: a button's answer goes out at once.
 - **Reads** (getMe, getChat, getChatMember, getFile …) and the webhook set-up pass straight
@@ -37,6 +38,7 @@ import datetime as dt
 import logging
 import random
 import re
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -106,39 +108,47 @@ def without_quotes(description: str) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """Telegram's flood limits as the bot keeps them: a rate and the burst allowed before it."""
+    """Telegram's flood limits as the bot keeps them: at most so many messages in a window."""
 
-    private_rate: float = 1.0  # messages a second in one private chat
-    private_burst: int = 3
-    group_rate: float = 20 / 60  # 20 a minute in a group
-    group_burst: int = 20
-    total_rate: float = 30.0  # over all chats
-    total_burst: int = 30
+    private_messages: int = 3  # about one a second in a private chat, short bursts allowed
+    private_window: float = 3.0
+    group_messages: int = 20  # 20 a minute in a group
+    group_window: float = 60.0
+    total_messages: int = 30  # about 30 a second over all chats
+    total_window: float = 1.0
 
 
-class Pace:
-    """At most `burst` calls at once, then one every 1/rate seconds (GCRA, like a token
-    bucket): `book(at)` says when the next call may go and books that moment."""
+class Window:
+    """At most `count` calls in any `seconds` (plus a little margin for the network's jitter):
+    `book(at)` says when the next call may start, no earlier than `at` nor the last one booked,
+    and books that moment. Callers book in the order they go, so the starts stay sorted."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.interval = 1.0 / rate
-        self.tolerance = (burst - 1) * self.interval
-        self.next_free = float("-inf")  # the theoretical arrival time of the next call
+    MARGIN = 0.1
+
+    def __init__(self, count: int, seconds: float) -> None:
+        self.count = count
+        self.seconds = seconds + self.MARGIN
+        self.starts: deque[float] = deque()
 
     def book(self, at: float) -> float:
-        start = max(at, self.next_free - self.tolerance)
-        self.next_free = max(self.next_free, start) + self.interval
+        starts = self.starts
+        while starts and starts[0] <= at - self.seconds:
+            starts.popleft()
+        start = max(at, starts[-1]) if starts else at
+        if len(starts) >= self.count:
+            start = max(start, starts[-self.count] + self.seconds)
+        starts.append(start)
         return start
 
     def idle(self, now: float) -> bool:
-        return self.next_free <= now
+        return not self.starts or self.starts[-1] <= now - self.seconds
 
 
 @dataclass
 class Lane:
-    """One chat's messages, in order: its pace and any flood wait Telegram asked for."""
+    """One chat's messages, in order: its window and any flood wait Telegram asked for."""
 
-    pace: Pace | None
+    window: Window | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0
     flood: RetryAfter | None = None  # the 429 behind the pause, raised if it outlasts a deadline
@@ -174,7 +184,7 @@ class SendPolicy(BaseRateLimiter[float]):
         self.recipients = recipients
         self._random = rng or random.Random()
         self._lanes: dict[int | str, Lane] = {}
-        self._total = Pace(limits.total_rate, limits.total_burst) if limits else None
+        self._total = Window(limits.total_messages, limits.total_window) if limits else None
 
     async def initialize(self) -> None:
         """Nothing to set up: lanes are made as chats come."""
@@ -231,7 +241,9 @@ class SendPolicy(BaseRateLimiter[float]):
                     lane.paused_until = max(lane.paused_until, loop.time() + wait)
                     lane.flood = exc
             except BadRequest as exc:  # before NetworkError, which BadRequest is a kind of
-                if "message is not modified" in exc.message and call.method.startswith("edit"):
+                if "message is not modified" in exc.message.lower() and call.method.startswith(
+                    "edit"
+                ):
                     return True
                 raise Refused(call.method, without_quotes(exc.message)) from None
             except Forbidden as exc:
@@ -246,12 +258,13 @@ class SendPolicy(BaseRateLimiter[float]):
             await asyncio.sleep(wait)
 
     async def _wait_turn(self, call: Call, lane: Lane | None, paced: bool) -> None:
-        """Wait out the chat's flood pause and, for a message, its place in the pace."""
+        """Wait out the chat's flood pause and, for a message, its turn in the chat's window
+        and then in the window over all chats."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         at = now if lane is None else max(now, lane.paused_until)
-        if paced and lane is not None and lane.pace is not None and self._total is not None:
-            at = self._total.book(lane.pace.book(at))
+        if paced and lane is not None and lane.window is not None:
+            at = lane.window.book(at)
         if at > call.deadline:
             log.warning("gave up on %s: its chat may not be sent to for %.0f s", call, at - now)
             if lane is not None and lane.flood is not None and lane.paused_until >= at:
@@ -259,6 +272,10 @@ class SendPolicy(BaseRateLimiter[float]):
             raise RetryAfter(dt.timedelta(seconds=max(1, round(at - now))))
         if at > now:
             await asyncio.sleep(at - now)
+        if paced and self._total is not None:  # booked now, so bookings come in time order
+            now = loop.time()
+            if (start := self._total.book(now)) > now:
+                await asyncio.sleep(start - now)
 
     def backoff(self, attempt: int) -> float:
         """Seconds before try `attempt + 1`: doubling from FIRST_BACKOFF up to MAX_BACKOFF, the
@@ -284,22 +301,22 @@ class SendPolicy(BaseRateLimiter[float]):
         if lane is None:
             if len(self._lanes) >= self.MAX_LANES:
                 self._forget_idle_lanes()
-            lane = self._lanes[chat_id] = Lane(self._pace_for(chat_id))
+            lane = self._lanes[chat_id] = Lane(self._window_for(chat_id))
         return lane
 
-    def _pace_for(self, chat_id: int | str) -> Pace | None:
+    def _window_for(self, chat_id: int | str) -> Window | None:
         limits = self.limits
         if limits is None:
             return None
         if isinstance(chat_id, int) and chat_id > 0:  # a private chat: the person's id
-            return Pace(limits.private_rate, limits.private_burst)
-        return Pace(limits.group_rate, limits.group_burst)
+            return Window(limits.private_messages, limits.private_window)
+        return Window(limits.group_messages, limits.group_window)
 
     def _forget_idle_lanes(self) -> None:
         now = asyncio.get_running_loop().time()
         for key, lane in list(self._lanes.items()):
             busy = lane.lock.locked() or lane.paused_until > now
-            if not busy and (lane.pace is None or lane.pace.idle(now)):
+            if not busy and (lane.window is None or lane.window.idle(now)):
                 del self._lanes[key]
 
 

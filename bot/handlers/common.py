@@ -81,20 +81,27 @@ async def read_button(update: Update, context: BotContext) -> Callback | None:
 
 
 async def answer(update: Update, note: str | None = None, alert: bool = False) -> None:
-    """Answer the pressed button, with a pop-up note if given.
+    """Answer the pressed button, with a pop-up note if given."""
+    await answer_query(pressed(update), note, alert)
+
+
+async def answer_query(query: CallbackQuery, note: str | None = None, alert: bool = False) -> None:
+    """Answer a button press, with a pop-up note if given.
 
     Telegram takes an answer only for a few seconds after the press ("query is too old": the
-    bot was busy, or is catching up after a restart). The press is still carried out, so the
-    note comes as a fresh message instead, and without one the handler's reply says enough.
+    bot was busy, or is catching up after a restart). The press is still carried out, so in a
+    private chat the note comes as a fresh message instead; without a note, or in a group
+    (where a message would not say whose press it was), the handler's reply says enough.
     """
     try:
-        await pressed(update).answer(note, show_alert=alert)
+        await query.answer(note, show_alert=alert)
     except BadRequest as exc:
-        if "query is too old" not in exc.message:
+        if "query is too old" not in exc.message.lower():
             raise
-        log.info("button answered too late (update %s): %s", update.update_id, exc.message)
-        if note:
-            await chat(update).send_message(note)
+        log.info("button answered too late (user %s): %s", query.from_user.id, exc.message)
+        where = query.message.chat if query.message is not None else None
+        if note and where is not None and where.type == Chat.PRIVATE:
+            await where.send_message(note)
 
 
 async def refuse(update: Update, why: Refusal) -> None:
