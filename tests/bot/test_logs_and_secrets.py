@@ -136,7 +136,7 @@ async def test_at_debug_no_output_carries_the_token_the_webhook_secret_or_what_u
         alice = emulator.user("Alice")
         emulator.faults.fail_next(1, "sendMessage", status=400)
         await alice.send(USER_TEXT)
-        # python-telegram-bot's BadRequest is a NetworkError: one warning naming the update.
+        # A 400 is a bug of ours: one error line naming the method, Telegram's words, the update.
         await until(lambda: "Bad Request" in polling.output, "logged the error", polling)
     finally:
         await polling.stop()
