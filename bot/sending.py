@@ -20,9 +20,9 @@ answer at most `CALLBACK_WINDOW`, after which Telegram refuses it anyway):
 - 429 Too Many Requests: wait `retry_after` and try again, as often as it takes. The wait holds
   only the lane of the chat it was for: other chats' replies keep flowing.
 - 5xx, timeouts, closed connections (python-telegram-bot's NetworkError, TimedOut): try again
-  after an exponential back-off with jitter (0.5 s, 1 s, 2 s … at most 30 s). A send that timed
-  out or lost its connection may have reached Telegram all the same; trying again can then show
-  a reply twice. We prefer a rare duplicate to a lost reply.
+  after an exponential back-off with jitter (0.25-0.5 s, 0.5-1 s, 1-2 s … 15-30 s). A send that
+  timed out or lost its connection may have reached Telegram all the same; trying again can then
+  show a reply twice. We prefer a rare duplicate to a lost reply.
 - "message is not modified": the edit is already there, so it succeeded (True).
 - 400 Bad Request: never retried; raised as `Refused`, which names the method, for the error
   handler's log (Telegram's description with quoted parts cut, never the message text).
