@@ -151,7 +151,6 @@ class Lane:
     window: Window | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0
-    flood: RetryAfter | None = None  # the 429 behind the pause, raised if it outlasts a deadline
 
 
 @dataclass(frozen=True)
@@ -239,7 +238,6 @@ class SendPolicy(BaseRateLimiter[float]):
                 wait = _seconds(exc)
                 if lane is not None:
                     lane.paused_until = max(lane.paused_until, loop.time() + wait)
-                    lane.flood = exc
             except BadRequest as exc:  # before NetworkError, which BadRequest is a kind of
                 if "message is not modified" in exc.message.lower() and call.method.startswith(
                     "edit"
@@ -267,8 +265,6 @@ class SendPolicy(BaseRateLimiter[float]):
             at = lane.window.book(at)
         if at > call.deadline:
             log.warning("gave up on %s: its chat may not be sent to for %.0f s", call, at - now)
-            if lane is not None and lane.flood is not None and lane.paused_until >= at:
-                raise lane.flood
             raise RetryAfter(dt.timedelta(seconds=max(1, round(at - now))))
         if at > now:
             await asyncio.sleep(at - now)
