@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -363,6 +362,7 @@ MAX_CAPTION = 1024  # Telegram's limit for a photo's caption
 OVERVIEW_IN_CAPTION = 220  # about two lines on a phone
 LEADING_CAST = 3
 NAME_IN_CAPTION = 40
+GENRES_IN_CAPTION = 120
 
 
 def _people_names(people: Sequence[str], count: int) -> str:
@@ -372,7 +372,8 @@ def _people_names(people: Sequence[str], count: int) -> str:
 def card_caption(card: Card) -> str:
     """A movie card with TMDb metadata: title, year and runtime; genres; director; the three
     leading actors; two lines of the overview; the person's rating or our prediction. Every
-    part is shortened before it is escaped, so the caption stays well under 1024 characters."""
+    part is shortened before it is escaped, so the caption stays well under Telegram's 1024
+    characters (counted after the HTML is parsed) whatever the data holds."""
     movie, about = card.movie, card.about
     head = f"<b>{escape(display_title(movie.title))}</b>"
     facts = [str(movie.year)] if movie.year else []
@@ -380,7 +381,7 @@ def card_caption(card: Card) -> str:
         facts.append(f"{about.runtime} min")
     lines = [head + (f" ({' · '.join(facts)})" if facts else "")]
     if movie.genres:
-        lines.append(escape(" · ".join(movie.genres)))
+        lines.append(escape(shorten(" · ".join(movie.genres), GENRES_IN_CAPTION)))
     if about is not None:
         if about.directors:
             lines.append(f"Directed by {_people_names([p.name for p in about.directors], 2)}")
@@ -394,11 +395,7 @@ def card_caption(card: Card) -> str:
         lines.append(f"You rated it {stars(card.yours)}")
     elif card.predicted is not None:
         lines.append(f"Predicted {stars(round(card.predicted, 1))} for you")
-    caption = "\n".join(lines)
-    if len(caption) > MAX_CAPTION and about is not None and about.overview:
-        # escaping can grow text up to fivefold ("&" → "&amp;"): drop the overview, not a tag
-        return card_caption(replace(card, about=replace(about, overview="")))
-    return caption
+    return "\n".join(lines)
 
 
 # -- recommendations ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from storage.db import Database
+from storage.movies import Movie
 
 ROLES = ("director", "cast", "writer")
 MATCHES = ("tmdb_id", "imdb_id", "search", "import", "unmatched")
@@ -189,21 +190,35 @@ def _keywords(db: Database, ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     return out
 
 
-def directors(db: Database, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """Each movie's directors' names (movies without any are left out), for lists of picks."""
+def movies_and_directors(
+    db: Database, ids: Iterable[int]
+) -> dict[int, tuple[Movie, tuple[str, ...]]]:
+    """Movies by id with their directors' names, in one statement (a page of picks reads its
+    movies once); ids not in the catalogue are left out."""
     ids = list(dict.fromkeys(int(i) for i in ids))
-    out: dict[int, list[str]] = defaultdict(list)
+    found: dict[int, tuple[Movie, tuple[str, ...]]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for movie_id, name in db.conn.execute(
-            "SELECT c.movie_id, p.name FROM credits c JOIN people p ON p.id = c.person_id "
-            f"WHERE c.role = 'director' AND c.movie_id IN ({marks}) "
-            "ORDER BY c.movie_id, c.position",
+        for *row, joined in db.conn.execute(
+            "SELECT id, title, year, genres, imdb_id, tmdb_id, "
+            "(SELECT group_concat(c.position || ':' || p.name, char(31)) FROM credits c "
+            "JOIN people p ON p.id = c.person_id "
+            "WHERE c.movie_id = movies.id AND c.role = 'director') "
+            f"FROM movies WHERE id IN ({marks})",
             chunk,
         ):
-            out[movie_id].append(name)
-    return {m: tuple(names) for m, names in out.items()}
+            movie = Movie(
+                row[0], row[1], row[2], tuple(g for g in row[3].split("|") if g), row[4], row[5]
+            )
+            # group_concat has no order of its own: each name carries its position
+            ranked = sorted(
+                (int(n.split(":", 1)[0]), n.split(":", 1)[1])
+                for n in (joined or "").split("\x1f")
+                if n
+            )
+            found[movie.id] = (movie, tuple(name for _, name in ranked))
+    return found
 
 
 def people_named(db: Database, name: str, limit: int = 3) -> list[Credited]:

@@ -1,5 +1,5 @@
-"""Movie metadata as front ends show it: a movie's TMDb details with its poster's URL, the
-directors of a list of movies, and the movies of a person someone typed the name of.
+"""Movie metadata as front ends show it: a movie's TMDb details with its poster's URL, a list
+of movies with their directors, and the movies of a person someone typed the name of.
 
 `MetadataService.movie(movie_id)` is the one call a front end needs for a movie page or tile:
 the catalogue movie, what TMDb says about it (None when it was never enriched) and the poster
@@ -65,9 +65,12 @@ class MetadataService:
             movie, found, self.image_url(found.poster_path), self.image_url(found.backdrop_path)
         )
 
-    def directors(self, movie_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-        """Each movie's directors (movies without metadata are left out), in one query."""
-        return metadata.directors(self._db, movie_ids)
+    def movies(
+        self, movie_ids: Iterable[int]
+    ) -> tuple[dict[int, Movie], dict[int, tuple[str, ...]]]:
+        """Catalogue movies by id and their directors, read together in one query."""
+        both = metadata.movies_and_directors(self._db, movie_ids)
+        return {i: m for i, (m, _) in both.items()}, {i: d for i, (_, d) in both.items() if d}
 
     def people(self, name: str, limit: int = 2) -> tuple[PersonMovies, ...]:
         """The people called `name` (any case) with their catalogue movies; () for none."""

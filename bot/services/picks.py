@@ -124,13 +124,15 @@ def _suggestions(
     metadata: MetadataService | None = None,
 ) -> tuple[tuple[Suggestion, ...], dict[int, Movie]]:
     """The picks with their movies and their reasons' movies, and the movies by id (those and
-    `extra`'s), read in one query (and their directors in one more). A pick whose movie left
+    `extra`'s), with their directors, read in one query. A pick whose movie left
     the catalogue is left out; its predicted ★ only where the order of `picks` does not
     contradict it (`agreeing`)."""
     reasons = [p.reason.movie_id for p in picks if p.reason.movie_id is not None]
     ids = [*(p.movie_id for p in picks), *reasons, *extra]
-    known = movies.get_many(db, ids)
-    directors = metadata.directors(ids) if metadata is not None else {}
+    if metadata is not None:
+        known, directors = metadata.movies(ids)
+    else:
+        known, directors = movies.get_many(db, ids), {}
 
     def because(pick: Pick) -> Because:
         named = None if pick.reason.movie_id is None else known.get(pick.reason.movie_id)

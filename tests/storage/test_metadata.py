@@ -86,15 +86,22 @@ def test_movies_outside_the_catalogue_are_skipped(tiny_catalog: Database):
     assert metadata.tried(tiny_catalog) == set()
 
 
-def test_directors_of_a_list_of_movies(tiny_catalog: Database):
+def test_movies_come_with_their_directors_in_billing_order_in_one_statement(tiny_catalog):
+    coppola = Credited(1776, "Francis Ford Coppola")
     metadata.save(
-        tiny_catalog,
-        [heat(), heat(movie_id=4, directors=(Credited(1776, "Francis Ford Coppola"),))],
+        tiny_catalog, [heat(directors=(MANN, coppola)), heat(movie_id=4, directors=(coppola,))]
     )
-    assert metadata.directors(tiny_catalog, [4, 2, 1]) == {
-        2: ("Michael Mann",),
+    statements: list[str] = []
+    tiny_catalog.trace(statements.append)
+    found = metadata.movies_and_directors(tiny_catalog, [4, 2, 1, 999])
+    tiny_catalog.trace(None)
+    assert len(statements) == 1
+    assert {i: d for i, (_, d) in found.items()} == {
+        2: ("Michael Mann", "Francis Ford Coppola"),
         4: ("Francis Ford Coppola",),
+        1: (),
     }
+    assert found[2][0] == movies.get(tiny_catalog, 2)
 
 
 def test_content_features_name_people_and_keywords_by_id_and_carry_the_overview(tiny_catalog):
