@@ -11,7 +11,8 @@ It serves the documented response shapes of the three calls `moviebot data enric
 authenticated like TMDb (a v3 `api_key` query parameter or a v4 `Authorization: Bearer` token;
 401 with TMDb's body otherwise), and seeded from a JSON file of movie details (`{"movies": […]}`,
 each as `/movie/{id}?append_to_response=credits,keywords` returns it). `fail(status, times)`
-makes the next calls answer 429 (with `Retry-After`) or a 5xx, as TMDb does under load; `delay`
+makes the next calls answer 429 (with `Retry-After`) or a 5xx, as TMDb does under load (and
+`recover()` ends that); `delay`
 slows every answer so a client's concurrency can be seen in `max_in_flight`.
 
     async with TmdbStandIn.from_file("tests/data/tmdb_sample.json", api_key="k") as tmdb:
@@ -121,6 +122,10 @@ class TmdbStandIn:
     def fail(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
         """The next `times` calls answer `status` (429 carries `Retry-After: retry_after`)."""
         self._failures.append(Failure(status, times, retry_after))
+
+    def recover(self) -> None:
+        """Forget the failures still queued: every call answers normally again."""
+        self._failures.clear()
 
     async def start(self) -> TmdbStandIn:
         app = web.Application()

@@ -225,7 +225,7 @@ def run_enrich(args: argparse.Namespace, settings: Settings) -> int:
                     workers=args.concurrency, progress=bar.update,
                 )  # fmt: skip
 
-    with Database(settings.db_path) as db:
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
         if not movies.count(db):
             raise CLIError(f"{settings.db_path} has no movies yet: run `moviebot data fetch`")
         try:
@@ -258,7 +258,7 @@ TMDB_CREDIT = "This product uses the TMDB API but is not endorsed or certified b
 
 
 def run_import_metadata(args: argparse.Namespace, settings: Settings) -> int:
-    with Database(settings.db_path) as db:
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
         if not movies.count(db):
             from bot.cli import CLIError
 

@@ -224,7 +224,7 @@ async def test_an_interrupted_run_keeps_what_it_fetched_and_the_next_resumes(tmd
             await enrich(db, client, workers=1)
     assert len(metadata.tried(db)) == 4  # nothing fetched was lost, nothing half-stored
     tmdb.requests.clear()
-    tmdb._failures.clear()
+    tmdb.recover()
     async with client_for(tmdb) as client:
         second = await enrich(db, client)
     assert second.skipped == 4 and second.done == 9
@@ -317,3 +317,9 @@ def test_enrich_command_summarises_and_never_logs_the_key(
         "metadata      12 of 13 movies (1 imdb_id, 1 search, 10 tmdb_id), 1 unmatched"
         in capfd.readouterr().out
     )
+
+
+def test_enrich_on_an_empty_database_says_so_and_leaves_no_file(tmp_path, capsys):
+    assert command(tmp_path, {"TMDB_API_KEY": KEY}, "data", "enrich") == 1
+    assert "has no movies yet: run `moviebot data fetch`" in capsys.readouterr().err
+    assert not (tmp_path / "m.sqlite").exists()
