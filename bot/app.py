@@ -66,7 +66,7 @@ def build_application(
     """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
     (tests pass their own), and closed in post_shutdown only if we opened them."""
     token = settings.require_token()
-    protect(token, settings.webhook_secret)
+    protect(token, *settings.secrets)
     # Typed for the rate-limited bot it may become (ExtBot's type says which limiter it has).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, JobQueue[Any]] = (
         ApplicationBuilder()

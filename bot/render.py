@@ -107,8 +107,12 @@ def saved(value: float) -> str:
 def reason_text(reason: Because) -> str:
     """'because you liked <b>Heat (1995)</b>', computed by the model, escaped here."""
     liked = reason.movie
+    if reason.kind == "liked" and liked and reason.director:
+        return f"same director as <b>{escape(label(liked))}</b>, which you liked"
     if reason.kind == "liked" and liked:
         return f"because you liked <b>{escape(label(liked))}</b>"
+    if reason.kind == "similar" and liked and reason.director:
+        return f"same director as <b>{escape(label(liked))}</b>"
     if reason.kind == "similar" and liked:
         return f"like <b>{escape(label(liked))}</b>"
     if reason.kind == "taste":
@@ -264,9 +268,43 @@ def found(result: Found, codec: CallbackCodec, scope: int) -> tuple[str, Keyboar
     """What a typed title matched, as buttons; or why nothing did."""
     if result.too_long:
         return too_long(), None
+    if result.people:
+        return person_results(result, codec, scope)
     if not result.movies:
         return no_match(result), None
     return search_results(result.query, result.movies, codec, scope)
+
+
+ROLE_WORDS = {"director": "directed", "cast": "with", "writer": "written by"}
+
+
+def person_results(
+    result: Found, codec: CallbackCodec, scope: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Movies of the people a typed name matched (then any titles it matched), as buttons."""
+    lines, rows, shown = [], [], set()
+    for person in result.people:
+        lines.append(
+            f"🎬 Movies {ROLE_WORDS.get(person.role, 'with')} <b>{escape(person.name)}</b>"
+        )
+        for m in person.movies:
+            if m.id not in shown:
+                shown.add(m.id)
+                rows.append(
+                    [
+                        codec.button(
+                            button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope
+                        )
+                    ]
+                )
+    titles = [m for m in result.movies if m.id not in shown]
+    if titles:
+        lines.append(f"…and titles like <i>{escape(clip(result.query, 100))}</i>")
+        rows += [
+            [codec.button(button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope)]
+            for m in titles
+        ]
+    return "\n".join(lines), markup(rows)
 
 
 def search_results(
@@ -315,7 +353,49 @@ def movie_card(card: Card, codec: CallbackCodec, scope: int) -> tuple[str, Inlin
             codec.button("More like this", kb.MORE_LIKE_THIS, movie=movie.id, scope=scope),
         ]
     )
-    return movie_lines(movie, card.predicted, card.yours), markup(rows)
+    if card.about is None:
+        return movie_lines(movie, card.predicted, card.yours), markup(rows)
+    return card_caption(card), markup(rows)
+
+
+MAX_CAPTION = 1024  # Telegram's limit for a photo's caption
+OVERVIEW_IN_CAPTION = 220  # about two lines on a phone
+LEADING_CAST = 3
+NAME_IN_CAPTION = 40
+GENRES_IN_CAPTION = 120
+
+
+def _people_names(people: Sequence[str], count: int) -> str:
+    return escape(", ".join(shorten(p, NAME_IN_CAPTION) for p in people[:count]))
+
+
+def card_caption(card: Card) -> str:
+    """A movie card with TMDb metadata: title, year and runtime; genres; director; the three
+    leading actors; two lines of the overview; the person's rating or our prediction. Every
+    part is shortened before it is escaped, so the caption stays well under Telegram's 1024
+    characters (counted after the HTML is parsed) whatever the data holds."""
+    movie, about = card.movie, card.about
+    head = f"<b>{escape(display_title(movie.title))}</b>"
+    facts = [str(movie.year)] if movie.year else []
+    if about is not None and about.runtime:
+        facts.append(f"{about.runtime} min")
+    lines = [head + (f" ({' · '.join(facts)})" if facts else "")]
+    if movie.genres:
+        lines.append(escape(shorten(" · ".join(movie.genres), GENRES_IN_CAPTION)))
+    if about is not None:
+        if about.directors:
+            lines.append(f"Directed by {_people_names([p.name for p in about.directors], 2)}")
+        if about.cast:
+            lines.append(f"With {_people_names([p.name for p in about.cast], LEADING_CAST)}")
+        if about.overview:
+            lines.append(
+                f"<i>{escape(shorten(' '.join(about.overview.split()), OVERVIEW_IN_CAPTION))}</i>"
+            )
+    if card.yours is not None:
+        lines.append(f"You rated it {stars(card.yours)}")
+    elif card.predicted is not None:
+        lines.append(f"Predicted {stars(round(card.predicted, 1))} for you")
+    return "\n".join(lines)
 
 
 # -- recommendations ------------------------------------------------------------------------
@@ -384,7 +464,10 @@ def picks(
     for number, pick in enumerate(chosen, start=first):
         movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
-        if pick.reason.kind != "similar":  # the heading already says what it is like
+        if pick.directors:
+            lines.append(f"   🎬 {_people_names(pick.directors, 2)}")
+        if pick.reason.kind != "similar" or pick.reason.director:
+            # the heading already says what it is like, unless they share a director
             lines.append(f"   <i>{pick_reason(pick, filtered)}</i>")
         lines.append("")
         rows.append(
@@ -616,8 +699,15 @@ def help_text(asked: Help) -> str:
     ]
     if asked.admin:
         lines += ["", "<b>Admin</b>", "/retrain – train the model now", "/stats – usage and model"]
-    lines += ["", catalogue_note(asked.about)]
+    lines += ["", catalogue_note(asked.about), "", TMDB_CREDIT]
     return "\n".join(lines)
+
+
+# TMDb's terms ask every app that uses its API to say so.
+TMDB_CREDIT = (
+    '<i>Movie posters and details from <a href="https://www.themoviedb.org/">TMDB</a>. '
+    "This product uses the TMDB API but is not endorsed or certified by TMDB.</i>"
+)
 
 
 def unknown_command(command: str) -> str:

@@ -11,6 +11,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 TELEGRAM_API = "https://api.telegram.org/bot"
+TMDB_API = "https://api.themoviedb.org/3"
+TMDB_IMAGES = "https://image.tmdb.org/t/p/w342"
+TMDB_KEYS_PAGE = "https://www.themoviedb.org/settings/api"
 GROUP_STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
 
 
@@ -38,6 +41,10 @@ class Settings:
     rate_limit: bool = True
     connect_timeout: int = 300  # seconds `run` keeps retrying an unreachable Bot API at start
     send_deadline: int = 300  # seconds a reply is retried through flood waits and outages
+    tmdb_api_key: str | None = None  # TMDb v3 API key (a query parameter)
+    tmdb_read_access_token: str | None = None  # TMDb v4 read access token (a bearer token)
+    tmdb_api_base_url: str = TMDB_API
+    tmdb_image_base_url: str = TMDB_IMAGES  # poster URLs: this + the poster path
 
     @classmethod
     def from_env(
@@ -98,6 +105,10 @@ class Settings:
             rate_limit=(get("MOVIEBOT_RATE_LIMIT") or "1") not in ("0", "false", "no"),
             connect_timeout=integer("MOVIEBOT_CONNECT_TIMEOUT", cls.connect_timeout),
             send_deadline=integer("MOVIEBOT_SEND_DEADLINE", cls.send_deadline),
+            tmdb_api_key=get("TMDB_API_KEY"),
+            tmdb_read_access_token=get("TMDB_READ_ACCESS_TOKEN"),
+            tmdb_api_base_url=(get("TMDB_API_BASE_URL") or TMDB_API).rstrip("/"),
+            tmdb_image_base_url=(get("TMDB_IMAGE_BASE_URL") or TMDB_IMAGES).rstrip("/"),
         )
 
     def with_db(self, db_path: str | Path | None) -> Settings:
@@ -111,6 +122,22 @@ class Settings:
                 ".env (see .env.example), or try the bot offline with `moviebot chat`."
             )
         return self.token
+
+    def require_tmdb(self) -> None:
+        """Refuse TMDb work without credentials, saying where to get them."""
+        if not (self.tmdb_api_key or self.tmdb_read_access_token):
+            raise SettingsError(
+                "TMDb credentials are not set. Get a free API key at "
+                f"{TMDB_KEYS_PAGE} and put it in .env as TMDB_API_KEY (v3 key) or "
+                "TMDB_READ_ACCESS_TOKEN (v4 read access token); or import The Movies Dataset "
+                "files offline with `moviebot data import-metadata PATH`."
+            )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret no log line may carry, besides the bot token."""
+        found = (self.webhook_secret, self.tmdb_api_key, self.tmdb_read_access_token)
+        return tuple(s for s in found if s)
 
 
 def parse_admin_ids(raw: str) -> frozenset[int]:

@@ -196,10 +196,55 @@ _INACTIVE_CHATS = """
 """
 
 
+# Movie metadata from TMDb (`moviebot data enrich` / `import-metadata`): one row per movie tried
+# (`match` says how it was found, 'unmatched' when it was not, so a resumed run skips it), people
+# as entities with their credits, keywords. No personal data: /forget never touches these.
+_METADATA = """
+        CREATE TABLE movie_metadata (
+            movie_id INTEGER PRIMARY KEY REFERENCES movies(id) ON DELETE CASCADE,
+            match TEXT NOT NULL
+                CHECK (match IN ('tmdb_id', 'imdb_id', 'search', 'import', 'unmatched')),
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            overview TEXT NOT NULL DEFAULT '',
+            tagline TEXT NOT NULL DEFAULT '',
+            runtime INTEGER,
+            original_language TEXT,
+            poster_path TEXT,
+            backdrop_path TEXT,
+            vote_average REAL,
+            vote_count INTEGER,
+            fetched_at INTEGER NOT NULL
+        );
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,  -- the TMDb person id
+            name TEXT NOT NULL
+        );
+        CREATE INDEX people_name ON people (name COLLATE NOCASE);
+        CREATE TABLE credits (
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('director', 'cast', 'writer')),
+            position INTEGER NOT NULL,  -- billing order within the role
+            PRIMARY KEY (movie_id, role, person_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX credits_person ON credits (person_id, role);
+        CREATE TABLE keywords (
+            id INTEGER PRIMARY KEY,  -- the TMDb keyword id
+            name TEXT NOT NULL
+        );
+        CREATE TABLE movie_keywords (
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            PRIMARY KEY (movie_id, keyword_id)
+        ) WITHOUT ROWID;
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS, _METADATA)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram import User as TelegramUser
 from telegram.error import BadRequest
 
@@ -118,15 +118,39 @@ async def reply(
     )
 
 
+async def reply_card(
+    update: Update, caption: str, keyboard: InlineKeyboardMarkup, poster: str | None
+) -> None:
+    """A movie card: the poster (by URL, Telegram fetches it) with the caption, or the text
+    card when there is no poster or Telegram cannot fetch it."""
+    if poster is not None:
+        try:
+            await chat(update).send_photo(
+                poster, caption=caption, parse_mode="HTML", reply_markup=keyboard
+            )
+            return
+        except BadRequest as exc:  # the URL is gone or not an image: the text card instead
+            log.warning("poster %s refused (%s): sending the card as text", poster, exc)
+    await reply(update, caption, keyboard)
+
+
 async def edit(update: Update, message: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Replace the text of the message whose button was pressed.
+    """Replace the text of the message whose button was pressed (the caption, when it is a
+    photo: a movie card with its poster).
 
     A double tap asks for the same edit twice; Telegram's "message is not modified" is taken as
     the success it is by the send policy (bot.sending).
     """
-    await pressed(update).edit_message_text(
-        render.clip(message), parse_mode="HTML", reply_markup=keyboard
-    )
+    query = pressed(update)
+    shown = query.message
+    if isinstance(shown, Message) and (shown.photo or shown.document):
+        await query.edit_message_caption(
+            caption=render.clip(message, render.MAX_CAPTION),
+            parse_mode="HTML",
+            reply_markup=keyboard,
+        )
+        return
+    await query.edit_message_text(render.clip(message), parse_mode="HTML", reply_markup=keyboard)
 
 
 async def stray_button(update: Update, context: BotContext) -> None:

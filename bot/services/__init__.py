@@ -1,7 +1,8 @@
 """What front ends call: one object holding the database, the current model and the title index,
 and the services built on them, one module per concern:
 
-- `catalog`    genres, the rating scale, title search, a movie's card for a person
+- `catalog`    genres, the rating scale, title and person search, a movie's card for a person
+- `metadata`   TMDb metadata: a movie with its poster URL (`movie`), directors, people
 - `picks`      a person's next picks and the movies like one, with their movies
 - `onboarding` the next question for a newcomer, and their answers
 - `feedback`   ratings and "not interested" (writes)
@@ -27,6 +28,7 @@ from bot.services.account import Account
 from bot.services.audience import Audience
 from bot.services.catalog import About, Catalog
 from bot.services.feedback import Feedback
+from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies, Stats
 from bot.services.movienight import NightService
 from bot.services.onboarding import Onboarding
@@ -55,6 +57,7 @@ class Services:
     models: ModelHolder
     titles: TitleIndex
     timings: Latencies = field(default_factory=Latencies)
+    metadata: MetadataService = field(init=False)  # TMDb metadata and poster URLs
     catalog: Catalog = field(init=False)
     picks: Picks = field(init=False)
     onboarding: Onboarding = field(init=False)
@@ -66,8 +69,9 @@ class Services:
     audience: Audience = field(init=False)  # chats that blocked or removed the bot
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(self.db, self.titles, self.models)
-        self.picks = Picks(self.db, self.models, self.catalog, self.timings)
+        self.metadata = MetadataService(self.db, self.settings.tmdb_image_base_url)
+        self.catalog = Catalog(self.db, self.titles, self.models, self.metadata)
+        self.picks = Picks(self.db, self.models, self.catalog, self.timings, self.metadata)
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db)
