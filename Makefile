@@ -27,8 +27,8 @@ run: train
 	$(BIN)/moviebot start
 
 test: install
-	$(BIN)/ruff check bot emulator recommender storage tests bench
-	$(BIN)/ruff format --check bot emulator recommender storage tests bench
+	$(BIN)/ruff check bot emulator recommender storage web tests bench
+	$(BIN)/ruff format --check bot emulator recommender storage web tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

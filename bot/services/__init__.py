@@ -8,6 +8,7 @@ and the services built on them, one module per concern:
 - `watchlist`  a person's watchlist, a page at a time
 - `account`    profile, export, forget, per-person settings
 - `metrics`    latencies and /stats figures
+- `web`        web app sign-in links and sessions
 
 Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
 objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
@@ -32,6 +33,7 @@ from bot.services.people import Person
 from bot.services.picks import Picks
 from bot.services.training import TrainingService
 from bot.services.watchlist import Watchlist
+from bot.services.web import WebAccess
 from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database
@@ -61,6 +63,7 @@ class Services:
     account: Account = field(init=False)
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
+    web: WebAccess = field(init=False)  # web app sign-in links and sessions
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.db, self.titles, self.models)
@@ -68,9 +71,10 @@ class Services:
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db)
-        self.account = Account(self.db)
+        self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
+        self.web = WebAccess(self.db, self.settings.token)
 
     @property
     def model(self) -> Recommender | None:
