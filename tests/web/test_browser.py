@@ -36,7 +36,7 @@ def site(web_world, tmp_path_factory):
 
 @pytest.fixture
 def browser(site):
-    server, services, driver = site
+    server, _services, driver = site
     driver.get(server.base_url + "/hello")
     driver.delete_all_cookies()
     desktop(driver)
@@ -89,7 +89,7 @@ def test_link_search_rate_and_the_picks_change(browser):
 
 
 def test_a_mini_app_session_from_telegrams_init_data(browser):
-    server, services, driver = browser
+    server, _services, driver = browser
     fields = {
         "user": json.dumps({"id": BOB.telegram_id, "first_name": "Bob"}),
         "auth_date": str(int(time.time())),
