@@ -166,6 +166,7 @@ def templates() -> jinja2.Environment:
         undefined=jinja2.ChainableUndefined,  # a poster the catalogue lacks is just absent
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are package files: no stat() of each on every page
     )
     env.globals.update(
         title=render.display_title,
