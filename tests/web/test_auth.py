@@ -193,3 +193,23 @@ async def test_every_sign_in_gets_its_own_session(make_client, services):
     assert one.csrf != two.csrf
     await one.post("/signout")
     assert (await two.get("/profile")).status == 200
+
+
+async def test_cookies_are_secure_behind_a_public_https_address(settings, services):
+    """With MOVIEBOT_WEB_URL (https) a link's cookie is Secure and Lax; a Mini App's is Secure
+    and SameSite=None, as Telegram's web clients frame the app."""
+    from dataclasses import replace
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from web.app import build_app
+
+    public = replace(settings, web_url="https://movies.example.org")
+    async with TestClient(TestServer(build_app(public, lambda: services))) as client:
+        token = services.web.link_token(ALICE)
+        link = await client.post("/signin", data={"t": token}, allow_redirects=False)
+        cookie = link.cookies["moviebot_session"]
+        assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+        mini = await client.post("/auth/telegram", data={"init_data": init_data()})
+        cookie = mini.cookies["moviebot_session"]
+        assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "None"

@@ -192,3 +192,30 @@ async def test_a_retrain_swap_is_seen_by_the_web_app_at_once(alice, services):
 async def test_static_files_are_served(make_client, width):
     response = await (await make_client()).get(width)
     assert response.status == 200 and len(await response.read()) > 500
+
+
+async def test_a_poster_and_overview_show_when_the_card_has_them(alice, services, monkeypatch):
+    """The card the catalogue service returns may carry TMDb's poster and overview (the
+    metadata work adds `poster` and `about`); the page shows them, escaped, and credits TMDb."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Described:
+        movie: object
+        yours: None = None
+        predicted: float = 4.2
+        on_watchlist: bool = False
+        dismissed: bool = False
+        scale: tuple = (1.0, 5.0, 1.0)
+        poster: str = "https://image.tmdb.org/t/p/w342/godfather.jpg"
+        about: object = None
+
+    @dataclass(frozen=True)
+    class About:
+        overview: str = "Spanning the years 1945 to 1955 <b>a chronicle</b>"
+
+    movie = services.catalog.movie(GODFATHER)
+    monkeypatch.setattr(services.catalog, "card", lambda who, m: Described(movie, about=About()))
+    page = await (await alice.get(f"/movie/{GODFATHER}")).text()
+    assert 'src="https://image.tmdb.org/t/p/w342/godfather.jpg"' in page
+    assert "&lt;b&gt;a chronicle&lt;/b&gt;" in page and "TMDb" in page
