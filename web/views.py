@@ -208,7 +208,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
 async def picks(request: web.Request) -> web.Response:
     """Picks with their reasons, filtered by genre and decade, a page at a time."""
     svc = services(request)
-    genres, about = svc.catalog.genres(), svc.catalog.about()
+    genres, about = await call(lambda: (svc.catalog.genres(), svc.catalog.about()))
     wanted, number = forms.picks_request(request, genres, PICKS_PER_PAGE)
     shown = await call(svc.picks.recommend, person(request), wanted, number * PICKS_PER_PAGE)
     return page(
