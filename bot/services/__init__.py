@@ -8,6 +8,7 @@ and the services built on them, one module per concern:
 - `watchlist`  a person's watchlist, a page at a time
 - `account`    profile, export, forget, per-person settings
 - `metrics`    latencies and /stats figures
+- `audience`   which chats the bot may still write to (not blocked, not removed)
 - `web`        web app sign-in links and sessions
 
 Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 from bot.services import metrics
 from bot.services.account import Account
+from bot.services.audience import Audience
 from bot.services.catalog import About, Catalog
 from bot.services.feedback import Feedback
 from bot.services.metrics import Latencies, Stats
@@ -63,6 +65,7 @@ class Services:
     account: Account = field(init=False)
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
+    audience: Audience = field(init=False)  # chats that blocked or removed the bot
     web: WebAccess = field(init=False)  # web app sign-in links and sessions
 
     def __post_init__(self) -> None:
@@ -74,6 +77,7 @@ class Services:
         self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
+        self.audience = Audience(self.db)
         self.web = WebAccess(self.db, self.settings.token)
 
     @property
