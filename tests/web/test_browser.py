@@ -39,6 +39,7 @@ def browser(site):
     server, _services, driver = site
     driver.get(server.base_url + "/hello")
     driver.delete_all_cookies()
+    driver.execute_script("sessionStorage.clear()")  # a Mini App's theme stays in its tab
     desktop(driver)
     return site
 
@@ -158,3 +159,18 @@ def test_every_control_is_reachable_by_keyboard(browser):
         active = driver.switch_to.active_element
         reached.append(active.get_attribute("aria-label") or active.text)
     assert {"Search", "Rate ★5", "More like this", "➕ Watchlist"} <= set(reached), reached
+
+
+def test_outside_telegram_the_page_follows_the_systems_dark_mode(browser):
+    server, services, driver = browser
+    sign_in(server, services, driver)
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    try:
+        driver.get(server.base_url + "/picks")
+        background = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(23, 24, 28)"
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})

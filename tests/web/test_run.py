@@ -49,3 +49,24 @@ async def test_moviebot_run_serves_the_web_app_next_to_the_bot(
     finally:
         await run.stop()
     assert "web app on 127.0.0.1:" in run.output
+
+
+def test_moviebot_chat_serves_the_web_app_and_prints_a_sign_in_link(settings, tmp_path):
+    """Offline: the link for the simulated user is printed (to stderr under a transcript),
+    and /web in the chat links to the same server."""
+    from tests.bot.test_chat_command import run_cli
+
+    port = free_port()
+    result = run_cli(
+        "--db",
+        str(settings.db_path),
+        stdin="/web\n",
+        data_dir=tmp_path,
+        MOVIEBOT_MODEL_DIR=str(settings.model_dir),
+        MOVIEBOT_WEB_PORT=str(port),
+    )
+    assert result.returncode == 0, result.stderr
+    base = f"http://127.0.0.1:{port}"
+    assert f"The web app is at {base} — sign in as Alice" in result.stderr
+    assert f"{base}/signin?t=" in result.stderr
+    assert result.stdout.startswith("Alice> /web\nbot: ") and f"{base}/signin?t=" in result.stdout
