@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, MenuButtonWebApp, Update, WebAppInfo
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
@@ -38,6 +38,7 @@ from bot.handlers import (
     onboarding,
     rate,
     recommend,
+    web,
 )
 from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
@@ -133,6 +134,7 @@ def register_handlers(app: Application) -> None:
             command("profile", account.profile, filters=private),
             command("export", account.export, filters=private),
             command("forget", account.forget, filters=private),
+            command("web", web.web_link, filters=private),
             command("retrain", admin.retrain, block=False),
             command("stats", admin.stats),
             *(
@@ -188,6 +190,10 @@ async def _post_init(app: Application) -> None:
     if isinstance(app.bot.rate_limiter, SendPolicy):  # no sends to chats that blocked the bot
         app.bot.rate_limiter.recipients = services.audience
     await app.bot.set_my_commands(COMMANDS)
+    if services.settings.web_url:  # the Mini App, from the menu button of every private chat
+        await app.bot.set_chat_menu_button(
+            menu_button=MenuButtonWebApp(render.OPEN_APP, WebAppInfo(services.settings.web_url))
+        )
     admin.schedule_retrain(app, services.settings)
     movienight.reschedule(app)
     log.info(
@@ -290,10 +296,32 @@ def run(settings: Settings) -> None:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(connect(app, settings))
+        web = loop.run_until_complete(start_web(app, settings)) if settings.web else None
     except BaseException:
         loop.close()
         raise
-    if settings.webhook_url:
-        app.run_webhook(**webhook_options(settings))
-    else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if settings.webhook_url:
+            app.run_webhook(**webhook_options(settings), close_loop=False)
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+    finally:
+        if web is not None:
+            loop.run_until_complete(web.stop())
+        loop.close()
+
+
+async def start_web(app: Application, settings: Settings) -> Any:
+    """The web app in the bot's loop, over the services post_init opens (web/server.py)."""
+    from bot.handlers.web import WEB_BASE_URL
+    from web.server import start
+
+    try:
+        server = await start(settings, lambda: app.bot_data.get("services"))
+    except OSError as exc:
+        raise StartupError(
+            f"the web app cannot listen on {settings.web_listen}:{settings.web_port} "
+            f"({exc.strerror or exc}); set MOVIEBOT_WEB_PORT, or MOVIEBOT_WEB=0 to turn it off"
+        ) from None
+    app.bot_data[WEB_BASE_URL] = server.base_url
+    return server

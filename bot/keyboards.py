@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 MAX_CALLBACK_BYTES = 64  # Telegram's limit
 SIG_BYTES = 6  # 48 bits: 8 base64 characters; guessing one is 1 in 2.8e14
@@ -139,3 +139,8 @@ class CallbackCodec:
 def markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     """An inline keyboard without empty rows."""
     return InlineKeyboardMarkup([list(r) for r in rows if r])
+
+
+def open_app(text: str, url: str) -> InlineKeyboardButton:
+    """A button that opens the web app inside Telegram, as a Mini App (private chats only)."""
+    return InlineKeyboardButton(text, web_app=WebAppInfo(url))

@@ -678,6 +678,7 @@ COMMANDS = (
     ("profile", "Your taste at a glance"),
     ("movienight", "In a group: find a movie everyone likes"),
     ("export", "Download your data as CSV"),
+    ("web", "Open the web app in a browser"),
     ("forget", "Delete everything I know about you"),
     ("help", "What I can do"),
 )
@@ -1035,4 +1036,28 @@ def movienight_counted(counted: Counted) -> str:
         return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
     return (
         f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the movie night."
+    )
+
+
+# -- the web app ----------------------------------------------------------------------------
+
+OPEN_APP = "🌐 Open app"
+WEB_OFF = "The web app is not running here (whoever runs me can turn it on with MOVIEBOT_WEB=1)."
+
+
+def with_open_app(keyboard: Keyboard, url: str | None) -> Keyboard:
+    """The keyboard with an "Open app" row at the end, when there is a public web app."""
+    if not url:
+        return keyboard
+    rows = [list(r) for r in keyboard.inline_keyboard] if keyboard else []
+    return markup([*rows, [kb.open_app(OPEN_APP, url)]])
+
+
+def web_link(link: str, minutes: int) -> str:
+    """The /web reply: a one-time sign-in link."""
+    return (
+        "🌐 <b>moviebot in your browser</b>\n"
+        f"Open this link to sign in (it works once, for {minutes} minutes, and only for you: "
+        f"don't share it):\n{escape(link)}\n\n"
+        "Same ratings, picks and watchlist as here."
     )

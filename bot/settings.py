@@ -45,6 +45,11 @@ class Settings:
     tmdb_read_access_token: str | None = None  # TMDb v4 read access token (a bearer token)
     tmdb_api_base_url: str = TMDB_API
     tmdb_image_base_url: str = TMDB_IMAGES  # poster URLs: this + the poster path
+    web: bool = True  # serve the web app / Mini App next to the bot
+    web_listen: str = "127.0.0.1"
+    web_port: int = 8080
+    web_url: str | None = None  # the public HTTPS address: Mini App buttons and sign-in links
+    web_auth_max_age: int = 24 * 3600  # seconds a Mini App's initData stays valid
 
     @classmethod
     def from_env(
@@ -84,6 +89,12 @@ class Settings:
                 "A-Z, a-z, 0-9, _ and - (Telegram sends it with every update)"
             )
         data_dir = Path(get("MOVIEBOT_DATA_DIR") or "data")
+        web_url = (get("MOVIEBOT_WEB_URL") or "").rstrip("/") or None
+        if web_url and not web_url.startswith("https://"):
+            raise SettingsError(
+                "MOVIEBOT_WEB_URL must be an https:// address (Telegram opens Mini Apps over "
+                f"HTTPS only), got {web_url!r}"
+            )
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
             api_base_url=get("TELEGRAM_API_BASE_URL") or TELEGRAM_API,
@@ -109,6 +120,11 @@ class Settings:
             tmdb_read_access_token=get("TMDB_READ_ACCESS_TOKEN"),
             tmdb_api_base_url=(get("TMDB_API_BASE_URL") or TMDB_API).rstrip("/"),
             tmdb_image_base_url=(get("TMDB_IMAGE_BASE_URL") or TMDB_IMAGES).rstrip("/"),
+            web=(get("MOVIEBOT_WEB") or "1") not in ("0", "false", "no"),
+            web_listen=get("MOVIEBOT_WEB_LISTEN") or cls.web_listen,
+            web_port=integer("MOVIEBOT_WEB_PORT", cls.web_port),
+            web_url=web_url,
+            web_auth_max_age=integer("MOVIEBOT_WEB_AUTH_MAX_AGE", cls.web_auth_max_age),
         )
 
     def with_db(self, db_path: str | Path | None) -> Settings:

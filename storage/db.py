@@ -241,10 +241,27 @@ _METADATA = """
 """
 
 
+# Web sign-in: one-time links (the /web command) and browser sessions. Only a SHA-256 of each
+# token is kept, so a copy of the database signs nobody in; a row names the Telegram id it is for.
+_WEB_TOKENS = """
+        CREATE TABLE web_tokens (
+            token_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('link', 'session')),
+            telegram_id INTEGER NOT NULL,
+            name TEXT,
+            csrf TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX web_tokens_person ON web_tokens (telegram_id);
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS, _METADATA)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS, _METADATA, _WEB_TOKENS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -108,10 +108,14 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
     return Request(n, tuple(dict.fromkeys(wanted)), *years)
 
 
-async def send_picks(update: Update, context: BotContext, request: Request, offset: int) -> None:
-    """One message with the next `n` picks after `offset`, and a "More" button."""
+async def send_picks(
+    update: Update, context: BotContext, request: Request, offset: int, app: bool = False
+) -> None:
+    """One message with the next `n` picks after `offset`, a "More" button (and "Open app")."""
     page = context.services.picks.recommend(caller(update), request, offset)
-    await reply(update, *render.picks_page(page, context.codec, button_scope(update)))
+    message, keyboard = render.picks_page(page, context.codec, button_scope(update))
+    url = context.services.settings.web_url if app else None
+    await reply(update, message, render.with_open_app(keyboard, url))
 
 
 async def recommend(update: Update, context: BotContext) -> None:
@@ -122,7 +126,7 @@ async def recommend(update: Update, context: BotContext) -> None:
     except UsageError as exc:
         await reply(update, render.recommend_usage(genres, str(exc)))
         return
-    await send_picks(update, context, request, offset=0)
+    await send_picks(update, context, request, offset=0, app=True)
 
 
 async def more_button(update: Update, context: BotContext) -> None:

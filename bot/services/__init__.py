@@ -10,6 +10,7 @@ and the services built on them, one module per concern:
 - `account`    profile, export, forget, per-person settings
 - `metrics`    latencies and /stats figures
 - `audience`   which chats the bot may still write to (not blocked, not removed)
+- `web`        web app sign-in links and sessions
 
 Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
 objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
@@ -36,6 +37,7 @@ from bot.services.people import Person
 from bot.services.picks import Picks
 from bot.services.training import TrainingService
 from bot.services.watchlist import Watchlist
+from bot.services.web import WebAccess
 from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database
@@ -67,6 +69,7 @@ class Services:
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
     audience: Audience = field(init=False)  # chats that blocked or removed the bot
+    web: WebAccess = field(init=False)  # web app sign-in links and sessions
 
     def __post_init__(self) -> None:
         self.metadata = MetadataService(self.db, self.settings.tmdb_image_base_url)
@@ -75,10 +78,11 @@ class Services:
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db)
-        self.account = Account(self.db)
+        self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
         self.audience = Audience(self.db)
+        self.web = WebAccess(self.db, self.settings.token)
 
     @property
     def model(self) -> Recommender | None:

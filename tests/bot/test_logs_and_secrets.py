@@ -41,6 +41,7 @@ def environment(world: Settings, **changes: str) -> dict[str, str]:
         MOVIEBOT_MODEL_DIR=str(world.model_dir),
         MOVIEBOT_RETRAIN_INTERVAL="0",
         MOVIEBOT_RATE_LIMIT="0",
+        MOVIEBOT_WEB_PORT=str(free_port()),  # the web app runs too, on a port of its own
     )
     env.update(changes)
     return env
