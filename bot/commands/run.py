@@ -32,13 +32,12 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     """Serve Telegram until interrupted."""
     from bot.app import StartupError, run
     from bot.cli import CLIError
-    from storage.db import Database
+    from bot.services import check_storage
 
     settings.require_token()
     # A read-only database file or folder: one line and exit 1 (StorageUnavailable), before
     # connecting to Telegram, rather than a bot that answers every rating "Sorry…".
-    with Database(settings.db_path) as db:
-        db.check_writable()
+    check_storage(settings)
     try:
         run(settings)
     except StartupError as exc:

@@ -97,6 +97,13 @@ class Services:
         self.db.close()
 
 
+def check_storage(settings: Settings) -> None:
+    """`StorageUnavailable` unless the bot's database can be opened and written (a read-only
+    file or folder): what `moviebot run` and `chat` check first, for one clear line at start."""
+    with Database(settings.db_path) as db:
+        db.check_writable()
+
+
 def open_services(settings: Settings, model: Recommender | None = None) -> Services:
     """Open the database, load the current model (if any) and index the titles.
     `StorageUnavailable` at once if the database cannot be written (a read-only file or folder):
