@@ -13,6 +13,7 @@ from bot.services import people
 from bot.services.catalog import Catalog, Found
 from bot.services.metrics import Latencies
 from bot.services.people import Person
+from recommender.explain import Reason
 from recommender.filters import Filters
 from recommender.hybrid import ModelHolder, Pick
 from recommender.predict import agreeing
@@ -150,13 +151,16 @@ class Picks:
         whether any come after them."""
         genres = self._catalog.genres()
         model = self._models.current
-        found: list[Pick] = []
-        if model is not None:
-            history = people.history(self._db, person)
-            with self._latencies.timed("recommend"):
+        history = people.history(self._db, person)
+        n = request.n + offset + 1  # one more: is there a next page?
+        with self._latencies.timed("recommend"):
+            if model is None:  # unfiltered only: genres and years need the model's catalogue
+                seen = history.seen | history.dismissed | history.watchlist
+                found = [] if request.filtered else self._popular(seen, n)
+            else:
                 found = model.recommend(
                     history.ratings,
-                    n=request.n + offset + 1,  # one more: is there a next page?
+                    n=n,
                     exclude=history.dismissed | history.watchlist,
                     filters=request.filters(genres),
                 )
@@ -172,6 +176,13 @@ class Picks:
             more=len(found) > offset + request.n,
             genres=request.genre_names(genres),
         )
+
+    def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
+        """With no model in service (none trained yet, or its file damaged while a retrain
+        runs): the most rated movies the person has not rated, dismissed or listed."""
+        counts = movies.rating_counts(self._db)
+        ranked = sorted((m for m in counts if m not in exclude), key=lambda m: (-counts[m], m))
+        return [Pick(m, float(counts[m]), None, Reason("popular")) for m in ranked[:n]]
 
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
         """Movies like this one, leaving out what the person rated or dismissed."""
