@@ -48,6 +48,7 @@ MAX_ANSWER = 190  # a button's pop-up answer (Telegram allows 200 characters)
 MAX_TITLE = 100  # keeps ten picks with their reasons well under MAX_TEXT
 TITLE_IN_BUTTON = 60
 TITLE_IN_WATCHLIST_BUTTON = 30
+UNTITLED = "(untitled)"  # a title with nothing to show (a button's text must not be empty)
 
 Keyboard = InlineKeyboardMarkup | None
 
@@ -84,7 +85,8 @@ def display_title(title: str) -> str:
     """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
     Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
     boundary, so a page of picks always fits a message."""
-    return shorten(visible(catalog.display_title(title)), MAX_TITLE)
+    shown = visible(catalog.display_title(title)).strip() or UNTITLED  # "\x1b" alone: nothing
+    return shorten(shown, MAX_TITLE)
 
 
 def label(movie: Movie) -> str:
@@ -111,8 +113,9 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def toast(text: str) -> str:
-    """A button's pop-up answer, within Telegram's limit."""
-    return clip(text, MAX_ANSWER)
+    """A button's pop-up answer (plain text, names in it made `visible`), within Telegram's
+    limit."""
+    return clip(visible(text), MAX_ANSWER)
 
 
 def refusal(why: Refusal) -> str:
@@ -745,7 +748,7 @@ def night_already_open() -> str:
 
 
 def only_starter(starter: str) -> str:
-    return f"Only {starter or 'the person'} (who started it) or a group admin can do that."[:190]
+    return toast(f"Only {starter or 'the person'} (who started it) or a group admin can do that.")
 
 
 def night_refusal(refused: Refused) -> str:
@@ -819,8 +822,8 @@ def night_members_closed(night: NightView) -> str:
 
 def joined(name: str, ready: bool) -> str:
     if ready:
-        return f"You're in, {name}! 🍿"[:190]
-    return f"You're in, {name}! Tap “Rate a few movies” so I know your taste."[:190]
+        return toast(f"You're in, {name}! 🍿")
+    return toast(f"You're in, {name}! Tap “Rate a few movies” so I know your taste.")
 
 
 def left() -> str:

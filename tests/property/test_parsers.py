@@ -1,0 +1,59 @@
+"""The command argument parsers (/recommend and /movienight share one; /rate and /similar take
+the rest of the line as a title): any words give a request within bounds or a usage answer
+Telegram accepts."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import render
+from bot.handlers.recommend import UsageError, parse_request
+from bot.services.picks import MAX_N
+from tests.property.strategies import any_text, hostile_text
+from tests.property.telegram import check_html
+
+GENRES = [
+    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+    "War", "Western", "<Odd & Genre>",
+]  # fmt: skip
+REAL_WORDS = [
+    "10", "3", "0", "-5", "99999999999999999999", "comedy", "Comedies", "sci-fi", "scifi",
+    "film", "noir", "kids", "rom", "90s", "'80s", "1990s", "1995", "1990-1995", "2099",
+    "1880", "1879", "and", "&", "the", "horror", "westerns", "ω", "١٢", "５",
+]  # fmt: skip
+words = st.one_of(st.sampled_from(REAL_WORDS), hostile_text)
+arguments = st.one_of(st.lists(words, max_size=10), st.lists(any_text, max_size=3))
+
+
+@given(arguments)
+@settings(max_examples=400, deadline=None)
+def test_any_recommend_or_movienight_arguments_parse_or_get_usage(args):
+    try:
+        request = parse_request(args, GENRES)
+    except UsageError as exc:
+        check_html(render.recommend_usage(GENRES, str(exc)))
+        check_html(render.night_usage(GENRES, str(exc)))
+        return
+    assert 1 <= request.n <= MAX_N
+    assert all(0 <= g < len(GENRES) for g in request.genres)
+    assert len(set(request.genres)) == len(request.genres)
+    if request.since or request.until:
+        assert 1880 <= request.since <= request.until <= 2099
+    names = request.genre_names(GENRES)
+    heading = "🍿 <b>Your picks</b>" + render.picks_filters(names, request.since, request.until)
+    check_html(heading)
+    genre = GENRES[request.genre] if request.genre >= 0 else None
+    check_html("🍿 Movie night" + render.night_filters(genre, request.decade))
+
+
+@given(st.lists(words, min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_parsing_does_not_depend_on_case_or_filler_words(args):
+    """`/recommend Comedy 90s` is `/recommend comedy the 90s`."""
+    try:
+        plain = parse_request(args, GENRES)
+    except UsageError:
+        return
+    assert parse_request([a.upper() if a.isascii() else a for a in args] + ["the"], GENRES) == plain
