@@ -17,6 +17,8 @@ import pytest
 
 from bot import render
 from bot.cli import main
+from bot.services import open_services
+from bot.services.training import RetrainFailed
 from bot.settings import Settings
 from bot.training import train
 from storage.db import Database, StorageUnavailable
@@ -131,3 +133,15 @@ def test_training_a_read_only_database_stops_before_training(world):
         db.conn.execute("PRAGMA query_only = ON")
         with pytest.raises(StorageUnavailable, match="read-only"):
             train(db, world, progress=lambda step: pytest.fail(f"trained anyway: {step}"))
+
+
+async def test_a_retrain_on_a_read_only_database_fails_and_keeps_the_model(world):
+    services = open_services(world)
+    old = services.model
+    try:
+        with read_only(world.db_path):  # the training thread's connection opens it read-only
+            outcome = await services.training.retrain()
+    finally:
+        services.close()
+    assert isinstance(outcome, RetrainFailed) and "read-only" in outcome.error
+    assert services.model is old
