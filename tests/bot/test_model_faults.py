@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.training import STATUS_KEY
+from bot.services import open_services
+from bot.services.training import STATUS_KEY, StatusMessage
 from bot.settings import Settings
 from bot.training import model_folder
 from recommender.tuned import write_tuned
@@ -119,3 +120,24 @@ async def test_a_retrain_killed_midway_is_marked_interrupted_after_a_restart(
     assert "Now serving model v2" in done.text
     assert services.db.get_meta(STATUS_KEY) == "[]"
     assert "interrupted" not in again.text  # only the cut-off one was edited
+
+
+@pytest.mark.parametrize("stored", ["not json", "5", "[1, 2]", '[["a", 1]]', '{"x": 1}'])
+def test_an_unreadable_status_record_is_ignored_and_forgotten(world, stored):
+    services = open_services(world)
+    try:
+        services.db.set_meta(STATUS_KEY, stored)
+        assert services.training.take_interrupted() == []
+        assert services.db.get_meta(STATUS_KEY) == "[]"
+    finally:
+        services.close()
+
+
+def test_the_status_messages_are_handed_over_once(world):
+    services = open_services(world)
+    try:
+        services.db.set_meta(STATUS_KEY, "[[5, 17], [6, 3]]")
+        assert services.training.take_interrupted() == [StatusMessage(5, 17), StatusMessage(6, 3)]
+        assert services.training.take_interrupted() == []
+    finally:
+        services.close()
