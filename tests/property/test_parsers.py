@@ -1,15 +1,27 @@
 """The command argument parsers (/recommend and /movienight share one; /rate and /similar take
-the rest of the line as a title): any words give a request within bounds or a usage answer
-Telegram accepts."""
+the rest of the line as a title, see test_search_and_replies; /start takes a movie night's deep
+link): any words give a request within bounds or a usage answer Telegram accepts, and an
+argument that is not understood stores nothing."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import render
 from bot.handlers.recommend import UsageError, parse_request
+from bot.services import Services
+from bot.services.people import Person
 from bot.services.picks import MAX_N
+from bot.settings import Settings
+from recommender.hybrid import ModelHolder
+from storage import movies
+from storage.db import Database
+from storage.search import TitleIndex
+from tests.conftest import TINY_MOVIES
 from tests.property.strategies import any_text, hostile_text
 from tests.property.telegram import check_html
 
@@ -57,3 +69,42 @@ def test_parsing_does_not_depend_on_case_or_filler_words(args):
     except UsageError:
         return
     assert parse_request([a.upper() if a.isascii() else a for a in args] + ["the"], GENRES) == plain
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[Services]:
+    db = Database(":memory:")
+    movies.upsert_many(db, TINY_MOVIES)
+    yield Services(Settings(db_path=db.path), db, ModelHolder(None), TitleIndex.from_db(db))
+    db.close()
+
+
+def stored(db: Database) -> tuple:
+    return db.conn.execute("SELECT count(*), group_concat(settings) FROM users").fetchone()
+
+
+@given(
+    argument=st.one_of(
+        hostile_text,
+        st.text(max_size=30).map("movienight_".__add__),
+        st.sampled_from(["movienight_²", "movienight_١٢", "movienight_" + "9" * 5000]),
+        st.integers(-(2**70), 2**70).map(lambda n: f"movienight_{n}"),
+    ),
+    user=st.integers(1, 10**12),
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_start_argument_is_a_movie_night_link_or_ignored_without_a_trace(
+    services, argument, user
+):
+    before = stored(services.db)
+    started = services.onboarding.start(Person(user, "Eve"), argument)
+    check_html(render.welcome("Eve", started.about))
+    suffix = argument.removeprefix("movienight_")
+    link = argument != suffix and suffix.isascii() and suffix.isdigit() and len(suffix) <= 18
+    if not link:
+        assert stored(services.db) == before  # ignored: nothing stored for them
+        return
+    assert services.nights.pending(user) == int(suffix)
+    services.db.conn.execute(
+        "DELETE FROM users WHERE kind = 'telegram' AND external_id = ?", (user,)
+    )
