@@ -180,9 +180,8 @@ class Picks:
     def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
         """With no model in service (none trained yet, or its file damaged while a retrain
         runs): the most rated movies the person has not rated, dismissed or listed."""
-        counts = movies.rating_counts(self._db)
-        ranked = sorted((m for m in counts if m not in exclude), key=lambda m: (-counts[m], m))
-        return [Pick(m, float(counts[m]), None, Reason("popular")) for m in ranked[:n]]
+        chosen = self._catalog.most_rated(n, exclude)
+        return [Pick(movie_id, float(count), None, Reason("popular")) for movie_id, count in chosen]
 
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
         """Movies like this one, leaving out what the person rated or dismissed."""

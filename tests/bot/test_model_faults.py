@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from bot.services import open_services
+from bot.services.people import Person
+from bot.services.picks import Request
 from bot.services.training import STATUS_KEY, StatusMessage
 from bot.settings import Settings
 from bot.training import model_folder
 from recommender.tuned import write_tuned
-from storage import models
+from storage import models, movies
 from storage.db import Database
 from tests.bot.test_logs_and_secrets import LIMIT, Run, environment, until
 from tests.bot.world import build, small_model
@@ -139,5 +141,21 @@ def test_the_status_messages_are_handed_over_once(world):
         services.db.set_meta(STATUS_KEY, "[[5, 17], [6, 3]]")
         assert services.training.take_interrupted() == [StatusMessage(5, 17), StatusMessage(6, 3)]
         assert services.training.take_interrupted() == []
+    finally:
+        services.close()
+
+
+def test_without_a_model_picks_are_the_most_rated_movies_not_yet_seen(world):
+    services = open_services(world)
+    try:
+        services.models.current = None  # the model file was damaged: nothing else serves
+        counts = movies.rating_counts(services.db)
+        ranked = sorted(counts, key=lambda m: (-counts[m], m))
+        ivy = Person(99, "Ivy")
+        services.feedback.rate(ivy, ranked[0], 8)  # she has seen the most rated one
+        page = services.picks.recommend(ivy, Request(n=3))
+        assert [s.movie.id for s in page.suggestions] == ranked[1:4]
+        assert all(s.reason.kind == "popular" for s in page.suggestions) and page.more
+        assert services.picks.recommend(ivy, Request(n=3, genres=(0,))).suggestions == ()
     finally:
         services.close()
