@@ -69,26 +69,42 @@ def test_a_read_only_database_at_start_is_one_line_and_exit_1(cli_env, capsys, c
     assert "read-only" in lines[0]
 
 
+@contextlib.contextmanager
+def turned_read_only(db: Database, how: str) -> Iterator[None]:
+    """The bot's database cannot be written inside the block: every connection it has opened
+    set `query_only`, or the file and its WAL made immutable (as root; writes through the open
+    files fail too, and a new connection can only open it read-only)."""
+    if how == "query_only":
+        on_every_connection(db, "PRAGMA query_only = ON")
+        try:
+            yield
+        finally:
+            on_every_connection(db, "PRAGMA query_only = OFF")
+        return
+    with read_only(Path(db.path)), read_only(Path(f"{db.path}-wal")):
+        yield
+
+
+@pytest.mark.parametrize("how", ["query_only", "immutable"])
 async def test_a_database_turned_read_only_while_running_cannot_save_but_still_answers(
-    emulator, run_bot, caplog
+    emulator, run_bot, caplog, how
 ):
     services = await run_bot()
     alice = emulator.user("Alice")
     card = await card_for(alice, "heat 1995")
-    on_every_connection(services.db, "PRAGMA query_only = ON")
     caplog.set_level(logging.DEBUG)
-    await alice.press(card, "★4")
-    assert (await alice.next_message()).text == render.CANNOT_SAVE
-    assert telegram_ratings(services.db) == 0
-    assert "You rated it" not in card.text
-    await alice.send("/recommend")  # reads keep working
-    assert "Your picks" in (await alice.next_message()).text
+    with turned_read_only(services.db, how):
+        await alice.press(card, "★4")
+        assert (await alice.next_message()).text == render.CANNOT_SAVE
+        assert telegram_ratings(services.db) == 0
+        assert "You rated it" not in card.text
+        await alice.send("/recommend")  # reads keep working
+        assert "Your picks" in (await alice.next_message()).text
     said = [r.getMessage() for r in caplog.records if "cannot save" in r.getMessage()]
     assert len(said) == 1 and f"user {alice.id}" in said[0] and "button" in said[0], said
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not [r for r in caplog.records if "heat" in r.getMessage().lower()]
-    on_every_connection(services.db, "PRAGMA query_only = OFF")  # writable again: the same tap
-    await alice.press(card, "★4")
+    await alice.press(card, "★4")  # writable again: the same tap saves
     await emulator.wait_idle()
     assert "You rated it ★4" in card.text and telegram_ratings(services.db) == 1
 
