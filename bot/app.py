@@ -12,7 +12,6 @@ from urllib.parse import urlsplit, urlunsplit
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -23,6 +22,7 @@ from telegram.ext import (
     JobQueue,
     MessageHandler,
     PollAnswerHandler,
+    TypeHandler,
     filters,
 )
 
@@ -41,6 +41,7 @@ from bot.handlers import (
 )
 from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
+from bot.sending import Limits, SendPolicy
 from bot.services import Services, open_services
 from bot.settings import Settings
 
@@ -76,8 +77,9 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if settings.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    # Every call but getUpdates passes the send policy (bot.sending); rate_limit paces messages.
+    limits = Limits() if settings.rate_limit else None
+    builder = builder.rate_limiter(SendPolicy(settings.send_deadline, limits))
     if customize is not None:
         builder = customize(builder)
     app = builder.build()
@@ -118,6 +120,8 @@ def buttons() -> list[tuple[Action, Callable]]:
 def register_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     command = CommandHandler
+    # First, for every update: a chat that blocked or removed the bot and speaks again is back.
+    app.add_handler(TypeHandler(Update, common.heard_from), group=-1)
     app.add_handlers(
         [
             command("start", onboarding.start, filters=private),
@@ -181,6 +185,8 @@ async def _post_init(app: Application) -> None:
         app.bot_data["services"] = open_services(app.bot_data["settings"])
         app.bot_data["owns_services"] = True
     services: Services = app.bot_data["services"]
+    if isinstance(app.bot.rate_limiter, SendPolicy):  # no sends to chats that blocked the bot
+        app.bot.rate_limiter.recipients = services.audience
     await app.bot.set_my_commands(COMMANDS)
     admin.schedule_retrain(app, services.settings)
     movienight.reschedule(app)

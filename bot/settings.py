@@ -37,6 +37,7 @@ class Settings:
     poll_timeout: int = 3600
     rate_limit: bool = True
     connect_timeout: int = 300  # seconds `run` keeps retrying an unreachable Bot API at start
+    send_deadline: int = 300  # seconds a reply is retried through flood waits and outages
 
     @classmethod
     def from_env(
@@ -96,6 +97,7 @@ class Settings:
             poll_timeout=integer("MOVIEBOT_POLL_TIMEOUT", cls.poll_timeout),
             rate_limit=(get("MOVIEBOT_RATE_LIMIT") or "1") not in ("0", "false", "no"),
             connect_timeout=integer("MOVIEBOT_CONNECT_TIMEOUT", cls.connect_timeout),
+            send_deadline=integer("MOVIEBOT_SEND_DEADLINE", cls.send_deadline),
         )
 
     def with_db(self, db_path: str | Path | None) -> Settings:

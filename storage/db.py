@@ -208,10 +208,23 @@ _V4 = """
 """
 
 
+# Chats the bot can no longer write to: the person blocked the bot, or the bot was removed from
+# the group (Telegram answered 403 Forbidden, or said so in a my_chat_member update). Nothing is
+# sent there until an update comes from that chat again. Keyed by Telegram chat id (a private
+# chat's id is the person's Telegram id), so it needs no user row.
+_INACTIVE_CHATS = """
+        CREATE TABLE inactive_chats (
+            chat_id INTEGER PRIMARY KEY,
+            since INTEGER NOT NULL,
+            reason TEXT NOT NULL
+        );
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

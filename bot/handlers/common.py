@@ -1,11 +1,12 @@
 """Small pieces every handler module shares: what an update carries (narrowed once, here),
-reading a pressed button, answering it, replying safely."""
+reading a pressed button, answering it (or, when Telegram says it is too late, a fresh message
+instead), replying safely, and noticing chats that blocked the bot or come back."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Update
 from telegram import User as TelegramUser
 from telegram.error import BadRequest
 
@@ -16,6 +17,8 @@ from bot.services.feedback import Refusal
 from bot.services.people import Person
 
 log = logging.getLogger(__name__)
+
+GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is BANNED: a blocked bot, or thrown out
 
 
 class UnexpectedUpdateError(RuntimeError):
@@ -79,7 +82,26 @@ async def read_button(update: Update, context: BotContext) -> Callback | None:
 
 async def answer(update: Update, note: str | None = None, alert: bool = False) -> None:
     """Answer the pressed button, with a pop-up note if given."""
-    await pressed(update).answer(note, show_alert=alert)
+    await answer_query(pressed(update), note, alert)
+
+
+async def answer_query(query: CallbackQuery, note: str | None = None, alert: bool = False) -> None:
+    """Answer a button press, with a pop-up note if given.
+
+    Telegram takes an answer only for a few seconds after the press ("query is too old": the
+    bot was busy, or is catching up after a restart). The press is still carried out, so in a
+    private chat the note comes as a fresh message instead; without a note, or in a group
+    (where a message would not say whose press it was), the handler's reply says enough.
+    """
+    try:
+        await query.answer(note, show_alert=alert)
+    except BadRequest as exc:
+        if "query is too old" not in exc.message.lower():
+            raise
+        log.info("button answered too late (user %s): %s", query.from_user.id, exc.message)
+        where = query.message.chat if query.message is not None else None
+        if note and where is not None and where.type == Chat.PRIVATE:
+            await where.send_message(note)
 
 
 async def refuse(update: Update, why: Refusal) -> None:
@@ -99,18 +121,26 @@ async def reply(
 async def edit(update: Update, message: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
     """Replace the text of the message whose button was pressed.
 
-    A double tap asks for the same edit twice; Telegram answers "message is not modified",
-    which is not an error for us.
+    A double tap asks for the same edit twice; Telegram's "message is not modified" is taken as
+    the success it is by the send policy (bot.sending).
     """
-    try:
-        await pressed(update).edit_message_text(
-            render.clip(message), parse_mode="HTML", reply_markup=keyboard
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
+    await pressed(update).edit_message_text(
+        render.clip(message), parse_mode="HTML", reply_markup=keyboard
+    )
 
 
 async def stray_button(update: Update, context: BotContext) -> None:
     """A button no handler knows (an old version's, or forged)."""
     await answer(update, render.EXPIRED, alert=True)
+
+
+async def heard_from(update: Update, context: BotContext) -> None:
+    """Before every update's handler: a chat that blocked or removed the bot is inactive (the
+    send policy skips it) until it speaks again."""
+    where, change = update.effective_chat, update.my_chat_member
+    if where is None:
+        return
+    if change is not None and change.new_chat_member.status in GONE:
+        context.services.audience.went_away(where.id, f"bot {change.new_chat_member.status}")
+    else:
+        context.services.audience.heard_from(where.id)

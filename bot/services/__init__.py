@@ -8,6 +8,7 @@ and the services built on them, one module per concern:
 - `watchlist`  a person's watchlist, a page at a time
 - `account`    profile, export, forget, per-person settings
 - `metrics`    latencies and /stats figures
+- `audience`   which chats the bot may still write to (not blocked, not removed)
 
 Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
 objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 from bot.services import metrics
 from bot.services.account import Account
+from bot.services.audience import Audience
 from bot.services.catalog import About, Catalog
 from bot.services.feedback import Feedback
 from bot.services.metrics import Latencies, Stats
@@ -64,6 +66,7 @@ class Services:
     account: Account = field(init=False)
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
+    audience: Audience = field(init=False)  # chats that blocked or removed the bot
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.db, self.titles, self.models)
@@ -74,6 +77,7 @@ class Services:
         self.account = Account(self.db)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
+        self.audience = Audience(self.db)
 
     @property
     def model(self) -> Recommender | None:
