@@ -9,6 +9,7 @@ import logging
 import os
 import resource
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -72,13 +73,22 @@ def test_a_read_only_database_at_start_is_one_line_and_exit_1(cli_env, capsys, c
 @contextlib.contextmanager
 def turned_read_only(db: Database, how: str) -> Iterator[None]:
     """The bot's database cannot be written inside the block: every connection it has opened
-    set `query_only`, or the file and its WAL made immutable (as root; writes through the open
-    files fail too, and a new connection can only open it read-only)."""
+    or opens meanwhile set `query_only`, or the file and its WAL made immutable (as root;
+    writes through the open files fail too, and a new connection can only open it read-only)."""
     if how == "query_only":
         on_every_connection(db, "PRAGMA query_only = ON")
+        connect = db._connect
+
+        def connect_read_only() -> sqlite3.Connection:  # another thread's, opened meanwhile
+            conn = connect()
+            conn.execute("PRAGMA query_only = ON")
+            return conn
+
+        db._connect = connect_read_only  # type: ignore[method-assign]
         try:
             yield
         finally:
+            db._connect = connect  # type: ignore[method-assign]
             on_every_connection(db, "PRAGMA query_only = OFF")
         return
     with read_only(Path(db.path)), read_only(Path(f"{db.path}-wal")):
