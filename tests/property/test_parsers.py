@@ -16,11 +16,12 @@ from bot.handlers.recommend import UsageError, parse_request
 from bot.services import Services
 from bot.services.people import Person
 from bot.services.picks import MAX_N
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, parse_admin_ids
 from recommender.hybrid import ModelHolder
 from storage import movies
 from storage.db import Database
 from storage.search import TitleIndex
+from storage.users import BadUserRefError, parse_ref
 from tests.conftest import TINY_MOVIES
 from tests.property.strategies import any_text, hostile_text
 from tests.property.telegram import check_html
@@ -108,3 +109,25 @@ def test_any_start_argument_is_a_movie_night_link_or_ignored_without_a_trace(
     services.db.conn.execute(
         "DELETE FROM users WHERE kind = 'telegram' AND external_id = ?", (user,)
     )
+
+
+@given(
+    raw=st.one_of(
+        hostile_text, st.lists(words).map(",".join), st.sampled_from(["12,²,-3", "9" * 5000])
+    )
+)
+@settings(max_examples=200)
+def test_admin_ids_and_user_references_parse_or_are_refused_in_one_line(raw):
+    """What the person running the bot types (MOVIEBOT_ADMIN_IDS, `--user`): ids or one clear
+    error, never a traceback."""
+    try:
+        assert all(isinstance(i, int) for i in parse_admin_ids(raw))
+    except SettingsError as exc:
+        assert "\n" not in str(exc)
+    for ref in (raw, f"ml:{raw}"):
+        try:
+            kind, number = parse_ref(ref)
+        except BadUserRefError as exc:
+            assert ref in str(exc) or repr(ref) in str(exc)
+            continue
+        assert kind in ("telegram", "dataset") and number >= 0
