@@ -1,6 +1,8 @@
 """Every text the bot shows: pure functions from domain objects to escaped HTML (+ keyboards).
 
-Titles come from data sets and users, so every one of them goes through `html.escape`. Nothing
+Titles come from data sets and users, so every one of them goes through `escape` (html.escape of
+`visible`: no control characters or bidi overrides echoed back; plain texts such as button
+labels go through `visible` alone). Nothing
 here reads a clock or the database or computes figures: services hand over finished ones (the
 retrain messages still take the model itself, and read its version and timings, until admin
 has services of its own).
@@ -9,8 +11,9 @@ has services of its own).
 from __future__ import annotations
 
 import difflib
+import html
+import re
 from collections.abc import Mapping, Sequence
-from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -45,8 +48,25 @@ MAX_ANSWER = 190  # a button's pop-up answer (Telegram allows 200 characters)
 MAX_TITLE = 100  # keeps ten picks with their reasons well under MAX_TEXT
 TITLE_IN_BUTTON = 60
 TITLE_IN_WATCHLIST_BUTTON = 30
+UNTITLED = "(untitled)"  # a title with nothing to show (a button's text must not be empty)
 
 Keyboard = InlineKeyboardMarkup | None
+
+# C0 and C1 control characters but the newline (a tab becomes a space first), DEL, and the bidi
+# embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can turn the rest of
+# a message around ("gpj.exe" shown as "exe.jpg") or hide text.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` as we may echo it: control characters and bidi overrides removed, a tab made a
+    space. Search queries, titles from imported files, group and person names all pass here."""
+    return _INVISIBLE.sub("", text.replace("\t", " "))
+
+
+def escape(text: str) -> str:
+    """`visible(text)` escaped for Telegram's HTML: the one escaping helper of every reply."""
+    return html.escape(visible(text))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -65,7 +85,8 @@ def display_title(title: str) -> str:
     """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
     Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
     boundary, so a page of picks always fits a message."""
-    return shorten(catalog.display_title(title), MAX_TITLE)
+    shown = visible(catalog.display_title(title)).strip() or UNTITLED  # "\x1b" alone: nothing
+    return shorten(shown, MAX_TITLE)
 
 
 def label(movie: Movie) -> str:
@@ -92,8 +113,9 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def toast(text: str) -> str:
-    """A button's pop-up answer, within Telegram's limit."""
-    return clip(text, MAX_ANSWER)
+    """A button's pop-up answer (plain text, names in it made `visible`), within Telegram's
+    limit."""
+    return clip(visible(text), MAX_ANSWER)
 
 
 def refusal(why: Refusal) -> str:
@@ -617,6 +639,23 @@ def retrain_started(old: ModelSummary | None) -> str:
     return f"⚙️ Retraining… (serving {_model_name(old)} meanwhile)"
 
 
+def retrain_at_start(why: str, old: ModelSummary | None) -> str:
+    """To the admins, when the bot starts a retrain itself because it has no usable model."""
+    meanwhile = "popular picks" if old is None else _model_name(old)
+    return (
+        f"⚙️ Retraining now: {escape(why)}.\n"
+        f"Serving {meanwhile} meanwhile; I'll report when it's done."
+    )
+
+
+def retrain_interrupted(serving: ModelSummary | None, again: bool) -> str:
+    """The "Retraining…" message of a retrain the bot did not live to finish (`again`: the
+    bot is starting a new one itself)."""
+    now = "popular picks" if serving is None else _model_name(serving)
+    then = "A new retrain is starting." if again else "Send /retrain to try again."
+    return f"⚠️ This retrain was interrupted: I stopped before it finished. Serving {now}. {then}"
+
+
 def retrain_progress(step: str) -> str:
     return f"⚙️ Retraining: {escape(step)}…"
 
@@ -724,6 +763,7 @@ def unknown_command(command: str) -> str:
 
 NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+CANNOT_SAVE = "I can't save right now, please try again later."
 
 
 def too_long() -> str:
@@ -799,7 +839,7 @@ def night_already_open() -> str:
 
 
 def only_starter(starter: str) -> str:
-    return f"Only {starter or 'the person'} (who started it) or a group admin can do that."[:190]
+    return toast(f"Only {starter or 'the person'} (who started it) or a group admin can do that.")
 
 
 def night_refusal(refused: Refused) -> str:
@@ -873,8 +913,8 @@ def night_members_closed(night: NightView) -> str:
 
 def joined(name: str, ready: bool) -> str:
     if ready:
-        return f"You're in, {name}! 🍿"[:190]
-    return f"You're in, {name}! Tap “Rate a few movies” so I know your taste."[:190]
+        return toast(f"You're in, {name}! 🍿")
+    return toast(f"You're in, {name}! Tap “Rate a few movies” so I know your taste.")
 
 
 def left() -> str:

@@ -162,7 +162,8 @@ def parse_admin_ids(raw: str) -> frozenset[int]:
     for part in raw.replace(" ", "").split(","):
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        # ASCII digits ("²" is a digit to isdigit(), not to int()), few enough for an SQLite integer
+        if not (part.isascii() and part.lstrip("-").isdigit()) or len(part) > 19:
             raise SettingsError(f"MOVIEBOT_ADMIN_IDS takes numeric Telegram user ids, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)

@@ -245,6 +245,7 @@ def train(
 ) -> TrainResult:
     """Train on everything in storage, save the artifact, register it; return the result."""
     say = progress or (lambda message: None)
+    db.check_writable()  # a read-only database: StorageUnavailable now, not after training
     started = time.perf_counter()
     snap, stamp = models.snapshot(db), models.dataset_stamp(db)
     say("reading the catalogue and ratings")

@@ -30,6 +30,31 @@ class SchemaTooNewError(StorageError):
     """The file was written by a newer moviebot than this one."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be written now: its file or folder is read-only, the disk is full,
+    or the disk failed. What the transaction wrote was rolled back; reads may still work, and
+    the same write may succeed later, so a front end says "try again later"."""
+
+
+# SQLite's primary result codes (an extended code keeps its primary one in the low byte) that
+# mean "cannot write here now", not a bug in our SQL.
+_UNAVAILABLE_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+_UNAVAILABLE_WORDS = ("readonly database", "disk is full", "disk i/o error", "unable to open")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Is this sqlite3 error a read-only file or folder, a full disk or an I/O error?"""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+        return True
+    message = str(exc).lower()
+    return any(words in message for words in _UNAVAILABLE_WORDS)
+
+
 _V1 = """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE movies (
@@ -270,19 +295,29 @@ class Database:
 
     def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
         self.path = str(path)
-        if self.path == ":memory:":
-            # A private in-memory database that every thread's connection sees.
-            self._uri = f"file:moviebot-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._uri = Path(self.path).absolute().as_uri()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._trace: Callable[[str], object] | None = None
-        # The first connection stays open for the object's life: it keeps an in-memory
-        # database alive and runs the migrations.
-        self.migrate(target_version)
+        if self.path == ":memory:":
+            # A private in-memory database that every thread's connection sees.
+            self._uri = f"file:moviebot-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            self._uri = Path(self.path).absolute().as_uri()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # The first connection stays open for the object's life: it keeps an in-memory
+            # database alive and runs the migrations.
+            self.migrate(target_version)
+        except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, sqlite3.Error) and not unavailable(exc):
+                raise
+            self.close()
+            raise StorageUnavailable(
+                f"cannot open the database {self.path}: {exc}. Is its file or folder read-only, "
+                "or the disk full? (MOVIEBOT_DB or --db sets where it is)"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -320,20 +355,37 @@ class Database:
 
         Nested use joins the outer transaction (through a savepoint), so helpers that write
         can be combined into one atomic step.
+        A read-only file or folder, a full disk or an I/O error (SQLite's READONLY, FULL, IOERR)
+        raises `StorageUnavailable` once the transaction is rolled back: nothing half-written.
         """
         conn = self.conn
         if conn.in_transaction:
             with self._savepoint(conn):
                 yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            if not unavailable(exc):
+                raise
+            raise StorageUnavailable(
+                f"cannot write to the database {self.path} now ({exc}): is its file or folder "
+                "read-only, or the disk full?"
+            ) from exc
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Undo the open transaction, if SQLite has not already (it does after SQLITE_FULL);
+        a failing disk may refuse even that, and the journal then undoes it on next open."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     @staticmethod
     @contextlib.contextmanager
@@ -344,10 +396,19 @@ class Database:
         try:
             yield
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:  # SQLite may have rolled back everything (SQLITE_FULL)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
             raise
         conn.execute(f"RELEASE {name}")
+
+    def check_writable(self) -> None:
+        """Raise `StorageUnavailable` unless this database can be written now (its file or
+        folder is read-only): what a command that writes checks at start, before any work.
+        The probe changes nothing, but SQLite refuses it as it would refuse a real write."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM meta WHERE 0")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]

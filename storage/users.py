@@ -40,7 +40,8 @@ def parse_ref(ref: str) -> tuple[Kind, int]:
     kind: Kind = "telegram"
     if text.lower().startswith("ml:"):
         kind, text = "dataset", text[3:]
-    if not text.isdigit():
+    # ASCII digits ("²" is a digit to isdigit(), not to int()), few enough for an SQLite integer
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise BadUserRefError(
             f"{ref!r} is not a user: use ml:<id> for a data-set user or a numeric Telegram id"
         )

@@ -82,6 +82,10 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     factory = load_factory(args.app) if args.app else None
     if args.idle <= 0 or args.timeout <= 0:
         raise CLIError("--idle and --timeout must be positive numbers of seconds")
+    if factory is None:  # a read-only database: one line now, before the emulator starts
+        from bot.services import check_storage
+
+        check_storage(settings)
     if not args.verbose:
         for name in ("telegram", "apscheduler", "aiohttp"):
             logging.getLogger(name).setLevel(logging.WARNING)

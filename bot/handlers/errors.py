@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from bot import render
 from bot.context import BotContext
 from bot.sending import Refused, without_quotes
+from bot.services import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,19 @@ async def on_error(update: object, context: BotContext) -> None:
     where = describe(update)
     if logged_as_trouble(context.error, where):
         return
+    if isinstance(context.error, StorageUnavailable):
+        # Read-only database or full disk: the write was rolled back; the person may retry.
+        log.warning("cannot save (%s): %s", where, context.error)
+        await tell(update, render.CANNOT_SAVE, where)
+        return
     log.error("%s while handling %s", headline(context.error), where, exc_info=context.error)
+    await tell(update, render.SORRY, where)
+
+
+async def tell(update: object, text: str, where: str) -> None:
+    """Say `text` in the update's chat, if it has one; a failure to say it is only logged."""
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await update.effective_chat.send_message(render.SORRY)
+            await update.effective_chat.send_message(text)
         except Exception as exc:  # the apology itself failed: nothing more to do
             log.warning("could not send the apology (%s): %s", where, exc)

@@ -16,6 +16,9 @@ Services take and return plain values (`Person`, ids, names, frozen dataclasses)
 objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
 person's user row is created by the first write that needs it.
 
+A write that cannot be saved now (a read-only database, a full disk) raises
+`StorageUnavailable`; front ends say "try again later" (reads keep working).
+
 Services are opened once when the bot starts (`Application.post_init`) and closed when it stops;
 handlers reach them through `context.services`, never through module globals.
 """
@@ -40,7 +43,7 @@ from bot.services.watchlist import Watchlist
 from bot.services.web import WebAccess
 from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
-from storage.db import Database
+from storage.db import Database, StorageUnavailable
 from storage.search import TitleIndex
 
 
@@ -106,11 +109,25 @@ class Services:
         self.db.close()
 
 
+def check_storage(settings: Settings) -> None:
+    """`StorageUnavailable` unless the bot's database can be opened and written (a read-only
+    file or folder): what `moviebot run` and `chat` check first, for one clear line at start."""
+    with Database(settings.db_path) as db:
+        db.check_writable()
+
+
 def open_services(settings: Settings, model: Recommender | None = None) -> Services:
-    """Open the database, load the current model (if any) and index the titles."""
+    """Open the database, load the current model (if any) and index the titles.
+    `StorageUnavailable` at once if the database cannot be written (a read-only file or folder):
+    a bot that cannot save a rating should not start as if it could."""
     from bot.training import load_current  # the training glue imports heavy modules
 
     db = Database(settings.db_path)
+    try:
+        db.check_writable()
+    except StorageUnavailable:
+        db.close()
+        raise
     if model is None:
         model = load_current(db, settings)
     return Services(settings, db, ModelHolder(model), TitleIndex.from_db(db))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from bot.services import people
 from bot.services.metadata import MetadataService, PersonMovies
@@ -109,6 +113,14 @@ class Catalog:
 
     def movie(self, movie_id: int) -> Movie | None:
         return movies.get(self._db, movie_id)
+
+    def most_rated(self, n: int, exclude: Collection[int] = ()) -> list[tuple[int, int]]:
+        """The `n` most rated movies not in `exclude`, with their number of ratings (as the
+        title index counted them when the bot started: no scan of the ratings per request)."""
+        counts = self._titles.popularity
+        order = np.argsort(-counts, kind="stable")
+        ranked = ((int(self._titles.ids[i]), int(counts[i])) for i in order if counts[i] > 0)
+        return list(itertools.islice(((m, c) for m, c in ranked if m not in exclude), n))
 
     def search(self, query: str, limit: int = MAX_RESULTS) -> Found:
         """Up to `limit` movies matching a typed title, and the movies of a director, actor or

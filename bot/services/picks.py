@@ -14,6 +14,7 @@ from bot.services.catalog import Catalog, Found
 from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies
 from bot.services.people import Person
+from recommender.explain import Reason
 from recommender.filters import Filters
 from recommender.hybrid import ModelHolder, Pick
 from recommender.predict import agreeing
@@ -175,13 +176,16 @@ class Picks:
         whether any come after them."""
         genres = self._catalog.genres()
         model = self._models.current
-        found: list[Pick] = []
-        if model is not None:
-            history = people.history(self._db, person)
-            with self._latencies.timed("recommend"):
+        history = people.history(self._db, person)
+        n = request.n + offset + 1  # one more: is there a next page?
+        with self._latencies.timed("recommend"):
+            if model is None:  # unfiltered only: genres and years need the model's catalogue
+                seen = history.seen | history.dismissed | history.watchlist
+                found = [] if request.filtered else self._popular(seen, n)
+            else:
                 found = model.recommend(
                     history.ratings,
-                    n=request.n + offset + 1,  # one more: is there a next page?
+                    n=n,
                     exclude=history.dismissed | history.watchlist,
                     filters=request.filters(genres),
                 )
@@ -197,6 +201,12 @@ class Picks:
             more=len(found) > offset + request.n,
             genres=request.genre_names(genres),
         )
+
+    def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
+        """With no model in service (none trained yet, or its file damaged while a retrain
+        runs): the most rated movies the person has not rated, dismissed or listed."""
+        chosen = self._catalog.most_rated(n, exclude)
+        return [Pick(movie_id, float(count), None, Reason("popular")) for movie_id, count in chosen]
 
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
         """Movies like this one, leaving out what the person rated or dismissed."""
