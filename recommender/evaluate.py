@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.component import Estimator, Scorer
-from recommender.data import Catalog, Ratings, genre_matrix, user_moments
-from recommender.metrics import KS, Accumulator, item_self_information, top_k
+from recommender.data import Catalog, Ratings, genre_matrix
+from recommender.metrics import KS, Accumulator, item_self_information, tie_order, top_k
 from recommender.splits import RELEVANCE, EvaluationError, scored_users
 
 BATCH_USERS = 1024
@@ -48,10 +48,24 @@ class RatingPredictor(Protocol):
 
 def uses_time(model: object) -> bool:
     """Whether a model's scores depend on when the user rated (`uses_time = True`): the
-    harness then passes each user's moment as `when=` to `score` / `rank`, the median time of
-    their train ratings (`recommender.data.user_moments`), as a user's moment in the bot is
-    when they rate."""
+    harness then passes each user's moment as `when=` to `score` / `rank`, the time of their
+    last train rating (`last_moments`), as the bot scores a user "now", just after they rated."""
     return bool(getattr(model, "uses_time", False))
+
+
+def last_moments(ratings: Ratings, users: np.ndarray) -> np.ndarray | None:
+    """When each of these users (row indices) last rated: the latest time among their
+    ratings, NaN for a user with none; None when the ratings carry no times. Scoring a user
+    at any later moment would need the future; at an earlier one (say, the median time of
+    their ratings) a random split lets time-aware components see when the test ratings were."""
+    if ratings.timestamps is None:
+        return None
+    times = sp.csr_matrix(ratings.timestamps)[np.asarray(users, dtype=np.int64)]
+    out = np.full(times.shape[0], np.nan)
+    filled = np.diff(times.indptr) > 0
+    if filled.any():
+        out[filled] = np.maximum.reduceat(times.data, times.indptr[:-1][filled])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,13 +147,14 @@ def measure_ranking(
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     batch = max(1, min(batch, BATCH_CELLS // max(len(catalog), 1)))
     acc = Accumulator(all_ks, len(catalog))
+    order = tie_order(len(catalog), seed)
     genres, info = genre_matrix(catalog)[1].toarray(), item_self_information(train.matrix)
     started = time.perf_counter()
     for start in range(0, len(users), batch):
         rows = users[start : start + batch]
         history = train.matrix[rows]
-        when = user_moments(train, rows) if uses_time(scorer) else None
-        top = _lists(scorer, history, max(all_ks), when)
+        when = last_moments(train, rows) if uses_time(scorer) else None
+        top = _lists(scorer, history, max(all_ks), when, order)
         acc.add(top, (test.matrix[rows] >= relevance).toarray(), genres, info)
         if progress is not None:
             progress(min(start + batch, len(users)), len(users))
@@ -150,11 +165,16 @@ def measure_ranking(
 
 
 def _lists(
-    scorer: Scorer, history: sp.csr_matrix, k: int, when: np.ndarray | None = None
+    scorer: Scorer,
+    history: sp.csr_matrix,
+    k: int,
+    when: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
-    best `score`s after excluding the history. Checked, so a leak cannot inflate figures.
-    `when` (each user's moment, given for time-aware models only) is passed on when given."""
+    best `score`s after excluding the history, ties broken by `order`. Checked, so a leak
+    cannot inflate figures. `when` (each user's moment, given for time-aware models only) is
+    passed on when given."""
     name = scorer.name
     timed: dict[str, Any] = {} if when is None else {"when": when}
     if isinstance(scorer, Ranker):
@@ -174,7 +194,7 @@ def _lists(
         raise EvaluationError(
             f"{name} returned scores of shape {scores.shape}, expected {history.shape}"
         )
-    return top_k(scores, k, exclude=history)
+    return top_k(scores, k, exclude=history, order=order)
 
 
 def evaluate_rating(

@@ -3,7 +3,9 @@
 The protocol is described in docs/evaluation.md ("Protocol").
 
 Conventions, chosen once so that figures are comparable between runs and models:
-- Top-k lists rank by score, highest first; ties go to the lower item index (catalogue order).
+- Top-k lists rank by score, highest first; the harness breaks ties at random with the seed
+  (`tie_order`): catalogue order would favour whatever the catalogue lists first (on
+  MovieLens, popular films). `top_k` without an order sends ties to the lower index.
   Items a user rated in train, and items scored -inf or NaN, are never recommended; a user with
   fewer than k such items gets a shorter list (its empty slots count as misses).
 - Intra-list diversity is the mean pairwise genre dissimilarity 1 − Jaccard(genres_a, genres_b)
@@ -36,12 +38,28 @@ RANKING_METRICS = (
 )
 
 
-def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
-    """Indices of the k best items per row, best first; ties go to the lower index.
+def tie_order(n_items: int, seed: int) -> np.ndarray:
+    """A seeded random order of the catalogue: `top_k(..., order=)` breaks ties by it."""
+    return np.random.default_rng([seed, 2]).permutation(n_items)
+
+
+def top_k(
+    scores: np.ndarray,
+    k: int,
+    exclude: sp.csr_matrix | None = None,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of the k best items per row, best first; ties go to the item earlier in
+    `order` (a permutation of the items, `tie_order`), by default the lower index.
 
     Entries of `exclude` (stored positions, e.g. the user's train ratings), -inf and NaN scores
     are never picked; rows with fewer than k candidates are padded with -1.
     """
+    if order is not None:
+        permuted = np.asarray(scores)[:, order]
+        ex = None if exclude is None else sp.csr_matrix(exclude)[:, order]
+        picked = top_k(permuted, k, ex)
+        return np.where(picked >= 0, order[np.maximum(picked, 0)], -1)
     scores = np.array(scores, dtype=np.result_type(scores, np.float32), copy=True)
     scores[np.isnan(scores)] = -np.inf
     if exclude is not None:

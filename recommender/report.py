@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recommender.component import Estimator, Scorer, Unavailable
 from recommender.data import Catalog, Ratings
 from recommender.evaluate import (
@@ -28,7 +30,14 @@ from recommender.evaluate import (
     measure_rating,
 )
 from recommender.metrics import KS
-from recommender.splits import RELEVANCE, EvaluationError, parse_protocol, split, validation_split
+from recommender.splits import (
+    COLD_SHARE,
+    RELEVANCE,
+    EvaluationError,
+    parse_protocol,
+    split,
+    validation_splits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +68,8 @@ class ModelSpec:
 
     `make(params)` returns the model not fitted yet; `grid` maps parameter names to the values tried
     on validation (the best by `metric` wins, ties to the first); `rating` says whether the
-    fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE.
+    fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE; `metric` is
+    what the grid is chosen by (default NDCG@k; "rmse" for a rating model).
     """
 
     name: str
@@ -67,6 +77,7 @@ class ModelSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     rating: bool = False
+    metric: str | None = None
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
@@ -84,18 +95,21 @@ def tune(
     k: int = 10,
     metric: str | None = None,
     progress: ProgressFn | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> tuple[dict, list[dict]]:
-    """Choose `spec`'s parameters on a validation split carved from `train` (never test).
+    """Choose `spec`'s parameters on validation splits carved from `train` (never test).
 
     Returns the winning parameters (spec.params updated with the best grid point) and one row
-    per grid point: its parameters and validation figures.
+    per grid point: its parameters and validation figures (the mean over the carves of
+    `validation_splits`). A spec with `rating` and a "rmse" `metric` is tuned on RMSE (lower
+    is better).
     """
     metric = metric or f"ndcg@{k}"
     points = grid_points(spec.grid)
     if not points or points == [{}]:
         return dict(spec.params), []
-    fit_part, valid = validation_split(train, protocol, seed=seed, cold_share=cold_share)
+    carves = validation_splits(train, protocol, seed=seed, cold_share=cold_share)
+    sign = -1.0 if metric == "rmse" else 1.0
     rows: list[dict] = []
     best: tuple[float, dict] | None = None
     for i, point in enumerate(points):
@@ -103,13 +117,20 @@ def tune(
         if progress is not None:
             progress(f"tune {spec.name}", i, len(points))
         try:
-            figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
+            found = [_validate(spec, params, f, v, catalog, k, metric) for f, v in carves]
         except (ValueError, MemoryError, Unavailable) as exc:
             log.warning("%s with %s cannot run: %s", spec.name, point, exc)
             rows.append({"params": point, "error": str(exc)})
             continue
-        value = figures[metric]
-        rows.append({"params": point, metric: value, "fit_seconds": figures["fit_seconds"]})
+        value = sign * float(np.mean([v for v, _ in found]))
+        rows.append(
+            {
+                "params": point,
+                metric: sign * value,
+                "carves": len(found),
+                "fit_seconds": round(sum(s for _, s in found), 3),
+            }
+        )
         if best is None or value > best[0]:
             best = (value, params)
     if progress is not None:
@@ -117,6 +138,27 @@ def tune(
     if best is None:
         raise ModelSkipped(f"no {spec.name} setting could be trained: {rows[-1]['error']}")
     return best[1], rows
+
+
+def _validate(
+    spec: ModelSpec,
+    params: dict[str, Any],
+    fit_part: Ratings,
+    valid: Ratings,
+    catalog: Catalog,
+    k: int,
+    metric: str,
+) -> tuple[float, float]:
+    """One grid point on one carve: (its `metric`, fit seconds)."""
+    if metric == "rmse":
+        started = time.perf_counter()
+        predictor = spec.make(params).fit(fit_part, catalog)
+        seconds = time.perf_counter() - started
+        if not isinstance(predictor, RatingPredictor):
+            raise EvaluationError(f"{spec.name} predicts no ratings: it cannot be tuned on RMSE")
+        return measure_rating(predictor, fit_part, valid)["rmse"], seconds
+    figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
+    return figures[metric], figures["fit_seconds"]
 
 
 def compare(
@@ -129,7 +171,7 @@ def compare(
     relevance: float = RELEVANCE,
     progress: ProgressFn | None = None,
     max_users: int | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> dict:
     """Run the protocol on every model from one split and return the report dict.
 
@@ -184,11 +226,19 @@ def _run_model(
     relevance: float,
     progress: ProgressFn | None,
     max_users: int | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> dict:
     """Tune (if the spec has a grid), fit on train, score on test: one model's report entry."""
     params, tuning = tune(
-        spec, train, catalog, protocol, seed, k, progress=progress, cold_share=cold_share
+        spec,
+        train,
+        catalog,
+        protocol,
+        seed,
+        k,
+        metric=spec.metric,
+        progress=progress,
+        cold_share=cold_share,
     )
     if progress is not None:
         progress(f"fit {spec.name}", 0, 0)
@@ -267,11 +317,11 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         f"{ds['users']:,} users, {ds['items']:,} movies ({ds['rated_items']:,} rated), "
         f"{ds['ratings']:,} ratings: {ds['train_ratings']:,} train, {ds['test_ratings']:,} test; "
         f"{ds['scored_users']:,} users scored (a test rating ≥ {relevance}). "
-        "Protocol: docs/evaluation.md (holdout: 20% of each user with ≥ 5 ratings; given-N: "
-        "users with ≥ 20 ratings keep N).",
+        "Protocol: docs/evaluation.md (holdout: a random 20% of each user with ≥ 5 ratings; "
+        "temporal: their latest 20%; given-N: a share of the users with ≥ 20 ratings keep N).",
         "",
     ]
-    if report.get("cold_share", 1.0) < 1.0:
+    if parse_protocol(report["protocol"]) is not None:
         lines += [
             f"Given-N cut {report['cold_share']:.0%} of the eligible users; the others "
             "stayed whole in train.",

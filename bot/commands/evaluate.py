@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     evaluate.add_argument(
         "--protocol",
         default="holdout",
-        help="holdout (default), given-N, e.g. given-5, or group (movie-night strategies)",
+        help="holdout (default), temporal (each user's latest 20%% are test), given-N, e.g. "
+        "given-5 (20%% of the users keep N ratings), or group (movie-night strategies)",
     )
     evaluate.add_argument(
         "--groups",
@@ -62,10 +63,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     evaluate.add_argument(
         "--cold-share",
         type=float,
-        default=1.0,
+        default=0.2,
         metavar="SHARE",
-        help="given-N only: cut this share of the eligible users (default 1: all of them, as "
-        "in docs/evaluation.md); the rest stay whole in train, like new users joining a community",
+        help="given-N only: cut this share of the eligible users (default 0.2, as in "
+        "docs/evaluation.md); the rest stay whole in train, like new users joining a community",
     )
     evaluate.add_argument(
         "--max-users",
@@ -243,7 +244,7 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
             progress=_progress(),
             als_grid=grid,
             protocol=getattr(args, "protocol", "holdout"),
-            cold_share=getattr(args, "cold_share", 1.0),
+            cold_share=getattr(args, "cold_share", 0.2),
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
@@ -425,6 +426,6 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--include-telegram")
     if args.max_users:
         parts += ["--max-users", str(args.max_users)]
-    if args.cold_share < 1.0:
+    if args.cold_share != 0.2:
         parts += ["--cold-share", str(args.cold_share)]
     return shlex.join(parts)
