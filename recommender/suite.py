@@ -1,7 +1,8 @@
 """The models every report compares, configured as `train` configures them, and the served
 hybrid as the harness sees it.
 
-`standard_specs` lists popularity, content, ALS, EASE and the hybrid; the hybrid is the real
+`standard_specs` lists popularity, content, ALS, EASE, item and user kNN, the biased SVD and
+the hybrid, each baseline with a grid chosen on validation; the hybrid is the real
 `Recommender`, ranked through its own `recommend`, re-rank and all (`ServedHybrid`), so
 `moviebot evaluate` and the figures `/retrain` records measure what the bot serves.
 """
@@ -27,12 +28,27 @@ from recommender.ease import (
     check_memory,
 )
 from recommender.hybrid import Recommender
+from recommender.knn import ItemKNN, KNNConfig, UserKNN
 from recommender.popularity import Popularity
+from recommender.predict import PredictorConfig
 from recommender.report import ModelSkipped, ModelSpec
 from recommender.splits import EvaluationError
+from recommender.svd import BiasedSVD
 from recommender.tuned import hybrid_config
 
-EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
+# λ well into the thousands (on MovieLens 100K the optimum is about 3000 on binary input and
+# higher on stars), and the stars as input as well as 1 per rated movie.
+EASE_GRID = {
+    "lambda": (300.0, 1000.0, 2000.0, 5000.0, 10_000.0, 20_000.0, 50_000.0),
+    "values": (False, True),
+}
+ITEM_KNN_GRID = {
+    "neighbours": (20, 50, 100, 200),
+    "similarity": ("cosine", "bm25"),
+    "binary": (True, False),
+}
+USER_KNN_GRID = {"neighbours": (20, 50, 100, 200), "binary": (True, False)}
+SVD_GRID = {"factors": (16, 32, 64), "regularization": (0.05, 0.15, 0.4)}
 
 
 class ServedHybrid:
@@ -125,10 +141,12 @@ def standard_specs(
     ease_memory_limit: int = MEMORY_LIMIT_BYTES,
     models: Sequence[str] | None = None,
 ) -> list[ModelSpec]:
-    """popularity, content, als, ease and hybrid, configured as `train` would configure them.
+    """popularity, content, als, ease, item_knn, user_knn, svd and hybrid.
 
-    ALS and the hybrid use the tuned values when given (else the committed defaults); EASE
-    chooses λ on validation from `EASE_GRID` and is skipped when `n_items` is too many.
+    ALS and the hybrid use the tuned values when given (else the committed defaults), as
+    `train` would configure them; EASE chooses λ and its input on validation from `EASE_GRID`
+    (skipped when `n_items` is too many), the kNNs their neighbours and weighting, the SVD its
+    factors and regularization by validation RMSE.
     """
     config = hybrid_config(tuned)
 
@@ -137,13 +155,23 @@ def standard_specs(
             check_memory(n_items, ease_memory_limit)
         except CatalogTooLargeError as exc:
             raise ModelSkipped(str(exc)) from exc
-        return unfitted(EASE, EASEConfig(params["lambda"], memory_limit=ease_memory_limit))
+        cfg = EASEConfig(params["lambda"], memory_limit=ease_memory_limit, values=params["values"])
+        return unfitted(EASE, cfg)
 
     specs = [
         ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
         ModelSpec("content", lambda p: unfitted(Content, config.content)),
         ModelSpec("als", lambda p: unfitted(ALS, config.als)),
-        ModelSpec("ease", ease, params={"lambda": 500.0}, grid={"lambda": EASE_GRID}),
+        ModelSpec("ease", ease, grid=EASE_GRID),
+        ModelSpec("item_knn", lambda p: ItemKNN.unfitted(KNNConfig(**p)), grid=ITEM_KNN_GRID),
+        ModelSpec("user_knn", lambda p: UserKNN.unfitted(KNNConfig(**p)), grid=USER_KNN_GRID),
+        ModelSpec(
+            "svd",
+            lambda p: BiasedSVD.unfitted(PredictorConfig(**p)),
+            grid=SVD_GRID,
+            rating=True,
+            metric="rmse",
+        ),
         ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config), rating=True),
     ]
     if models is None:

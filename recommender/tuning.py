@@ -23,7 +23,6 @@ from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings
 from recommender.evaluate import BATCH_USERS, last_moments, measure_ranking
 from recommender.metrics import list_metrics, tie_order, top_k
-from recommender.predict import BiasedMF
 from recommender.report import ModelSkipped, ModelSpec, ProgressFn, tune
 from recommender.scoring import PERSONAL, Hybrid
 from recommender.splits import (
@@ -35,6 +34,7 @@ from recommender.splits import (
     validation_splits,
 )
 from recommender.suite import ServedHybrid
+from recommender.svd import BiasedSVD
 from recommender.tuned import TUNED_FORMAT, hybrid_config
 
 ALS_GRID = {
@@ -206,7 +206,7 @@ def _tune_predictor(
     """The rating predictor's factors and regularization, by validation RMSE."""
     spec = ModelSpec(
         "predictor",
-        lambda p: unfitted(BiasedMF, replace(config.predictor, **p)),
+        lambda p: BiasedSVD.unfitted(replace(config.predictor, **p)),
         grid=PREDICTOR_GRID,
         rating=True,
         metric="rmse",

@@ -136,7 +136,7 @@ def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, tele
     ("args", "message"),
     [
         (("evaluate", "--protocol", "given-five"), "unknown protocol 'given-five'"),
-        (("evaluate", "--models", "popularity,svd"), "unknown model(s) svd"),
+        (("evaluate", "--models", "popularity,slopeone"), "unknown model(s) slopeone"),
         (("evaluate", "--k", "0"), "--k must be at least 1"),
         (("evaluate", "--max-users", "0"), "--max-users must be at least 1"),
         (("evaluate", "--cold-share", "0"), "--cold-share must be more than 0"),
@@ -168,6 +168,8 @@ def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(
         "popularity,ease",
         "--ease-memory-gb",
         "0.00001",
+        "--cold-share",
+        "1",
         "--json",
         "g.json",
     )
@@ -176,7 +178,8 @@ def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(
     report = json.loads((tmp_path / "g.json").read_text())
     assert report["protocol"] == "given-3"
     assert "skipped" in report["models"]["ease"] and "| ease | skipped: EASE needs" in out
-    # users with ≥ 20 ratings keep 3 in train; the few with fewer keep all of theirs
+    # with --cold-share 1 every user with ≥ 20 ratings keeps 3 in train; the few with fewer
+    # keep all of theirs
     with Database(db_file) as db:
         per_user = [
             n

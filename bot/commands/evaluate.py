@@ -19,7 +19,7 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODELS = ("popularity", "content", "als", "ease", "hybrid")
+MODELS = ("popularity", "content", "als", "ease", "item_knn", "user_knn", "svd", "hybrid")
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
