@@ -21,6 +21,7 @@ from recommender.blend import BlendConfig, add_up, contributions
 from recommender.component import unfitted
 from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings
+from recommender.ease import EASE, check_memory
 from recommender.evaluate import BATCH_USERS, last_moments, measure_ranking
 from recommender.metrics import list_metrics, tie_order, top_k
 from recommender.report import ModelSkipped, ModelSpec, ProgressFn, tune
@@ -33,7 +34,7 @@ from recommender.splits import (
     validation_split,
     validation_splits,
 )
-from recommender.suite import ServedHybrid
+from recommender.suite import EASE_GRID, ServedHybrid
 from recommender.svd import BiasedSVD
 from recommender.tuned import TUNED_FORMAT, hybrid_config
 
@@ -195,6 +196,32 @@ def _tune_als(
     return replace(config, als=replace(config.als, **best)), rows
 
 
+def _tune_ease(
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    k: int,
+    progress: ProgressFn | None,
+    protocol: str = "holdout",
+) -> tuple[Any, list[dict]]:
+    """EASE's λ and input (stars or 1/0) for the blend: what validation chooses for EASE
+    alone (`suite.EASE_GRID`); nothing to tune when the catalogue is too large for it."""
+    try:
+        check_memory(len(catalog), config.ease.memory_limit)
+    except MemoryError:
+        return config, []
+    spec = ModelSpec(
+        "ease",
+        lambda p: unfitted(EASE, replace(config.ease, lam=p["lambda"], values=p["values"])),
+        grid=EASE_GRID,
+    )
+    best, rows = tune(spec, train, catalog, protocol, seed, k, progress=progress)
+    return replace(
+        config, ease=replace(config.ease, lam=best["lambda"], values=best["values"])
+    ), rows
+
+
 def _tune_predictor(
     config: Any,
     train: Ratings,
@@ -287,7 +314,8 @@ def tune_hybrid(
     The same split as `moviebot evaluate --protocol P --seed S` is made first and only its
     train part is looked at, so an evaluation with the tuned values under that protocol and
     seed never scores ratings the tuning saw. Order: ALS grid (holdout validation, or
-    temporal under the temporal protocol), the rating predictor (validation RMSE), warm blend
+    temporal under the temporal protocol), EASE's λ and input (the same validation), the
+    rating predictor (validation RMSE), warm blend
     weights (the same validation), cold blend weights and the pivot (given-`cold_n` validation,
     averaged over several carves), each blend stage keeping the other validation's NDCG within
     1%, then the re-rank strength. `als_grid` replaces `ALS_GRID` (any `ALSConfig` fields;
@@ -305,6 +333,7 @@ def tune_hybrid(
         config, als_rows = _tune_als(
             config, train, catalog, seed, k, progress, als_grid, warm_protocol
         )
+        config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress, warm_protocol)
         config, predictor_rows = _tune_predictor(
             config, train, catalog, seed, progress, warm_protocol
         )
@@ -350,6 +379,7 @@ def tune_hybrid(
         "config": config.to_dict(),
         "validation": {
             "als": als_rows,
+            "ease": ease_rows,
             "predictor": predictor_rows,
             "blend_warm": warm,
             "blend_cold": cold,
