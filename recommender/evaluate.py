@@ -131,12 +131,43 @@ def measure_ranking(
     max_users: int | None = None,
     seed: int = 0,
 ) -> dict[str, float]:
+    """`measure_ranking_per_user`'s figures alone."""
+    return measure_ranking_per_user(
+        scorer,
+        train,
+        test,
+        catalog,
+        k,
+        relevance,
+        ks,
+        batch=batch,
+        progress=progress,
+        max_users=max_users,
+        seed=seed,
+    )[0]
+
+
+def measure_ranking_per_user(
+    scorer: Scorer,
+    train: Ratings,
+    test: Ratings,
+    catalog: Catalog,
+    k: int = 10,
+    relevance: float = RELEVANCE,
+    ks: Sequence[int] = KS,
+    *,
+    batch: int = BATCH_USERS,
+    progress: Progress | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, float], np.ndarray]:
     """Rank the whole catalogue for every scored user from their train row; score the top k.
 
     `scorer` is fitted on exactly this `train`. `max_users` scores a random sample of that
     many scored users (`default_rng(seed)`), for data sets too large to score everyone.
     Returns every metric at each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were
-    scored), "fit_seconds" (0: fitted before) and "score_seconds".
+    scored), "fit_seconds" (0: fitted before) and "score_seconds"; and each scored user's
+    NDCG@k in user order (the same users for every model of one split: paired tests).
     """
     _check_pair(train, test, catalog)
     all_ks = sorted(set(ks) | {k})
@@ -161,7 +192,7 @@ def measure_ranking(
     out = acc.result()
     out["fit_seconds"] = 0.0
     out["score_seconds"] = time.perf_counter() - started
-    return out
+    return out, acc.user_ndcg(k)
 
 
 def _lists(

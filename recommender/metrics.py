@@ -100,6 +100,9 @@ class Accumulator:
         self.sums = {(name, k): 0.0 for name in RANKING_METRICS for k in self.ks}
         self.lists = {k: 0 for k in self.ks}  # lists with ≥ 2 items, for diversity
         self.seen = {k: np.zeros(n_items, dtype=bool) for k in self.ks}
+        # Each scored user's NDCG at each k, in the order added: paired tests compare models
+        # user by user (`paired_interval`).
+        self.per_user: dict[int, list[np.ndarray]] = {k: [] for k in self.ks}
 
     def add(
         self,
@@ -139,7 +142,9 @@ class Accumulator:
         s["hitrate", k] += float((n_hits > 0).sum())
         ideal_n = np.minimum(k, n_rel).astype(np.int64)
         idcg = np.concatenate(([0.0], np.cumsum(discount)))[ideal_n]
-        s["ndcg", k] += float(((hits * discount).sum(axis=1) / idcg).sum())
+        ndcg = (hits * discount).sum(axis=1) / idcg
+        self.per_user[k].append(ndcg)
+        s["ndcg", k] += float(ndcg.sum())
         prec_at = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
         s["map", k] += float(((prec_at * hits).sum(axis=1) / ideal_n).sum())
         self.seen[k][safe[valid]] = True
@@ -150,6 +155,11 @@ class Accumulator:
         div, counted = _intra_list_diversity(safe, valid, genres)
         s["diversity", k] += div
         self.lists[k] += counted
+
+    def user_ndcg(self, k: int) -> np.ndarray:
+        """NDCG@k of every user added so far, in the order they were added."""
+        parts = self.per_user[k]
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def result(self) -> dict[str, float]:
         out: dict[str, float] = {"users": float(self.users)}
@@ -200,3 +210,18 @@ def list_metrics(
         rel = (relevant[keep] != 0).toarray()
         acc.add(np.asarray(top)[keep], rel, genres, info)
     return acc.result()
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> dict[str, float]:
+    """The mean per-user difference a − b and its 95% interval (normal approximation to the
+    paired t-interval; hundreds of users make the two the same to three decimals). `a` and
+    `b` hold the same users' values in the same order. An interval that contains 0 is a tie."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(
+            f"paired values need two equal 1-D arrays of ≥ 2, got {a.shape}, {b.shape}"
+        )
+    diff = a - b
+    mean = float(diff.mean())
+    half = z * float(diff.std(ddof=1)) / np.sqrt(len(diff))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "users": float(len(diff))}

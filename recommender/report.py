@@ -26,10 +26,10 @@ from recommender.evaluate import (
     RatingPredictor,
     dataset_counts,
     evaluate_ranking,
-    measure_ranking,
+    measure_ranking_per_user,
     measure_rating,
 )
-from recommender.metrics import KS
+from recommender.metrics import KS, paired_interval
 from recommender.splits import (
     COLD_SHARE,
     RELEVANCE,
@@ -40,6 +40,8 @@ from recommender.splits import (
 )
 
 log = logging.getLogger(__name__)
+
+REFERENCE = "hybrid"  # the model paired differences are taken against
 
 # step label, done, total (total 0: a step without a known length just started)
 ProgressFn = Callable[[str, int, int], None]
@@ -211,8 +213,27 @@ def compare(
         except ModelSkipped as exc:
             report["models"][spec.name] = {"skipped": str(exc)}
             report["notes"].append(f"{spec.name} skipped: {exc}")
+    report["paired"] = paired_against(report["models"], REFERENCE, k)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def paired_against(models: Mapping[str, dict], reference: str, k: int) -> dict[str, dict]:
+    """The reference model's per-user NDCG@k minus each other model's: mean, 95% interval and
+    the ratio of the means (`metrics.paired_interval`); {} without the reference. Takes the
+    per-user values out of the entries (the JSON keeps the figures, not 1,000 numbers each)."""
+    per_user = {n: e.pop("per_user_ndcg") for n, e in models.items() if "per_user_ndcg" in e}
+    if reference not in per_user:
+        return {}
+    mine = per_user[reference]
+    out: dict[str, dict] = {}
+    for name, theirs in per_user.items():
+        if name == reference or len(theirs) != len(mine) or len(mine) < 2:
+            continue
+        other = models[name][f"ndcg@{k}"]
+        ratio = models[reference][f"ndcg@{k}"] / other if other > 0 else math.inf
+        out[name] = paired_interval(mine, theirs) | {"ratio": ratio}
+    return out
 
 
 def _run_model(
@@ -253,7 +274,7 @@ def _run_model(
         if progress is not None:
             progress(f"score {spec.name}", done, total)
 
-    figures = measure_ranking(
+    figures, per_user = measure_ranking_per_user(
         model,
         train,
         test,
@@ -284,6 +305,7 @@ def _run_model(
     }
     if tuning:
         entry["tuning"] = tuning
+    entry["per_user_ndcg"] = per_user
     return entry
 
 
@@ -364,9 +386,34 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
             lines.append(f"- `{name}`: `{json.dumps(entry['params'], sort_keys=True)}`")
     for note in report.get("notes", []):
         lines.append(f"- note: {note}")
+    lines += paired_lines(report)
     lines.append("")
     lines.append(f"Total time: {report.get('seconds', 0):.1f} s.")
     return "\n".join(lines) + "\n"
+
+
+def paired_lines(report: Mapping[str, Any]) -> list[str]:
+    """The paired comparison as Markdown: the hybrid against each model, best first."""
+    paired = report.get("paired") or {}
+    if not paired:
+        return []
+    k = report["k"]
+    lines = [
+        "",
+        f"Paired per-user difference in NDCG@{k}, {REFERENCE} minus each model (mean and 95% "
+        "interval over the scored users; an interval containing 0 is a tie):",
+        "",
+        f"| model | NDCG@{k} | {REFERENCE} ÷ model | difference | 95% interval |",
+        "|---|---|---|---|---|",
+    ]
+    models = report["models"]
+    for name in sorted(paired, key=lambda n: -models[n][f"ndcg@{k}"]):
+        p = paired[name]
+        lines.append(
+            f"| {name} | {models[name][f'ndcg@{k}']:.3f} | {p['ratio']:.3f}× | "
+            f"{p['mean']:+.4f} | [{p['low']:+.4f}, {p['high']:+.4f}] |"
+        )
+    return lines
 
 
 def write_json(report: Mapping[str, Any], path: str | Path) -> None:

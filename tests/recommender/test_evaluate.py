@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -811,3 +812,41 @@ def test_blend_tuning_scores_each_validation_user_at_their_own_moment(batch: int
     at_the_latest = hybrid.components(rows)["era"]
     np.testing.assert_allclose(table.parts["era"], at_their_moment, rtol=1e-6, atol=1e-6)
     assert not np.allclose(table.parts["era"], at_the_latest)
+
+
+def test_paired_interval_of_per_user_differences() -> None:
+    from recommender.metrics import paired_interval
+
+    a = np.array([0.5, 0.7, 0.2, 0.9])
+    b = np.array([0.4, 0.5, 0.2, 0.6])
+    p = paired_interval(a, b)
+    diff = a - b  # 0.1, 0.2, 0.0, 0.3
+    half = 1.96 * diff.std(ddof=1) / 2
+    assert p["mean"] == pytest.approx(0.15)
+    assert (p["low"], p["high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    tie = paired_interval(np.array([0.1, 0.3, 0.2]), np.array([0.3, 0.1, 0.2]))
+    assert tie["low"] < 0 < tie["high"]
+    with pytest.raises(ValueError):
+        paired_interval(a, b[:3])
+
+
+def test_report_pairs_the_hybrid_with_every_model_user_by_user() -> None:
+    from recommender.report import ModelSpec, compare, markdown
+
+    ratings, catalog = random_ratings(n_users=80), make_catalog(40)
+    specs = [
+        ModelSpec("hybrid", lambda p: FixedScores(list(range(40)))),
+        ModelSpec("other", lambda p: FixedScores(list(range(40))[::-1])),
+        ModelSpec("same", lambda p: FixedScores(list(range(40)))),
+    ]
+    report = compare(ratings, catalog, specs)
+    paired = report["paired"]
+    assert set(paired) == {"other", "same"}
+    assert paired["same"]["mean"] == paired["same"]["low"] == paired["same"]["high"] == 0.0
+    gap = report["models"]["hybrid"]["ndcg@10"] - report["models"]["other"]["ndcg@10"]
+    assert paired["other"]["mean"] == pytest.approx(gap)
+    assert paired["other"]["low"] < gap < paired["other"]["high"]
+    assert all("per_user_ndcg" not in e for e in report["models"].values())
+    text = markdown(report)
+    assert "| other |" in text and "95% interval" in text
+    json.dumps(report)  # still plain JSON
