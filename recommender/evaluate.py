@@ -94,6 +94,7 @@ def evaluate_ranking(
     progress: Progress | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    candidates: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Fit `model` on `train`, then `measure_ranking`; "fit_seconds" says how long fitting
     took."""
@@ -113,6 +114,7 @@ def evaluate_ranking(
         progress=progress,
         max_users=max_users,
         seed=seed,
+        candidates=candidates,
     )
     return out | {"fit_seconds": fit_seconds}
 
@@ -130,6 +132,7 @@ def measure_ranking(
     progress: Progress | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    candidates: np.ndarray | None = None,
 ) -> dict[str, float]:
     """`measure_ranking_per_user`'s figures alone."""
     return measure_ranking_per_user(
@@ -144,6 +147,7 @@ def measure_ranking(
         progress=progress,
         max_users=max_users,
         seed=seed,
+        candidates=candidates,
     )[0]
 
 
@@ -160,10 +164,12 @@ def measure_ranking_per_user(
     progress: Progress | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    candidates: np.ndarray | None = None,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Rank the whole catalogue for every scored user from their train row; score the top k.
 
-    `scorer` is fitted on exactly this `train`. `max_users` scores a random sample of that
+    `scorer` is fitted on exactly this `train`; `candidates` (a mask) restricts the ranking
+    to those movies (the new-movies protocol). `max_users` scores a random sample of that
     many scored users (`default_rng(seed)`), for data sets too large to score everyone.
     Returns every metric at each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were
     scored), "fit_seconds" (0: fitted before) and "score_seconds"; and each scored user's
@@ -185,7 +191,7 @@ def measure_ranking_per_user(
         rows = users[start : start + batch]
         history = train.matrix[rows]
         when = last_moments(train, rows) if uses_time(scorer) else None
-        top = _lists(scorer, history, max(all_ks), when, order)
+        top = _lists(scorer, history, max(all_ks), when, order, candidates)
         acc.add(top, (test.matrix[rows] >= relevance).toarray(), genres, info)
         if progress is not None:
             progress(min(start + batch, len(users)), len(users))
@@ -201,14 +207,16 @@ def _lists(
     k: int,
     when: np.ndarray | None = None,
     order: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
 ) -> np.ndarray:
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
     best `score`s after excluding the history, ties broken by `order`. Checked, so a leak
     cannot inflate figures. `when` (each user's moment, given for time-aware models only) is
-    passed on when given."""
+    passed on when given. `candidates` (a mask of the movies to rank; the new-movies protocol)
+    ranks only those, by `score`: a model's own lists cover the whole catalogue."""
     name = scorer.name
     timed: dict[str, Any] = {} if when is None else {"when": when}
-    if isinstance(scorer, Ranker):
+    if isinstance(scorer, Ranker) and candidates is None:
         top = np.asarray(scorer.rank(history, k, **timed), dtype=np.int64)
         if top.shape != (history.shape[0], k):
             raise EvaluationError(
@@ -225,6 +233,8 @@ def _lists(
         raise EvaluationError(
             f"{name} returned scores of shape {scores.shape}, expected {history.shape}"
         )
+    if candidates is not None:
+        scores = np.where(candidates[None, :], scores, -np.inf)
     return top_k(scores, k, exclude=history, order=order)
 
 

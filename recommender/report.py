@@ -34,6 +34,7 @@ from recommender.splits import (
     COLD_SHARE,
     RELEVANCE,
     EvaluationError,
+    candidates,
     parse_protocol,
     split,
     validation_splits,
@@ -119,7 +120,7 @@ def tune(
         if progress is not None:
             progress(f"tune {spec.name}", i, len(points))
         try:
-            found = [_validate(spec, params, f, v, catalog, k, metric) for f, v in carves]
+            found = [_validate(spec, params, f, v, catalog, k, metric, protocol) for f, v in carves]
         except (ValueError, MemoryError, Unavailable) as exc:
             log.warning("%s with %s cannot run: %s", spec.name, point, exc)
             rows.append({"params": point, "error": str(exc)})
@@ -150,6 +151,7 @@ def _validate(
     catalog: Catalog,
     k: int,
     metric: str,
+    protocol: str = "holdout",
 ) -> tuple[float, float]:
     """One grid point on one carve: (its `metric`, fit seconds)."""
     if metric == "rmse":
@@ -159,7 +161,15 @@ def _validate(
         if not isinstance(predictor, RatingPredictor):
             raise EvaluationError(f"{spec.name} predicts no ratings: it cannot be tuned on RMSE")
         return measure_rating(predictor, fit_part, valid)["rmse"], seconds
-    figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
+    figures = evaluate_ranking(
+        spec.make(params),
+        fit_part,
+        valid,
+        catalog,
+        k=k,
+        ks=(k,),
+        candidates=candidates(protocol, fit_part, valid),
+    )
     return figures[metric], figures["fit_seconds"]
 
 
@@ -285,6 +295,7 @@ def _run_model(
         progress=step,
         max_users=max_users,
         seed=seed,
+        candidates=candidates(protocol, train, test),
     )
     entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
     if spec.rating and isinstance(model, RatingPredictor):

@@ -23,7 +23,10 @@ COLD_SHARE = 0.2
 # Given-N validation averages this many carves (each a different seeded draw of cold users):
 # one carve of 20% of the users decides little.
 GIVEN_N_CARVES = 3
-PROTOCOLS = ("holdout", "temporal", "given-N")
+PROTOCOLS = ("holdout", "temporal", "given-N", "new-movies")
+# New movies: this share of the movies with at least NEW_MOVIES_MIN ratings leave training.
+NEW_MOVIES_SHARE = 0.1
+NEW_MOVIES_MIN = 5
 
 
 class EvaluationError(ValueError):
@@ -70,6 +73,51 @@ def temporal_split(
     return _split_by_rank(ratings, n_test, seed, latest_first=True)
 
 
+def new_movies_split(
+    ratings: Ratings,
+    share: float = NEW_MOVIES_SHARE,
+    min_ratings: int = NEW_MOVIES_MIN,
+    seed: int = 0,
+) -> tuple[Ratings, Ratings]:
+    """Item cold start: a seeded `share` of the movies with at least `min_ratings` ratings
+    leave training entirely; every rating of theirs is test, every other rating train. They
+    are movies added after the last training: only content can speak for them
+    (`new_movies` finds them again; models rank only them)."""
+    if not 0.0 < share < 1.0:
+        raise EvaluationError(f"share must be between 0 and 1, got {share}")
+    matrix = ratings.matrix.tocsr()
+    counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    eligible = np.flatnonzero(counts >= min_ratings)
+    if len(eligible) < 2:
+        raise EvaluationError(f"fewer than 2 movies have {min_ratings} ratings: none to hold out")
+    rng = np.random.default_rng([seed, 3])
+    chosen = rng.choice(eligible, max(1, round(share * len(eligible))), replace=False)
+    new = np.zeros(matrix.shape[1], dtype=bool)
+    new[chosen] = True
+    matrix.sort_indices()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    is_test = new[matrix.indices]
+    times = _aligned_times(ratings, matrix)
+    return (
+        _subset(ratings, matrix, times, rows, ~is_test),
+        _subset(ratings, matrix, times, rows, is_test),
+    )
+
+
+def new_movies(train: Ratings, test: Ratings) -> np.ndarray:
+    """The movies a new-movies split held out: rated in test and never in train (a mask)."""
+    n_items = train.matrix.shape[1]
+    in_train = np.bincount(train.matrix.indices, minlength=n_items) > 0
+    in_test = np.bincount(sp.csr_matrix(test.matrix).indices, minlength=n_items) > 0
+    return in_test & ~in_train
+
+
+def candidates(protocol: str, train: Ratings, test: Ratings) -> np.ndarray | None:
+    """The movies models rank under `protocol`: the new movies under "new-movies", else None
+    (the whole catalogue)."""
+    return new_movies(train, test) if protocol == "new-movies" else None
+
+
 def given_n_split(
     ratings: Ratings,
     n: int,
@@ -112,6 +160,8 @@ def split(
     n = parse_protocol(protocol)
     if protocol == "temporal":
         return temporal_split(ratings, seed=seed)
+    if protocol == "new-movies":
+        return new_movies_split(ratings, seed=seed)
     if n is None:
         return holdout_split(ratings, seed=seed)
     return given_n_split(ratings, n, seed=seed, cold_share=cold_share)
@@ -134,6 +184,8 @@ def validation_split(
     n = parse_protocol(protocol)
     if protocol == "temporal":
         return temporal_split(train, seed=seed)
+    if protocol == "new-movies":
+        return new_movies_split(train, seed=seed)
     if n is None:
         return holdout_split(train, seed=seed)
     cut_from = max(n + 1, min(2 * n, 20))
@@ -160,9 +212,9 @@ def validation_splits(
 
 
 def parse_protocol(protocol: str) -> int | None:
-    """None for "holdout" and "temporal", N for "given-N"; anything else is an error naming
-    the choices."""
-    if protocol in ("holdout", "temporal"):
+    """None for "holdout", "temporal" and "new-movies", N for "given-N"; anything else is an
+    error naming the choices."""
+    if protocol in ("holdout", "temporal", "new-movies"):
         return None
     prefix = "given-"
     if protocol.startswith(prefix) and protocol[len(prefix) :].isdigit():
@@ -170,7 +222,8 @@ def parse_protocol(protocol: str) -> int | None:
         if n >= 1:
             return n
     raise EvaluationError(
-        f"unknown protocol {protocol!r}: use 'holdout', 'temporal' or 'given-N' (e.g. given-5)"
+        f"unknown protocol {protocol!r}: use 'holdout', 'temporal', 'new-movies' or 'given-N' "
+        "(e.g. given-5)"
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.als import ALS
+from recommender.baselines import GenrePopularity, GenreProfile, Random
 from recommender.component import Estimator, Scorer, Unfitted, unfitted
 from recommender.config import HybridConfig
 from recommender.content import Content
@@ -140,13 +141,17 @@ def standard_specs(
     n_items: int = 0,
     ease_memory_limit: int = MEMORY_LIMIT_BYTES,
     models: Sequence[str] | None = None,
+    protocol: str = "holdout",
 ) -> list[ModelSpec]:
     """popularity, content, als, ease, item_knn, user_knn, svd and hybrid.
 
     ALS and the hybrid use the tuned values when given (else the committed defaults), as
     `train` would configure them; EASE chooses λ and its input on validation from `EASE_GRID`
     (skipped when `n_items` is too many), the kNNs their neighbours and weighting, the SVD its
-    factors and regularization by validation RMSE.
+    factors and regularization by validation RMSE. Random and the plain genre profile are the
+    floors. Under "new-movies" (movies nobody rated in train) the collaborative baselines
+    have nothing to say: the models are random, genre popularity, popularity, content, the
+    genre profile and the hybrid.
     """
     config = hybrid_config(tuned)
 
@@ -158,7 +163,20 @@ def standard_specs(
         cfg = EASEConfig(params["lambda"], memory_limit=ease_memory_limit, values=params["values"])
         return unfitted(EASE, cfg)
 
+    floors = [
+        ModelSpec("random", lambda p: Random.unfitted()),
+        ModelSpec("genre_profile", lambda p: GenreProfile.unfitted()),
+    ]
+    if protocol == "new-movies":
+        floors.insert(1, ModelSpec("genre_popularity", lambda p: GenrePopularity.unfitted()))
+        floors += [
+            ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
+            ModelSpec("content", lambda p: unfitted(Content, config.content)),
+            ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config)),
+        ]
+        return _chosen(floors, models)
     specs = [
+        *floors,
         ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
         ModelSpec("content", lambda p: unfitted(Content, config.content)),
         ModelSpec("als", lambda p: unfitted(ALS, config.als)),
@@ -174,6 +192,11 @@ def standard_specs(
         ),
         ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config), rating=True),
     ]
+    return _chosen(specs, models)
+
+
+def _chosen(specs: list[ModelSpec], models: Sequence[str] | None) -> list[ModelSpec]:
+    """The specs named in `models` (all when None); unknown names are an error."""
     if models is None:
         return specs
     unknown = set(models) - {s.name for s in specs}

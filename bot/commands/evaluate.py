@@ -19,7 +19,18 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODELS = ("popularity", "content", "als", "ease", "item_knn", "user_knn", "svd", "hybrid")
+MODELS = (
+    "random",
+    "genre_profile",
+    "popularity",
+    "content",
+    "als",
+    "ease",
+    "item_knn",
+    "user_knn",
+    "svd",
+    "hybrid",
+)
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -37,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--protocol",
         default="holdout",
         help="holdout (default), temporal (each user's latest 20%% are test), given-N, e.g. "
-        "given-5 (20%% of the users keep N ratings), or group (movie-night strategies)",
+        "given-5 (20%% of the users keep N ratings), new-movies (10%% of the movies leave "
+        "training; models rank only them; adds genre_popularity), or group (movie-night "
+        "strategies)",
     )
     evaluate.add_argument(
         "--groups",
@@ -326,6 +339,7 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             n_items=len(catalog),
             ease_memory_limit=int(args.ease_memory_gb * 1024**3),
             models=models,
+            protocol=args.protocol,
         )
         report = compare(
             ratings,

@@ -850,3 +850,48 @@ def test_report_pairs_the_hybrid_with_every_model_user_by_user() -> None:
     text = markdown(report)
     assert "| other |" in text and "95% interval" in text
     json.dumps(report)  # still plain JSON
+
+
+def test_new_movies_leave_training_entirely_and_are_all_that_is_ranked() -> None:
+    from recommender.splits import candidates, new_movies_split
+
+    ratings = random_ratings(n_users=120)
+    train, test = new_movies_split(ratings, seed=1)
+    assert as_set(train) | as_set(test) == as_set(ratings)
+    counts = np.bincount(ratings.matrix.indices, minlength=40)
+    new = candidates("new-movies", train, test)
+    assert new.sum() == round(0.1 * (counts >= 5).sum())
+    assert (counts[new] >= 5).all()
+    assert np.bincount(train.matrix.indices, minlength=40)[new].sum() == 0  # never in train
+    assert set(sp.csr_matrix(test.matrix).indices.tolist()) == set(np.flatnonzero(new).tolist())
+    assert candidates("holdout", train, test) is None
+    # a model that would put every old movie first still only ranks the new ones
+    out = evaluate_ranking(
+        FixedScores(np.where(new, 0.0, 9.0).tolist()),
+        train,
+        test,
+        make_catalog(40),
+        k=3,
+        ks=(3,),
+        candidates=new,
+    )
+    assert out["hitrate@3"] > 0
+
+
+def test_genre_popularity_and_random_know_nothing_of_a_movies_own_ratings() -> None:
+    from recommender.baselines import GenrePopularity, GenreProfile, Random
+
+    genres = [("Drama",)] * 20 + [("Horror",)] * 20
+    catalog = make_catalog(40, genres)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(1, 31), 6)
+    items = 100 + np.concatenate([rng.choice(20, 6, replace=False) for _ in range(30)])
+    ratings = Ratings.from_arrays(users, items, np.full(len(users), 5.0), items=catalog.items)
+    model = GenrePopularity.unfitted().fit(ratings, catalog)
+    scores = model.score(ratings.matrix[:2])
+    assert (scores[:, :20] > scores[:, 20:].max()).all()  # dramas draw the ratings
+    assert np.ptp(scores[0, :20]) == 0  # a drama's own count does not matter
+    rnd = Random.unfitted().fit(ratings, catalog)
+    assert np.array_equal(rnd.score(ratings.matrix[:3]), rnd.score(ratings.matrix[:3]))
+    profile = GenreProfile.unfitted().fit(ratings, catalog).score(ratings.matrix[:1])
+    assert profile[0, :20].min() > profile[0, 20:].max()
