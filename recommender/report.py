@@ -81,6 +81,7 @@ class ModelSpec:
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     rating: bool = False
     metric: str | None = None
+    ranking: bool = True  # False: a rating model scored on RMSE / MAE only
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
@@ -279,6 +280,8 @@ def _run_model(
     except (ValueError, MemoryError, Unavailable) as exc:
         raise ModelSkipped(str(exc)) from exc
     fit_seconds = time.perf_counter() - fit_started
+    if not spec.ranking:
+        return _rating_entry(spec, model, train, test, params, tuning, fit_seconds)
 
     def step(done: int, total: int) -> None:
         if progress is not None:
@@ -317,6 +320,27 @@ def _run_model(
     if tuning:
         entry["tuning"] = tuning
     entry["per_user_ndcg"] = per_user
+    return entry
+
+
+def _rating_entry(
+    spec: ModelSpec,
+    model: Any,
+    train: Ratings,
+    test: Ratings,
+    params: dict,
+    tuning: list[dict],
+    fit_seconds: float,
+) -> dict:
+    """The report entry of a rating-only model: RMSE / MAE / MSE, parameters, tuning."""
+    if not isinstance(model, RatingPredictor):
+        raise ModelSkipped(f"{spec.name} predicts no ratings")
+    figures = measure_rating(model, train, test)
+    entry: dict[str, Any] = {k: figures[k] for k in ("rmse", "mae", "mse")}
+    entry["fit_seconds"] = round(fit_seconds, 3)
+    entry["params"] = _jsonable(getattr(model, "params", params) or params)
+    if tuning:
+        entry["tuning"] = tuning
     return entry
 
 
@@ -438,7 +462,7 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     from matplotlib.figure import Figure
 
     k = report["k"]
-    models = [(n, e) for n, e in report["models"].items() if "skipped" not in e]
+    models = [(n, e) for n, e in report["models"].items() if f"ndcg@{k}" in e]
     if not models:
         raise EvaluationError("no model ran: nothing to plot")
     fig = Figure(figsize=(10, 4.8), dpi=110)

@@ -67,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--models", metavar="LIST", help=f"comma-separated subset of {','.join(MODELS)}"
     )
     evaluate.add_argument(
+        "--peers",
+        action="store_true",
+        help="also Surprise (SVD, SVD++, KNNBaseline) and cornac (EASE, BPR) on the same split "
+        "(needs pip install 'moviebot[peers]')",
+    )
+    evaluate.add_argument(
         "--tune",
         action="store_true",
         help="run `moviebot tune` first, on the train part of this very split, and use its values",
@@ -341,6 +347,10 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             models=models,
             protocol=args.protocol,
         )
+        if args.peers:
+            from recommender.peers import peer_specs
+
+            specs += peer_specs()
         report = compare(
             ratings,
             catalog,
@@ -434,6 +444,8 @@ def _command(args: argparse.Namespace) -> str:
     ]
     if args.tune:
         parts.append("--tune")
+    if args.peers:
+        parts.append("--peers")
     if args.models:
         parts += ["--models", args.models]
     if args.include_telegram:
