@@ -212,6 +212,24 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
         assert models.latest(db).params["als"]["factors"] == 32
 
 
+def test_evaluate_tune_under_the_temporal_protocol_tunes_on_the_past(
+    db_file, tmp_path, capsys
+) -> None:
+    """Out of sample: --tune tunes on the split's own train part, the warm stages on a temporal
+    carve of it; the report pairs the hybrid with each model."""
+    grid = ("--als", "factors=16", "--als", "regularization=20", "--als", "alpha=2")
+    args = ("--protocol", "temporal", "--tune", "--models", "popularity,hybrid", *grid)
+    assert run(db_file, "evaluate", *args, "--json", "t.json") == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert report["protocol"] == "temporal" and "tuned by --tune" in report["config"]
+    tuned = json.loads(tuned_file(db_file).read_text())
+    assert {"als", "ease", "predictor", "blend_warm", "blend_cold"} <= set(tuned["validation"])
+    assert {r["protocol"] for r in tuned["validation"]["blend_warm"]} == {"temporal"}
+    assert set(report["paired"]) == {"popularity"}
+    assert "95% interval" in out and "| popularity |" in out
+
+
 def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> None:
     tuned_file(db_file).write_text("{not json")
     assert run(db_file, "evaluate", "--models", "popularity") == 1
