@@ -25,7 +25,7 @@ from sklearn.preprocessing import normalize
 
 from recommender import model_io
 from recommender.artifacts import ArtifactError
-from recommender.component import CatalogChange, RecommenderError
+from recommender.component import CatalogChange, Component, RecommenderError
 from recommender.config import HybridConfig
 from recommender.data import Catalog, Ratings, genre_matrix, history_row
 from recommender.explain import Explainer, Reason
@@ -90,12 +90,17 @@ class Recommender:
 
     @classmethod
     def train(
-        cls, ratings: Ratings, catalog: Catalog, config: HybridConfig | None = None
+        cls,
+        ratings: Ratings,
+        catalog: Catalog,
+        config: HybridConfig | None = None,
+        fitted: Mapping[str, Component[Any]] | None = None,
     ) -> Recommender:
-        """Fit every component on `ratings` (in `catalog.items` index space)."""
+        """Fit every component on `ratings` (in `catalog.items` index space); `fitted`:
+        components trained elsewhere (`Hybrid.fit`)."""
         config = config or HybridConfig()
         started = time.perf_counter()
-        hybrid = Hybrid.fit(ratings, catalog, config)
+        hybrid = Hybrid.fit(ratings, catalog, config, fitted)
         t0 = time.perf_counter()
         predictor = BiasedMF.fit(ratings, catalog, config.predictor)
         timings = dict(hybrid.timings, predictor=time.perf_counter() - t0)

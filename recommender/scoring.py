@@ -27,7 +27,13 @@ import scipy.sparse as sp
 
 from recommender.als import ALS
 from recommender.blend import add_up, contributions, standardise
-from recommender.component import CatalogChange, Component, Unavailable, check_ratings
+from recommender.component import (
+    CatalogChange,
+    Component,
+    RecommenderError,
+    Unavailable,
+    check_ratings,
+)
 from recommender.config import HybridConfig
 from recommender.content import Content
 from recommender.data import Catalog, Ratings
@@ -112,21 +118,37 @@ class Hybrid:
         return self.config.to_dict()
 
     @classmethod
-    def fit(cls, ratings: Ratings, catalog: Catalog, config: HybridConfig | None = None) -> Hybrid:
-        """Fit every component of `PARTS` on `ratings` (in `catalog.items` index space)."""
+    def fit(
+        cls,
+        ratings: Ratings,
+        catalog: Catalog,
+        config: HybridConfig | None = None,
+        fitted: Mapping[str, Component[Any]] | None = None,
+    ) -> Hybrid:
+        """Fit every component of `PARTS` on `ratings` (in `catalog.items` index space), except
+        those in `fitted`, already fitted elsewhere (the ALS parts Spark trained): they are
+        taken as they are, and must be of their part's kind and over this catalogue."""
         config = config or HybridConfig()
         check_ratings(ratings, catalog, cls.name)
         parts: dict[str, Component[Any]] = {}
         timings: dict[str, float] = {}
         for part in PARTS:
             started = time.perf_counter()
-            try:
-                parts[part.name] = part.kind.fit(ratings, catalog, part.settings(config))
-            except Unavailable as exc:
-                if not part.optional:
-                    raise
-                log.info("%s left out of the blend: %s", part.name, exc)
-                continue
+            given = (fitted or {}).get(part.name)
+            if given is None:
+                try:
+                    given = part.kind.fit(ratings, catalog, part.settings(config))
+                except Unavailable as exc:
+                    if not part.optional:
+                        raise
+                    log.info("%s left out of the blend: %s", part.name, exc)
+                    continue
+            elif not isinstance(given, part.kind) or given.config != part.settings(config):
+                raise RecommenderError(
+                    f"the given {part.name} is not a {part.kind.__name__} with this "
+                    "configuration's settings"
+                )
+            parts[part.name] = given
             timings[part.name] = time.perf_counter() - started
         unknown = np.bincount(ratings.matrix.indices, minlength=len(catalog)) == 0
         return cls(config, parts, unknown, timings)
