@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,6 +61,31 @@ class TrainResult:
     record: models.ModelRecord
     recommender: Recommender
     seconds: float
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Components an engine trained (the ALS parts Spark trained), their seconds and what the
+    registry should know of how."""
+
+    parts: Mapping[str, Any]
+    timings: Mapping[str, float] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """Where some components are trained (`bot.engines.spark`); the rest is fitted here.
+    Entered once around a training (`with engine:`), so a session serves every fit."""
+
+    validates: bool  # False: it cannot fit a holdout part (factors imported from a path)
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def fit(self, ratings: Ratings, catalog: Catalog, config: HybridConfig) -> Fitted: ...
 
 
 def catalog_from_db(db: Database) -> Catalog:
@@ -214,16 +241,22 @@ def _imported_since(db: Database, record: models.ModelRecord) -> bool:
 
 
 def validate(
-    ratings: Ratings, catalog: Catalog, config: HybridConfig, progress: Progress
+    ratings: Ratings,
+    catalog: Catalog,
+    config: HybridConfig,
+    progress: Progress,
+    engine: Engine | None = None,
 ) -> dict[str, float]:
     """Holdout figures of this configuration (fit on 80%, scored on the rest), for the record:
-    the served lists, re-rank included, through the same adapter as `moviebot evaluate`."""
+    the served lists, re-rank included, through the same adapter as `moviebot evaluate`;
+    `engine` trains its components of the 80% model too."""
     try:
         train_part, test_part = holdout_split(ratings, seed=VALIDATION_SEED)
         if test_part.nnz == 0:
             return {}
         progress("validating on a holdout split")
-        served = ServedHybrid.fit(train_part, catalog, config)
+        fitted = engine.fit(train_part, catalog, config).parts if engine else None
+        served = ServedHybrid(Recommender.train(train_part, catalog, config, fitted))
         ranking = measure_ranking(served, train_part, test_part, catalog)
         rating = measure_rating(served, train_part, test_part)
     except (EvaluationError, RecommenderError, ALSError, PredictorError) as exc:
@@ -242,8 +275,10 @@ def train(
     *,
     overrides: dict | None = None,
     with_validation: bool = True,
+    engine: Engine | None = None,
 ) -> TrainResult:
-    """Train on everything in storage, save the artifact, register it; return the result."""
+    """Train on everything in storage, save the artifact, register it; return the result.
+    `engine` trains the components it can (Spark: the ALS parts), this process the rest."""
     say = progress or (lambda message: None)
     db.check_writable()  # a read-only database: StorageUnavailable now, not after training
     started = time.perf_counter()
@@ -254,16 +289,26 @@ def train(
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")
     config = config_for(db, settings, overrides)
+    if with_validation and engine is not None and not engine.validates:
+        say("no holdout validation: the imported factors were trained on every rating")
+        with_validation = False
     try:
-        metrics = validate(ratings, catalog, config, say) if with_validation else {}
-        say(f"training on {ratings.nnz:,} ratings of {len(catalog):,} movies")
-        model = Recommender.train(ratings, catalog, config)
+        with engine if engine is not None else nullcontext():
+            metrics = validate(ratings, catalog, config, say, engine) if with_validation else {}
+            say(f"training on {ratings.nnz:,} ratings of {len(catalog):,} movies")
+            fitted = engine.fit(ratings, catalog, config) if engine else Fitted({})
+            model = Recommender.train(ratings, catalog, config, fitted.parts)
+            described = engine.describe() if engine else {"name": "local"}
     except (ALSError, RecommenderError, PredictorError, np.linalg.LinAlgError) as exc:
         raise TrainingError(f"training failed: {exc}") from exc
     version = models.next_version(db)
     path = model_folder(db, settings) / f"model-v{version:04d}.npz"
     counts = {**model.info["counts"], "snapshot": snap.as_dict(), "dataset": stamp}
-    model = model.with_info(version=version, metrics=metrics, counts=counts)
+    timings = {**model.info["timings"], **fitted.timings}
+    described = {**described, **fitted.info}
+    model = model.with_info(
+        version=version, metrics=metrics, counts=counts, timings=timings, engine=described
+    )
     say(f"saving {path}")
     try:
         model.save(path)
@@ -278,6 +323,7 @@ def train(
         counts=counts,
         timings=model.info["timings"],
         ratings_seen=ratings.nnz,
+        engine=described,
     )
     prune_artifacts(db, settings)
     return TrainResult(record, model, time.perf_counter() - started)

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,12 @@ class ModelRecord:
     counts: dict[str, Any]
     timings: dict[str, Any]
     ratings_seen: int
+    # Which engine trained it ({"name": "local"} or {"name": "spark", "master": …}); kept in
+    # the params JSON under ENGINE_KEY, so no column was needed.
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
+
+
+ENGINE_KEY = "engine"
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,18 @@ _COLUMNS = "version, path, created_at, params, metrics, counts, timings, ratings
 
 def _record(row: tuple) -> ModelRecord:
     version, path, created, params, metrics, counts, timings, seen = row
+    settings = json.loads(params)
+    engine = settings.pop(ENGINE_KEY, None) or {"name": "local"}  # older rows: trained here
     return ModelRecord(
         version,
         path,
         created,
-        json.loads(params),
+        settings,
         json.loads(metrics),
         json.loads(counts),
         json.loads(timings),
         seen,
+        engine,
     )
 
 
@@ -120,9 +129,12 @@ def register(
     counts: Mapping[str, Any],
     timings: Mapping[str, Any],
     ratings_seen: int,
+    engine: Mapping[str, Any] | None = None,
 ) -> ModelRecord:
-    """Record a trained model whose artifact is already at `path`."""
+    """Record a trained model whose artifact is already at `path`; `engine`: which trained it
+    (default: this process, {"name": "local"})."""
     created = int(time.time())
+    trained_by = dict(engine or {"name": "local"})
     with db.write() as conn:
         conn.execute(
             f"INSERT INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -130,7 +142,7 @@ def register(
                 version,
                 str(path),
                 created,
-                json.dumps(dict(params)),
+                json.dumps({**params, ENGINE_KEY: trained_by}),
                 json.dumps(dict(metrics)),
                 json.dumps(dict(counts)),
                 json.dumps(dict(timings)),
@@ -146,6 +158,7 @@ def register(
         dict(counts),
         dict(timings),
         int(ratings_seen),
+        trained_by,
     )
 
 
