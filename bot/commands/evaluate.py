@@ -94,6 +94,12 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         help="score a random sample of N test users (for very large data sets)",
     )
     evaluate.add_argument(
+        "--spark",
+        metavar="MASTER",
+        help="also train ALS on Apache Spark at this master (local[2], spark://host:7077, "
+        "yarn) and report it as als-spark next to the local als (pip install 'moviebot[spark]')",
+    )
+    evaluate.add_argument(
         "--ease-memory-gb",
         type=float,
         default=4.0,
@@ -307,10 +313,12 @@ def validation_lines(tuned: dict) -> list[str]:
 
 def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     """Every model side by side on one split; Markdown on stdout, JSON and PNG on request."""
+    from bot.engines.spark import spark_als_spec
+    from bot.training import TrainingError
     from recommender.report import compare, markdown, plot, write_json
     from recommender.splits import EvaluationError, parse_protocol
     from recommender.suite import standard_specs
-    from recommender.tuned import TunedFileError, read_tuned
+    from recommender.tuned import TunedFileError, hybrid_config, read_tuned
 
     if args.protocol == "group":
         return run_group(args, settings)
@@ -339,30 +347,34 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             tuned = read_tuned(_tuned_dir(settings))
         except TunedFileError as exc:
             raise _cli_error(str(exc)) from None
+    engine = _spark_engine(args.spark)
     try:
-        specs = standard_specs(
-            tuned,
-            n_items=len(catalog),
-            ease_memory_limit=int(args.ease_memory_gb * 1024**3),
-            models=models,
-            protocol=args.protocol,
-        )
-        if args.peers:
-            from recommender.peers import peer_specs
+        with engine:
+            specs = standard_specs(
+                tuned,
+                n_items=len(catalog),
+                ease_memory_limit=int(args.ease_memory_gb * 1024**3),
+                models=models,
+                protocol=args.protocol,
+            )
+            if args.peers:
+                from recommender.peers import peer_specs
 
-            specs += peer_specs()
-        report = compare(
-            ratings,
-            catalog,
-            specs,
-            protocol=args.protocol,
-            k=args.k,
-            seed=args.seed,
-            progress=_progress(),
-            max_users=args.max_users,
-            cold_share=args.cold_share,
-        )
-    except EvaluationError as exc:
+                specs += peer_specs()
+            if args.spark:
+                specs.append(spark_als_spec(engine, hybrid_config(tuned)))
+            report = compare(
+                ratings,
+                catalog,
+                specs,
+                protocol=args.protocol,
+                k=args.k,
+                seed=args.seed,
+                progress=_progress(),
+                max_users=args.max_users,
+                cold_share=args.cold_share,
+            )
+    except (EvaluationError, TrainingError) as exc:
         raise _cli_error(str(exc)) from None
     if args.tune and tuned is not None:
         report["config"] = (
@@ -381,6 +393,17 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         raise _cli_error(f"cannot write {exc.filename}: {exc.strerror}") from None
     sys.stdout.write(markdown(report, command=_command(args)))
     return 0
+
+
+def _spark_engine(master: str | None) -> Any:
+    """A Spark session for `--spark MASTER` (entered around the run), else nothing."""
+    from contextlib import nullcontext
+
+    from bot.engines.spark import SparkEngine
+
+    if not master:
+        return nullcontext()
+    return SparkEngine(master, say=lambda m: print(f"moviebot: {m}", file=sys.stderr, flush=True))
 
 
 def run_group(args: argparse.Namespace, settings: Settings) -> int:
@@ -452,6 +475,8 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--include-telegram")
     if args.max_users:
         parts += ["--max-users", str(args.max_users)]
+    if args.spark:
+        parts += ["--spark", args.spark]
     if args.cold_share != 0.2:
         parts += ["--cold-share", str(args.cold_share)]
     return shlex.join(parts)
