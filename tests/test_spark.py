@@ -28,6 +28,7 @@ from bot.engines import spark_job
 from bot.engines.spark import SparkUnavailable, check_spark, spark_ratings, spark_reg_param
 from recommender import artifacts
 from recommender.als import ALSConfig, confidence
+from recommender.config import HybridConfig
 from recommender.hybrid import Recommender
 from storage import models, movies
 from storage.db import Database
@@ -171,6 +172,25 @@ def test_regparam_is_lambda_per_positive_rating_of_the_mean_user():
     assert spark_reg_param(40.0, users, items, "none") == 40.0
 
 
+def test_exporting_again_into_a_folder_leaves_none_of_the_former_export(tmp_path):
+    """Spark reads every Parquet file of `ratings/`: a former, larger export's files must go,
+    and factors trained on it too."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from tests.recommender import synthetic
+
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    spark_engine.export(data, cat, HybridConfig(), str(tmp_path), rows_per_file=100)
+    assert len(list((tmp_path / "ratings").glob("*.parquet"))) == 10  # 960 ratings
+    (tmp_path / "factors" / "manifest").mkdir(parents=True)
+    fewer = synthetic.ratings(cat, n_users=20)
+    job = spark_engine.export(fewer, cat, HybridConfig(), str(tmp_path), rows_per_file=100)
+    files = sorted((tmp_path / "ratings").glob("*.parquet"))
+    assert len(files) == job["files"] == 3 and not (tmp_path / "factors").exists()
+    assert sum(pq.read_metadata(f).num_rows for f in files) == fewer.nnz
+    assert json.loads((tmp_path / "job.json").read_text())["ratings"] == fewer.nnz
+
+
 # -- with Spark ----------------------------------------------------------------------------------
 
 
@@ -248,15 +268,16 @@ def test_export_job_import_gives_the_model_spark_trains_in_process(spark, ml100k
     the same artifact (Spark's ALS factors to float noise, everything else to the bit)."""
     db = here / "ml100k.sqlite"
     db.write_bytes(ml100k.read_bytes())
-    assert (
-        cli(db, "train", "--engine", "spark", "--master", "local[2]", "--no-validate", *SMALL) == 0
-    )
-    assert "ALS parts trained by Spark" in capsys.readouterr().out
+    assert cli(db, "train", "--engine", "spark", "--master", "local[2]", *SMALL) == 0
+    out = capsys.readouterr()
+    assert "ALS parts trained by Spark" in out.out and "holdout: " in out.out
+    assert out.err.count("spark: ALS 'als': rank 16") == 2  # validation's fit and the model's
     export = here / "export"
     assert cli(db, "train", "--export-only", str(export), *SMALL) == 0
     assert "spark-submit" in capsys.readouterr().out
     assert len(list((export / "ratings").glob("part-*.parquet"))) >= 1
     spark_job.run(spark, str(export))  # what spark-submit runs on a cluster
+    assert not (export / "factors" / spark_job.CHECKPOINTS).exists()  # its checkpoints went
     assert cli(db, "train", "--import-factors", str(export), *SMALL) == 0
     with Database(db) as conn:
         imported, in_process = models.all_models(conn)[:2]

@@ -227,6 +227,7 @@ def export(
     check_spark(java=False)
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from pyarrow.fs import FileType
 
     matrix = ratings.matrix.tocsr()
     users = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
@@ -250,6 +251,9 @@ def export(
             "config": asdict(cfg),
         }
     fs, root = _filesystem(path)
+    for stale in ("ratings", "factors"):  # a former export's files would be read with ours
+        if fs.get_file_info(f"{root}/{stale}").type != FileType.NotFound:
+            fs.delete_dir(f"{root}/{stale}")
     fs.create_dir(f"{root}/ratings", recursive=True)
     table = pa.table(columns)
     files = max(1, -(-len(stars) // rows_per_file))

@@ -28,6 +28,9 @@ JOB_FILE = "job.json"
 EXPORT_FORMAT = 1
 MANIFEST = "manifest"
 ITEMS = "items"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_EVERY = 5  # iterations
+OWN_CHECKPOINTS = "moviebot.checkpointDir"  # session setting: the checkpoint folder we set
 
 
 def read_text(spark: Any, path: str) -> str:
@@ -56,6 +59,16 @@ def run(spark: Any, export: str, out: str | None = None, say: Any = None) -> dic
     # Blocks of users and of movies: one per core Spark has (its default, 10, only adds tasks
     # on a small master); job.json can fix them.
     blocks = int(job.get("blocks") or max(1, spark.sparkContext.defaultParallelism))
+    # ALS's lineage grows with every iteration; past a few dozen stages deserialising a task
+    # overflows the JVM's stack (StackOverflowError). Checkpoints cut it, and need a folder.
+    # A folder the session's owner chose stays; ours (none yet, or a former run's) is made
+    # under `out` and removed at the end.
+    context = spark.sparkContext
+    current = context.getCheckpointDir()
+    own_checkpoints = current is None or current == spark.conf.get(OWN_CHECKPOINTS, None)
+    if own_checkpoints:
+        context.setCheckpointDir(f"{out.rstrip('/')}/{CHECKPOINTS}")
+        spark.conf.set(OWN_CHECKPOINTS, context.getCheckpointDir())
     for name, part in job["parts"].items():
         started = time.perf_counter()
         column = part["column"]
@@ -73,6 +86,7 @@ def run(spark: Any, export: str, out: str | None = None, say: Any = None) -> dic
             ratingCol=column,
             numUserBlocks=blocks,
             numItemBlocks=blocks,
+            checkpointInterval=CHECKPOINT_EVERY,
         )
         tell(
             f"ALS {name!r}: rank {part['rank']}, regParam {part['regParam']:.4g}, "
@@ -84,11 +98,20 @@ def run(spark: Any, export: str, out: str | None = None, say: Any = None) -> dic
         counts[name] = int(items.count())
         timings[name] = round(time.perf_counter() - started, 3)
         tell(f"ALS {name!r}: {counts[name]:,} movies' factors in {timings[name]:.1f} s")
+    if own_checkpoints:
+        _delete(spark, f"{out.rstrip('/')}/{CHECKPOINTS}")
     manifest = {**job, "spark_version": spark.version, "blocks": blocks, "timings": timings}
     manifest["factors"] = counts
     text = spark.createDataFrame([(json.dumps(manifest),)], "value string")
     text.coalesce(1).write.mode("overwrite").text(f"{out.rstrip('/')}/{MANIFEST}")
     return manifest
+
+
+def _delete(spark: Any, path: str) -> None:
+    """Remove a folder through Spark's own file system layer (any scheme it reads)."""
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
 
 
 def main(argv: list[str] | None = None) -> int:
