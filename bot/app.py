@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
@@ -39,8 +42,10 @@ from bot.handlers import (
     rate,
     recommend,
 )
+from bot.intake import Intake
 from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
+from bot.processor import ChatOrder
 from bot.services import Services, open_services
 from bot.settings import Settings
 
@@ -75,6 +80,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(ChatOrder())  # chats at once, each chat in order (bot.processor)
     )
     if settings.rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
@@ -278,16 +284,67 @@ async def connect(app: Application, settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     """Long polling, or a webhook when a public URL is configured. Connects first (see
-    `connect`), on the event loop python-telegram-bot then runs on; raises StartupError."""
+    `connect`); raises StartupError. Updates go through the inbox (bot.intake), not PTB's
+    Updater, so none is lost when the process dies."""
     app = build_application(settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(connect(app, settings))
-    except BaseException:
+        loop.run_until_complete(serve(app, settings))
+    finally:
         loop.close()
-        raise
-    if settings.webhook_url:
-        app.run_webhook(**webhook_options(settings))
-    else:
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+async def serve(app: Application, settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """post_init → replay the inbox → start → take updates (polling or webhook) until SIGINT,
+    SIGTERM or `stop` → stop and shut down, as run_polling does. `app` is initialized."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        if app.post_init:
+            await app.post_init(app)
+        intake = Intake(app, app.bot_data["services"])
+        await intake.replay()
+        await app.start()
+        async with taking_updates(intake, settings):
+            await stop.wait()
+        await app.stop()
+        if app.post_stop:
+            await app.post_stop(app)
+    finally:
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+
+@contextlib.asynccontextmanager
+async def taking_updates(intake: Intake, settings: Settings) -> AsyncIterator[None]:
+    """The webhook server (after setWebhook) or the polling task, for the block's duration."""
+    bot = intake.app.bot
+    if not settings.webhook_url:
+        await bot.delete_webhook()
+        task = asyncio.create_task(intake.poll(), name="moviebot-intake")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return
+    options = webhook_options(settings)
+    runner = web.AppRunner(intake.webhook_app(options["url_path"], settings.webhook_secret))
+    await runner.setup()
+    await web.TCPSite(runner, options["listen"], options["port"]).start()
+    try:
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        yield
+    finally:
+        await runner.cleanup()

@@ -13,13 +13,20 @@ usual trade for a chat bot: fsync on every rating would cost far more than it pr
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from storage import inbox
+
 BUSY_TIMEOUT_MS = 10_000
+# A write that finds the database locked (another process holds the write lock past the busy
+# timeout) starts again after a random pause, until this many seconds have passed.
+WRITE_DEADLINE_S = 45.0
 
 
 class StorageError(Exception):
@@ -183,11 +190,35 @@ _V4 = """
 """
 
 
+# The update inbox (storage/inbox.py): every update Telegram handed the bot, written before its
+# offset is confirmed and marked done when handled. A done row keeps no payload (no user text).
+_INBOX = """
+        CREATE TABLE inbox (
+            update_id INTEGER PRIMARY KEY,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            done_at REAL
+        );
+        CREATE INDEX inbox_new ON inbox (update_id) WHERE state = 'new';
+        CREATE INDEX inbox_finished ON inbox (done_at) WHERE state != 'new';
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INBOX)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: someone else holds the lock; worth trying again."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 class Database:
@@ -251,14 +282,30 @@ class Database:
             with self._savepoint(conn):
                 yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield conn
+            # The update being handled (if any) is done in the same transaction as its effect.
+            inbox.mark_handled(conn)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _begin(self, conn: sqlite3.Connection, deadline_s: float = WRITE_DEADLINE_S) -> None:
+        """BEGIN IMMEDIATE, retried with jitter while another connection or process holds the
+        write lock (each try already waits the busy timeout). Nothing is written before the
+        lock is ours, so a retry repeats nothing."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.05, 0.5))
 
     @staticmethod
     @contextlib.contextmanager

@@ -110,13 +110,15 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
 
 async def send_picks(update: Update, context: BotContext, request: Request, offset: int) -> None:
     """One message with the next `n` picks after `offset`, and a "More" button."""
-    page = context.services.picks.recommend(caller(update), request, offset)
+    page = await context.services.call(
+        context.services.picks.recommend, caller(update), request, offset
+    )
     await reply(update, *render.picks_page(page, context.codec, button_scope(update)))
 
 
 async def recommend(update: Update, context: BotContext) -> None:
     """/recommend [n] [genres] [years]."""
-    genres = context.services.catalog.genres()
+    genres = await context.services.call(context.services.catalog.genres)
     try:
         request = parse_request(context.args or [], genres)
     except UsageError as exc:
@@ -139,7 +141,9 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     """➕ on a pick or card."""
     if (callback := await read_button(update, context)) is None:
         return
-    added = context.services.watchlist.add(caller(update), callback["movie"])
+    added = await context.services.call(
+        context.services.watchlist.add, caller(update), callback["movie"]
+    )
     if isinstance(added, Refusal):
         await refuse(update, added)
         return
@@ -150,7 +154,9 @@ async def dismiss_button(update: Update, context: BotContext) -> None:
     """🚫 "Not interested": never suggested again."""
     if (callback := await read_button(update, context)) is None:
         return
-    movie = context.services.feedback.dismiss(caller(update), callback["movie"])
+    movie = await context.services.call(
+        context.services.feedback.dismiss, caller(update), callback["movie"]
+    )
     if isinstance(movie, Refusal):
         await refuse(update, movie)
         return
@@ -159,7 +165,7 @@ async def dismiss_button(update: Update, context: BotContext) -> None:
 
 async def send_similar(update: Update, context: BotContext, movie_id: int) -> None:
     """The movies like this one, leaving out what the user rated or dismissed."""
-    similar = context.services.picks.similar(caller(update), movie_id)
+    similar = await context.services.call(context.services.picks.similar, caller(update), movie_id)
     await reply(update, *render.similar_page(similar, context.codec, button_scope(update)))
 
 
@@ -177,7 +183,7 @@ async def similar_command(update: Update, context: BotContext) -> None:
     if not query or len(query) > MAX_INPUT:
         await reply(update, render.SIMILAR_USAGE)
         return
-    similar = context.services.picks.similar_to(caller(update), query)
+    similar = await context.services.call(context.services.picks.similar_to, caller(update), query)
     if isinstance(similar, Found):
         await reply(update, *render.found(similar, context.codec, button_scope(update)))
         return

@@ -15,11 +15,23 @@ person's user row is created by the first write that needs it.
 
 Services are opened once when the bot starts (`Application.post_init`) and closed when it stops;
 handlers reach them through `context.services`, never through module globals.
+
+Services are synchronous (SQLite, numpy). A front end on an event loop never calls them
+directly: `await services.call(services.catalog.search, query)` runs the call on the services'
+own thread pool (each worker thread has its own SQLite connection), so a slow query, a write
+waiting for the lock or a big recommendation never stalls other chats. The call sees the
+caller's context variables (the update being handled, see storage.inbox).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from bot.services import metrics
 from bot.services.account import Account
@@ -36,6 +48,12 @@ from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database
 from storage.search import TitleIndex
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# Worker threads for service calls: enough that writers waiting for a lock held elsewhere
+# leave room for readers (WAL lets them read meanwhile).
+WORKERS = 32
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,7 @@ class Services:
     account: Account = field(init=False)
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
+    pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.db, self.titles, self.models)
@@ -71,6 +90,14 @@ class Services:
         self.account = Account(self.db)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="services")
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` on a worker thread, awaited: the event loop keeps serving
+        other chats meanwhile. Context variables go along (asyncio.to_thread does the same)."""
+        context = contextvars.copy_context()
+        job = functools.partial(context.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, job)
 
     @property
     def model(self) -> Recommender | None:
@@ -91,6 +118,7 @@ class Services:
         return self.catalog.genres()
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.db.close()
 
 
