@@ -291,19 +291,17 @@ def run(settings: Settings) -> None:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(connect(app, settings))
-        loop.run_until_complete(serve(app, settings))
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.run_until_complete(serve(app, settings, stop))
     finally:
         loop.close()
 
 
-async def serve(app: Application, settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """post_init → replay the inbox → start → take updates (polling or webhook) until SIGINT,
-    SIGTERM or `stop` → stop and shut down, as run_polling does. `app` is initialized."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
+async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> None:
+    """post_init → replay the inbox → start → take updates (polling or webhook) until `stop`
+    is set → stop and shut down, as run_polling does. `app` is initialized (`connect`)."""
     try:
         if app.post_init:
             await app.post_init(app)

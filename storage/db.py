@@ -293,11 +293,11 @@ class Database:
             raise
         conn.execute("COMMIT")
 
-    def _begin(self, conn: sqlite3.Connection, deadline_s: float = WRITE_DEADLINE_S) -> None:
+    def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, retried with jitter while another connection or process holds the
         write lock (each try already waits the busy timeout). Nothing is written before the
         lock is ours, so a retry repeats nothing."""
-        deadline = time.monotonic() + deadline_s
+        deadline = time.monotonic() + WRITE_DEADLINE_S
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")

@@ -139,6 +139,7 @@ class ApiBase:
         self.config = config
         self.polling = PollingState()
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
         self.sent_times: dict[int | None, deque[float]] = {}  # chat id (None: all) → times
 
     # -- lookups -----------------------------------------------------------------------
