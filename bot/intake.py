@@ -9,7 +9,7 @@ the batch is handled, so a crash loses whatever was in flight. The intake instea
 3. or, with a webhook, answers Telegram's POST with 200 only once the update is stored
    (`webhook_app`); Telegram retries anything that did not get its 200;
 4. hands each newly stored update to the Application, whose `ChatOrder` processor marks it
-   done when handled (bot.processor).
+   done when handled (bot.processor); its first write marks it applied in the same transaction.
 
 An update Telegram sends twice (its confirmation was lost in a crash) is in the inbox already
 and is not handled again.
@@ -64,7 +64,13 @@ class Intake:
             update = Update.de_json(json.loads(row.payload), self.app.bot)
             await self._queue(update)
         if pending:
-            log.info("replaying %d updates left unfinished by the last run", len(pending))
+            applied = sum(1 for row in pending if row.state == "applied")
+            log.info(
+                "replaying %d updates left unfinished by the last run (%d with their effect "
+                "stored already: handled again for the answer, the effect is not repeated)",
+                len(pending),
+                applied,
+            )
         return len(pending)
 
     async def accept(self, updates: Sequence[Update]) -> int:
@@ -105,8 +111,13 @@ class Intake:
                 delay = 1.0
             except TelegramError as exc:
                 await self.app.process_error(update=None, error=exc)
-            except Exception:
-                log.exception("could not store fetched updates; fetching them again")
+            except Exception as exc:  # the database: locked past the deadline, full, read-only
+                log.error(
+                    "could not store fetched updates (%s: %s); fetching them again in %.0f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
             else:
                 continue
             await asyncio.sleep(delay)
@@ -132,8 +143,13 @@ class Intake:
             log.debug("webhook received update %s", update.update_id)
             try:
                 await self.accept([update])
-            except Exception:
-                log.exception("could not store update %s from the webhook", update.update_id)
+            except Exception as exc:  # Telegram sends it again later
+                log.error(
+                    "could not store update %s from the webhook (%s: %s); answered 500",
+                    update.update_id,
+                    type(exc).__name__,
+                    exc,
+                )
                 return web.Response(status=500)
             return web.Response(status=200)
 

@@ -7,8 +7,8 @@ own (when the processor allows more than one at once). `ChatOrder` then
   user) in the order they arrived: each waits for the one before it in that chat;
 - lets at most `limit` updates run at once, counting only those whose turn has come, so a chat
   with a long backlog (a flood, a slow handler) holds one slot, not all of them;
-- marks an update taken from the inbox as done once its handling finishes (see storage.inbox:
-  its first write already did that in the same transaction, if it wrote anything).
+- marks an update taken from the inbox as done once its handling finishes (storage.inbox; its
+  first write marked it applied in the same transaction, if it wrote anything).
 
 PTB's own bound (`max_concurrent_updates`) is set to `backlog`: it only caps how many updates
 may wait in memory; the real bound is `limit`.
@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 LIMIT = 64  # updates handled at once
 BACKLOG = 100_000  # updates waiting for their turn, in memory
 
-# What the intake gives the processor: called with the update id once handling has finished
-# and no write marked it done.
+# What the intake gives the processor: called with the update id once handling has finished.
 Finish = Callable[[int], Awaitable[None]]
 
 
@@ -85,12 +84,12 @@ class ChatOrder(BaseUpdateProcessor):
         if update_id is None or update_id not in self.inbox_ids:
             await coroutine
             return
-        with inbox.handling(update_id) as claim:
+        with inbox.handling(update_id):
             try:
                 await coroutine
             finally:
                 self.inbox_ids.discard(update_id)
-        if not claim.finished and self.finish is not None:
+        if self.finish is not None:
             try:
                 await self.finish(update_id)
             except Exception:  # the update is replayed on the next start

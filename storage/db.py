@@ -3,7 +3,8 @@
 Every thread gets its own connection (sqlite3 connections must not be shared across threads
 without care), so the asyncio bot and the training thread can both read while WAL lets one
 writer work. Writes go through `Database.write()`, a `BEGIN IMMEDIATE` transaction: the write
-lock is taken at the start, so two writers queue on the busy timeout instead of failing halfway.
+lock is taken at the start, so two writers queue on the busy timeout instead of failing halfway;
+a lock held longer (another process) is waited out with jittered retries up to WRITE_DEADLINE_S.
 
 `synchronous=NORMAL` in WAL mode: a commit is durable against a crash of the bot process; only a
 power loss or OS crash can lose the last few transactions (never corrupt the file). That is the
@@ -191,18 +192,20 @@ _V4 = """
 
 
 # The update inbox (storage/inbox.py): every update Telegram handed the bot, written before its
-# offset is confirmed and marked done when handled. A done row keeps no payload (no user text).
+# offset is confirmed, 'applied' with its first effect, 'done' once handled. A done row keeps no
+# payload (no user text).
 _INBOX = """
         CREATE TABLE inbox (
             update_id INTEGER PRIMARY KEY,
             payload TEXT NOT NULL,
             received_at REAL NOT NULL,
-            state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new', 'done', 'failed')),
+            state TEXT NOT NULL DEFAULT 'new'
+                CHECK (state IN ('new', 'applied', 'done', 'failed')),
             attempts INTEGER NOT NULL DEFAULT 0,
             done_at REAL
         );
-        CREATE INDEX inbox_new ON inbox (update_id) WHERE state = 'new';
-        CREATE INDEX inbox_finished ON inbox (done_at) WHERE state != 'new';
+        CREATE INDEX inbox_unfinished ON inbox (update_id) WHERE state IN ('new', 'applied');
+        CREATE INDEX inbox_finished ON inbox (done_at) WHERE state IN ('done', 'failed');
 """
 
 
@@ -275,7 +278,8 @@ class Database:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
         Nested use joins the outer transaction (through a savepoint), so helpers that write
-        can be combined into one atomic step.
+        can be combined into one atomic step. While an update is being handled
+        (storage.inbox.handling), the outermost transaction also marks it applied in the inbox.
         """
         conn = self.conn
         if conn.in_transaction:
@@ -285,8 +289,8 @@ class Database:
         self._begin(conn)
         try:
             yield conn
-            # The update being handled (if any) is done in the same transaction as its effect.
-            inbox.mark_handled(conn)
+            # The update being handled (if any) is marked applied with its effect.
+            inbox.mark_applied(conn)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

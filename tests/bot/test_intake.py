@@ -21,7 +21,7 @@ from bot.services.people import Person
 from bot.services.picks import Picks
 from bot.settings import Settings
 from emulator.server import Emulator
-from storage import inbox, ratings
+from storage import inbox, ratings, users
 from storage.db import Database
 from storage.inbox import Inbox
 
@@ -129,7 +129,9 @@ async def test_updates_stored_but_not_handled_are_replayed_once_at_start(emulato
     assert set(inbox_counts(settings)) == {"done"}
 
 
-async def test_an_update_whose_rating_committed_is_not_handled_again(emulator, world):
+async def test_a_press_killed_after_its_rating_committed_is_answered_and_not_doubled(
+    emulator, world
+):
     settings = bot_settings(emulator, world)
     alice = emulator.user("Alice")
     async with serving(emulator, settings):
@@ -144,11 +146,18 @@ async def test_an_update_whose_rating_committed_is_not_handled_again(emulator, w
             services.feedback.rate(Person(alice.id, "Alice"), 1, 6)
     finally:
         services.close()
+    with Database(settings.db_path) as db:  # marked with the rating, in one transaction
+        assert Inbox(db).states([fetched.update_id]) == {fetched.update_id: "applied"}
+    # The replay runs the handler again: Alice gets the answer the kill cut off, and the
+    # rating (an upsert) is stored once.
     async with serving(emulator, settings):
         await emulator.wait_idle()
-    assert answers(emulator)[press.id] == 0  # not handled a second time
+    assert answers(emulator)[press.id] == 1
     assert stars_of(settings, alice.id) == {1: 3.0}
-    assert inbox_counts(settings).get("new", 0) == 0
+    with Database(settings.db_path) as db:
+        assert Inbox(db).states([fetched.update_id]) == {fetched.update_id: "done"}
+        user = users.find(db, "telegram", alice.id)
+        assert user is not None and len(ratings.ratings_of(db, user)) == 1
 
 
 async def test_updates_handled_but_sent_again_by_telegram_are_not_handled_twice(emulator, world):
