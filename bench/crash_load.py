@@ -70,6 +70,7 @@ class Figures:
     timeouts: Counter[str] = field(default_factory=Counter)
     presses: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # id → user, movie
     joins: list[tuple[int, int]] = field(default_factory=list)  # (group chat id, user id)
+    queries: list[Any] = field(default_factory=list)  # every button press (emulator objects)
     actions: int = 0
 
 
@@ -157,9 +158,10 @@ async def person(
     night: asyncio.Future[Message | None],
     gid: int,
     codec: CallbackCodec,
+    ramp: float,
 ) -> None:
     """One person's visit: search → card → ★ → /recommend, and "I'm in" in their group."""
-    await asyncio.sleep(rng.uniform(0, 3))  # people arrive over a few seconds
+    await asyncio.sleep(rng.uniform(0, ramp))  # people arrive over `ramp` seconds
     await user.send(rng.choice(TITLES))
     found = await timed(figures, "search", user.next_message(timeout=WAIT))
     if found is not None and found.button_list:
@@ -170,6 +172,7 @@ async def person(
             query = await user.press(card, f"★{stars}")
             movie = codec.decode(card.button_list[0].callback_data, user.id).values["movie"]
             figures.presses[query.id] = (user.id, movie, float(stars))
+            figures.queries.append(query)
             await timed(figures, "star", query.answered(timeout=WAIT))
     await user.send("/recommend")
     await timed(figures, "recommend", user.next_message(timeout=WAIT))
@@ -178,6 +181,7 @@ async def person(
         return
     query = await user.press(message, "I'm in 🙋")
     figures.joins.append((gid, user.id))
+    figures.queries.append(query)
     await timed(figures, "join", query.answered(timeout=WAIT))
 
 
@@ -297,6 +301,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         nights[i % args.groups],
                         groups[i % args.groups].id,
                         CallbackCodec(emulator.token),
+                        args.ramp,
                     )
                     for i, u in enumerate(users)
                 )
@@ -334,7 +339,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     log = bot.log_text()
     checked = check_database(world.db_path, figures, delivered)
     doubled_answers = sum(1 for q in figures.presses if answered[q] > 1)
-    unanswered = sum(1 for q in figures.presses if answered[q] == 0)
+    unanswered = sum(1 for q in figures.queries if not q.answer.done())
     # search, card and /recommend: three messages in each private chat.
     doubled_replies = sum(max(0, private_replies[u.id] - 3) for u in users)
     sorry = sum(
@@ -348,6 +353,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "groups": args.groups,
         "kills": len(restarts),
         "rate_limit": args.rate_limit,
+        "ramp_s": args.ramp,
         "seed": args.seed,
         "updates_delivered": len(delivered),
         "load_seconds": round(load_seconds, 2),
@@ -372,6 +378,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "doubled_effects": checked["doubled_effects"],
         "doubled_answers": doubled_answers,
         "doubled_private_replies": doubled_replies,
+        "presses": len(figures.queries),
         "unanswered_presses": unanswered,
         "inbox_states": checked["inbox_states"],
         "integrity_check": checked["integrity_check"],
@@ -392,6 +399,7 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"{result['users']} users, {result['groups']} groups, {result['kills']} SIGKILLs "
         f"(restarts {', '.join(f'{r:.1f}' for r in result['restart_s'])} s), "
+        f"arriving over {result['ramp_s']:g} s, "
         f"rate limit {'on' if result['rate_limit'] else 'off'}"
     )
     print(
@@ -411,7 +419,8 @@ def report(result: dict[str, Any]) -> None:
         f"lost: updates {result['lost_updates']}, ratings {result['lost_ratings']}, joins "
         f"{result['lost_joins']}   doubled effects: {result['doubled_effects']}   replayed "
         f"after the answer went out: answered twice {result['doubled_answers']}, replied twice "
-        f"{result['doubled_private_replies']}   unanswered presses {result['unanswered_presses']}"
+        f"{result['doubled_private_replies']}   presses never answered "
+        f"{result['unanswered_presses']}/{result['presses']}"
     )
     print(
         f"inbox {result['inbox_states']}  integrity_check {result['integrity_check']}  nights "
@@ -431,12 +440,17 @@ if __name__ == "__main__":
     parser.add_argument("--groups", type=int, default=50)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--ramp", type=float, help="people arrive over this many seconds (default: users / 8)"
+    )
     parser.add_argument("--rate-limit", action="store_true", help="Telegram's flood limits on")
     parser.add_argument("--json", type=Path, default=Path("crash_load.json"))
     parser.add_argument("--keep", type=Path, help="work in this folder (kept) instead of /tmp")
     arguments = parser.parse_args()
     if arguments.kills < 0 or arguments.users < arguments.groups:
         parser.error("--kills must be 0 or more (0: a baseline) and --users at least --groups")
+    if arguments.ramp is None:
+        arguments.ramp = arguments.users / 8
     outcome = asyncio.run(main(arguments))
     report(outcome)
     arguments.json.write_text(json.dumps(outcome, indent=2) + "\n")

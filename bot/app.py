@@ -308,11 +308,14 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
         intake = Intake(app, app.bot_data["services"])
         await intake.replay()
         await app.start()
-        async with taking_updates(intake, settings):
-            await stop.wait()
-        await app.stop()
-        if app.post_stop:
-            await app.post_stop(app)
+        try:
+            async with taking_updates(intake, settings):
+                await stop.wait()
+            await app.stop()
+            if app.post_stop:
+                await app.post_stop(app)
+        finally:
+            intake.close()
     finally:
         await app.shutdown()
         if app.post_shutdown:

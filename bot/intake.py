@@ -18,12 +18,14 @@ and is not handled again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 from aiohttp import web
 from telegram import Update
@@ -35,6 +37,8 @@ from bot.services import Services
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 POLL_TIMEOUT = 30  # seconds a getUpdates long poll waits for news
 PRUNE_EVERY_S = 600.0
@@ -48,18 +52,28 @@ class Intake:
         if not isinstance(app.update_processor, ChatOrder):
             raise TypeError("the Application must be built with bot.processor.ChatOrder")
         self.app = app
-        self.services = services
         self.inbox = Inbox(services.db)
         self.processor: ChatOrder = app.update_processor
         self.processor.finish = self._finish
         self._pruned = 0.0
+        # Inbox writes get a thread of their own: a handled update is marked done at once, not
+        # after the service calls queued in the pool (a kill in between means a second answer).
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="inbox")
+
+    async def _inbox(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        job = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, job)
 
     async def _finish(self, update_id: int) -> None:
-        await self.services.call(self.inbox.done, update_id)
+        await self._inbox(self.inbox.done, update_id)
+
+    def close(self) -> None:
+        self.processor.finish = None
+        self._pool.shutdown(wait=True)
 
     async def replay(self) -> int:
         """Queue what a previous run stored but did not finish, oldest first; how many."""
-        pending = await self.services.call(self.inbox.replay)
+        pending = await self._inbox(self.inbox.replay)
         for row in pending:
             update = Update.de_json(json.loads(row.payload), self.app.bot)
             await self._queue(update)
@@ -77,7 +91,7 @@ class Intake:
         """Store a batch in the inbox (one transaction), then queue those not seen before;
         how many were new. Raises if the inbox cannot be written: nothing is confirmed then."""
         rows = [(u.update_id, u.to_json()) for u in updates]
-        fresh = set(await self.services.call(self.inbox.add, rows))
+        fresh = set(await self._inbox(self.inbox.add, rows))
         for update in updates:
             if update.update_id in fresh:
                 await self._queue(update)
@@ -91,7 +105,7 @@ class Intake:
     async def _prune(self) -> None:
         if time.monotonic() - self._pruned >= PRUNE_EVERY_S:
             self._pruned = time.monotonic()
-            await self.services.call(self.inbox.prune)
+            await self._inbox(self.inbox.prune)
 
     async def poll(self, timeout: int = POLL_TIMEOUT, allowed: Sequence[str] | None = None) -> None:
         """Long polling until cancelled. A failed getUpdates (409, network) goes to the
