@@ -192,6 +192,18 @@ async def start_night(group: SimGroup, starter: SimUser, figures: Figures) -> Me
     return await timed(figures, "movienight", new_group_message(group, seen, "I'm in"))
 
 
+async def pick(group: SimGroup, starter: SimUser, night_message: Message | None) -> bool:
+    """The starter taps "Pick movies": did the bot post something (the poll) afterwards?"""
+    if night_message is None:
+        return False
+    seen = len(group.chat.bot_messages())
+    await starter.press(night_message, "🎲 Pick movies")
+    deadline = time.monotonic() + WAIT
+    while len(group.chat.bot_messages()) == seen and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return len(group.chat.bot_messages()) > seen
+
+
 async def killer(bot: Bot, emulator: Emulator, figures: Figures, plan: list[float], total: int):
     """SIGKILL when the people's progress passes each planned fraction (plus a random instant
     within the next half second), then start again at once."""
@@ -311,18 +323,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             last_call = max(c.at for c in emulator.calls)
             load_seconds = max(last_call - began_at, 0.001)
             messages = sum(1 for c in emulator.calls if c.method in MESSAGES and c.at >= began_at)
-            # The nights go on: each starter taps "Pick movies".
-            picked = 0
-            for g, group in enumerate(groups):
-                seen = len(group.chat.bot_messages())
-                night_message = nights[g].result()
-                if night_message is None:
-                    continue
-                await users[g].press(night_message, "🎲 Pick movies")
-                deadline = time.monotonic() + WAIT
-                while len(group.chat.bot_messages()) == seen and time.monotonic() < deadline:
-                    await asyncio.sleep(0.05)
-                picked += len(group.chat.bot_messages()) > seen
+            # The nights go on: each starter taps "Pick movies" (all groups at once).
+            picked = sum(
+                await asyncio.gather(
+                    *(pick(group, users[g], nights[g].result()) for g, group in enumerate(groups))
+                )
+            )
             await emulator.wait_idle(quiet=1.0, timeout=60)
             delivered = set(emulator.api.polling.handed_out)
             code = await bot.stop()
