@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install data train lint clean bench-crash
+.PHONY: run test install data train lint clean screenshots bench-crash
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ run: train
 	$(BIN)/moviebot start
 
 test: install
-	$(BIN)/ruff check bot emulator recommender storage tests bench
-	$(BIN)/ruff format --check bot emulator recommender storage tests bench
+	$(BIN)/ruff check bot emulator recommender storage web tests bench
+	$(BIN)/ruff format --check bot emulator recommender storage web tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# Photographs of the web app (docs/web/*.png), in Debian's chromium (apt-get install chromium
+# chromium-driver fonts-noto-color-emoji).
+screenshots: install
+	$(BIN)/python bench/web_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

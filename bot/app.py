@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from aiohttp import web
-from telegram import BotCommand, Update
+from aiohttp.web import AppRunner, TCPSite
+from telegram import BotCommand, MenuButtonWebApp, Update, WebAppInfo
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,6 +25,7 @@ from telegram.ext import (
     JobQueue,
     MessageHandler,
     PollAnswerHandler,
+    TypeHandler,
     filters,
 )
 
@@ -41,11 +41,13 @@ from bot.handlers import (
     onboarding,
     rate,
     recommend,
+    web,
 )
 from bot.intake import Intake
 from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
 from bot.processor import ChatOrder
+from bot.sending import Limits, SendPolicy
 from bot.services import Services, open_services
 from bot.settings import Settings
 
@@ -70,7 +72,7 @@ def build_application(
     """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
     (tests pass their own), and closed in post_shutdown only if we opened them."""
     token = settings.require_token()
-    protect(token, settings.webhook_secret)
+    protect(token, *settings.secrets)
     # Typed for the rate-limited bot it may become (ExtBot's type says which limiter it has).
     builder: ApplicationBuilder[ExtBot[Any], BotContext, Any, Any, Any, JobQueue[Any]] = (
         ApplicationBuilder()
@@ -82,8 +84,9 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .concurrent_updates(ChatOrder())  # chats at once, each chat in order (bot.processor)
     )
-    if settings.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    # Every call but getUpdates passes the send policy (bot.sending); rate_limit paces messages.
+    limits = Limits() if settings.rate_limit else None
+    builder = builder.rate_limiter(SendPolicy(settings.send_deadline, limits))
     if customize is not None:
         builder = customize(builder)
     app = builder.build()
@@ -124,6 +127,8 @@ def buttons() -> list[tuple[Action, Callable]]:
 def register_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     command = CommandHandler
+    # First, for every update: a chat that blocked or removed the bot and speaks again is back.
+    app.add_handler(TypeHandler(Update, common.heard_from), group=-1)
     app.add_handlers(
         [
             command("start", onboarding.start, filters=private),
@@ -135,6 +140,7 @@ def register_handlers(app: Application) -> None:
             command("profile", account.profile, filters=private),
             command("export", account.export, filters=private),
             command("forget", account.forget, filters=private),
+            command("web", web.web_link, filters=private),
             command("retrain", admin.retrain, block=False),
             command("stats", admin.stats),
             *(
@@ -187,7 +193,13 @@ async def _post_init(app: Application) -> None:
         app.bot_data["services"] = open_services(app.bot_data["settings"])
         app.bot_data["owns_services"] = True
     services: Services = app.bot_data["services"]
+    if isinstance(app.bot.rate_limiter, SendPolicy):  # no sends to chats that blocked the bot
+        app.bot.rate_limiter.recipients = services.audience
     await app.bot.set_my_commands(COMMANDS)
+    if services.settings.web_url:  # the Mini App, from the menu button of every private chat
+        await app.bot.set_chat_menu_button(
+            menu_button=MenuButtonWebApp(render.OPEN_APP, WebAppInfo(services.settings.web_url))
+        )
     admin.schedule_retrain(app, services.settings)
     movienight.reschedule(app)
     log.info(
@@ -291,11 +303,18 @@ def run(settings: Settings) -> None:
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(connect(app, settings))
+        web = loop.run_until_complete(start_web(app, settings)) if settings.web else None
+    except BaseException:
+        loop.close()
+        raise
+    try:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         loop.run_until_complete(serve(app, settings, stop))
     finally:
+        if web is not None:
+            loop.run_until_complete(web.stop())
         loop.close()
 
 
@@ -337,9 +356,9 @@ async def taking_updates(intake: Intake, settings: Settings) -> AsyncIterator[No
                 await task
         return
     options = webhook_options(settings)
-    runner = web.AppRunner(intake.webhook_app(options["url_path"], settings.webhook_secret))
+    runner = AppRunner(intake.webhook_app(options["url_path"], settings.webhook_secret))
     await runner.setup()
-    await web.TCPSite(runner, options["listen"], options["port"]).start()
+    await TCPSite(runner, options["listen"], options["port"]).start()
     try:
         await bot.set_webhook(
             settings.webhook_url,
@@ -349,3 +368,19 @@ async def taking_updates(intake: Intake, settings: Settings) -> AsyncIterator[No
         yield
     finally:
         await runner.cleanup()
+
+
+async def start_web(app: Application, settings: Settings) -> Any:
+    """The web app in the bot's loop, over the services post_init opens (web/server.py)."""
+    from bot.handlers.web import WEB_BASE_URL
+    from web.server import start
+
+    try:
+        server = await start(settings, lambda: app.bot_data.get("services"))
+    except OSError as exc:
+        raise StartupError(
+            f"the web app cannot listen on {settings.web_listen}:{settings.web_port} "
+            f"({exc.strerror or exc}); set MOVIEBOT_WEB_PORT, or MOVIEBOT_WEB=0 to turn it off"
+        ) from None
+    app.bot_data[WEB_BASE_URL] = server.base_url
+    return server

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.from_env(env_file=args.env_file).with_db(args.db)
-        logs.protect(settings.token, settings.webhook_secret)
+        logs.protect(settings.token, *settings.secrets)
         setup_logging("DEBUG" if args.verbose else settings.log_level)
         return int(args.func(args, settings) or 0)
     except (CLIError, SettingsError, StorageError) as exc:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 MAX_CALLBACK_BYTES = 64  # Telegram's limit
 SIG_BYTES = 6  # 48 bits: 8 base64 characters; guessing one is 1 in 2.8e14
@@ -103,7 +103,8 @@ class CallbackCodec:
         self._key = hashlib.sha256(b"moviebot-callback:" + secret.encode()).digest()
 
     def _sign(self, payload: str, scope: int) -> str:
-        mac = hmac.new(self._key, f"{scope}:{payload}".encode(), hashlib.sha256).digest()
+        signed = f"{scope}:{payload}".encode(errors="replace")  # a lone surrogate: no error
+        mac = hmac.new(self._key, signed, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:SIG_BYTES]).decode()
 
     def encode(self, action: Action, *, scope: int, **values: int) -> str:
@@ -117,10 +118,12 @@ class CallbackCodec:
 
     def decode(self, data: str | None, scope: int) -> Callback:
         """The action and fields of a button pressed in `scope`, or ExpiredButtonError."""
-        if not data or len(data) > MAX_CALLBACK_BYTES:
+        if not data or len(data.encode(errors="replace")) > MAX_CALLBACK_BYTES:
             raise ExpiredButtonError("empty or oversized callback data")
         payload, _, sig = data.rpartition(".")
-        if not payload or not hmac.compare_digest(sig, self._sign(payload, scope)):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (TypeError).
+        expected = self._sign(payload, scope).encode()
+        if not payload or not hmac.compare_digest(sig.encode(errors="replace"), expected):
             raise ExpiredButtonError("bad signature")
         code, *raw = payload.split(".")
         action = _ACTIONS.get(code)
@@ -139,3 +142,8 @@ class CallbackCodec:
 def markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     """An inline keyboard without empty rows."""
     return InlineKeyboardMarkup([list(r) for r in rows if r])
+
+
+def open_app(text: str, url: str) -> InlineKeyboardButton:
+    """A button that opens the web app inside Telegram, as a Mini App (private chats only)."""
+    return InlineKeyboardButton(text, web_app=WebAppInfo(url))

@@ -149,10 +149,12 @@ def _print_redacted(kind: type[BaseException], error: BaseException, tb: Any) ->
     sys.stderr.write(REDACTOR.redact("".join(traceback.format_exception(kind, error, tb))))
 
 
-def protect(token: str | None, webhook_secret: str | None = None) -> None:
-    """Register the bot token and the webhook secret; from now on no log line carries them."""
+def protect(token: str | None, webhook_secret: str | None = None, *others: str | None) -> None:
+    """Register the bot token, the webhook secret and `others` (the TMDb key and token); from
+    now on no log line carries them."""
     if token:
         REDACTOR.add(token, REDACTED)
-    if webhook_secret:
-        REDACTOR.add(webhook_secret, SECRET)
+    for secret in (webhook_secret, *others):
+        if secret:
+            REDACTOR.add(secret, SECRET)
     install()

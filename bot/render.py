@@ -1,6 +1,8 @@
 """Every text the bot shows: pure functions from domain objects to escaped HTML (+ keyboards).
 
-Titles come from data sets and users, so every one of them goes through `html.escape`. Nothing
+Titles come from data sets and users, so every one of them goes through `escape` (html.escape of
+`visible`: no control characters or bidi overrides echoed back; plain texts such as button
+labels go through `visible` alone). Nothing
 here reads a clock or the database or computes figures: services hand over finished ones (the
 retrain messages still take the model itself, and read its version and timings, until admin
 has services of its own).
@@ -9,8 +11,9 @@ has services of its own).
 from __future__ import annotations
 
 import difflib
+import html
+import re
 from collections.abc import Mapping, Sequence
-from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -45,8 +48,25 @@ MAX_ANSWER = 190  # a button's pop-up answer (Telegram allows 200 characters)
 MAX_TITLE = 100  # keeps ten picks with their reasons well under MAX_TEXT
 TITLE_IN_BUTTON = 60
 TITLE_IN_WATCHLIST_BUTTON = 30
+UNTITLED = "(untitled)"  # a title with nothing to show (a button's text must not be empty)
 
 Keyboard = InlineKeyboardMarkup | None
+
+# C0 and C1 control characters but the newline (a tab becomes a space first), DEL, and the bidi
+# embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can turn the rest of
+# a message around ("gpj.exe" shown as "exe.jpg") or hide text.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` as we may echo it: control characters and bidi overrides removed, a tab made a
+    space. Search queries, titles from imported files, group and person names all pass here."""
+    return _INVISIBLE.sub("", text.replace("\t", " "))
+
+
+def escape(text: str) -> str:
+    """`visible(text)` escaped for Telegram's HTML: the one escaping helper of every reply."""
+    return html.escape(visible(text))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -65,7 +85,8 @@ def display_title(title: str) -> str:
     """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
     Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
     boundary, so a page of picks always fits a message."""
-    return shorten(catalog.display_title(title), MAX_TITLE)
+    shown = visible(catalog.display_title(title)).strip() or UNTITLED  # "\x1b" alone: nothing
+    return shorten(shown, MAX_TITLE)
 
 
 def label(movie: Movie) -> str:
@@ -92,8 +113,9 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def toast(text: str) -> str:
-    """A button's pop-up answer, within Telegram's limit."""
-    return clip(text, MAX_ANSWER)
+    """A button's pop-up answer (plain text, names in it made `visible`), within Telegram's
+    limit."""
+    return clip(visible(text), MAX_ANSWER)
 
 
 def refusal(why: Refusal) -> str:
@@ -107,8 +129,12 @@ def saved(value: float) -> str:
 def reason_text(reason: Because) -> str:
     """'because you liked <b>Heat (1995)</b>', computed by the model, escaped here."""
     liked = reason.movie
+    if reason.kind == "liked" and liked and reason.director:
+        return f"same director as <b>{escape(label(liked))}</b>, which you liked"
     if reason.kind == "liked" and liked:
         return f"because you liked <b>{escape(label(liked))}</b>"
+    if reason.kind == "similar" and liked and reason.director:
+        return f"same director as <b>{escape(label(liked))}</b>"
     if reason.kind == "similar" and liked:
         return f"like <b>{escape(label(liked))}</b>"
     if reason.kind == "taste":
@@ -264,9 +290,43 @@ def found(result: Found, codec: CallbackCodec, scope: int) -> tuple[str, Keyboar
     """What a typed title matched, as buttons; or why nothing did."""
     if result.too_long:
         return too_long(), None
+    if result.people:
+        return person_results(result, codec, scope)
     if not result.movies:
         return no_match(result), None
     return search_results(result.query, result.movies, codec, scope)
+
+
+ROLE_WORDS = {"director": "directed", "cast": "with", "writer": "written by"}
+
+
+def person_results(
+    result: Found, codec: CallbackCodec, scope: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Movies of the people a typed name matched (then any titles it matched), as buttons."""
+    lines, rows, shown = [], [], set()
+    for person in result.people:
+        lines.append(
+            f"🎬 Movies {ROLE_WORDS.get(person.role, 'with')} <b>{escape(person.name)}</b>"
+        )
+        for m in person.movies:
+            if m.id not in shown:
+                shown.add(m.id)
+                rows.append(
+                    [
+                        codec.button(
+                            button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope
+                        )
+                    ]
+                )
+    titles = [m for m in result.movies if m.id not in shown]
+    if titles:
+        lines.append(f"…and titles like <i>{escape(clip(result.query, 100))}</i>")
+        rows += [
+            [codec.button(button_label(m, TITLE_IN_BUTTON), kb.OPEN_CARD, movie=m.id, scope=scope)]
+            for m in titles
+        ]
+    return "\n".join(lines), markup(rows)
 
 
 def search_results(
@@ -315,7 +375,49 @@ def movie_card(card: Card, codec: CallbackCodec, scope: int) -> tuple[str, Inlin
             codec.button("More like this", kb.MORE_LIKE_THIS, movie=movie.id, scope=scope),
         ]
     )
-    return movie_lines(movie, card.predicted, card.yours), markup(rows)
+    if card.about is None:
+        return movie_lines(movie, card.predicted, card.yours), markup(rows)
+    return card_caption(card), markup(rows)
+
+
+MAX_CAPTION = 1024  # Telegram's limit for a photo's caption
+OVERVIEW_IN_CAPTION = 220  # about two lines on a phone
+LEADING_CAST = 3
+NAME_IN_CAPTION = 40
+GENRES_IN_CAPTION = 120
+
+
+def _people_names(people: Sequence[str], count: int) -> str:
+    return escape(", ".join(shorten(p, NAME_IN_CAPTION) for p in people[:count]))
+
+
+def card_caption(card: Card) -> str:
+    """A movie card with TMDb metadata: title, year and runtime; genres; director; the three
+    leading actors; two lines of the overview; the person's rating or our prediction. Every
+    part is shortened before it is escaped, so the caption stays well under Telegram's 1024
+    characters (counted after the HTML is parsed) whatever the data holds."""
+    movie, about = card.movie, card.about
+    head = f"<b>{escape(display_title(movie.title))}</b>"
+    facts = [str(movie.year)] if movie.year else []
+    if about is not None and about.runtime:
+        facts.append(f"{about.runtime} min")
+    lines = [head + (f" ({' · '.join(facts)})" if facts else "")]
+    if movie.genres:
+        lines.append(escape(shorten(" · ".join(movie.genres), GENRES_IN_CAPTION)))
+    if about is not None:
+        if about.directors:
+            lines.append(f"Directed by {_people_names([p.name for p in about.directors], 2)}")
+        if about.cast:
+            lines.append(f"With {_people_names([p.name for p in about.cast], LEADING_CAST)}")
+        if about.overview:
+            lines.append(
+                f"<i>{escape(shorten(' '.join(about.overview.split()), OVERVIEW_IN_CAPTION))}</i>"
+            )
+    if card.yours is not None:
+        lines.append(f"You rated it {stars(card.yours)}")
+    elif card.predicted is not None:
+        lines.append(f"Predicted {stars(round(card.predicted, 1))} for you")
+    return "\n".join(lines)
 
 
 # -- recommendations ------------------------------------------------------------------------
@@ -384,7 +486,10 @@ def picks(
     for number, pick in enumerate(chosen, start=first):
         movie = pick.movie
         lines.append(f"{number}. {movie_lines(movie, pick.predicted)}")
-        if pick.reason.kind != "similar":  # the heading already says what it is like
+        if pick.directors:
+            lines.append(f"   🎬 {_people_names(pick.directors, 2)}")
+        if pick.reason.kind != "similar" or pick.reason.director:
+            # the heading already says what it is like, unless they share a director
             lines.append(f"   <i>{pick_reason(pick, filtered)}</i>")
         lines.append("")
         rows.append(
@@ -534,6 +639,23 @@ def retrain_started(old: ModelSummary | None) -> str:
     return f"⚙️ Retraining… (serving {_model_name(old)} meanwhile)"
 
 
+def retrain_at_start(why: str, old: ModelSummary | None) -> str:
+    """To the admins, when the bot starts a retrain itself because it has no usable model."""
+    meanwhile = "popular picks" if old is None else _model_name(old)
+    return (
+        f"⚙️ Retraining now: {escape(why)}.\n"
+        f"Serving {meanwhile} meanwhile; I'll report when it's done."
+    )
+
+
+def retrain_interrupted(serving: ModelSummary | None, again: bool) -> str:
+    """The "Retraining…" message of a retrain the bot did not live to finish (`again`: the
+    bot is starting a new one itself)."""
+    now = "popular picks" if serving is None else _model_name(serving)
+    then = "A new retrain is starting." if again else "Send /retrain to try again."
+    return f"⚠️ This retrain was interrupted: I stopped before it finished. Serving {now}. {then}"
+
+
 def retrain_progress(step: str) -> str:
     return f"⚙️ Retraining: {escape(step)}…"
 
@@ -595,6 +717,7 @@ COMMANDS = (
     ("profile", "Your taste at a glance"),
     ("movienight", "In a group: find a movie everyone likes"),
     ("export", "Download your data as CSV"),
+    ("web", "Open the web app in a browser"),
     ("forget", "Delete everything I know about you"),
     ("help", "What I can do"),
 )
@@ -616,8 +739,15 @@ def help_text(asked: Help) -> str:
     ]
     if asked.admin:
         lines += ["", "<b>Admin</b>", "/retrain – train the model now", "/stats – usage and model"]
-    lines += ["", catalogue_note(asked.about)]
+    lines += ["", catalogue_note(asked.about), "", TMDB_CREDIT]
     return "\n".join(lines)
+
+
+# TMDb's terms ask every app that uses its API to say so.
+TMDB_CREDIT = (
+    '<i>Movie posters and details from <a href="https://www.themoviedb.org/">TMDB</a>. '
+    "This product uses the TMDB API but is not endorsed or certified by TMDB.</i>"
+)
 
 
 def unknown_command(command: str) -> str:
@@ -633,6 +763,7 @@ def unknown_command(command: str) -> str:
 
 NOT_TEXT = "I only read text: type a movie title to rate it, or send /help."
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+CANNOT_SAVE = "I can't save right now, please try again later."
 
 
 def too_long() -> str:
@@ -708,7 +839,7 @@ def night_already_open() -> str:
 
 
 def only_starter(starter: str) -> str:
-    return f"Only {starter or 'the person'} (who started it) or a group admin can do that."[:190]
+    return toast(f"Only {starter or 'the person'} (who started it) or a group admin can do that.")
 
 
 def night_refusal(refused: Refused) -> str:
@@ -782,8 +913,8 @@ def night_members_closed(night: NightView) -> str:
 
 def joined(name: str, ready: bool) -> str:
     if ready:
-        return f"You're in, {name}! 🍿"[:190]
-    return f"You're in, {name}! Tap “Rate a few movies” so I know your taste."[:190]
+        return toast(f"You're in, {name}! 🍿")
+    return toast(f"You're in, {name}! Tap “Rate a few movies” so I know your taste.")
 
 
 def left() -> str:
@@ -945,4 +1076,28 @@ def movienight_counted(counted: Counted) -> str:
         return f"🍿 Thanks! You now count for the movie night in {where}. Head back there to vote."
     return (
         f"🍿 Thanks! Now head back to {where} and tap <i>I'm in</i> to count for the movie night."
+    )
+
+
+# -- the web app ----------------------------------------------------------------------------
+
+OPEN_APP = "🌐 Open app"
+WEB_OFF = "The web app is not running here (whoever runs me can turn it on with MOVIEBOT_WEB=1)."
+
+
+def with_open_app(keyboard: Keyboard, url: str | None) -> Keyboard:
+    """The keyboard with an "Open app" row at the end, when there is a public web app."""
+    if not url:
+        return keyboard
+    rows = [list(r) for r in keyboard.inline_keyboard] if keyboard else []
+    return markup([*rows, [kb.open_app(OPEN_APP, url)]])
+
+
+def web_link(link: str, minutes: int) -> str:
+    """The /web reply: a one-time sign-in link."""
+    return (
+        "🌐 <b>moviebot in your browser</b>\n"
+        f"Open this link to sign in (it works once, for {minutes} minutes, and only for you: "
+        f"don't share it):\n{escape(link)}\n\n"
+        "Same ratings, picks and watchlist as here."
     )

@@ -11,6 +11,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 TELEGRAM_API = "https://api.telegram.org/bot"
+TMDB_API = "https://api.themoviedb.org/3"
+TMDB_IMAGES = "https://image.tmdb.org/t/p/w342"
+TMDB_KEYS_PAGE = "https://www.themoviedb.org/settings/api"
 GROUP_STRATEGIES = ("average", "least_misery", "average_without_misery", "most_pleasure")
 
 
@@ -37,6 +40,16 @@ class Settings:
     poll_timeout: int = 3600
     rate_limit: bool = True
     connect_timeout: int = 300  # seconds `run` keeps retrying an unreachable Bot API at start
+    send_deadline: int = 300  # seconds a reply is retried through flood waits and outages
+    tmdb_api_key: str | None = None  # TMDb v3 API key (a query parameter)
+    tmdb_read_access_token: str | None = None  # TMDb v4 read access token (a bearer token)
+    tmdb_api_base_url: str = TMDB_API
+    tmdb_image_base_url: str = TMDB_IMAGES  # poster URLs: this + the poster path
+    web: bool = True  # serve the web app / Mini App next to the bot
+    web_listen: str = "127.0.0.1"
+    web_port: int = 8080
+    web_url: str | None = None  # the public HTTPS address: Mini App buttons and sign-in links
+    web_auth_max_age: int = 24 * 3600  # seconds a Mini App's initData stays valid
 
     @classmethod
     def from_env(
@@ -76,6 +89,12 @@ class Settings:
                 "A-Z, a-z, 0-9, _ and - (Telegram sends it with every update)"
             )
         data_dir = Path(get("MOVIEBOT_DATA_DIR") or "data")
+        web_url = (get("MOVIEBOT_WEB_URL") or "").rstrip("/") or None
+        if web_url and not web_url.startswith("https://"):
+            raise SettingsError(
+                "MOVIEBOT_WEB_URL must be an https:// address (Telegram opens Mini Apps over "
+                f"HTTPS only), got {web_url!r}"
+            )
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
             api_base_url=get("TELEGRAM_API_BASE_URL") or TELEGRAM_API,
@@ -96,6 +115,16 @@ class Settings:
             poll_timeout=integer("MOVIEBOT_POLL_TIMEOUT", cls.poll_timeout),
             rate_limit=(get("MOVIEBOT_RATE_LIMIT") or "1") not in ("0", "false", "no"),
             connect_timeout=integer("MOVIEBOT_CONNECT_TIMEOUT", cls.connect_timeout),
+            send_deadline=integer("MOVIEBOT_SEND_DEADLINE", cls.send_deadline),
+            tmdb_api_key=get("TMDB_API_KEY"),
+            tmdb_read_access_token=get("TMDB_READ_ACCESS_TOKEN"),
+            tmdb_api_base_url=(get("TMDB_API_BASE_URL") or TMDB_API).rstrip("/"),
+            tmdb_image_base_url=(get("TMDB_IMAGE_BASE_URL") or TMDB_IMAGES).rstrip("/"),
+            web=(get("MOVIEBOT_WEB") or "1") not in ("0", "false", "no"),
+            web_listen=get("MOVIEBOT_WEB_LISTEN") or cls.web_listen,
+            web_port=integer("MOVIEBOT_WEB_PORT", cls.web_port),
+            web_url=web_url,
+            web_auth_max_age=integer("MOVIEBOT_WEB_AUTH_MAX_AGE", cls.web_auth_max_age),
         )
 
     def with_db(self, db_path: str | Path | None) -> Settings:
@@ -110,6 +139,22 @@ class Settings:
             )
         return self.token
 
+    def require_tmdb(self) -> None:
+        """Refuse TMDb work without credentials, saying where to get them."""
+        if not (self.tmdb_api_key or self.tmdb_read_access_token):
+            raise SettingsError(
+                "TMDb credentials are not set. Get a free API key at "
+                f"{TMDB_KEYS_PAGE} and put it in .env as TMDB_API_KEY (v3 key) or "
+                "TMDB_READ_ACCESS_TOKEN (v4 read access token); or import The Movies Dataset "
+                "files offline with `moviebot data import-metadata PATH`."
+            )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret no log line may carry, besides the bot token."""
+        found = (self.webhook_secret, self.tmdb_api_key, self.tmdb_read_access_token)
+        return tuple(s for s in found if s)
+
 
 def parse_admin_ids(raw: str) -> frozenset[int]:
     """Numeric Telegram user ids, comma-separated. Usernames are refused: they can change hands."""
@@ -117,7 +162,8 @@ def parse_admin_ids(raw: str) -> frozenset[int]:
     for part in raw.replace(" ", "").split(","):
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        # ASCII digits ("²" is a digit to isdigit(), not to int()), few enough for an SQLite integer
+        if not (part.isascii() and part.lstrip("-").isdigit()) or len(part) > 19:
             raise SettingsError(f"MOVIEBOT_ADMIN_IDS takes numeric Telegram user ids, got {part!r}")
         ids.add(int(part))
     return frozenset(ids)

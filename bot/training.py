@@ -35,6 +35,7 @@ from recommender.predict import PredictorError
 from recommender.splits import EvaluationError, holdout_split
 from recommender.suite import ServedHybrid
 from recommender.tuned import TUNED_FILE
+from storage import metadata as metadata_store
 from storage import models
 from storage import movies as movie_store
 from storage import ratings as rating_store
@@ -61,9 +62,12 @@ class TrainResult:
 
 
 def catalog_from_db(db: Database) -> Catalog:
-    """Every movie in storage with its genres, year and content features."""
+    """Every movie in storage with its genres, year and content features: the data set's
+    (knowledge-graph entities, tags) and TMDb's (people, keywords, overview) where stored."""
     all_movies = movie_store.all_movies(db)
     features = movie_store.features(db)
+    for movie_id, extra in metadata_store.features(db).items():
+        features[movie_id] = [*features.get(movie_id, []), *extra]
     return Catalog.build(
         [m.id for m in all_movies],
         [m.title for m in all_movies],
@@ -241,6 +245,7 @@ def train(
 ) -> TrainResult:
     """Train on everything in storage, save the artifact, register it; return the result."""
     say = progress or (lambda message: None)
+    db.check_writable()  # a read-only database: StorageUnavailable now, not after training
     started = time.perf_counter()
     snap, stamp = models.snapshot(db), models.dataset_stamp(db)
     say("reading the catalogue and ratings")

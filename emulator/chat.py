@@ -386,7 +386,9 @@ class ChatClient:
     def render_message(self, message: Message, *, new: bool = True) -> str:
         """The message as text, its buttons numbered in its own chat's keypad."""
         lines: list[str] = []
-        if message.photo is not None:
+        if message.photo is not None and message.photo.data is None:
+            lines.append(f"[photo: {message.photo.url}]")  # sent by URL: shown, not fetched
+        elif message.photo is not None:
             lines.append(f"[photo saved to {self.save(message, message.photo)}]")
         if message.document is not None:
             lines.append(f"[document saved to {self.save(message, message.document)}]")

@@ -205,7 +205,7 @@ class Emulator:
                 error = ApiError(400, "Bad Request: can't parse request parameters")
                 return _reply(error.payload(), 400)
             self.calls.append(ApiCall(method, _loggable(params), self.clock.now()))
-            for fault in self.faults.take(method):
+            for fault in self.faults.take(method, params):
                 response = await respond(fault, request)
                 if response is not None:
                     return response

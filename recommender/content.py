@@ -1,4 +1,5 @@
-"""Content-based scoring: TF-IDF over what a movie is (genres, decade, people, tags, title words).
+"""Content-based scoring: TF-IDF over what a movie is (genres, decade, people, tags, title words,
+and, where TMDb metadata was stored, its directors, cast, writers, keywords and overview words).
 
 Each movie becomes an L2-normalised sparse vector; a user's profile is the sum of the vectors of
 the movies they rated, weighted by how far each rating is from their (shrunk) mean rating, so
@@ -24,13 +25,16 @@ from recommender.component import CatalogChange, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+OVERVIEW = "overview"  # a catalogue feature whose value is a text: its words become features
 
 
 @dataclass(frozen=True)
 class ContentConfig:
     """Relative weights of each kind of feature, applied after TF-IDF.
 
-    `feature_weight` applies to catalogue features (people, tags, knowledge-graph entities);
+    `feature_weight` applies to catalogue features (people, tags, knowledge-graph entities, and
+    TMDb's directors, cast, writers and keywords); `overview_weight` to the words of a movie's
+    TMDb overview (a catalogue feature of kind "overview" holding the text);
     `min_df` drops features shared by fewer movies (they cannot connect two movies anyway);
     `shrinkage` pulls a user's mean rating towards the global mean with that many pseudo-ratings,
     so a user with a single 5★ rating still has a positive profile.
@@ -40,6 +44,7 @@ class ContentConfig:
     decade_weight: float = 0.5
     feature_weight: float = 1.0
     title_weight: float = 0.3
+    overview_weight: float = 0.3
     min_df: int = 2
     shrinkage: float = 3.0
 
@@ -54,12 +59,20 @@ def item_tokens(catalog: Catalog, index: int) -> dict[str, float]:
         tokens[f"decade={year // 10 * 10}"] = 1.0
     if catalog.features:
         for kind, value, weight in catalog.features[index]:
+            if kind == OVERVIEW:
+                for word in _words(value):  # a word's count is its term frequency
+                    tokens[f"{OVERVIEW}={word}"] = tokens.get(f"{OVERVIEW}={word}", 0.0) + 1.0
+                continue
             key = f"{kind}={value}"
             tokens[key] = max(tokens.get(key, 0.0), float(weight))
-    for word in _WORD.findall(catalog.titles[index].lower()):
-        if word not in ENGLISH_STOP_WORDS:
-            tokens[f"title={word}"] = 1.0
+    for word in _words(catalog.titles[index]):
+        tokens[f"title={word}"] = 1.0
     return tokens
+
+
+def _words(text: str) -> list[str]:
+    """Words of three letters or more, lower case, without English stop words."""
+    return [w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
 
 
 def _kind(feature: str) -> str:
@@ -192,6 +205,7 @@ def _kind_weights(config: ContentConfig, names: np.ndarray) -> np.ndarray:
         "genre": config.genre_weight,
         "decade": config.decade_weight,
         "title": config.title_weight,
+        OVERVIEW: config.overview_weight,
     }
     kinds = [_kind(str(f)) for f in names]
     return np.array([table.get(k, config.feature_weight) for k in kinds], np.float32)

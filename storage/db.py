@@ -38,6 +38,31 @@ class SchemaTooNewError(StorageError):
     """The file was written by a newer moviebot than this one."""
 
 
+class StorageUnavailable(StorageError):
+    """The database cannot be written now: its file or folder is read-only, the disk is full,
+    or the disk failed. What the transaction wrote was rolled back; reads may still work, and
+    the same write may succeed later, so a front end says "try again later"."""
+
+
+# SQLite's primary result codes (an extended code keeps its primary one in the low byte) that
+# mean "cannot write here now", not a bug in our SQL.
+_UNAVAILABLE_CODES = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+_UNAVAILABLE_WORDS = ("readonly database", "disk is full", "disk i/o error", "unable to open")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Is this sqlite3 error a read-only file or folder, a full disk or an I/O error?"""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+        return True
+    message = str(exc).lower()
+    return any(words in message for words in _UNAVAILABLE_WORDS)
+
+
 _V1 = """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE movies (
@@ -191,6 +216,81 @@ _V4 = """
 """
 
 
+# Chats the bot can no longer write to: the person blocked the bot, or the bot was removed from
+# the group (Telegram answered 403 Forbidden, or said so in a my_chat_member update). Nothing is
+# sent there until an update comes from that chat again. Keyed by Telegram chat id (a private
+# chat's id is the person's Telegram id), so it needs no user row.
+_INACTIVE_CHATS = """
+        CREATE TABLE inactive_chats (
+            chat_id INTEGER PRIMARY KEY,
+            since INTEGER NOT NULL,
+            reason TEXT NOT NULL
+        );
+"""
+
+
+# Movie metadata from TMDb (`moviebot data enrich` / `import-metadata`): one row per movie tried
+# (`match` says how it was found, 'unmatched' when it was not, so a resumed run skips it), people
+# as entities with their credits, keywords. No personal data: /forget never touches these.
+_METADATA = """
+        CREATE TABLE movie_metadata (
+            movie_id INTEGER PRIMARY KEY REFERENCES movies(id) ON DELETE CASCADE,
+            match TEXT NOT NULL
+                CHECK (match IN ('tmdb_id', 'imdb_id', 'search', 'import', 'unmatched')),
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            overview TEXT NOT NULL DEFAULT '',
+            tagline TEXT NOT NULL DEFAULT '',
+            runtime INTEGER,
+            original_language TEXT,
+            poster_path TEXT,
+            backdrop_path TEXT,
+            vote_average REAL,
+            vote_count INTEGER,
+            fetched_at INTEGER NOT NULL
+        );
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,  -- the TMDb person id
+            name TEXT NOT NULL
+        );
+        CREATE INDEX people_name ON people (name COLLATE NOCASE);
+        CREATE TABLE credits (
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('director', 'cast', 'writer')),
+            position INTEGER NOT NULL,  -- billing order within the role
+            PRIMARY KEY (movie_id, role, person_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX credits_person ON credits (person_id, role);
+        CREATE TABLE keywords (
+            id INTEGER PRIMARY KEY,  -- the TMDb keyword id
+            name TEXT NOT NULL
+        );
+        CREATE TABLE movie_keywords (
+            movie_id INTEGER NOT NULL REFERENCES movies(id) ON DELETE CASCADE,
+            keyword_id INTEGER NOT NULL REFERENCES keywords(id) ON DELETE CASCADE,
+            PRIMARY KEY (movie_id, keyword_id)
+        ) WITHOUT ROWID;
+"""
+
+
+# Web sign-in: one-time links (the /web command) and browser sessions. Only a SHA-256 of each
+# token is kept, so a copy of the database signs nobody in; a row names the Telegram id it is for.
+_WEB_TOKENS = """
+        CREATE TABLE web_tokens (
+            token_hash TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('link', 'session')),
+            telegram_id INTEGER NOT NULL,
+            name TEXT,
+            csrf TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX web_tokens_person ON web_tokens (telegram_id);
+"""
+
+
 # The update inbox (storage/inbox.py): every update Telegram handed the bot, written before its
 # offset is confirmed, 'applied' with its first effect, 'done' once handled. A done row keeps no
 # payload (no user text).
@@ -212,7 +312,16 @@ _INBOX = """
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INBOX)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _INACTIVE_CHATS,
+    _METADATA,
+    _WEB_TOKENS,
+    _INBOX,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -229,19 +338,29 @@ class Database:
 
     def __init__(self, path: str | Path, *, target_version: int = SCHEMA_VERSION) -> None:
         self.path = str(path)
-        if self.path == ":memory:":
-            # A private in-memory database that every thread's connection sees.
-            self._uri = f"file:moviebot-{uuid.uuid4().hex}?mode=memory&cache=shared"
-        else:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._uri = Path(self.path).absolute().as_uri()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._trace: Callable[[str], object] | None = None
-        # The first connection stays open for the object's life: it keeps an in-memory
-        # database alive and runs the migrations.
-        self.migrate(target_version)
+        if self.path == ":memory:":
+            # A private in-memory database that every thread's connection sees.
+            self._uri = f"file:moviebot-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            self._uri = Path(self.path).absolute().as_uri()
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # The first connection stays open for the object's life: it keeps an in-memory
+            # database alive and runs the migrations.
+            self.migrate(target_version)
+        except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, sqlite3.Error) and not unavailable(exc):
+                raise
+            self.close()
+            raise StorageUnavailable(
+                f"cannot open the database {self.path}: {exc}. Is its file or folder read-only, "
+                "or the disk full? (MOVIEBOT_DB or --db sets where it is)"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -280,22 +399,39 @@ class Database:
         Nested use joins the outer transaction (through a savepoint), so helpers that write
         can be combined into one atomic step. While an update is being handled
         (storage.inbox.handling), the outermost transaction also marks it applied in the inbox.
+        A read-only file or folder, a full disk or an I/O error (SQLite's READONLY, FULL, IOERR)
+        raises `StorageUnavailable` once the transaction is rolled back: nothing half-written.
         """
         conn = self.conn
         if conn.in_transaction:
             with self._savepoint(conn):
                 yield conn
             return
-        self._begin(conn)
         try:
-            yield conn
-            # The update being handled (if any) is marked applied with its effect.
-            inbox.mark_applied(conn)
-        except BaseException:
-            if conn.in_transaction:
+            self._begin(conn)
+            try:
+                yield conn
+                # The update being handled (if any) is marked applied with its effect.
+                inbox.mark_applied(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            if not unavailable(exc):
+                raise
+            raise StorageUnavailable(
+                f"cannot write to the database {self.path} now ({exc}): is its file or folder "
+                "read-only, or the disk full?"
+            ) from exc
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Undo the open transaction, if SQLite has not already (it does after SQLITE_FULL);
+        a failing disk may refuse even that, and the journal then undoes it on next open."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, retried with jitter while another connection or process holds the
@@ -320,10 +456,19 @@ class Database:
         try:
             yield
         except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
+            if conn.in_transaction:  # SQLite may have rolled back everything (SQLITE_FULL)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
             raise
         conn.execute(f"RELEASE {name}")
+
+    def check_writable(self) -> None:
+        """Raise `StorageUnavailable` unless this database can be written now (its file or
+        folder is read-only): what a command that writes checks at start, before any work.
+        The probe changes nothing, but SQLite refuses it as it would refuse a real write."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM meta WHERE 0")
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]

@@ -217,6 +217,16 @@ def is_member(db: Database, night_id: int, telegram_id: int) -> bool:
     )
 
 
+def nights_of(db: Database, telegram_id: int) -> list[Night]:
+    """The nights this person is in that are not over, newest first."""
+    rows = db.conn.execute(
+        f"SELECT {_NIGHT} FROM movie_nights WHERE status != 'closed' AND id IN "
+        "(SELECT night_id FROM movie_night_members WHERE telegram_id = ?) ORDER BY id DESC",
+        (telegram_id,),
+    )
+    return [_night(r) for r in rows]
+
+
 def members(db: Database, night_id: int) -> list[NightMember]:
     """Who is in, in the order they joined."""
     return [

@@ -40,7 +40,8 @@ def parse_ref(ref: str) -> tuple[Kind, int]:
     kind: Kind = "telegram"
     if text.lower().startswith("ml:"):
         kind, text = "dataset", text[3:]
-    if not text.isdigit():
+    # ASCII digits ("²" is a digit to isdigit(), not to int()), few enough for an SQLite integer
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise BadUserRefError(
             f"{ref!r} is not a user: use ml:<id> for a data-set user or a numeric Telegram id"
         )
@@ -97,3 +98,28 @@ def count(db: Database, kind: Kind | None = None) -> int:
     if kind is None:
         return db.conn.execute("SELECT count(*) FROM users").fetchone()[0]
     return db.conn.execute("SELECT count(*) FROM users WHERE kind = ?", (kind,)).fetchone()[0]
+
+
+# -- chats the bot can no longer write to (blocked, or removed from the group) ---------------
+
+
+def inactive_chats(db: Database) -> frozenset[int]:
+    """Telegram chat ids the bot must not send to until that chat is heard from again."""
+    return frozenset(row[0] for row in db.conn.execute("SELECT chat_id FROM inactive_chats"))
+
+
+def mark_inactive(db: Database, chat_id: int, reason: str) -> None:
+    """Telegram refused to deliver to this chat (403) or said the bot was blocked/removed."""
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO inactive_chats (chat_id, since, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET reason = excluded.reason",
+            (chat_id, int(time.time()), reason),
+        )
+
+
+def mark_active(db: Database, chat_id: int) -> bool:
+    """The chat spoke to the bot again; True if it had been inactive."""
+    with db.write() as conn:
+        gone = conn.execute("DELETE FROM inactive_chats WHERE chat_id = ?", (chat_id,))
+    return gone.rowcount > 0

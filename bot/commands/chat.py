@@ -9,7 +9,7 @@ import importlib
 import logging
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,10 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     factory = load_factory(args.app) if args.app else None
     if args.idle <= 0 or args.timeout <= 0:
         raise CLIError("--idle and --timeout must be positive numbers of seconds")
+    if factory is None:  # a read-only database: one line now, before the emulator starts
+        from bot.services import check_storage
+
+        check_storage(settings)
     if not args.verbose:
         for name in ("telegram", "apscheduler", "aiohttp"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -126,10 +130,13 @@ async def chat_session(
         admins = settings.admin_ids | {starter.id}
         offline_settings = replace(emulator.settings(settings), admin_ids=admins)
         app, services = build_bot(offline_settings, factory)
+        script = args.script or not sys.stdin.isatty()  # a pipe gets a transcript
         try:
-            async with running(app, allowed_updates=Update.ALL_TYPES):  # as `moviebot run`
+            async with (
+                web_app(app, offline_settings, services, starter, script) as web_note,
+                running(app, allowed_updates=Update.ALL_TYPES),  # as `moviebot run`
+            ):
                 await emulator.wait_polling()
-                script = args.script or not sys.stdin.isatty()  # a pipe gets a transcript
                 client = ChatClient(
                     emulator,
                     sys.stdout,
@@ -138,7 +145,11 @@ async def chat_session(
                     script=script,
                     bot_busy=lambda: handling_updates(app),
                     admins=admins if factory is None else (),
-                    notes=chat_notes(starter.name, factory is None, errors.path),
+                    notes="\n".join(
+                        n
+                        for n in (chat_notes(starter.name, factory is None, errors.path), web_note)
+                        if n
+                    ),
                 )
                 errors.loop, errors.show = asyncio.get_running_loop(), client.notice
                 await client.run(read_lines(sys.stdin), quiet=args.idle, timeout=args.timeout)
@@ -147,6 +158,33 @@ async def chat_session(
             if callable(close):
                 close()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def web_app(
+    app: Any, settings: Settings, services: Any, starter: Any, script: bool
+) -> AsyncIterator[str]:
+    """The web app on 127.0.0.1 for the real bot (MOVIEBOT_WEB=0: none), and a sign-in link
+    for the simulated user: printed before the chat (to stderr under a transcript, which
+    stays the chat's alone). Yields the line for the chat's help (/?)."""
+    if services is None or not settings.web:
+        yield ""
+        return
+    from bot.handlers.web import WEB_BASE_URL
+    from bot.services.people import Person
+    from web.server import serving
+
+    local = replace(settings, web_listen="127.0.0.1")
+    async with serving(local, lambda: services, fall_back_to_any_port=True) as server:
+        assert server is not None
+        app.bot_data[WEB_BASE_URL] = server.base_url
+        token = services.web.link_token(Person(starter.id, starter.name))
+        note = (
+            f"The web app is at {server.base_url} — sign in as {starter.name} (once, within "
+            f"10 minutes): {server.sign_in_link(token)} ; /web in the chat makes a new link."
+        )
+        print(note, file=sys.stderr if script else sys.stdout, flush=True)
+        yield note
 
 
 def chat_notes(starter: str, moviebot: bool, log_file: Path | None) -> str:

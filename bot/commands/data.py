@@ -1,19 +1,28 @@
-"""`moviebot data fetch | import | info`: get a MovieLens data set into the database."""
+"""`moviebot data fetch | import | info | enrich | import-metadata`: get a MovieLens data set
+into the database, and movie metadata from TMDb (online) or The Movies Dataset (offline)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.settings import Settings
-from storage import movies, ratings, users
+from tqdm import tqdm
+
+from bot.settings import TMDB_KEYS_PAGE, Settings
+from storage import metadata, movies, ratings, users
 from storage.db import Database
 from storage.importers.fetch import DEFAULT_DATASET, GROUPLENS_DATASETS, GROUPLENS_URL, fetch
 from storage.importers.movielens import ImportResult, feature_counts, import_dataset, summary
+from storage.importers.movies_dataset import import_metadata
+
+if TYPE_CHECKING:
+    from bot.tmdb.enrich import Summary
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -61,6 +70,41 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     )  # fmt: skip
     import_parser.add_argument("path", metavar="PATH", help="folder or .zip of a data set")
     import_parser.set_defaults(func=run_import)
+
+    enrich_parser = actions.add_parser(
+        "enrich", parents=[parent], help="posters, overviews, people and keywords from TMDb",
+        description=(
+            "Find every catalogue movie on TMDb (by links.csv's TMDb id, else its IMDb id, else "
+            "a confident title + year search) and store its overview, poster, directors, cast, "
+            "writers and keywords. Needs TMDB_API_KEY or TMDB_READ_ACCESS_TOKEN (free at "
+            f"{TMDB_KEYS_PAGE}). An interrupted run resumes where it stopped."
+        ),
+    )  # fmt: skip
+    enrich_parser.add_argument(
+        "--refresh", action="store_true", help="fetch every movie again, not only the new ones"
+    )
+    enrich_parser.add_argument(
+        "--limit", type=int, metavar="N", help="at most N movies this run (the rest next time)"
+    )
+    enrich_parser.add_argument(
+        "--concurrency", type=int, default=8, metavar="N",
+        help="requests in flight at once (default 8; TMDb allows about 40 a second)",
+    )  # fmt: skip
+    enrich_parser.set_defaults(func=run_enrich)
+
+    metadata_parser = actions.add_parser(
+        "import-metadata", parents=[parent], help="import The Movies Dataset files (offline)",
+        description=(
+            "Import TMDb metadata from The Movies Dataset: a folder or .zip with "
+            "movies_metadata.csv, credits.csv, keywords.csv and links.csv. No API key needed."
+        ),
+    )  # fmt: skip
+    metadata_parser.add_argument("path", metavar="PATH", help="folder or .zip of the files")
+    metadata_parser.add_argument(
+        "--skip-bad-rows", action="store_true",
+        help="leave out rows that cannot be read (listed) instead of importing nothing",
+    )  # fmt: skip
+    metadata_parser.set_defaults(func=run_import_metadata)
 
     info_parser = actions.add_parser(
         "info", parents=[parent], help="what the database holds: data set, counts, rating scale"
@@ -137,6 +181,7 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         telegram_users = users.count(db, "telegram")
         telegram_ratings = ratings.count(db, "telegram")
         catalogue = movies.catalogue(db)
+        described = metadata.counts(db)
     rows = [
         ("database", str(settings.db_path)),
         (
@@ -148,12 +193,86 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         ("ratings", f"{held.ratings:,} from the data set, {telegram_ratings:,} on Telegram"),
         ("features", _features(held.features, kinds)),
         ("rating scale", _scale(held) if held.dataset else "-"),
+        ("metadata", _metadata(described, catalogue.movies)),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     if held.dataset and catalogue.dated(time.gmtime().tm_year):
         print(CURRENT_DATA.format(last=catalogue.last_year))
+    return 0
+
+
+def run_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import CLIError
+    from bot.tmdb.client import TmdbClient, TmdbError
+    from bot.tmdb.enrich import enrich
+
+    settings.require_tmdb()
+    if args.concurrency < 1 or (args.limit is not None and args.limit < 1):
+        raise CLIError("--concurrency and --limit must be at least 1")
+
+    async def run(db: Database) -> Summary:
+        client = TmdbClient(
+            settings.tmdb_api_base_url, api_key=settings.tmdb_api_key,
+            read_access_token=settings.tmdb_read_access_token, concurrency=args.concurrency,
+        )  # fmt: skip
+        async with client:
+            todo = movies.count(db) if args.refresh else movies.count(db) - len(metadata.tried(db))
+            with tqdm(total=min(todo, args.limit or todo), unit="movie", disable=None) as bar:
+                return await enrich(
+                    db, client, refresh=args.refresh, limit=args.limit,
+                    workers=args.concurrency, progress=bar.update,
+                )  # fmt: skip
+
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
+        if not movies.count(db):
+            raise CLIError(f"{settings.db_path} has no movies yet: run `moviebot data fetch`")
+        try:
+            summary = asyncio.run(run(db))
+        except TmdbError as exc:
+            raise CLIError(f"{exc}. What was fetched is stored; run again to resume.") from None
+        print(_enriched(summary, metadata.counts(db)))
+    return 0
+
+
+def _enriched(summary: Summary, stored: dict[str, int]) -> str:
+    """ "Enriched 1,682 movies in 95.0 s: 1,500 by TMDb id, …; 12 unmatched (…)."""
+    ways = [("tmdb_id", "by TMDb id"), ("imdb_id", "by IMDb id"), ("search", "by search")]
+    done = ", ".join(f"{summary.methods[k]:,} {label}" for k, label in ways)
+    lines = [
+        f"Enriched {summary.done:,} movies in {summary.seconds:.1f} s: {done}, "
+        f"{summary.methods['unmatched']:,} unmatched; {summary.skipped:,} done before."
+    ]
+    for movie, why in summary.unmatched[:10]:
+        lines.append(f"  unmatched: {movie.label} (id {movie.id}): {why}")
+    if len(summary.unmatched) > 10:
+        lines.append(f"  … and {len(summary.unmatched) - 10:,} more (logged at INFO)")
+    held = sum(v for k, v in stored.items() if k != "unmatched")
+    lines.append(f"The catalogue has metadata for {held:,} of {summary.total:,} movies.")
+    lines.append(TMDB_CREDIT)
+    return "\n".join(lines)
+
+
+TMDB_CREDIT = "This product uses the TMDB API but is not endorsed or certified by TMDB."
+
+
+def run_import_metadata(args: argparse.Namespace, settings: Settings) -> int:
+    with _removed_if_failed(settings.db_path), Database(settings.db_path) as db:
+        if not movies.count(db):
+            from bot.cli import CLIError
+
+            raise CLIError(f"{settings.db_path} has no movies yet: run `moviebot data fetch`")
+        result = import_metadata(db, args.path, skip_bad_rows=args.skip_bad_rows)
+    how = ", ".join(f"{n:,} by {way}" for way, n in result.matched.items()) or "none matched"
+    print(
+        f"Imported metadata for {result.stored:,} of {result.catalogue:,} catalogue movies "
+        f"from {result.rows:,} rows in {result.seconds:.1f} s ({how})."
+    )
+    for bad in result.bad_rows[:10]:
+        print(f"  skipped {bad}")
+    if len(result.bad_rows) > 10:
+        print(f"  … and {len(result.bad_rows) - 10:,} more bad rows skipped")
     return 0
 
 
@@ -191,6 +310,15 @@ def _movies(catalogue: movies.Catalogue) -> str:
     if catalogue.first_year is None or catalogue.last_year is None:
         return f"{catalogue.movies:,}"
     return f"{catalogue.movies:,}, from {catalogue.first_year} to {catalogue.last_year}"
+
+
+def _metadata(stored: dict[str, int], total: int) -> str:
+    """ "1,600 of 1,682 movies (1,500 by TMDb id, …), 82 unmatched" or how to get some."""
+    held = sum(n for k, n in stored.items() if k != "unmatched")
+    if not stored:
+        return "none (moviebot data enrich, or data import-metadata PATH)"
+    ways = ", ".join(f"{n:,} {k}" for k, n in sorted(stored.items()) if k != "unmatched")
+    return f"{held:,} of {total:,} movies ({ways}), {stored.get('unmatched', 0):,} unmatched"
 
 
 def _counts(result: ImportResult) -> str:

@@ -32,8 +32,12 @@ def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     """Serve Telegram until interrupted."""
     from bot.app import StartupError, run
     from bot.cli import CLIError
+    from bot.services import check_storage
 
     settings.require_token()
+    # A read-only database file or folder: one line and exit 1 (StorageUnavailable), before
+    # connecting to Telegram, rather than a bot that answers every rating "Sorry…".
+    check_storage(settings)
     try:
         run(settings)
     except StartupError as exc:

@@ -1,11 +1,12 @@
 """Small pieces every handler module shares: what an update carries (narrowed once, here),
-reading a pressed button, answering it, replying safely."""
+reading a pressed button, answering it (or, when Telegram says it is too late, a fresh message
+instead), replying safely, and noticing chats that blocked the bot or come back."""
 
 from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Chat, ChatMember, InlineKeyboardMarkup, Message, Update
 from telegram import User as TelegramUser
 from telegram.error import BadRequest
 
@@ -16,6 +17,8 @@ from bot.services.feedback import Refusal
 from bot.services.people import Person
 
 log = logging.getLogger(__name__)
+
+GONE = (ChatMember.BANNED, ChatMember.LEFT)  # "kicked" is BANNED: a blocked bot, or thrown out
 
 
 class UnexpectedUpdateError(RuntimeError):
@@ -79,7 +82,26 @@ async def read_button(update: Update, context: BotContext) -> Callback | None:
 
 async def answer(update: Update, note: str | None = None, alert: bool = False) -> None:
     """Answer the pressed button, with a pop-up note if given."""
-    await pressed(update).answer(note, show_alert=alert)
+    await answer_query(pressed(update), note, alert)
+
+
+async def answer_query(query: CallbackQuery, note: str | None = None, alert: bool = False) -> None:
+    """Answer a button press, with a pop-up note if given.
+
+    Telegram takes an answer only for a few seconds after the press ("query is too old": the
+    bot was busy, or is catching up after a restart). The press is still carried out, so in a
+    private chat the note comes as a fresh message instead; without a note, or in a group
+    (where a message would not say whose press it was), the handler's reply says enough.
+    """
+    try:
+        await query.answer(note, show_alert=alert)
+    except BadRequest as exc:
+        if "query is too old" not in exc.message.lower():
+            raise
+        log.info("button answered too late (user %s): %s", query.from_user.id, exc.message)
+        where = query.message.chat if query.message is not None else None
+        if note and where is not None and where.type == Chat.PRIVATE:
+            await where.send_message(note)
 
 
 async def refuse(update: Update, why: Refusal) -> None:
@@ -96,21 +118,55 @@ async def reply(
     )
 
 
-async def edit(update: Update, message: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
-    """Replace the text of the message whose button was pressed.
+async def reply_card(
+    update: Update, caption: str, keyboard: InlineKeyboardMarkup, poster: str | None
+) -> None:
+    """A movie card: the poster (by URL, Telegram fetches it) with the caption, or the text
+    card when there is no poster or Telegram cannot fetch it."""
+    if poster is not None:
+        try:
+            await chat(update).send_photo(
+                poster, caption=caption, parse_mode="HTML", reply_markup=keyboard
+            )
+            return
+        except BadRequest as exc:  # the URL is gone or not an image: the text card instead
+            log.warning("poster %s refused (%s): sending the card as text", poster, exc)
+    await reply(update, caption, keyboard)
 
-    A double tap asks for the same edit twice; Telegram answers "message is not modified",
-    which is not an error for us.
+
+async def edit(update: Update, message: str, keyboard: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the text of the message whose button was pressed (the caption, when it is a
+    photo: a movie card with its poster).
+
+    A double tap asks for the same edit twice; Telegram's "message is not modified" is taken as
+    the success it is by the send policy (bot.sending).
     """
-    try:
-        await pressed(update).edit_message_text(
-            render.clip(message), parse_mode="HTML", reply_markup=keyboard
+    query = pressed(update)
+    shown = query.message
+    if isinstance(shown, Message) and (shown.photo or shown.document):
+        await query.edit_message_caption(
+            caption=render.clip(message, render.MAX_CAPTION),
+            parse_mode="HTML",
+            reply_markup=keyboard,
         )
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
+        return
+    await query.edit_message_text(render.clip(message), parse_mode="HTML", reply_markup=keyboard)
 
 
 async def stray_button(update: Update, context: BotContext) -> None:
     """A button no handler knows (an old version's, or forged)."""
     await answer(update, render.EXPIRED, alert=True)
+
+
+async def heard_from(update: Update, context: BotContext) -> None:
+    """Before every update's handler: a chat that blocked or removed the bot is inactive (the
+    send policy skips it) until it speaks again."""
+    where, change = update.effective_chat, update.my_chat_member
+    if where is None:
+        return
+    audience = context.services.audience
+    if change is not None and change.new_chat_member.status in GONE:
+        why = f"bot {change.new_chat_member.status}"
+        await context.services.call(audience.went_away, where.id, why)
+    else:
+        await context.services.call(audience.heard_from, where.id)

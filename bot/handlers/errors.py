@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import render
 from bot.context import BotContext
+from bot.sending import Refused, without_quotes
+from bot.services import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +55,26 @@ def logged_as_trouble(error: object, where: str) -> bool:
             "(or a webhook is set); retrying with back-off. Stop the other instance. (%s)",
             error.message,
         )
-    elif isinstance(error, RetryAfter):
-        log.warning("flood limit hit (%s): retry after %s s; dropped", where, error.retry_after)
-    elif isinstance(error, (TimedOut, NetworkError)):
+    elif isinstance(error, RetryAfter):  # the send policy waited until its deadline
+        log.warning("flood limit past the send deadline (%s): %s; dropped", where, error)
+    elif isinstance(error, BadRequest):  # a NetworkError to python-telegram-bot: ask first
+        return False
+    elif isinstance(error, (TimedOut, NetworkError)):  # retried until the send deadline
         log.warning("network error (%s): %s", where, error)
-    elif isinstance(error, Forbidden):
+    elif isinstance(error, Forbidden):  # the send policy marked the chat inactive
         log.info("user blocked the bot or left (%s): %s", where, error)
     else:
         return False
     return True
+
+
+def headline(error: object) -> str:
+    """What went wrong, in a few words: for a 400, the method and Telegram's description (the
+    text we sent is not in it), else just "error" (the traceback says the rest)."""
+    if isinstance(error, BadRequest):
+        method = error.method if isinstance(error, Refused) else "a Bot API call"
+        return f"Telegram refused {method} ({without_quotes(error.message)})"
+    return "error"
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -70,9 +83,19 @@ async def on_error(update: object, context: BotContext) -> None:
     where = describe(update)
     if logged_as_trouble(context.error, where):
         return
-    log.error("error while handling %s", where, exc_info=context.error)
+    if isinstance(context.error, StorageUnavailable):
+        # Read-only database or full disk: the write was rolled back; the person may retry.
+        log.warning("cannot save (%s): %s", where, context.error)
+        await tell(update, render.CANNOT_SAVE, where)
+        return
+    log.error("%s while handling %s", headline(context.error), where, exc_info=context.error)
+    await tell(update, render.SORRY, where)
+
+
+async def tell(update: object, text: str, where: str) -> None:
+    """Say `text` in the update's chat, if it has one; a failure to say it is only logged."""
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await update.effective_chat.send_message(render.SORRY)
+            await update.effective_chat.send_message(text)
         except Exception as exc:  # the apology itself failed: nothing more to do
             log.warning("could not send the apology (%s): %s", where, exc)

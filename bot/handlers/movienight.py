@@ -22,7 +22,7 @@ from telegram.ext import Application, JobQueue
 
 from bot import render
 from bot.context import BotContext
-from bot.handlers.common import button_scope, edit, read_button, reply, text
+from bot.handlers.common import answer_query, button_scope, edit, read_button, reply, text
 from bot.handlers.recommend import UsageError, parse_request
 from bot.services import Services
 from bot.services.movienight import Closing, Picking, Refused, Timeout, Toggled
@@ -148,7 +148,7 @@ async def _toggled(
     if isinstance(done, Refused):
         await _refuse(query, done)
         return
-    await query.answer(render.night_toggled(done))
+    await answer_query(query, render.night_toggled(done))
     if done.changed:
         text, keyboard = render.night_message(done.night, context.codec, context.bot.username)
         await edit(update, text, keyboard)
@@ -190,7 +190,7 @@ async def pick_button(update: Update, context: BotContext) -> None:
     if isinstance(night, Refused):
         await _refuse(press.query, night)
         return
-    await press.query.answer(render.PICKING)
+    await answer_query(press.query, render.PICKING)
     try:
         picking = await context.services.call(nights.choose, night.id)
         timeout = await _post_poll(update, context, picking)
@@ -265,7 +265,7 @@ async def close_button(update: Update, context: BotContext) -> None:
     if isinstance(closing, Refused):
         await _refuse(press.query, closing)
         return
-    await press.query.answer()
+    await answer_query(press.query)
     if closing is not None:  # else the timeout closed it a moment ago
         await announce(context, closing)
 
@@ -313,7 +313,7 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     if isinstance(added, Refused):
         await _refuse(press.query, added)
         return
-    await press.query.answer(render.watchlists_added(added))
+    await answer_query(press.query, render.watchlists_added(added))
 
 
 # -- scheduling ----------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ async def _press(update: Update, context: BotContext) -> _Press | None:
 
 
 async def _refuse(query: CallbackQuery, refused: Refused) -> None:
-    await query.answer(render.night_refusal(refused), show_alert=True)
+    await answer_query(query, render.night_refusal(refused), alert=True)
 
 
 async def _in_group(bot: Bot, chat_id: int, user_id: int) -> bool:

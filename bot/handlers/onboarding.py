@@ -25,7 +25,10 @@ async def start(update: Update, context: BotContext) -> None:
     person = caller(update)
     argument = context.args[0] if context.args else None
     started = await context.services.call(context.services.onboarding.start, person, argument)
-    await reply(update, render.welcome(person.name, started.about))
+    app_url = context.services.settings.web_url
+    await reply(
+        update, render.welcome(person.name, started.about), render.with_open_app(None, app_url)
+    )
     await reply(update, *render.question(started.question, context.codec, button_scope(update)))
 
 

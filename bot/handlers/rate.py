@@ -14,6 +14,7 @@ from bot.handlers.common import (
     read_button,
     refuse,
     reply,
+    reply_card,
     text,
 )
 from bot.services.feedback import Refusal
@@ -46,7 +47,8 @@ async def open_card(update: Update, context: BotContext, movie_id: int, note: st
         await refuse(update, Refusal.GONE)
         return
     await answer(update, note)
-    await reply(update, *render.movie_card(card, context.codec, button_scope(update)))
+    caption, keyboard = render.movie_card(card, context.codec, button_scope(update))
+    await reply_card(update, caption, keyboard, card.poster)
 
 
 async def card_button(update: Update, context: BotContext) -> None:

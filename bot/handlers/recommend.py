@@ -86,6 +86,15 @@ def _genre(word: str, following: str, names: dict[str, int]) -> tuple[int, int] 
     return (hits[0], 1) if len(set(hits)) == 1 else None
 
 
+def _count(word: str) -> int | None:
+    """A positive whole number in ASCII digits ('²' is a digit to str.isdigit(), not to int());
+    a huge one counts as huge, without converting thousands of digits."""
+    digits = word.lstrip("0")
+    if not (word.isascii() and word.isdigit()) or not digits:
+        return None
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
 def parse_request(args: list[str], genres: list[str]) -> Request:
     """`[n] [genres] [years]` in any order: `10 comedy 90s`, `comedy horror` (both), `sci-fi
     1980s`, `noir 1995` (that year), `kids 1990-1995`, `film noir`."""
@@ -98,8 +107,8 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
         used = 1
         if (span := _years(word)) is not None:
             years = span
-        elif word.isdigit() and int(word) >= 1:
-            n = min(int(word), MAX_N)  # more than a page: the first, and More ▶
+        elif (count := _count(word)) is not None:
+            n = min(count, MAX_N)  # more than a page: the first, and More ▶
         elif (hit := _genre(word, following, names)) is not None:
             wanted, used = [*wanted, hit[0]], hit[1]
         else:
@@ -108,12 +117,16 @@ def parse_request(args: list[str], genres: list[str]) -> Request:
     return Request(n, tuple(dict.fromkeys(wanted)), *years)
 
 
-async def send_picks(update: Update, context: BotContext, request: Request, offset: int) -> None:
-    """One message with the next `n` picks after `offset`, and a "More" button."""
+async def send_picks(
+    update: Update, context: BotContext, request: Request, offset: int, app: bool = False
+) -> None:
+    """One message with the next `n` picks after `offset`, a "More" button (and "Open app")."""
     page = await context.services.call(
         context.services.picks.recommend, caller(update), request, offset
     )
-    await reply(update, *render.picks_page(page, context.codec, button_scope(update)))
+    message, keyboard = render.picks_page(page, context.codec, button_scope(update))
+    url = context.services.settings.web_url if app else None
+    await reply(update, message, render.with_open_app(keyboard, url))
 
 
 async def recommend(update: Update, context: BotContext) -> None:
@@ -124,7 +137,7 @@ async def recommend(update: Update, context: BotContext) -> None:
     except UsageError as exc:
         await reply(update, render.recommend_usage(genres, str(exc)))
         return
-    await send_picks(update, context, request, offset=0)
+    await send_picks(update, context, request, offset=0, app=True)
 
 
 async def more_button(update: Update, context: BotContext) -> None:

@@ -1,17 +1,23 @@
 """What front ends call: one object holding the database, the current model and the title index,
 and the services built on them, one module per concern:
 
-- `catalog`    genres, the rating scale, title search, a movie's card for a person
+- `catalog`    genres, the rating scale, title and person search, a movie's card for a person
+- `metadata`   TMDb metadata: a movie with its poster URL (`movie`), directors, people
 - `picks`      a person's next picks and the movies like one, with their movies
 - `onboarding` the next question for a newcomer, and their answers
 - `feedback`   ratings and "not interested" (writes)
 - `watchlist`  a person's watchlist, a page at a time
 - `account`    profile, export, forget, per-person settings
 - `metrics`    latencies and /stats figures
+- `audience`   which chats the bot may still write to (not blocked, not removed)
+- `web`        web app sign-in links and sessions
 
 Services take and return plain values (`Person`, ids, names, frozen dataclasses), never Telegram
 objects, so a second front end needs no SQL and no recommender imports. A read never writes: a
 person's user row is created by the first write that needs it.
+
+A write that cannot be saved now (a read-only database, a full disk) raises
+`StorageUnavailable`; front ends say "try again later" (reads keep working).
 
 Services are opened once when the bot starts (`Application.post_init`) and closed when it stops;
 handlers reach them through `context.services`, never through module globals.
@@ -35,8 +41,10 @@ from typing import ParamSpec, TypeVar
 
 from bot.services import metrics
 from bot.services.account import Account
+from bot.services.audience import Audience
 from bot.services.catalog import About, Catalog
 from bot.services.feedback import Feedback
+from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies, Stats
 from bot.services.movienight import NightService
 from bot.services.onboarding import Onboarding
@@ -44,9 +52,10 @@ from bot.services.people import Person
 from bot.services.picks import Picks
 from bot.services.training import TrainingService
 from bot.services.watchlist import Watchlist
+from bot.services.web import WebAccess
 from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
-from storage.db import Database
+from storage.db import Database, StorageUnavailable
 from storage.search import TitleIndex
 
 P = ParamSpec("P")
@@ -71,6 +80,7 @@ class Services:
     models: ModelHolder
     titles: TitleIndex
     timings: Latencies = field(default_factory=Latencies)
+    metadata: MetadataService = field(init=False)  # TMDb metadata and poster URLs
     catalog: Catalog = field(init=False)
     picks: Picks = field(init=False)
     onboarding: Onboarding = field(init=False)
@@ -79,17 +89,22 @@ class Services:
     account: Account = field(init=False)
     nights: NightService = field(init=False)  # movie nights in groups
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
+    audience: Audience = field(init=False)  # chats that blocked or removed the bot
+    web: WebAccess = field(init=False)  # web app sign-in links and sessions
     pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(self.db, self.titles, self.models)
-        self.picks = Picks(self.db, self.models, self.catalog, self.timings)
+        self.metadata = MetadataService(self.db, self.settings.tmdb_image_base_url)
+        self.catalog = Catalog(self.db, self.titles, self.models, self.metadata)
+        self.picks = Picks(self.db, self.models, self.catalog, self.timings, self.metadata)
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db)
-        self.account = Account(self.db)
+        self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
+        self.audience = Audience(self.db)
+        self.web = WebAccess(self.db, self.settings.token)
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="services")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -122,11 +137,25 @@ class Services:
         self.db.close()
 
 
+def check_storage(settings: Settings) -> None:
+    """`StorageUnavailable` unless the bot's database can be opened and written (a read-only
+    file or folder): what `moviebot run` and `chat` check first, for one clear line at start."""
+    with Database(settings.db_path) as db:
+        db.check_writable()
+
+
 def open_services(settings: Settings, model: Recommender | None = None) -> Services:
-    """Open the database, load the current model (if any) and index the titles."""
+    """Open the database, load the current model (if any) and index the titles.
+    `StorageUnavailable` at once if the database cannot be written (a read-only file or folder):
+    a bot that cannot save a rating should not start as if it could."""
     from bot.training import load_current  # the training glue imports heavy modules
 
     db = Database(settings.db_path)
+    try:
+        db.check_writable()
+    except StorageUnavailable:
+        db.close()
+        raise
     if model is None:
         model = load_current(db, settings)
     return Services(settings, db, ModelHolder(model), TitleIndex.from_db(db))

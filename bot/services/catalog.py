@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from bot.services import people
+from bot.services.metadata import MetadataService, PersonMovies
 from bot.services.people import Person
 from recommender.hybrid import ModelHolder
 from storage import movies
 from storage.db import Database
+from storage.metadata import Metadata
 from storage.movies import Movie
 from storage.search import TitleIndex, query_year
 
@@ -50,6 +56,7 @@ class Found:
     too_long: bool = False  # the text was refused unread
     about: About | None = None  # the catalogue searched, when nothing matched
     year: int | None = None  # the release year the query asked for
+    people: tuple[PersonMovies, ...] = ()  # directors, actors or writers of that name
 
 
 @dataclass(frozen=True)
@@ -62,13 +69,22 @@ class Card:
     on_watchlist: bool
     dismissed: bool
     scale: Scale
+    about: Metadata | None = None  # TMDb's overview, runtime, people (None: not enriched)
+    poster: str | None = None  # the poster's URL: the card is a photo with a caption
 
 
 class Catalog:
-    def __init__(self, db: Database, titles: TitleIndex, models: ModelHolder) -> None:
+    def __init__(
+        self,
+        db: Database,
+        titles: TitleIndex,
+        models: ModelHolder,
+        metadata: MetadataService | None = None,
+    ) -> None:
         self._db = db
         self._titles = titles
         self._models = models
+        self._metadata = metadata
         self._genres: list[str] | None = None
         self._about: About | None = None
 
@@ -98,15 +114,25 @@ class Catalog:
     def movie(self, movie_id: int) -> Movie | None:
         return movies.get(self._db, movie_id)
 
+    def most_rated(self, n: int, exclude: Collection[int] = ()) -> list[tuple[int, int]]:
+        """The `n` most rated movies not in `exclude`, with their number of ratings (as the
+        title index counted them when the bot started: no scan of the ratings per request)."""
+        counts = self._titles.popularity
+        order = np.argsort(-counts, kind="stable")
+        ranked = ((int(self._titles.ids[i]), int(counts[i])) for i in order if counts[i] > 0)
+        return list(itertools.islice(((m, c) for m, c in ranked if m not in exclude), n))
+
     def search(self, query: str, limit: int = MAX_RESULTS) -> Found:
-        """Up to `limit` movies matching a typed title; nothing found → the closest spellings."""
+        """Up to `limit` movies matching a typed title, and the movies of a director, actor or
+        writer of that name; nothing found → the closest spellings."""
         query = query.strip()
         if len(query) > MAX_INPUT:
             return Found(query, (), too_long=True)
+        named = self._metadata.people(query) if self._metadata is not None else ()
         found = [m.movie_id for m in self._titles.search(query, limit=limit)]
-        if found:
+        if found or named:
             known = movies.get_many(self._db, found)
-            return Found(query, tuple(known[i] for i in found if i in known))
+            return Found(query, tuple(known[i] for i in found if i in known), people=named)
         close = [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
         known = movies.get_many(self._db, close)
         return Found(
@@ -128,11 +154,22 @@ class Catalog:
         model = self._models.current
         if yours is None and model is not None:
             predicted = model.predict(history.ratings, [movie_id]).get(movie_id)
-        return Card(
-            movie,
-            yours,
-            predicted,
-            on_watchlist=movie_id in history.watchlist,
-            dismissed=movie_id in history.dismissed,
-            scale=self.scale(),
+        return self.described(
+            Card(
+                movie,
+                yours,
+                predicted,
+                on_watchlist=movie_id in history.watchlist,
+                dismissed=movie_id in history.dismissed,
+                scale=self.scale(),
+            )
         )
+
+    def described(self, card: Card) -> Card:
+        """The card with the movie's TMDb metadata and poster URL, when it has them."""
+        if self._metadata is None:
+            return card
+        about = self._metadata.details(card.movie.id)
+        if about is None:
+            return card
+        return replace(card, about=about, poster=self._metadata.image_url(about.poster_path))

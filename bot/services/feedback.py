@@ -46,9 +46,8 @@ class Feedback:
             return Refusal.EXPIRED
         with self._db.write():
             ratings.upsert(self._db, people.ensure(self._db, person), movie_id, stars)
-        return Rated(
-            stars, Card(movie, stars, None, on_watchlist=False, dismissed=False, scale=scale)
-        )
+        card = Card(movie, stars, None, on_watchlist=False, dismissed=False, scale=scale)
+        return Rated(stars, self._catalog.described(card))
 
     def dismiss(self, person: Person, movie_id: int) -> Movie | Refusal:
         """ "Not interested": never suggested again (and off the watchlist)."""

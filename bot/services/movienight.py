@@ -354,6 +354,21 @@ class NightService:
         night = groups.current(self.db, chat_id)
         return None if night is None else self._view(night)
 
+    def for_member(self, night_id: int, telegram_id: int) -> NightView | None:
+        """The night, for someone in it; None for everyone else (as for no such night: a
+        stranger learns nothing, not even that it exists)."""
+        night = groups.get(self.db, night_id)
+        if night is None or not groups.is_member(self.db, night_id, telegram_id):
+            return None
+        return self._view(night)
+
+    def group_title(self, chat_id: int) -> str | None:
+        return groups.title(self.db, chat_id)
+
+    def nights_of(self, telegram_id: int) -> list[NightView]:
+        """The nights this person is in that are not over, newest first."""
+        return [self._view(n) for n in groups.nights_of(self.db, telegram_id)]
+
     def live_list(self, night_id: int) -> NightView | None:
         """The night, if it is open and its member-list message can be redrawn."""
         night = groups.get(self.db, night_id)

@@ -12,6 +12,7 @@ The movie night whose deep link brought someone here is remembered in their sett
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.services import people
@@ -27,6 +28,7 @@ POOL = 40  # informative movies the model proposes; the first not yet asked is t
 POPULAR = 500  # without a model: the most rated movies
 REMEMBERED = 500  # skipped questions kept
 DEEP_LINK = "movienight_"
+_NIGHT_ID = re.compile(r"[0-9]{1,18}")
 PENDING_NIGHT = "movienight"  # the user setting naming the night a deep link came from
 
 
@@ -69,7 +71,9 @@ class Onboarding:
         """/start [argument]: remember a movie night's deep link; the catalogue and the first
         question."""
         night = (argument or "").removeprefix(DEEP_LINK)
-        if argument and argument != night and night.isdigit():
+        # At most 18 ASCII digits (an SQLite integer): "²" and "١" are digits to str.isdigit(),
+        # and a typed /start may carry anything (a deep link only A-Z a-z 0-9 _ -).
+        if argument and argument != night and _NIGHT_ID.fullmatch(night):
             with self._db.write():
                 user = people.ensure(self._db, person)
                 users.update_settings(self._db, user, **{PENDING_NIGHT: int(night)})

@@ -11,8 +11,10 @@ from typing import Literal
 
 from bot.services import people
 from bot.services.catalog import Catalog, Found
+from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies
 from bot.services.people import Person
+from recommender.explain import Reason
 from recommender.filters import Filters
 from recommender.hybrid import ModelHolder, Pick
 from recommender.predict import agreeing
@@ -81,6 +83,7 @@ class Because:
     kind: Literal["liked", "similar", "taste", "genre", "popular"]
     movie: Movie | None = None
     genre: str | None = None
+    director: str | None = None  # the pick and `movie` have this director in common
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Suggestion:
     predicted: float | None  # the person's predicted stars, when shown (`Picks.recommend`)
     reason: Because
     doubtful: bool = False  # predicted under the middle of the scale: "you may not love it"
+    directors: tuple[str, ...] = ()  # from TMDb metadata, when the catalogue has it
 
 
 @dataclass(frozen=True)
@@ -115,21 +119,37 @@ class Similar:
 
 
 def _suggestions(
-    db: Database, picks: Sequence[Pick], extra: Sequence[int] = ()
+    db: Database,
+    picks: Sequence[Pick],
+    extra: Sequence[int] = (),
+    metadata: MetadataService | None = None,
 ) -> tuple[tuple[Suggestion, ...], dict[int, Movie]]:
     """The picks with their movies and their reasons' movies, and the movies by id (those and
-    `extra`'s), read in one query. A pick whose movie left the catalogue is left out; its
-    predicted ★ only where the order of `picks` does not contradict it (`agreeing`)."""
+    `extra`'s), with their directors, read in one query. A pick whose movie left
+    the catalogue is left out; its predicted ★ only where the order of `picks` does not
+    contradict it (`agreeing`)."""
     reasons = [p.reason.movie_id for p in picks if p.reason.movie_id is not None]
-    known = movies.get_many(db, [*(p.movie_id for p in picks), *reasons, *extra])
+    ids = [*(p.movie_id for p in picks), *reasons, *extra]
+    if metadata is not None:
+        known, directors = metadata.movies(ids)
+    else:
+        known, directors = movies.get_many(db, ids), {}
 
     def because(pick: Pick) -> Because:
         named = None if pick.reason.movie_id is None else known.get(pick.reason.movie_id)
-        return Because(pick.reason.kind, named, pick.reason.genre)
+        theirs = directors.get(pick.reason.movie_id or -1, ())
+        shared = [d for d in directors.get(pick.movie_id, ()) if d in theirs]
+        return Because(pick.reason.kind, named, pick.reason.genre, shared[0] if shared else None)
 
     stars = agreeing([p.predicted for p in picks])
     shown = tuple(
-        Suggestion(known[p.movie_id], p.predicted if ok else None, because(p), p.doubtful)
+        Suggestion(
+            known[p.movie_id],
+            p.predicted if ok else None,
+            because(p),
+            p.doubtful,
+            directors.get(p.movie_id, ()),
+        )
         for p, ok in zip(picks, stars, strict=True)
         if p.movie_id in known
     )
@@ -138,30 +158,39 @@ def _suggestions(
 
 class Picks:
     def __init__(
-        self, db: Database, models: ModelHolder, catalog: Catalog, latencies: Latencies
+        self,
+        db: Database,
+        models: ModelHolder,
+        catalog: Catalog,
+        latencies: Latencies,
+        metadata: MetadataService | None = None,
     ) -> None:
         self._db = db
         self._models = models
         self._catalog = catalog
         self._latencies = latencies
+        self._metadata = metadata
 
     def recommend(self, person: Person, request: Request, offset: int = 0) -> Page:
         """The person's next `request.n` picks after the first `offset` (for "More"), and
         whether any come after them."""
         genres = self._catalog.genres()
         model = self._models.current
-        found: list[Pick] = []
-        if model is not None:
-            history = people.history(self._db, person)
-            with self._latencies.timed("recommend"):
+        history = people.history(self._db, person)
+        n = request.n + offset + 1  # one more: is there a next page?
+        with self._latencies.timed("recommend"):
+            if model is None:  # unfiltered only: genres and years need the model's catalogue
+                seen = history.seen | history.dismissed | history.watchlist
+                found = [] if request.filtered else self._popular(seen, n)
+            else:
                 found = model.recommend(
                     history.ratings,
-                    n=request.n + offset + 1,  # one more: is there a next page?
+                    n=n,
                     exclude=history.dismissed | history.watchlist,
                     filters=request.filters(genres),
                 )
         chosen = found[offset : offset + request.n]
-        shown, _ = _suggestions(self._db, chosen)
+        shown, _ = _suggestions(self._db, chosen, metadata=self._metadata)
         return Page(
             shown,
             request,
@@ -173,6 +202,12 @@ class Picks:
             genres=request.genre_names(genres),
         )
 
+    def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
+        """With no model in service (none trained yet, or its file damaged while a retrain
+        runs): the most rated movies the person has not rated, dismissed or listed."""
+        chosen = self._catalog.most_rated(n, exclude)
+        return [Pick(movie_id, float(count), None, Reason("popular")) for movie_id, count in chosen]
+
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
         """Movies like this one, leaving out what the person rated or dismissed."""
         model = self._models.current
@@ -181,7 +216,7 @@ class Picks:
             history = people.history(self._db, person)
             with self._latencies.timed("similar"):
                 chosen = model.similar(movie_id, n=n, exclude=history.seen | history.dismissed)
-        shown, known = _suggestions(self._db, chosen, extra=[movie_id])
+        shown, known = _suggestions(self._db, chosen, [movie_id], self._metadata)
         seed = known.get(movie_id)
         return Similar(seed, shown if seed else (), trained=model is not None)
 

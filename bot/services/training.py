@@ -6,14 +6,21 @@ model in service and says why. The periodic job retrains by the rule `moviebot t
 --if-needed` follows (`bot.training.needs_training`): enough new ratings since the last model,
 the data set imported again, or at once when there is no usable model. Results come back as
 small frozen dataclasses, so a front end words them and nothing here knows about Telegram.
+
+Faults: a bot that starts with no usable model (none registered, or the newest file damaged or
+missing) retrains at once in the background (`why_retrain_at_start`), popularity or the previous
+model answering meanwhile. The messages that say a retrain is running are recorded in the meta
+table while it runs, so a bot killed midway finds them on its next start (`take_interrupted`)
+and can say the retrain was interrupted instead of leaving "Retraining…" forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,19 +28,29 @@ from bot.services.metrics import ModelSummary
 from bot.settings import Settings
 from bot.training import TrainingError, TrainResult, needs_training, train
 from recommender.hybrid import ModelHolder, Recommender
-from storage.db import Database
+from storage import models as registry
+from storage.db import Database, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 STALE_AFTER = 120  # seconds: a /retrain older than this was queued while the bot was down
 PROGRESS_EVERY = 3.0  # seconds between progress reports
+STATUS_KEY = "retrain_status"  # meta: the "Retraining…" messages of the retrain running now
+
+
+@dataclass(frozen=True)
+class StatusMessage:
+    """Where a message saying "Retraining…" is (a chat and a message in it)."""
+
+    chat_id: int
+    message_id: int
 
 
 class Watcher(Protocol):
-    """Who follows a retrain: told when it starts (with the model serving meanwhile), and of
-    its latest step now and then."""
+    """Who follows a retrain: told when it starts (with the model serving meanwhile; returns
+    the messages that now say so), and of its latest step now and then."""
 
-    async def started(self, old: ModelSummary | None) -> None: ...
+    async def started(self, old: ModelSummary | None) -> Sequence[StatusMessage]: ...
 
     async def step(self, step: str) -> None: ...
 
@@ -85,6 +102,10 @@ class TrainingService:
         """Was a /retrain sent at this Unix time queued while the bot was down?"""
         return self.clock() - sent_at > STALE_AFTER
 
+    def serving(self) -> ModelSummary | None:
+        """The model in service now (None: popularity answers)."""
+        return summary(self.models.current)
+
     @property
     def running(self) -> bool:
         return self._lock.locked()
@@ -97,13 +118,16 @@ class TrainingService:
         async with self._lock:
             old = summary(self.models.current)
             if watcher is not None:
-                await watcher.started(old)
+                self._record(await watcher.started(old))
+            # Cancelled (the bot stopping) or killed: the record stays, for the next start.
             try:
                 result = await self._train(watcher)
-            except TrainingError as exc:
+            except (TrainingError, StorageUnavailable) as exc:
                 log.warning("retrain failed, keeping the current model: %s", exc)
+                self._record(())
                 return RetrainFailed(str(exc), old)
             self.models.swap(result.recommender)
+            self._record(())
         new = summary(result.recommender)
         assert new is not None
         return Retrained(old, new, result.seconds)
@@ -119,6 +143,45 @@ class TrainingService:
                 shown = len(steps)
                 await watcher.step(steps[-1])
         return task.result()
+
+    def _record(self, messages: Sequence[StatusMessage]) -> None:
+        """Remember (or, with none, forget) the messages saying a retrain runs. Best effort: a
+        database that cannot be written now must not stop the retrain."""
+        value = json.dumps([[m.chat_id, m.message_id] for m in messages])
+        if not messages and self.db.get_meta(STATUS_KEY) in (None, "[]"):
+            return
+        try:
+            self.db.set_meta(STATUS_KEY, value)
+        except StorageUnavailable as exc:
+            log.warning("cannot record the retrain's status messages: %s", exc)
+
+    def take_interrupted(self) -> list[StatusMessage]:
+        """The "Retraining…" messages of a retrain this bot did not live to finish (it was
+        killed or stopped midway), forgotten as they are handed over; none while one runs."""
+        if self.running:
+            return []
+        try:
+            found = [StatusMessage(int(c), int(m)) for c, m in json.loads(self._status())]
+        except (TypeError, ValueError) as exc:
+            log.warning("ignored an unreadable %s record: %s", STATUS_KEY, exc)
+            found = []
+        self._record(())
+        return found
+
+    def _status(self) -> str:
+        return self.db.get_meta(STATUS_KEY) or "[]"
+
+    def why_retrain_at_start(self) -> str | None:
+        """Why the bot should retrain at once as it starts, or None: it serves no model, or
+        not the newest one (that one's file is damaged or missing), and there are ratings to
+        train on. Anything else waits for the periodic job or an admin."""
+        newest, current = registry.latest(self.db), self.models.current
+        served = None if current is None else current.info.get("version")
+        if newest is not None and served == newest.version:
+            return None
+        if registry.snapshot(self.db).ratings == 0:
+            return None
+        return self.why_retrain() or "no model in service"
 
     def why_retrain(self) -> str | None:
         """Why the periodic job should retrain now, or None: by `needs_training`'s rule (enough

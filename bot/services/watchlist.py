@@ -42,6 +42,12 @@ class Watchlist:
         known = movies.get_many(self._db, shown)
         return WatchlistPage(tuple(known[i] for i in shown if i in known), page, pages, len(ids))
 
+    def not_interested(self, person: Person) -> tuple[Movie, ...]:
+        """The movies the person asked never to be suggested, by title."""
+        dismissed = people.history(self._db, person).dismissed
+        known = movies.get_many(self._db, list(dismissed))
+        return tuple(sorted(known.values(), key=lambda m: (m.title, m.year or 0, m.id)))
+
     def add(self, person: Person, movie_id: int) -> Added | Refusal:
         """Save a movie for later (it leaves the "not interested" list)."""
         movie = movies.get(self._db, movie_id)

@@ -41,6 +41,7 @@ def environment(world: Settings, **changes: str) -> dict[str, str]:
         MOVIEBOT_MODEL_DIR=str(world.model_dir),
         MOVIEBOT_RETRAIN_INTERVAL="0",
         MOVIEBOT_RATE_LIMIT="0",
+        MOVIEBOT_WEB_PORT=str(free_port()),  # the web app runs too, on a port of its own
     )
     env.update(changes)
     return env
@@ -136,8 +137,17 @@ async def test_at_debug_no_output_carries_the_token_the_webhook_secret_or_what_u
         alice = emulator.user("Alice")
         emulator.faults.fail_next(1, "sendMessage", status=400)
         await alice.send(USER_TEXT)
-        # python-telegram-bot's BadRequest is a NetworkError: one warning naming the update.
+        # A 400 is a bug of ours: one error line naming the method, Telegram's words, the update.
         await until(lambda: "Bad Request" in polling.output, "logged the error", polling)
+        # The send policy's faults: two flood waits, a 502 and a closed connection, then 403.
+        emulator.faults.flood("sendMessage", retry_after=1, n=2)
+        emulator.faults.fail_next(1, "sendMessage", status=502)
+        emulator.faults.drop_next(1, "sendMessage")
+        await alice.send(USER_TEXT)
+        await until(lambda: not emulator.faults.rules, "sent through the faults", polling)
+        emulator.faults.blocked(alice.id, n=1)
+        await alice.send(USER_TEXT)
+        await until(lambda: "inactive now" in polling.output, "marked Alice inactive", polling)
     finally:
         await polling.stop()
     outputs.append(polling.output)

@@ -516,12 +516,14 @@ async def test_forget_leaves_nothing_that_identifies_the_person(emulator, run_bo
     assert mentions(world.db_path, alice.id, "Alice") == []
 
 
-async def test_a_failed_message_after_the_poll_keeps_the_vote_running(emulator, run_bot):
-    """Once the poll is out, the vote runs: a failed follow-up message must not undo it."""
+async def test_a_flood_wait_after_the_poll_keeps_the_vote_running(emulator, run_bot):
+    """Once the poll is out, the vote runs: a follow-up message that has to wait (and is sent
+    once the flood wait is over) must not undo it."""
     services, (alice, bob, _), group, _, night_message = await group_with_night(emulator, run_bot)
     emulator.faults.flood("sendMessage", retry_after=1, n=1)  # the reasons message
     await alice.press(night_message, "🎲 Pick movies")
     poll_message = await group.next_message()
+    assert "Why these" in (await group.next_message(timeout=5)).text
     await emulator.wait_idle()
     night = current_night(services, group)
     assert night.status == "voting" and night.poll_id == poll_message.poll.id

@@ -641,3 +641,29 @@ async def test_messages_can_be_backdated(emulator, bot):
     await alice.send("/start", date=time.time() - 3600)
     (update,) = await bot.get_updates()
     assert time.time() - update.message.date.timestamp() > 3500
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # retry_after
+async def test_a_flood_for_one_chat_leaves_the_others_alone(emulator, bot):
+    alice = await started(emulator.user("Alice"), emulator)
+    bob = await started(emulator.user("Bob"), emulator)
+    emulator.faults.flood("sendMessage", retry_after=30, n=None, chat_id=alice.id)
+    for _ in range(2):
+        with pytest.raises(RetryAfter):
+            await bot.send_message(alice.id, "x")
+    assert (await bot.send_message(bob.id, "fine")).text == "fine"
+    emulator.faults.clear()
+    assert (await bot.send_message(alice.id, "now")).text == "now"
+
+
+async def test_a_blocked_chat_and_a_button_answered_too_late(emulator, bot):
+    alice = await started(emulator.user("Alice"), emulator)
+    emulator.faults.blocked(alice.id, n=1)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(alice.id, "x")
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="ok")]])
+    sent = await bot.send_message(alice.id, "?", reply_markup=keyboard)
+    emulator.faults.query_too_old()
+    query = await emulator.user("Alice").press(alice.find(sent.message_id), "ok")
+    with pytest.raises(BadRequest, match=r"[Qq]uery is too old"):
+        await bot.answer_callback_query(query.id)

@@ -65,6 +65,22 @@ async def test_photos_and_documents_are_saved_to_the_folder(emulator, tiny, tmp_
     assert f"[document saved to {saved[1]}]" in text
 
 
+async def test_a_photo_sent_by_url_shows_its_url_and_its_caption_edits(emulator, tiny, tmp_path):
+    text = await transcript(emulator, tmp_path, "/poster", "2")
+    assert text.splitlines() == [
+        "Alice> /poster",
+        f"bot: [photo: {tinybot.POSTER}]",
+        "     Heat (1995)",
+        "     [1] ★3  [2] ★4  [3] ★5",
+        "Alice> 2",
+        "(pressed ★4)",
+        f"bot (edited): [photo: {tinybot.POSTER}]",
+        "     Heat (1995)",
+        "     You rated it ★4",
+    ]
+    assert list(tmp_path.iterdir()) == []  # a URL is shown, never downloaded
+
+
 async def test_movie_night_alone_with_simulated_users(emulator, tiny, tmp_path):
     text = await transcript(
         emulator,

@@ -32,6 +32,9 @@ STARS = InlineKeyboardMarkup(
         [InlineKeyboardButton("Skip", callback_data="skip")],
     ]
 )
+POSTER_STARS = InlineKeyboardMarkup(
+    [[InlineKeyboardButton(f"★{n}", callback_data=f"poster:{n}") for n in (3, 4, 5)]]
+)
 
 
 def png_bytes() -> bytes:
@@ -113,6 +116,25 @@ async def chart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
+POSTER = "https://image.tmdb.org/t/p/w342/heat.jpg"
+
+
+async def poster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo sent by URL (Telegram fetches it) with a caption and star buttons."""
+    await update.effective_message.reply_photo(
+        POSTER, caption="<b>Heat</b> (1995)", parse_mode=ParseMode.HTML, reply_markup=POSTER_STARS
+    )
+
+
+async def rate_poster(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A star under the photo: its caption changes (a photo has no text to edit)."""
+    query = update.callback_query
+    await query.answer()
+    await query.edit_message_caption(
+        f"<b>Heat</b> (1995)\nYou rated it ★{query.data[-1]}", parse_mode=ParseMode.HTML
+    )
+
+
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_document(
         json.dumps({"Heat": 4}).encode(), filename="ratings.json"
@@ -152,6 +174,8 @@ def build(settings) -> Application:
     app.add_handler(CommandHandler("boom", boom))
     app.add_handler(CommandHandler("chart", chart))
     app.add_handler(CommandHandler("export", export))
+    app.add_handler(CommandHandler("poster", poster))
+    app.add_handler(CallbackQueryHandler(rate_poster, pattern=r"^poster:\d$"))
     app.add_handler(CommandHandler("admin", admin))
     app.add_handler(CallbackQueryHandler(rate, pattern=r"^(rate:\d|skip)$"))
     app.add_handler(CallbackQueryHandler(ready, pattern=r"^(yes|no)$"))

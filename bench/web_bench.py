@@ -1,0 +1,230 @@
+"""Latency of the web app under 50 concurrent users: the picks page and the search endpoint
+against a static "hello" route of the same server, in the same run.
+
+    python bench/web_bench.py                                   # the tests' small world
+    python bench/web_bench.py --db data/moviebot.sqlite         # a copy of your database
+    python bench/web_bench.py --users 50 --requests 20
+
+The database is copied to a temporary folder (nothing of yours is written); without a model
+that loads, one is trained there. Every simulated user gets a few ratings and a session, then
+the server is started in a child process (so the load generator does not share its CPU time
+with the server's event loop) on 127.0.0.1, and `--users` clients, each with its own cookie,
+send `--requests` requests each to one route at a time, all at once.
+
+The target: p99(route) ≤ 3 × p99(/hello) + p99(recommender), where the recommender's p99 is
+the picks service call itself (one person's history read, fold-in, scoring, re-rank,
+reasons), timed here sequentially for the same users. The ratio printed is p99 ÷ target
+(≤ 1 meets it).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import asyncio
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.services import Services, open_services  # noqa: E402
+from bot.services.people import Person  # noqa: E402
+from bot.services.picks import Request  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+QUERIES = ("godfater", "the matrix", "star wars", "alien", "toy story", "heat 1995", "fargo")
+FIRST_ID = 9_000_000  # simulated people's Telegram ids: far from anyone real
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def prepare(args: argparse.Namespace, folder: Path) -> tuple[Settings, list[str], list[Person]]:
+    """A copy of the database with a model, and a session for each simulated person."""
+    from bot.training import load_current, train
+    from storage.db import Database
+
+    if args.db:
+        db_path = folder / "bench.sqlite"
+        shutil.copy(args.db, db_path)
+        settings = replace(
+            Settings.from_env(env_file=None), db_path=db_path, model_dir=folder / "models"
+        )
+        if args.model_dir:
+            shutil.copytree(args.model_dir, folder / "models")
+    else:
+        from tests.bot.world import build
+
+        settings = build(folder / "world.sqlite", folder / "models")
+    settings = replace(settings, token="1:bench", rate_limit=False)
+    with Database(settings.db_path) as db:
+        if load_current(db, settings) is None:
+            print("no model loads from that database: training one…", file=sys.stderr)
+            train(db, settings)
+    services = open_services(settings)
+    try:
+        people, cookies = [], []
+        rng = random.Random(0)
+        # Popular movies a newcomer is offered: ratings everyone could have given.
+        pool = services.picks.recommend(Person(0), Request(n=10)).suggestions
+        movie_ids = [s.movie.id for s in pool]
+        for i in range(args.users):
+            person = Person(FIRST_ID + i, f"bench{i}")
+            for movie in rng.sample(movie_ids, min(3, len(movie_ids))):
+                services.feedback.rate(person, movie, rng.choice([6, 8, 10]))
+            cookies.append(services.web.open_session(person).token)
+            people.append(person)
+    finally:
+        services.close()
+    return settings, cookies, people
+
+
+def recommender_p99(services: Services, people: list[Person], rounds: int) -> list[float]:
+    """The picks service call itself, one person after another (no HTTP, no concurrency)."""
+    took = []
+    for _ in range(rounds):
+        for person in people:
+            start = time.perf_counter()
+            services.picks.recommend(person, Request(n=10))
+            took.append(time.perf_counter() - start)
+    return took
+
+
+async def load(base: str, cookies: list[str], path_for, requests: int) -> list[float]:
+    """Every user at once, each sending `requests` requests one after another."""
+    import aiohttp
+
+    async def user(i: int, cookie: str) -> list[float]:
+        took = []
+        jar = aiohttp.CookieJar(unsafe=True)
+        jar.update_cookies({"moviebot_session": cookie})
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(base, cookie_jar=jar, timeout=timeout) as session:
+            for n in range(requests):
+                start = time.perf_counter()
+                async with session.get(path_for(i, n)) as response:
+                    await response.read()
+                    if response.status != 200:
+                        raise RuntimeError(f"{path_for(i, n)}: HTTP {response.status}")
+                took.append(time.perf_counter() - start)
+        return took
+
+    results = await asyncio.gather(*(user(i, c) for i, c in enumerate(cookies)))
+    return [t for r in results for t in r]
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The child: the web app alone, as `moviebot run` serves it (without the bot)."""
+    from web.server import start
+
+    settings = replace(
+        Settings.from_env(env_file=None),
+        db_path=Path(args.db),
+        model_dir=Path(args.model_dir),
+        token="1:bench",
+        web_listen="127.0.0.1",
+        web_port=args.port,
+    )
+    services = open_services(settings)
+
+    async def main() -> None:
+        await start(settings, lambda: services)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_up(base: str) -> None:
+    import aiohttp
+
+    for _ in range(600):
+        try:
+            async with aiohttp.ClientSession() as session, session.get(base + "/hello") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the web server did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", help="a moviebot database to copy (default: the tests' world)")
+    parser.add_argument("--model-dir", help="its model folder (default: train one)")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20, help="per user and route")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, cookies, people = prepare(args, Path(tmp))
+        services = open_services(settings)
+        own = recommender_p99(services, people, rounds=max(1, args.requests // 5))
+        services.close()
+        port = free_port()
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--db", str(settings.db_path),
+             "--model-dir", str(settings.model_dir), "--port", str(port)],
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            asyncio.run(wait_up(base))
+            routes = {
+                "/hello": lambda i, n: "/hello",
+                "/picks": lambda i, n: "/picks" if n % 2 == 0 else f"/picks?page={n % 3}",
+                "/api/search": lambda i, n: f"/api/search?q={QUERIES[(i + n) % len(QUERIES)]}",
+            }
+            asyncio.run(load(base, cookies, routes["/hello"], 3))  # warm up
+            figures = {
+                name: asyncio.run(load(base, cookies, path, args.requests))
+                for name, path in routes.items()
+            }
+        finally:
+            child.terminate()
+            child.wait(10)
+    report(figures, own, args)
+    return 0
+
+
+def report(figures: dict[str, list[float]], own: list[float], args: argparse.Namespace) -> None:
+    ms = 1000
+    static99 = percentile(figures["/hello"], 0.99)
+    own99 = percentile(own, 0.99)
+    target = 3 * static99 + own99
+    print(f"{args.users} concurrent users × {args.requests} requests per route, 127.0.0.1, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(f"recommender (picks service call, sequential): p50 {percentile(own, 0.5) * ms:.1f} ms"
+          f"  p99 {own99 * ms:.1f} ms  (n={len(own)})")  # fmt: skip
+    print(f"{'route':<14}{'p50 ms':>9}{'p99 ms':>9}{'target ms':>11}{'p99/target':>12}")
+    for name, took in figures.items():
+        p50, p99 = percentile(took, 0.5), percentile(took, 0.99)
+        goal = f"{target * ms:>11.1f}{p99 / target:>12.2f}" if name != "/hello" else ""
+        print(f"{name:<14}{p50 * ms:>9.1f}{p99 * ms:>9.1f}{goal}")
+    print("target = 3 × p99(/hello) + p99(recommender); p99/target ≤ 1 meets it")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
