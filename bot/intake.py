@@ -13,6 +13,11 @@ the batch is handled, so a crash loses whatever was in flight. The intake instea
 
 An update Telegram sends twice (its confirmation was lost in a crash) is in the inbox already
 and is not handled again.
+
+If the inbox cannot be written (the database turned read-only, the disk is full), updates are
+handled without it rather than not at all: reads keep working and writes say "I can't save
+right now" (storage.db.StorageUnavailable), at the price of the crash guarantee until the
+inbox can be written again (one warning when that starts, one line when it ends).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from telegram.ext import Application
 
 from bot.processor import ChatOrder
 from bot.services import Services
+from storage.db import StorageUnavailable
 from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,7 @@ class Intake:
         self.processor: ChatOrder = app.update_processor
         self.processor.finish = self._finish
         self._pruned = 0.0
+        self._degraded = False  # the inbox cannot be written: updates go straight to handling
         # Inbox writes get a thread of their own: a handled update is marked done at once, not
         # after the service calls queued in the pool (a kill in between means a second answer).
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="inbox")
@@ -91,15 +98,34 @@ class Intake:
         """Store a batch in the inbox (one transaction), then queue those not seen before;
         how many were new. Raises if the inbox cannot be written: nothing is confirmed then."""
         rows = [(u.update_id, u.to_json()) for u in updates]
-        fresh = set(await self._inbox(self.inbox.add, rows))
+        try:
+            fresh = set(await self._inbox(self.inbox.add, rows))
+        except StorageUnavailable as exc:
+            self._without_inbox(exc)
+            for update in updates:
+                await self._queue(update, stored=False)
+            return len(updates)
+        if self._degraded:
+            self._degraded = False
+            log.warning("the inbox can be written again: updates are stored before handling")
         for update in updates:
             if update.update_id in fresh:
                 await self._queue(update)
         await self._prune()
         return len(fresh)
 
-    async def _queue(self, update: Update) -> None:
-        self.processor.inbox_ids.add(update.update_id)
+    def _without_inbox(self, exc: StorageUnavailable) -> None:
+        if not self._degraded:
+            self._degraded = True
+            log.warning(
+                "cannot store updates in the inbox (%s): handling them without it, so a crash "
+                "now loses those in flight",
+                exc,
+            )
+
+    async def _queue(self, update: Update, stored: bool = True) -> None:
+        if stored:
+            self.processor.inbox_ids.add(update.update_id)
         await self.app.update_queue.put(update)
 
     async def _prune(self) -> None:

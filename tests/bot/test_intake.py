@@ -14,7 +14,9 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from telegram import Bot
+from telegram.ext import Application
 
+from bot import render
 from bot.app import build_application, serve
 from bot.services import open_services
 from bot.services.people import Person
@@ -24,10 +26,11 @@ from emulator.server import Emulator
 from storage import inbox, ratings, users
 from storage.db import Database
 from storage.inbox import Inbox
+from tests.bot.test_storage_faults import turned_read_only
 
 
 @asynccontextmanager
-async def serving(emulator: Emulator, settings: Settings) -> AsyncIterator[None]:
+async def serving(emulator: Emulator, settings: Settings) -> AsyncIterator[Application]:
     """`moviebot run` in this process (bot.app.serve), stopped at the end of the block."""
     app = build_application(settings)
     await app.initialize()
@@ -39,7 +42,7 @@ async def serving(emulator: Emulator, settings: Settings) -> AsyncIterator[None]
         while not (ready() if ready else emulator.api.polling.active):
             assert time.monotonic() < deadline and not task.done(), "the bot never started"
             await asyncio.sleep(0.01)
-        yield
+        yield app
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
@@ -212,3 +215,26 @@ async def test_a_slow_handler_delays_only_its_own_chat_which_keeps_its_order(
     assert bob_took < 2.5  # well before Alice's 3 s (the machine may be busy)
     assert "Which one did you mean by" in found.text
     assert "picks" in picks.text and "Which one did you mean by <i>Matrix" in searched.html
+
+
+async def test_without_a_writable_inbox_updates_are_still_handled(emulator, world, caplog):
+    """The database turns read-only: updates cannot be stored first, so they are handled
+    without the inbox (reads answer, writes say they cannot save) rather than not at all."""
+    settings = bot_settings(emulator, world)
+    alice = emulator.user("Alice")
+    async with serving(emulator, settings) as app:
+        card = await card_for(alice, "Heat 1995")
+        await emulator.wait_idle()
+        db = app.bot_data["services"].db
+        with turned_read_only(db, "query_only"):
+            await alice.send("/recommend")
+            assert "Your picks" in (await alice.next_message(timeout=10)).text
+            await alice.press(card, "★4")
+            assert (await alice.next_message(timeout=10)).text == render.CANNOT_SAVE
+        await alice.press(card, "★4")  # writable again: stored first, then handled
+        await emulator.wait_idle()
+    assert stars_of(settings, alice.id) == {1: 4.0}
+    warned = [r.getMessage() for r in caplog.records if r.name == "bot.intake"]
+    assert len(warned) == 2 and "cannot store updates" in warned[0], warned
+    assert "can be written again" in warned[1]
+    assert set(inbox_counts(settings)) == {"done"}
