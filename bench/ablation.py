@@ -198,7 +198,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="SQLite database with a MovieLens data set")
     parser.add_argument("--seeds", default="0,1,2,3", help="comma-separated seeds")
-    parser.add_argument("--protocols", default="holdout,given-5", help="holdout and/or given-N")
+    parser.add_argument(
+        "--protocols", default="holdout,given-5", help="holdout, temporal and/or given-N"
+    )
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--markdown", type=Path, help="write the table here")

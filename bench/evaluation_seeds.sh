@@ -1,51 +1,60 @@
 #!/bin/sh
 # The issue's quality targets on seeds 0-3, as one Markdown table on stdout.
 #
-#   bench/evaluation_seeds.sh DB FOLDER
+#   bench/evaluation_seeds.sh DB FOLDER [PROTOCOLS]
 #
-# Runs `moviebot evaluate` under holdout and given-5 for seeds 0-3 on DB's data-set ratings
-# (popularity, ALS, EASE and the hybrid, with the committed defaults: run it where no
-# models/tuned.json nor models/*/tuned.json exists), keeps each run's JSON in FOLDER and prints
-# NDCG@10 of each model, the hybrid's ratio to popularity, its coverage@10 against popularity's
-# and its RMSE.
+# Runs `moviebot evaluate --tune` (a throw-away model directory: every model tuned on the
+# split's own train part) under each protocol (default: holdout temporal given-5) for seeds
+# 0-3 on DB's data-set ratings, with popularity, ALS, EASE, item and user kNN and the hybrid,
+# keeps each run's JSON in FOLDER (a run whose JSON is there already is not repeated: delete
+# FOLDER to start afresh) and prints NDCG@10 of each model, the best baseline, the hybrid's
+# ratio to it with the paired 95% interval of the difference, and the hybrid's RMSE.
 # `bench/evaluation_report.sh` includes it; on its own it checks another data set, e.g.
 # MovieLens latest-small after `moviebot --db DB data import ml-latest-small/`.
 set -eu
 DB="$1"
 FOLDER="$2"
+PROTOCOLS="${3:-holdout temporal given-5}"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
-. "$(dirname "$0")/committed_defaults.sh"
+TUNED_DIR=$(mktemp -d)
+trap 'rm -rf "$TUNED_DIR"' EXIT
 mkdir -p "$FOLDER"
 for seed in 0 1 2 3; do
-    for protocol in holdout given-5; do
-        "$MOVIEBOT" --db "$DB" evaluate --protocol "$protocol" --seed "$seed" \
-            --models popularity,als,ease,hybrid --json "$FOLDER/$protocol-seed-$seed.json" \
-            > /dev/null
+    for protocol in $PROTOCOLS; do
+        json="$FOLDER/$protocol-seed-$seed.json"
+        [ -e "$json" ] && continue
+        MOVIEBOT_MODEL_DIR="$TUNED_DIR" "$MOVIEBOT" --db "$DB" evaluate --tune \
+            --protocol "$protocol" --seed "$seed" \
+            --models popularity,als,ease,item_knn,user_knn,hybrid --json "$json" > /dev/null
     done
 done
-"${PYTHON:-python3}" - "$FOLDER" <<'SEEDS'
+"${PYTHON:-python3}" - "$FOLDER" $PROTOCOLS <<'SEEDS'
 import json
 import sys
 from pathlib import Path
 
-folder = Path(sys.argv[1])
-first = json.loads((folder / "holdout-seed-0.json").read_text())["dataset"]
-print("\n## The targets on seeds 0-3 (committed defaults)\n")
+folder, protocols = Path(sys.argv[1]), sys.argv[2:]
+first = json.loads((folder / f"{protocols[0]}-seed-0.json").read_text())["dataset"]
+names = ("popularity", "als", "ease", "item_knn", "user_knn", "hybrid")
+print("\n## Seeds 0-3, every model tuned on its split's train part\n")
 print(f"{first['ratings']:,} ratings of {first['users']:,} users on {first['items']:,} movies. "
-      "NDCG@10 from `moviebot evaluate --protocol P --seed S --models popularity,als,ease,"
-      "hybrid`; the hybrid's ratio to popularity, its coverage@10 against popularity's "
-      "and its RMSE.\n")
-print("| protocol | seed | popularity | ALS | EASE | hybrid | hybrid ÷ popularity "
-      "| coverage@10 hybrid / popularity | RMSE |")
-print("|---|---|---|---|---|---|---|---|---|")
-for protocol in ("holdout", "given-5"):
+      "NDCG@10 from `moviebot evaluate --tune --protocol P --seed S --models "
+      + ",".join(names) + "`; the best baseline of the run, the hybrid's ratio to it and the "
+      "paired 95% interval of the per-user difference, and the hybrid's RMSE.\n")
+print("| protocol | seed | " + " | ".join(names)
+      + " | best baseline | hybrid ÷ best | hybrid − best (95%) | RMSE |")
+print("|---|---|" + "---|" * (len(names) + 4))
+for protocol in protocols:
     for seed in range(4):
-        report = json.loads((folder / f"{protocol}-seed-{seed}.json").read_text())
+        path = folder / f"{protocol}-seed-{seed}.json"
+        if not path.exists():
+            continue
+        report = json.loads(path.read_text())
         m = report["models"]
-        ndcg = {name: m[name]["ndcg@10"] for name in ("popularity", "als", "ease", "hybrid")}
-        print(f"| {protocol} | {seed} | "
-              + " | ".join(f"{ndcg[name]:.3f}" for name in ndcg)
-              + f" | {ndcg['hybrid'] / ndcg['popularity']:.2f}× | "
-              + f"{m['hybrid']['coverage@10']:.3f} / {m['popularity']['coverage@10']:.3f} | "
-              + f"{m['hybrid']['rmse']:.3f} |")
+        ndcg = {n: m[n].get("ndcg@10", float("nan")) for n in names}
+        best = max((n for n in names if n != "hybrid"), key=lambda n: ndcg[n])
+        p = report["paired"][best]
+        print(f"| {protocol} | {seed} | " + " | ".join(f"{ndcg[n]:.3f}" for n in names)
+              + f" | {best} | {p['ratio']:.3f}× | {p['mean']:+.4f} "
+              + f"[{p['low']:+.4f}, {p['high']:+.4f}] | {m['hybrid'].get('rmse', float('nan')):.3f} |")
 SEEDS

@@ -26,6 +26,8 @@ class BlendConfig:
     als_warm: float = 1.0
     watched_cold: float = 0.125  # ALS on every rated movie ("watched")
     watched_warm: float = 1.0
+    ease_cold: float = 0.0  # EASE (on the stars): grows with the user's ratings
+    ease_warm: float = 0.5
     popularity_cold: float = 1.6
     popularity_warm: float = 0.4
     quality_cold: float = 0.8  # the quality prior (damped mean rating)

@@ -13,6 +13,7 @@ from typing import Any
 from recommender.als import ALSConfig
 from recommender.blend import BlendConfig
 from recommender.content import ContentConfig
+from recommender.ease import EASEConfig
 from recommender.era import EraConfig
 from recommender.genre_lift import GenreLiftConfig
 from recommender.popularity import PopularityConfig
@@ -29,6 +30,8 @@ class HybridConfig:
     era: EraConfig = field(default_factory=EraConfig)
     genres: GenreLiftConfig = field(default_factory=GenreLiftConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
+    # EASE in the blend: on the stars, λ as validation chose it for the standalone EASE.
+    ease: EASEConfig = field(default_factory=lambda: EASEConfig(5000.0, values=True))
     # Confidence of a rating in the "watched" ALS: 1 + alpha · (1 + watched_slope · stars).
     watched_slope: float = 0.25
 
@@ -61,5 +64,6 @@ class HybridConfig:
             era=EraConfig(**data.get("era", {})),
             genres=GenreLiftConfig(**data.get("genres", {})),
             blend=BlendConfig(**data.get("blend", {})),
+            ease=EASEConfig(**data.get("ease", {"lam": 5000.0, "values": True})),
             watched_slope=float(data.get("watched_slope", cls.watched_slope)),
         )

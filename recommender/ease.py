@@ -1,10 +1,11 @@
 """EASE (Steck 2019, "Embarrassingly Shallow Autoencoders"): a closed-form item-item model.
 
-B = I − P · diag(1 / diag(P)) with P = (XᵀX + λI)⁻¹ and X the binary users × items matrix;
-a user's scores are x · B. One items × items inverse, so it is exact and fast for catalogues of
-a few tens of thousands of movies and impossible beyond: `check_memory` refuses early.
-It is the strong baseline every report shows (`moviebot evaluate`, λ chosen on validation);
-the ablation (docs/evaluation.md) took it out of the blend.
+B = I − P · diag(1 / diag(P)) with P = (XᵀX + λI)⁻¹ and X the users × items matrix, binary
+(1 per rated movie) or the rating values themselves (`EASEConfig.values`); a user's scores are
+x · B. Well tuned, λ is in the thousands on MovieLens, on the stars (docs/tuning.md). One
+items × items inverse, so it is exact and fast for catalogues of a few tens of thousands of
+movies and impossible beyond: `check_memory` refuses early. It is the strong baseline every
+report shows (`moviebot evaluate`, λ and the input chosen on validation).
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ def check_memory(n_items: int, limit: int = MEMORY_LIMIT_BYTES) -> None:
 
 @dataclass(frozen=True)
 class EASEConfig:
-    """`lam`: the ridge penalty λ (> 0); `memory_limit`: bytes EASE may use at its peak."""
+    """`lam`: the ridge penalty λ (> 0); `values`: learn from and score the stars rather than
+    1 per rated movie; `memory_limit`: bytes EASE may use at its peak."""
 
     lam: float = DEFAULT_LAMBDA
     memory_limit: int = MEMORY_LIMIT_BYTES
+    values: bool = False
 
     def __post_init__(self) -> None:
         if self.lam <= 0:
@@ -58,7 +61,7 @@ class EASEConfig:
 
 
 class EASE:
-    """Scorer: fit on binarised ratings, score = history (binarised) · B."""
+    """Scorer: fit on the (binarised, or star) ratings, score = history (the same) · B."""
 
     name: ClassVar[str] = "ease"
 
@@ -69,16 +72,16 @@ class EASE:
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"lambda": self.config.lam}
+        return {"lambda": self.config.lam, "values": self.config.values}
 
     @classmethod
     def fit(cls, ratings: Ratings, catalog: Catalog, config: EASEConfig | None = None) -> Self:
-        """Solve for B in closed form on the binary train matrix."""
+        """Solve for B in closed form on the train matrix."""
         cfg = config or EASEConfig()
         n_items = ratings.matrix.shape[1]
         check_memory(n_items, cfg.memory_limit)
         check_ratings(ratings, catalog, cls.name)
-        x = _binary(ratings.matrix).astype(np.float64)
+        x = _inputs(ratings.matrix, cfg.values).astype(np.float64)
         gram = (x.T @ x).toarray()
         gram[np.diag_indices(n_items)] += cfg.lam
         # Invert in place (overwrite_a) so the Gram matrix and its inverse share one buffer.
@@ -89,19 +92,24 @@ class EASE:
         return cls(cfg, weights.astype(np.float32))
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
-        """n × n_items scores for these histories (only which movies were rated matters):
-        the sum of B's rows of the rated movies, so the n² matrix is never copied."""
+        """n × n_items scores for these histories: the (star-weighted, with `values`) sum of
+        B's rows of the rated movies, so the n² matrix is never copied."""
         weights = self.weights
         if rows.shape[1] != weights.shape[0]:
             raise ValueError(
                 f"rows have {rows.shape[1]} items, the model was fitted on {weights.shape[0]}"
             )
-        binary = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-        binary.data[:] = 1.0
+        x = _inputs(rows, self.config.values)
         out = np.empty(rows.shape, dtype=np.float32)
         for u in range(rows.shape[0]):
-            cols = binary.indices[binary.indptr[u] : binary.indptr[u + 1]]
-            out[u] = weights[cols].sum(axis=0) if len(cols) else 0.0
+            span = slice(x.indptr[u], x.indptr[u + 1])
+            cols = x.indices[span]
+            if not len(cols):
+                out[u] = 0.0
+            elif self.config.values:
+                out[u] = x.data[span] @ weights[cols]
+            else:
+                out[u] = weights[cols].sum(axis=0)
         return out
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -120,9 +128,10 @@ class EASE:
         return type(self)(self.config, change.gather(change.gather(self.weights).T).T)
 
 
-def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
-    """1 where a rating is stored (whatever the stars), as float32 CSR."""
+def _inputs(matrix: sp.spmatrix, values: bool = False) -> sp.csr_matrix:
+    """The stars (with `values`), else 1 where a rating is stored, as float32 CSR."""
     out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
     out.eliminate_zeros()
-    out.data[:] = 1.0
+    if not values:
+        out.data[:] = 1.0
     return out

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.component import Estimator, Scorer
-from recommender.data import Catalog, Ratings, genre_matrix, user_moments
-from recommender.metrics import KS, Accumulator, item_self_information, top_k
+from recommender.data import Catalog, Ratings, genre_matrix
+from recommender.metrics import KS, Accumulator, item_self_information, tie_order, top_k
 from recommender.splits import RELEVANCE, EvaluationError, scored_users
 
 BATCH_USERS = 1024
@@ -48,10 +48,24 @@ class RatingPredictor(Protocol):
 
 def uses_time(model: object) -> bool:
     """Whether a model's scores depend on when the user rated (`uses_time = True`): the
-    harness then passes each user's moment as `when=` to `score` / `rank`, the median time of
-    their train ratings (`recommender.data.user_moments`), as a user's moment in the bot is
-    when they rate."""
+    harness then passes each user's moment as `when=` to `score` / `rank`, the time of their
+    last train rating (`last_moments`), as the bot scores a user "now", just after they rated."""
     return bool(getattr(model, "uses_time", False))
+
+
+def last_moments(ratings: Ratings, users: np.ndarray) -> np.ndarray | None:
+    """When each of these users (row indices) last rated: the latest time among their
+    ratings, NaN for a user with none; None when the ratings carry no times. Scoring a user
+    at any later moment would need the future; at an earlier one (say, the median time of
+    their ratings) a random split lets time-aware components see when the test ratings were."""
+    if ratings.timestamps is None:
+        return None
+    times = sp.csr_matrix(ratings.timestamps)[np.asarray(users, dtype=np.int64)]
+    out = np.full(times.shape[0], np.nan)
+    filled = np.diff(times.indptr) > 0
+    if filled.any():
+        out[filled] = np.maximum.reduceat(times.data, times.indptr[:-1][filled])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +94,7 @@ def evaluate_ranking(
     progress: Progress | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    candidates: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Fit `model` on `train`, then `measure_ranking`; "fit_seconds" says how long fitting
     took."""
@@ -99,6 +114,7 @@ def evaluate_ranking(
         progress=progress,
         max_users=max_users,
         seed=seed,
+        candidates=candidates,
     )
     return out | {"fit_seconds": fit_seconds}
 
@@ -116,13 +132,48 @@ def measure_ranking(
     progress: Progress | None = None,
     max_users: int | None = None,
     seed: int = 0,
+    candidates: np.ndarray | None = None,
 ) -> dict[str, float]:
+    """`measure_ranking_per_user`'s figures alone."""
+    return measure_ranking_per_user(
+        scorer,
+        train,
+        test,
+        catalog,
+        k,
+        relevance,
+        ks,
+        batch=batch,
+        progress=progress,
+        max_users=max_users,
+        seed=seed,
+        candidates=candidates,
+    )[0]
+
+
+def measure_ranking_per_user(
+    scorer: Scorer,
+    train: Ratings,
+    test: Ratings,
+    catalog: Catalog,
+    k: int = 10,
+    relevance: float = RELEVANCE,
+    ks: Sequence[int] = KS,
+    *,
+    batch: int = BATCH_USERS,
+    progress: Progress | None = None,
+    max_users: int | None = None,
+    seed: int = 0,
+    candidates: np.ndarray | None = None,
+) -> tuple[dict[str, float], np.ndarray]:
     """Rank the whole catalogue for every scored user from their train row; score the top k.
 
-    `scorer` is fitted on exactly this `train`. `max_users` scores a random sample of that
+    `scorer` is fitted on exactly this `train`; `candidates` (a mask) restricts the ranking
+    to those movies (the new-movies protocol). `max_users` scores a random sample of that
     many scored users (`default_rng(seed)`), for data sets too large to score everyone.
     Returns every metric at each of `ks` and `k` ("ndcg@10", …), plus "users" (how many were
-    scored), "fit_seconds" (0: fitted before) and "score_seconds".
+    scored), "fit_seconds" (0: fitted before) and "score_seconds"; and each scored user's
+    NDCG@k in user order (the same users for every model of one split: paired tests).
     """
     _check_pair(train, test, catalog)
     all_ks = sorted(set(ks) | {k})
@@ -133,31 +184,39 @@ def measure_ranking(
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     batch = max(1, min(batch, BATCH_CELLS // max(len(catalog), 1)))
     acc = Accumulator(all_ks, len(catalog))
+    order = tie_order(len(catalog), seed)
     genres, info = genre_matrix(catalog)[1].toarray(), item_self_information(train.matrix)
     started = time.perf_counter()
     for start in range(0, len(users), batch):
         rows = users[start : start + batch]
         history = train.matrix[rows]
-        when = user_moments(train, rows) if uses_time(scorer) else None
-        top = _lists(scorer, history, max(all_ks), when)
+        when = last_moments(train, rows) if uses_time(scorer) else None
+        top = _lists(scorer, history, max(all_ks), when, order, candidates)
         acc.add(top, (test.matrix[rows] >= relevance).toarray(), genres, info)
         if progress is not None:
             progress(min(start + batch, len(users)), len(users))
     out = acc.result()
     out["fit_seconds"] = 0.0
     out["score_seconds"] = time.perf_counter() - started
-    return out
+    return out, acc.user_ndcg(k)
 
 
 def _lists(
-    scorer: Scorer, history: sp.csr_matrix, k: int, when: np.ndarray | None = None
+    scorer: Scorer,
+    history: sp.csr_matrix,
+    k: int,
+    when: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
 ) -> np.ndarray:
     """The top-k lists of a batch of users: the model's own `rank` if it has one, else the
-    best `score`s after excluding the history. Checked, so a leak cannot inflate figures.
-    `when` (each user's moment, given for time-aware models only) is passed on when given."""
+    best `score`s after excluding the history, ties broken by `order`. Checked, so a leak
+    cannot inflate figures. `when` (each user's moment, given for time-aware models only) is
+    passed on when given. `candidates` (a mask of the movies to rank; the new-movies protocol)
+    ranks only those, by `score`: a model's own lists cover the whole catalogue."""
     name = scorer.name
     timed: dict[str, Any] = {} if when is None else {"when": when}
-    if isinstance(scorer, Ranker):
+    if isinstance(scorer, Ranker) and candidates is None:
         top = np.asarray(scorer.rank(history, k, **timed), dtype=np.int64)
         if top.shape != (history.shape[0], k):
             raise EvaluationError(
@@ -174,7 +233,9 @@ def _lists(
         raise EvaluationError(
             f"{name} returned scores of shape {scores.shape}, expected {history.shape}"
         )
-    return top_k(scores, k, exclude=history)
+    if candidates is not None:
+        scores = np.where(candidates[None, :], scores, -np.inf)
+    return top_k(scores, k, exclude=history, order=order)
 
 
 def evaluate_rating(

@@ -3,7 +3,9 @@
 The protocol is described in docs/evaluation.md ("Protocol").
 
 Conventions, chosen once so that figures are comparable between runs and models:
-- Top-k lists rank by score, highest first; ties go to the lower item index (catalogue order).
+- Top-k lists rank by score, highest first; the harness breaks ties at random with the seed
+  (`tie_order`): catalogue order would favour whatever the catalogue lists first (on
+  MovieLens, popular films). `top_k` without an order sends ties to the lower index.
   Items a user rated in train, and items scored -inf or NaN, are never recommended; a user with
   fewer than k such items gets a shorter list (its empty slots count as misses).
 - Intra-list diversity is the mean pairwise genre dissimilarity 1 − Jaccard(genres_a, genres_b)
@@ -36,12 +38,28 @@ RANKING_METRICS = (
 )
 
 
-def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
-    """Indices of the k best items per row, best first; ties go to the lower index.
+def tie_order(n_items: int, seed: int) -> np.ndarray:
+    """A seeded random order of the catalogue: `top_k(..., order=)` breaks ties by it."""
+    return np.random.default_rng([seed, 2]).permutation(n_items)
+
+
+def top_k(
+    scores: np.ndarray,
+    k: int,
+    exclude: sp.csr_matrix | None = None,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of the k best items per row, best first; ties go to the item earlier in
+    `order` (a permutation of the items, `tie_order`), by default the lower index.
 
     Entries of `exclude` (stored positions, e.g. the user's train ratings), -inf and NaN scores
     are never picked; rows with fewer than k candidates are padded with -1.
     """
+    if order is not None:
+        permuted = np.asarray(scores)[:, order]
+        ex = None if exclude is None else sp.csr_matrix(exclude)[:, order]
+        picked = top_k(permuted, k, ex)
+        return np.where(picked >= 0, order[np.maximum(picked, 0)], -1)
     scores = np.array(scores, dtype=np.result_type(scores, np.float32), copy=True)
     scores[np.isnan(scores)] = -np.inf
     if exclude is not None:
@@ -82,6 +100,9 @@ class Accumulator:
         self.sums = {(name, k): 0.0 for name in RANKING_METRICS for k in self.ks}
         self.lists = {k: 0 for k in self.ks}  # lists with ≥ 2 items, for diversity
         self.seen = {k: np.zeros(n_items, dtype=bool) for k in self.ks}
+        # Each scored user's NDCG at each k, in the order added: paired tests compare models
+        # user by user (`paired_interval`).
+        self.per_user: dict[int, list[np.ndarray]] = {k: [] for k in self.ks}
 
     def add(
         self,
@@ -121,7 +142,9 @@ class Accumulator:
         s["hitrate", k] += float((n_hits > 0).sum())
         ideal_n = np.minimum(k, n_rel).astype(np.int64)
         idcg = np.concatenate(([0.0], np.cumsum(discount)))[ideal_n]
-        s["ndcg", k] += float(((hits * discount).sum(axis=1) / idcg).sum())
+        ndcg = (hits * discount).sum(axis=1) / idcg
+        self.per_user[k].append(ndcg)
+        s["ndcg", k] += float(ndcg.sum())
         prec_at = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
         s["map", k] += float(((prec_at * hits).sum(axis=1) / ideal_n).sum())
         self.seen[k][safe[valid]] = True
@@ -132,6 +155,11 @@ class Accumulator:
         div, counted = _intra_list_diversity(safe, valid, genres)
         s["diversity", k] += div
         self.lists[k] += counted
+
+    def user_ndcg(self, k: int) -> np.ndarray:
+        """NDCG@k of every user added so far, in the order they were added."""
+        parts = self.per_user[k]
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def result(self) -> dict[str, float]:
         out: dict[str, float] = {"users": float(self.users)}
@@ -182,3 +210,18 @@ def list_metrics(
         rel = (relevant[keep] != 0).toarray()
         acc.add(np.asarray(top)[keep], rel, genres, info)
     return acc.result()
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, z: float = 1.96) -> dict[str, float]:
+    """The mean per-user difference a − b and its 95% interval (normal approximation to the
+    paired t-interval; hundreds of users make the two the same to three decimals). `a` and
+    `b` hold the same users' values in the same order. An interval that contains 0 is a tie."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(
+            f"paired values need two equal 1-D arrays of ≥ 2, got {a.shape}, {b.shape}"
+        )
+    diff = a - b
+    mean = float(diff.mean())
+    half = z * float(diff.std(ddof=1)) / np.sqrt(len(diff))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "users": float(len(diff))}

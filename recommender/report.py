@@ -18,19 +18,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recommender.component import Estimator, Scorer, Unavailable
 from recommender.data import Catalog, Ratings
 from recommender.evaluate import (
     RatingPredictor,
     dataset_counts,
     evaluate_ranking,
-    measure_ranking,
+    measure_ranking_per_user,
     measure_rating,
 )
-from recommender.metrics import KS
-from recommender.splits import RELEVANCE, EvaluationError, parse_protocol, split, validation_split
+from recommender.metrics import KS, paired_interval
+from recommender.splits import (
+    COLD_SHARE,
+    RELEVANCE,
+    EvaluationError,
+    candidates,
+    parse_protocol,
+    split,
+    validation_splits,
+)
 
 log = logging.getLogger(__name__)
+
+REFERENCE = "hybrid"  # the model paired differences are taken against
 
 # step label, done, total (total 0: a step without a known length just started)
 ProgressFn = Callable[[str, int, int], None]
@@ -59,7 +71,8 @@ class ModelSpec:
 
     `make(params)` returns the model not fitted yet; `grid` maps parameter names to the values tried
     on validation (the best by `metric` wins, ties to the first); `rating` says whether the
-    fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE.
+    fitted object also predicts stars (`predict(rows)`) and gets RMSE/MAE/MSE; `metric` is
+    what the grid is chosen by (default NDCG@k; "rmse" for a rating model).
     """
 
     name: str
@@ -67,6 +80,8 @@ class ModelSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     grid: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     rating: bool = False
+    metric: str | None = None
+    ranking: bool = True  # False: a rating model scored on RMSE / MAE only
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
@@ -84,18 +99,21 @@ def tune(
     k: int = 10,
     metric: str | None = None,
     progress: ProgressFn | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> tuple[dict, list[dict]]:
-    """Choose `spec`'s parameters on a validation split carved from `train` (never test).
+    """Choose `spec`'s parameters on validation splits carved from `train` (never test).
 
     Returns the winning parameters (spec.params updated with the best grid point) and one row
-    per grid point: its parameters and validation figures.
+    per grid point: its parameters and validation figures (the mean over the carves of
+    `validation_splits`). A spec with `rating` and a "rmse" `metric` is tuned on RMSE (lower
+    is better).
     """
     metric = metric or f"ndcg@{k}"
     points = grid_points(spec.grid)
     if not points or points == [{}]:
         return dict(spec.params), []
-    fit_part, valid = validation_split(train, protocol, seed=seed, cold_share=cold_share)
+    carves = validation_splits(train, protocol, seed=seed, cold_share=cold_share)
+    sign = -1.0 if metric == "rmse" else 1.0
     rows: list[dict] = []
     best: tuple[float, dict] | None = None
     for i, point in enumerate(points):
@@ -103,13 +121,20 @@ def tune(
         if progress is not None:
             progress(f"tune {spec.name}", i, len(points))
         try:
-            figures = evaluate_ranking(spec.make(params), fit_part, valid, catalog, k=k, ks=(k,))
+            found = [_validate(spec, params, f, v, catalog, k, metric, protocol) for f, v in carves]
         except (ValueError, MemoryError, Unavailable) as exc:
             log.warning("%s with %s cannot run: %s", spec.name, point, exc)
             rows.append({"params": point, "error": str(exc)})
             continue
-        value = figures[metric]
-        rows.append({"params": point, metric: value, "fit_seconds": figures["fit_seconds"]})
+        value = sign * float(np.mean([v for v, _ in found]))
+        rows.append(
+            {
+                "params": point,
+                metric: sign * value,
+                "carves": len(found),
+                "fit_seconds": round(sum(s for _, s in found), 3),
+            }
+        )
         if best is None or value > best[0]:
             best = (value, params)
     if progress is not None:
@@ -117,6 +142,36 @@ def tune(
     if best is None:
         raise ModelSkipped(f"no {spec.name} setting could be trained: {rows[-1]['error']}")
     return best[1], rows
+
+
+def _validate(
+    spec: ModelSpec,
+    params: dict[str, Any],
+    fit_part: Ratings,
+    valid: Ratings,
+    catalog: Catalog,
+    k: int,
+    metric: str,
+    protocol: str = "holdout",
+) -> tuple[float, float]:
+    """One grid point on one carve: (its `metric`, fit seconds)."""
+    if metric == "rmse":
+        started = time.perf_counter()
+        predictor = spec.make(params).fit(fit_part, catalog)
+        seconds = time.perf_counter() - started
+        if not isinstance(predictor, RatingPredictor):
+            raise EvaluationError(f"{spec.name} predicts no ratings: it cannot be tuned on RMSE")
+        return measure_rating(predictor, fit_part, valid)["rmse"], seconds
+    figures = evaluate_ranking(
+        spec.make(params),
+        fit_part,
+        valid,
+        catalog,
+        k=k,
+        ks=(k,),
+        candidates=candidates(protocol, fit_part, valid),
+    )
+    return figures[metric], figures["fit_seconds"]
 
 
 def compare(
@@ -129,7 +184,7 @@ def compare(
     relevance: float = RELEVANCE,
     progress: ProgressFn | None = None,
     max_users: int | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> dict:
     """Run the protocol on every model from one split and return the report dict.
 
@@ -169,8 +224,27 @@ def compare(
         except ModelSkipped as exc:
             report["models"][spec.name] = {"skipped": str(exc)}
             report["notes"].append(f"{spec.name} skipped: {exc}")
+    report["paired"] = paired_against(report["models"], REFERENCE, k)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def paired_against(models: Mapping[str, dict], reference: str, k: int) -> dict[str, dict]:
+    """The reference model's per-user NDCG@k minus each other model's: mean, 95% interval and
+    the ratio of the means (`metrics.paired_interval`); {} without the reference. Takes the
+    per-user values out of the entries (the JSON keeps the figures, not 1,000 numbers each)."""
+    per_user = {n: e.pop("per_user_ndcg") for n, e in models.items() if "per_user_ndcg" in e}
+    if reference not in per_user:
+        return {}
+    mine = per_user[reference]
+    out: dict[str, dict] = {}
+    for name, theirs in per_user.items():
+        if name == reference or len(theirs) != len(mine) or len(mine) < 2:
+            continue
+        other = models[name][f"ndcg@{k}"]
+        ratio = models[reference][f"ndcg@{k}"] / other if other > 0 else math.inf
+        out[name] = paired_interval(mine, theirs) | {"ratio": ratio}
+    return out
 
 
 def _run_model(
@@ -184,11 +258,19 @@ def _run_model(
     relevance: float,
     progress: ProgressFn | None,
     max_users: int | None = None,
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> dict:
     """Tune (if the spec has a grid), fit on train, score on test: one model's report entry."""
     params, tuning = tune(
-        spec, train, catalog, protocol, seed, k, progress=progress, cold_share=cold_share
+        spec,
+        train,
+        catalog,
+        protocol,
+        seed,
+        k,
+        metric=spec.metric,
+        progress=progress,
+        cold_share=cold_share,
     )
     if progress is not None:
         progress(f"fit {spec.name}", 0, 0)
@@ -198,12 +280,14 @@ def _run_model(
     except (ValueError, MemoryError, Unavailable) as exc:
         raise ModelSkipped(str(exc)) from exc
     fit_seconds = time.perf_counter() - fit_started
+    if not spec.ranking:
+        return _rating_entry(spec, model, train, test, params, tuning, fit_seconds)
 
     def step(done: int, total: int) -> None:
         if progress is not None:
             progress(f"score {spec.name}", done, total)
 
-    figures = measure_ranking(
+    figures, per_user = measure_ranking_per_user(
         model,
         train,
         test,
@@ -214,6 +298,7 @@ def _run_model(
         progress=step,
         max_users=max_users,
         seed=seed,
+        candidates=candidates(protocol, train, test),
     )
     entry: dict[str, Any] = {f"{name}@{k}": figures[f"{name}@{k}"] for name, _ in COLUMNS}
     if spec.rating and isinstance(model, RatingPredictor):
@@ -232,6 +317,28 @@ def _run_model(
         str(kk): {f"{name}@{kk}": figures[f"{name}@{kk}"] for name, _ in COLUMNS}
         for kk in sorted(set(KS) - {k})
     }
+    if tuning:
+        entry["tuning"] = tuning
+    entry["per_user_ndcg"] = per_user
+    return entry
+
+
+def _rating_entry(
+    spec: ModelSpec,
+    model: Any,
+    train: Ratings,
+    test: Ratings,
+    params: dict,
+    tuning: list[dict],
+    fit_seconds: float,
+) -> dict:
+    """The report entry of a rating-only model: RMSE / MAE / MSE, parameters, tuning."""
+    if not isinstance(model, RatingPredictor):
+        raise ModelSkipped(f"{spec.name} predicts no ratings")
+    figures = measure_rating(model, train, test)
+    entry: dict[str, Any] = {k: figures[k] for k in ("rmse", "mae", "mse")}
+    entry["fit_seconds"] = round(fit_seconds, 3)
+    entry["params"] = _jsonable(getattr(model, "params", params) or params)
     if tuning:
         entry["tuning"] = tuning
     return entry
@@ -267,11 +374,11 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
         f"{ds['users']:,} users, {ds['items']:,} movies ({ds['rated_items']:,} rated), "
         f"{ds['ratings']:,} ratings: {ds['train_ratings']:,} train, {ds['test_ratings']:,} test; "
         f"{ds['scored_users']:,} users scored (a test rating ≥ {relevance}). "
-        "Protocol: docs/evaluation.md (holdout: 20% of each user with ≥ 5 ratings; given-N: "
-        "users with ≥ 20 ratings keep N).",
+        "Protocol: docs/evaluation.md (holdout: a random 20% of each user with ≥ 5 ratings; "
+        "temporal: their latest 20%; given-N: a share of the users with ≥ 20 ratings keep N).",
         "",
     ]
-    if report.get("cold_share", 1.0) < 1.0:
+    if parse_protocol(report["protocol"]) is not None:
         lines += [
             f"Given-N cut {report['cold_share']:.0%} of the eligible users; the others "
             "stayed whole in train.",
@@ -314,9 +421,34 @@ def markdown(report: Mapping[str, Any], command: str | None = None) -> str:
             lines.append(f"- `{name}`: `{json.dumps(entry['params'], sort_keys=True)}`")
     for note in report.get("notes", []):
         lines.append(f"- note: {note}")
+    lines += paired_lines(report)
     lines.append("")
     lines.append(f"Total time: {report.get('seconds', 0):.1f} s.")
     return "\n".join(lines) + "\n"
+
+
+def paired_lines(report: Mapping[str, Any]) -> list[str]:
+    """The paired comparison as Markdown: the hybrid against each model, best first."""
+    paired = report.get("paired") or {}
+    if not paired:
+        return []
+    k = report["k"]
+    lines = [
+        "",
+        f"Paired per-user difference in NDCG@{k}, {REFERENCE} minus each model (mean and 95% "
+        "interval over the scored users; an interval containing 0 is a tie):",
+        "",
+        f"| model | NDCG@{k} | {REFERENCE} ÷ model | difference | 95% interval |",
+        "|---|---|---|---|---|",
+    ]
+    models = report["models"]
+    for name in sorted(paired, key=lambda n: -models[n][f"ndcg@{k}"]):
+        p = paired[name]
+        lines.append(
+            f"| {name} | {models[name][f'ndcg@{k}']:.3f} | {p['ratio']:.3f}× | "
+            f"{p['mean']:+.4f} | [{p['low']:+.4f}, {p['high']:+.4f}] |"
+        )
+    return lines
 
 
 def write_json(report: Mapping[str, Any], path: str | Path) -> None:
@@ -330,7 +462,7 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     from matplotlib.figure import Figure
 
     k = report["k"]
-    models = [(n, e) for n, e in report["models"].items() if "skipped" not in e]
+    models = [(n, e) for n, e in report["models"].items() if f"ndcg@{k}" in e]
     if not models:
         raise EvaluationError("no model ran: nothing to plot")
     fig = Figure(figsize=(10, 4.8), dpi=110)

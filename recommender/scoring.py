@@ -16,6 +16,7 @@ stands in for the collaborative models on movies added since training) and popul
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,14 +27,17 @@ import scipy.sparse as sp
 
 from recommender.als import ALS
 from recommender.blend import add_up, contributions, standardise
-from recommender.component import CatalogChange, Component, check_ratings
+from recommender.component import CatalogChange, Component, Unavailable, check_ratings
 from recommender.config import HybridConfig
 from recommender.content import Content
 from recommender.data import Catalog, Ratings
+from recommender.ease import EASE
 from recommender.era import Era
 from recommender.genre_lift import GenreLift
 from recommender.popularity import Popularity
 from recommender.quality import Quality
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -55,12 +59,16 @@ class Part:
     shared: bool = False  # the same scores for every user: computed once per request
     # For movies added since training, the scores of this component stand in for its own.
     stand_in: str | None = None
+    # It may be unavailable on some data (EASE on a catalogue too large for memory): the
+    # model is then trained and saved without it, and the blend weighs the others.
+    optional: bool = False
 
 
 # In the order the blend adds them up (the served scores depend on it to the last bit).
 PARTS: tuple[Part, ...] = (
     Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
     Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
+    Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
     Part("content", Content, lambda c: c.content, blended=False),
     Part("popularity", Popularity, lambda c: c.popularity, shared=True),
     Part("quality", Quality, lambda c: c.quality, shared=True),
@@ -112,7 +120,13 @@ class Hybrid:
         timings: dict[str, float] = {}
         for part in PARTS:
             started = time.perf_counter()
-            parts[part.name] = part.kind.fit(ratings, catalog, part.settings(config))
+            try:
+                parts[part.name] = part.kind.fit(ratings, catalog, part.settings(config))
+            except Unavailable as exc:
+                if not part.optional:
+                    raise
+                log.info("%s left out of the blend: %s", part.name, exc)
+                continue
             timings[part.name] = time.perf_counter() - started
         unknown = np.bincount(ratings.matrix.indices, minlength=len(catalog)) == 0
         return cls(config, parts, unknown, timings)
@@ -204,6 +218,8 @@ class Hybrid:
         for part in PARTS:
             prefix = part.name + "/"
             own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if part.optional and not own:
+                continue
             parts[part.name] = part.kind.from_arrays(own, catalog, part.settings(config))
         unknown = arrays["hybrid/unknown"]
         if len(unknown) != len(catalog):

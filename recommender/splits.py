@@ -3,8 +3,9 @@
 The protocol is described in docs/evaluation.md ("Protocol").
 
 Every split draws one uniform random key per rating from `numpy.random.default_rng(seed)` and
-sends a user's ratings with the smallest keys to test, so the same seed gives the same split.
-Train and test keep the input's user and item vocabularies (the same shapes).
+sends a user's ratings with the smallest keys to test (the temporal split: their latest, the
+keys only breaking ties between equal times), so the same seed gives the same split. Train and
+test keep the input's user and item vocabularies (the same shapes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ import scipy.sparse as sp
 from recommender.data import Ratings
 
 RELEVANCE = 4.0  # a test rating at least this is relevant
+# Given-N: the share of the eligible users cut to N ratings (new users among established ones).
+COLD_SHARE = 0.2
+# Given-N validation averages this many carves (each a different seeded draw of cold users):
+# one carve of 20% of the users decides little.
+GIVEN_N_CARVES = 3
+PROTOCOLS = ("holdout", "temporal", "given-N", "new-movies")
+# New movies: this share of the movies with at least NEW_MOVIES_MIN ratings leave training.
+NEW_MOVIES_SHARE = 0.1
+NEW_MOVIES_MIN = 5
 
 
 class EvaluationError(ValueError):
@@ -46,16 +56,82 @@ def holdout_split(
     return _split_by_rank(ratings, n_test, seed)
 
 
+def temporal_split(
+    ratings: Ratings, test_share: float = 0.2, min_ratings: int = 5, seed: int = 0
+) -> tuple[Ratings, Ratings]:
+    """Per user with at least `min_ratings` ratings, their latest `test_share` by time go to
+    test (round(test_share × n), at least 1): a model sees only each user's past. Ratings at the
+    same second are ordered by the seeded random key. Needs timestamps."""
+    if ratings.timestamps is None:
+        raise EvaluationError("the temporal protocol needs rating times; these ratings have none")
+    if not 0.0 < test_share < 1.0:
+        raise EvaluationError(f"test_share must be between 0 and 1, got {test_share}")
+    counts = np.diff(ratings.matrix.indptr)
+    n_test = np.where(
+        counts >= max(min_ratings, 2), np.maximum(1, np.floor(test_share * counts + 0.5)), 0
+    ).astype(np.int64)
+    return _split_by_rank(ratings, n_test, seed, latest_first=True)
+
+
+def new_movies_split(
+    ratings: Ratings,
+    share: float = NEW_MOVIES_SHARE,
+    min_ratings: int = NEW_MOVIES_MIN,
+    seed: int = 0,
+) -> tuple[Ratings, Ratings]:
+    """Item cold start: a seeded `share` of the movies with at least `min_ratings` ratings
+    leave training entirely; every rating of theirs is test, every other rating train. They
+    are movies added after the last training: only content can speak for them
+    (`new_movies` finds them again; models rank only them)."""
+    if not 0.0 < share < 1.0:
+        raise EvaluationError(f"share must be between 0 and 1, got {share}")
+    matrix = ratings.matrix.tocsr()
+    counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    eligible = np.flatnonzero(counts >= min_ratings)
+    if len(eligible) < 2:
+        raise EvaluationError(f"fewer than 2 movies have {min_ratings} ratings: none to hold out")
+    rng = np.random.default_rng([seed, 3])
+    chosen = rng.choice(eligible, max(1, round(share * len(eligible))), replace=False)
+    new = np.zeros(matrix.shape[1], dtype=bool)
+    new[chosen] = True
+    matrix.sort_indices()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    is_test = new[matrix.indices]
+    times = _aligned_times(ratings, matrix)
+    return (
+        _subset(ratings, matrix, times, rows, ~is_test),
+        _subset(ratings, matrix, times, rows, is_test),
+    )
+
+
+def new_movies(train: Ratings, test: Ratings) -> np.ndarray:
+    """The movies a new-movies split held out: rated in test and never in train (a mask)."""
+    n_items = train.matrix.shape[1]
+    in_train = np.bincount(train.matrix.indices, minlength=n_items) > 0
+    in_test = np.bincount(sp.csr_matrix(test.matrix).indices, minlength=n_items) > 0
+    return in_test & ~in_train
+
+
+def candidates(protocol: str, train: Ratings, test: Ratings) -> np.ndarray | None:
+    """The movies models rank under `protocol`: the new movies under "new-movies", else None
+    (the whole catalogue)."""
+    return new_movies(train, test) if protocol == "new-movies" else None
+
+
 def given_n_split(
-    ratings: Ratings, n: int, min_ratings: int = 20, seed: int = 0, cold_share: float = 1.0
+    ratings: Ratings,
+    n: int,
+    min_ratings: int = 20,
+    seed: int = 0,
+    cold_share: float = COLD_SHARE,
 ) -> tuple[Ratings, Ratings]:
     """Cold-start split: users with at least `min_ratings` ratings keep `n` random ones in
     train (their whole history) and the rest go to test; everyone else stays in train.
 
-    `cold_share` < 1 cuts only that share of the eligible users (chosen at random), so the
-    others stay whole in train: new users joining an established community. The default,
-    1.0, is the protocol of docs/evaluation.md (on MovieLens every user has ≥ 20 ratings, so train
-    then holds only N ratings per user).
+    `cold_share` cuts only that share of the eligible users (chosen at random), so the others
+    stay whole in train: new users joining an established community, the protocol of
+    docs/evaluation.md (default 20%). 1.0 cuts every eligible user (on MovieLens every user has
+    ≥ 20 ratings, so train then holds only N ratings per user: a different question).
     """
     if n < 1:
         raise EvaluationError(f"given-N needs N ≥ 1, got {n}")
@@ -77,31 +153,39 @@ def given_n_split(
 
 
 def split(
-    ratings: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
+    ratings: Ratings, protocol: str, seed: int = 0, cold_share: float = COLD_SHARE
 ) -> tuple[Ratings, Ratings]:
-    """The split a protocol name stands for: "holdout" or "given-N" (e.g. "given-5")."""
+    """The split a protocol name stands for: "holdout", "temporal" or "given-N" (e.g.
+    "given-5")."""
     n = parse_protocol(protocol)
+    if protocol == "temporal":
+        return temporal_split(ratings, seed=seed)
+    if protocol == "new-movies":
+        return new_movies_split(ratings, seed=seed)
     if n is None:
         return holdout_split(ratings, seed=seed)
     return given_n_split(ratings, n, seed=seed, cold_share=cold_share)
 
 
 def validation_split(
-    train: Ratings, protocol: str, seed: int = 0, cold_share: float = 1.0
+    train: Ratings, protocol: str, seed: int = 0, cold_share: float = COLD_SHARE
 ) -> tuple[Ratings, Ratings]:
     """A validation split carved from train only, the same way as the test split.
 
     Uses a different stream (seed + 1_000_003) so validation never mirrors the test draw.
     Tuning fits on the first part and scores on the second; test is never looked at.
-    A given-N carve cuts every user with at least min(2N, 20) train ratings (and more than
-    N): train parts hold fewer ratings a user than the full data, and users left whole would
-    make the carve look warmer than the test. Under given-N the cold users keep only N train
-    ratings, so when no train user has enough left for a given-N carve (MovieLens: every user
-    was cut), validation is a holdout carve, and if users have fewer than 5 ratings even for
-    that, one that leaves one in five out of users with at least 2.
+    A temporal carve holds out each user's latest train ratings. A given-N carve cuts
+    `cold_share` of the users with at least min(2N, 20) train ratings (and more than N); users
+    already cut to N in train cannot be cut again. When no train user has enough left for a
+    given-N carve, validation is a holdout carve, and if users have fewer than 5 ratings even
+    for that, one that leaves one in five out of users with at least 2.
     """
     seed = seed + 1_000_003
     n = parse_protocol(protocol)
+    if protocol == "temporal":
+        return temporal_split(train, seed=seed)
+    if protocol == "new-movies":
+        return new_movies_split(train, seed=seed)
     if n is None:
         return holdout_split(train, seed=seed)
     cut_from = max(n + 1, min(2 * n, 20))
@@ -113,9 +197,24 @@ def validation_split(
     return fit, valid
 
 
+def validation_splits(
+    train: Ratings, protocol: str, seed: int = 0, cold_share: float = COLD_SHARE
+) -> list[tuple[Ratings, Ratings]]:
+    """The validation carves tuning averages over: one for holdout and temporal (every user
+    is in it), `GIVEN_N_CARVES` for given-N (each cuts another seeded draw of users), so the
+    noise of a few hundred cold users is averaged down below the differences it decides."""
+    if parse_protocol(protocol) is None:
+        return [validation_split(train, protocol, seed, cold_share)]
+    return [
+        validation_split(train, protocol, seed + 7919 * carve, cold_share)
+        for carve in range(GIVEN_N_CARVES)
+    ]
+
+
 def parse_protocol(protocol: str) -> int | None:
-    """None for "holdout", N for "given-N"; anything else is an error naming the choices."""
-    if protocol == "holdout":
+    """None for "holdout", "temporal" and "new-movies", N for "given-N"; anything else is an
+    error naming the choices."""
+    if protocol in ("holdout", "temporal", "new-movies"):
         return None
     prefix = "given-"
     if protocol.startswith(prefix) and protocol[len(prefix) :].isdigit():
@@ -123,22 +222,29 @@ def parse_protocol(protocol: str) -> int | None:
         if n >= 1:
             return n
     raise EvaluationError(
-        f"unknown protocol {protocol!r}: use 'holdout' or 'given-N' (e.g. given-5)"
+        f"unknown protocol {protocol!r}: use 'holdout', 'temporal', 'new-movies' or 'given-N' "
+        "(e.g. given-5)"
     )
 
 
-def _split_by_rank(ratings: Ratings, n_test: np.ndarray, seed: int) -> tuple[Ratings, Ratings]:
-    """Send each user's `n_test[u]` ratings with the smallest random keys to test."""
+def _split_by_rank(
+    ratings: Ratings, n_test: np.ndarray, seed: int, latest_first: bool = False
+) -> tuple[Ratings, Ratings]:
+    """Send each user's `n_test[u]` ratings with the smallest random keys to test (with
+    `latest_first`, their latest ratings, the keys breaking ties between equal times)."""
     matrix = ratings.matrix.tocsr()
     matrix.sort_indices()
     n_users = matrix.shape[0]
     rows = np.repeat(np.arange(n_users), np.diff(matrix.indptr))
     keys = np.random.default_rng(seed).random(matrix.nnz)
-    order = np.lexsort((keys, rows))  # by user, then key; rows are already grouped
+    times = _aligned_times(ratings, matrix)
+    if latest_first and times is not None:
+        order = np.lexsort((keys, -times, rows))  # by user, newest first, then key
+    else:
+        order = np.lexsort((keys, rows))  # by user, then key; rows are already grouped
     rank = np.empty(matrix.nnz, dtype=np.int64)
     rank[order] = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
     is_test = rank < n_test[rows]
-    times = _aligned_times(ratings, matrix)
     return (
         _subset(ratings, matrix, times, rows, ~is_test),
         _subset(ratings, matrix, times, rows, is_test),

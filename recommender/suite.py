@@ -1,7 +1,8 @@
 """The models every report compares, configured as `train` configures them, and the served
 hybrid as the harness sees it.
 
-`standard_specs` lists popularity, content, ALS, EASE and the hybrid; the hybrid is the real
+`standard_specs` lists popularity, content, ALS, EASE, item and user kNN, the biased SVD and
+the hybrid, each baseline with a grid chosen on validation; the hybrid is the real
 `Recommender`, ranked through its own `recommend`, re-rank and all (`ServedHybrid`), so
 `moviebot evaluate` and the figures `/retrain` records measure what the bot serves.
 """
@@ -15,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.als import ALS
+from recommender.baselines import GenrePopularity, GenreProfile, Random
 from recommender.component import Estimator, Scorer, Unfitted, unfitted
 from recommender.config import HybridConfig
 from recommender.content import Content
@@ -27,12 +29,27 @@ from recommender.ease import (
     check_memory,
 )
 from recommender.hybrid import Recommender
+from recommender.knn import ItemKNN, KNNConfig, UserKNN
 from recommender.popularity import Popularity
+from recommender.predict import PredictorConfig
 from recommender.report import ModelSkipped, ModelSpec
 from recommender.splits import EvaluationError
+from recommender.svd import BiasedSVD
 from recommender.tuned import hybrid_config
 
-EASE_GRID = (100.0, 200.0, 500.0, 1000.0, 2000.0)
+# λ well into the thousands (on MovieLens 100K the optimum is about 3000 on binary input and
+# higher on stars), and the stars as input as well as 1 per rated movie.
+EASE_GRID = {
+    "lambda": (300.0, 1000.0, 2000.0, 5000.0, 10_000.0, 20_000.0, 50_000.0),
+    "values": (False, True),
+}
+ITEM_KNN_GRID = {
+    "neighbours": (20, 50, 100, 200),
+    "similarity": ("cosine", "bm25"),
+    "binary": (True, False),
+}
+USER_KNN_GRID = {"neighbours": (20, 50, 100, 200), "binary": (True, False)}
+SVD_GRID = {"factors": (16, 32, 64), "regularization": (0.05, 0.15, 0.4)}
 
 
 class ServedHybrid:
@@ -124,11 +141,17 @@ def standard_specs(
     n_items: int = 0,
     ease_memory_limit: int = MEMORY_LIMIT_BYTES,
     models: Sequence[str] | None = None,
+    protocol: str = "holdout",
 ) -> list[ModelSpec]:
-    """popularity, content, als, ease and hybrid, configured as `train` would configure them.
+    """popularity, content, als, ease, item_knn, user_knn, svd and hybrid.
 
-    ALS and the hybrid use the tuned values when given (else the committed defaults); EASE
-    chooses λ on validation from `EASE_GRID` and is skipped when `n_items` is too many.
+    ALS and the hybrid use the tuned values when given (else the committed defaults), as
+    `train` would configure them; EASE chooses λ and its input on validation from `EASE_GRID`
+    (skipped when `n_items` is too many), the kNNs their neighbours and weighting, the SVD its
+    factors and regularization by validation RMSE. Random and the plain genre profile are the
+    floors. Under "new-movies" (movies nobody rated in train) the collaborative baselines
+    have nothing to say: the models are random, genre popularity, popularity, content, the
+    genre profile and the hybrid.
     """
     config = hybrid_config(tuned)
 
@@ -137,15 +160,43 @@ def standard_specs(
             check_memory(n_items, ease_memory_limit)
         except CatalogTooLargeError as exc:
             raise ModelSkipped(str(exc)) from exc
-        return unfitted(EASE, EASEConfig(params["lambda"], memory_limit=ease_memory_limit))
+        cfg = EASEConfig(params["lambda"], memory_limit=ease_memory_limit, values=params["values"])
+        return unfitted(EASE, cfg)
 
+    floors = [
+        ModelSpec("random", lambda p: Random.unfitted()),
+        ModelSpec("genre_profile", lambda p: GenreProfile.unfitted()),
+    ]
+    if protocol == "new-movies":
+        floors.insert(1, ModelSpec("genre_popularity", lambda p: GenrePopularity.unfitted()))
+        floors += [
+            ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
+            ModelSpec("content", lambda p: unfitted(Content, config.content)),
+            ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config)),
+        ]
+        return _chosen(floors, models)
     specs = [
+        *floors,
         ModelSpec("popularity", lambda p: unfitted(Popularity, config.popularity)),
         ModelSpec("content", lambda p: unfitted(Content, config.content)),
         ModelSpec("als", lambda p: unfitted(ALS, config.als)),
-        ModelSpec("ease", ease, params={"lambda": 500.0}, grid={"lambda": EASE_GRID}),
+        ModelSpec("ease", ease, grid=EASE_GRID),
+        ModelSpec("item_knn", lambda p: ItemKNN.unfitted(KNNConfig(**p)), grid=ITEM_KNN_GRID),
+        ModelSpec("user_knn", lambda p: UserKNN.unfitted(KNNConfig(**p)), grid=USER_KNN_GRID),
+        ModelSpec(
+            "svd",
+            lambda p: BiasedSVD.unfitted(PredictorConfig(**p)),
+            grid=SVD_GRID,
+            rating=True,
+            metric="rmse",
+        ),
         ModelSpec("hybrid", lambda p: ServedHybrid.unfitted(config), rating=True),
     ]
+    return _chosen(specs, models)
+
+
+def _chosen(specs: list[ModelSpec], models: Sequence[str] | None) -> list[ModelSpec]:
+    """The specs named in `models` (all when None); unknown names are an error."""
     if models is None:
         return specs
     unknown = set(models) - {s.name for s in specs}

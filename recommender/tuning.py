@@ -20,13 +20,22 @@ from recommender.als import ALS
 from recommender.blend import BlendConfig, add_up, contributions
 from recommender.component import unfitted
 from recommender.config import HybridConfig
-from recommender.data import Catalog, Ratings, user_moments
-from recommender.evaluate import BATCH_USERS, measure_ranking
-from recommender.metrics import list_metrics, top_k
+from recommender.data import Catalog, Ratings
+from recommender.ease import EASE, check_memory
+from recommender.evaluate import BATCH_USERS, last_moments, measure_ranking
+from recommender.metrics import list_metrics, tie_order, top_k
 from recommender.report import ModelSkipped, ModelSpec, ProgressFn, tune
 from recommender.scoring import PERSONAL, Hybrid
-from recommender.splits import RELEVANCE, EvaluationError, scored_users, validation_split
-from recommender.suite import ServedHybrid
+from recommender.splits import (
+    COLD_SHARE,
+    RELEVANCE,
+    EvaluationError,
+    scored_users,
+    validation_split,
+    validation_splits,
+)
+from recommender.suite import EASE_GRID, ServedHybrid
+from recommender.svd import BiasedSVD
 from recommender.tuned import TUNED_FORMAT, hybrid_config
 
 ALS_GRID = {
@@ -47,6 +56,8 @@ DIVERSITY_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 DIVERSITY_NDCG_TOLERANCE = 0.01
 # Re-rank tuning ranks through the served path one user at a time: a sample is enough.
 RERANK_USERS = 400
+# The rating predictor (the stars shown in chat), chosen on validation RMSE.
+PREDICTOR_GRID = {"factors": (32, 64), "regularization": (0.1, 0.15, 0.2)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class BlendTable:
     rows: sp.csr_matrix
     truth: sp.csr_matrix
     fit_matrix: sp.csr_matrix
+    order: np.ndarray  # how ties are broken (`metrics.tie_order`)
 
     @classmethod
     def build(
@@ -70,27 +82,37 @@ class BlendTable:
         protocol: str,
         seed: int,
         batch: int = BATCH_USERS,
+        cold_share: float = COLD_SHARE,
     ) -> BlendTable:
-        fit_part, valid = validation_split(train, protocol, seed=seed)
-        hybrid = Hybrid.fit(fit_part, catalog, config)
-        users = scored_users(valid)
-        rows = fit_part.matrix[users]
-        when = user_moments(fit_part, users)
-        chunks: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(users), batch):
-            some = rows[start : start + batch]
-            moments = None if when is None else when[start : start + batch]
-            for name, part in hybrid.components(some, moments).items():
-                chunks.setdefault(name, []).append(
-                    np.broadcast_to(np.atleast_2d(part), some.shape).astype(np.float32)
-                )
+        """The component scores of every scored validation user, over all the carves of
+        `validation_splits` (a given-N protocol has several), each user at their last rating."""
+        parts: dict[str, list[np.ndarray]] = {}
+        rows, truth = [], []
+        fit_matrix = None
+        for fit_part, valid in validation_splits(train, protocol, seed, cold_share):
+            hybrid = Hybrid.fit(fit_part, catalog, config)
+            users = scored_users(valid)
+            carve_rows = fit_part.matrix[users]
+            when = last_moments(fit_part, users)
+            for start in range(0, len(users), batch):
+                some = carve_rows[start : start + batch]
+                moments = None if when is None else when[start : start + batch]
+                for name, part in hybrid.components(some, moments).items():
+                    parts.setdefault(name, []).append(
+                        np.broadcast_to(np.atleast_2d(part), some.shape).astype(np.float32)
+                    )
+            rows.append(carve_rows)
+            truth.append(sp.csr_matrix(valid.matrix[users] >= RELEVANCE))
+            fit_matrix = fit_part.matrix if fit_matrix is None else fit_matrix
+        stacked = sp.csr_matrix(sp.vstack(rows))
         return cls(
             protocol=protocol,
-            parts={name: np.vstack(c) for name, c in chunks.items()},
-            counts=np.diff(rows.indptr),
-            rows=rows,
-            truth=sp.csr_matrix(valid.matrix[users] >= RELEVANCE),
-            fit_matrix=fit_part.matrix,
+            parts={name: np.vstack(c) for name, c in parts.items()},
+            counts=np.diff(stacked.indptr),
+            rows=stacked,
+            truth=sp.csr_matrix(sp.vstack(truth)),
+            fit_matrix=fit_matrix,
+            order=tie_order(len(catalog), seed),
         )
 
     def ndcg(self, blend: BlendConfig, catalog: Catalog, k: int) -> float:
@@ -98,7 +120,7 @@ class BlendTable:
         `Hybrid.blend` adds them: Σ weight(component, n ratings) × component score."""
         weights = blend.weights(self.counts, self.parts)
         weighted = (part for _, part in contributions(self.parts, weights))
-        top = top_k(add_up(weighted, self.rows.shape), k, exclude=self.rows)
+        top = top_k(add_up(weighted, self.rows.shape), k, exclude=self.rows, order=self.order)
         return list_metrics(top, self.truth, catalog, self.fit_matrix, ks=(k,))[f"ndcg@{k}"]
 
 
@@ -160,16 +182,64 @@ def _tune_als(
     k: int,
     progress: ProgressFn | None,
     grid: Mapping[str, Sequence[Any]] | None = None,
+    protocol: str = "holdout",
 ) -> tuple[Any, list[dict]]:
-    """ALS's factors, regularization and alpha (or `grid`) on a holdout validation split."""
+    """ALS's factors, regularization and alpha (or `grid`) on a validation split of
+    `protocol` (holdout, or temporal when that is what is evaluated)."""
     spec = ModelSpec(
         "als",
         lambda p: unfitted(ALS, replace(config.als, **p)),
         params={},
         grid=grid or ALS_GRID,
     )
-    best, rows = tune(spec, train, catalog, "holdout", seed, k, progress=progress)
+    best, rows = tune(spec, train, catalog, protocol, seed, k, progress=progress)
     return replace(config, als=replace(config.als, **best)), rows
+
+
+def _tune_ease(
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    k: int,
+    progress: ProgressFn | None,
+    protocol: str = "holdout",
+) -> tuple[Any, list[dict]]:
+    """EASE's λ and input (stars or 1/0) for the blend: what validation chooses for EASE
+    alone (`suite.EASE_GRID`); nothing to tune when the catalogue is too large for it."""
+    try:
+        check_memory(len(catalog), config.ease.memory_limit)
+    except MemoryError:
+        return config, []
+    spec = ModelSpec(
+        "ease",
+        lambda p: unfitted(EASE, replace(config.ease, lam=p["lambda"], values=p["values"])),
+        grid=EASE_GRID,
+    )
+    best, rows = tune(spec, train, catalog, protocol, seed, k, progress=progress)
+    return replace(
+        config, ease=replace(config.ease, lam=best["lambda"], values=best["values"])
+    ), rows
+
+
+def _tune_predictor(
+    config: Any,
+    train: Ratings,
+    catalog: Catalog,
+    seed: int,
+    progress: ProgressFn | None,
+    protocol: str = "holdout",
+) -> tuple[Any, list[dict]]:
+    """The rating predictor's factors and regularization, by validation RMSE."""
+    spec = ModelSpec(
+        "predictor",
+        lambda p: BiasedSVD.unfitted(replace(config.predictor, **p)),
+        grid=PREDICTOR_GRID,
+        rating=True,
+        metric="rmse",
+    )
+    best, rows = tune(spec, train, catalog, protocol, seed, metric="rmse", progress=progress)
+    return replace(config, predictor=replace(config.predictor, **best)), rows
 
 
 def _tune_diversity(
@@ -180,13 +250,14 @@ def _tune_diversity(
     k: int,
     progress: ProgressFn | None,
     cold_n: int = 5,
+    warm_protocol: str = "holdout",
 ) -> tuple[Any, list[dict]]:
     """The strongest re-rank whose validation NDCG stays within the tolerance of none, for
     established users (holdout validation) and new ones (given-`cold_n`) alike: one strength
     serves everyone, so it must not sacrifice either group."""
     rows: list[dict] = []
     allowed = set(DIVERSITY_GRID)
-    for protocol in ("holdout", f"given-{cold_n}"):
+    for protocol in (warm_protocol, f"given-{cold_n}"):
         fit_part, valid = validation_split(train, protocol, seed=seed)
         served = ServedHybrid.fit(fit_part, catalog, config)
         label = f"tune re-rank ({protocol})"
@@ -236,30 +307,42 @@ def tune_hybrid(
     progress: ProgressFn | None = None,
     als_grid: Mapping[str, Sequence[Any]] | None = None,
     protocol: str = "holdout",
-    cold_share: float = 1.0,
+    cold_share: float = COLD_SHARE,
 ) -> dict[str, Any]:
     """Tune what `train` uses, on validation splits carved from a train split (never test).
 
     The same split as `moviebot evaluate --protocol P --seed S` is made first and only its
     train part is looked at, so an evaluation with the tuned values under that protocol and
-    seed never scores ratings the tuning saw. Order: ALS grid (holdout validation), warm
-    blend weights (holdout), cold blend weights and the pivot (given-`cold_n` validation),
-    each blend stage keeping the other validation's NDCG within 1%, then the re-rank
-    strength. `als_grid` replaces `ALS_GRID` (any `ALSConfig` fields; the rest keep their
-    values). Returns the tuned.json content: the full configuration and every validation
-    figure behind it.
+    seed never scores ratings the tuning saw. Order: ALS grid (holdout validation, or
+    temporal under the temporal protocol), EASE's λ and input (the same validation), the
+    rating predictor (validation RMSE), warm blend
+    weights (the same validation), cold blend weights and the pivot (given-`cold_n` validation,
+    averaged over several carves), each blend stage keeping the other validation's NDCG within
+    1%, then the re-rank strength. `als_grid` replaces `ALS_GRID` (any `ALSConfig` fields;
+    the rest keep their values). Returns the tuned.json content: the full configuration and
+    every validation figure behind it.
     """
     from recommender.splits import split
 
     started = time.perf_counter()
     train, _ = split(ratings, protocol, seed=seed, cold_share=cold_share)
     config = hybrid_config(start)
+    warm_protocol = "temporal" if protocol == "temporal" else "holdout"
+    cold_protocol = f"given-{cold_n}"
     try:
-        config, als_rows = _tune_als(config, train, catalog, seed, k, progress, als_grid)
+        config, als_rows = _tune_als(
+            config, train, catalog, seed, k, progress, als_grid, warm_protocol
+        )
+        config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress, warm_protocol)
+        config, predictor_rows = _tune_predictor(
+            config, train, catalog, seed, progress, warm_protocol
+        )
         if progress is not None:
             progress("prepare blend tuning", 0, 0)
-        warm_table = BlendTable.build(config, train, catalog, "holdout", seed)
-        cold_table = BlendTable.build(config, train, catalog, f"given-{cold_n}", seed)
+        warm_table = BlendTable.build(config, train, catalog, warm_protocol, seed)
+        cold_table = BlendTable.build(
+            config, train, catalog, cold_protocol, seed, cold_share=cold_share
+        )
         config, warm = _tune_blend(
             config,
             blend_fields(config.blend, "_warm"),
@@ -278,7 +361,9 @@ def tune_hybrid(
             k,
             progress,
         )
-        config, rerank = _tune_diversity(config, train, catalog, seed, k, progress, cold_n)
+        config, rerank = _tune_diversity(
+            config, train, catalog, seed, k, progress, cold_n, warm_protocol
+        )
     except EvaluationError:
         raise
     except (ModelSkipped, ValueError) as exc:
@@ -294,6 +379,8 @@ def tune_hybrid(
         "config": config.to_dict(),
         "validation": {
             "als": als_rows,
+            "ease": ease_rows,
+            "predictor": predictor_rows,
             "blend_warm": warm,
             "blend_cold": cold,
             "rerank": rerank,

@@ -136,7 +136,7 @@ def test_telegram_ratings_only_when_asked(db_file, tmp_path, capsys, extra, tele
     ("args", "message"),
     [
         (("evaluate", "--protocol", "given-five"), "unknown protocol 'given-five'"),
-        (("evaluate", "--models", "popularity,svd"), "unknown model(s) svd"),
+        (("evaluate", "--models", "popularity,slopeone"), "unknown model(s) slopeone"),
         (("evaluate", "--k", "0"), "--k must be at least 1"),
         (("evaluate", "--max-users", "0"), "--max-users must be at least 1"),
         (("evaluate", "--cold-share", "0"), "--cold-share must be more than 0"),
@@ -168,6 +168,8 @@ def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(
         "popularity,ease",
         "--ease-memory-gb",
         "0.00001",
+        "--cold-share",
+        "1",
         "--json",
         "g.json",
     )
@@ -176,7 +178,8 @@ def test_given_n_protocol_and_ease_skipped_when_over_the_memory_limit(
     report = json.loads((tmp_path / "g.json").read_text())
     assert report["protocol"] == "given-3"
     assert "skipped" in report["models"]["ease"] and "| ease | skipped: EASE needs" in out
-    # users with ≥ 20 ratings keep 3 in train; the few with fewer keep all of theirs
+    # with --cold-share 1 every user with ≥ 20 ratings keeps 3 in train; the few with fewer
+    # keep all of theirs
     with Database(db_file) as db:
         per_user = [
             n
@@ -207,6 +210,24 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
     assert run(db_file, "train", "--no-validate") == 0
     with Database(db_file) as db:
         assert models.latest(db).params["als"]["factors"] == 32
+
+
+def test_evaluate_tune_under_the_temporal_protocol_tunes_on_the_past(
+    db_file, tmp_path, capsys
+) -> None:
+    """Out of sample: --tune tunes on the split's own train part, the warm stages on a temporal
+    carve of it; the report pairs the hybrid with each model."""
+    grid = ("--als", "factors=16", "--als", "regularization=20", "--als", "alpha=2")
+    args = ("--protocol", "temporal", "--tune", "--models", "popularity,hybrid", *grid)
+    assert run(db_file, "evaluate", *args, "--json", "t.json") == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert report["protocol"] == "temporal" and "tuned by --tune" in report["config"]
+    tuned = json.loads(tuned_file(db_file).read_text())
+    assert {"als", "ease", "predictor", "blend_warm", "blend_cold"} <= set(tuned["validation"])
+    assert {r["protocol"] for r in tuned["validation"]["blend_warm"]} == {"temporal"}
+    assert set(report["paired"]) == {"popularity"}
+    assert "95% interval" in out and "| popularity |" in out
 
 
 def test_a_corrupt_tuned_file_is_refused_clearly(db_file, tmp_path, capsys) -> None:

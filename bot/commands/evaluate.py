@@ -19,7 +19,18 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODELS = ("popularity", "content", "als", "ease", "hybrid")
+MODELS = (
+    "random",
+    "genre_profile",
+    "popularity",
+    "content",
+    "als",
+    "ease",
+    "item_knn",
+    "user_knn",
+    "svd",
+    "hybrid",
+)
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -36,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     evaluate.add_argument(
         "--protocol",
         default="holdout",
-        help="holdout (default), given-N, e.g. given-5, or group (movie-night strategies)",
+        help="holdout (default), temporal (each user's latest 20%% are test), given-N, e.g. "
+        "given-5 (20%% of the users keep N ratings), new-movies (10%% of the movies leave "
+        "training; models rank only them; adds genre_popularity), or group (movie-night "
+        "strategies)",
     )
     evaluate.add_argument(
         "--groups",
@@ -53,6 +67,12 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
         "--models", metavar="LIST", help=f"comma-separated subset of {','.join(MODELS)}"
     )
     evaluate.add_argument(
+        "--peers",
+        action="store_true",
+        help="also Surprise (SVD, SVD++, KNNBaseline) and cornac (EASE, BPR) on the same split "
+        "(needs pip install 'moviebot[peers]')",
+    )
+    evaluate.add_argument(
         "--tune",
         action="store_true",
         help="run `moviebot tune` first, on the train part of this very split, and use its values",
@@ -62,10 +82,10 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     evaluate.add_argument(
         "--cold-share",
         type=float,
-        default=1.0,
+        default=0.2,
         metavar="SHARE",
-        help="given-N only: cut this share of the eligible users (default 1: all of them, as "
-        "in docs/evaluation.md); the rest stay whole in train, like new users joining a community",
+        help="given-N only: cut this share of the eligible users (default 0.2, as in "
+        "docs/evaluation.md); the rest stay whole in train, like new users joining a community",
     )
     evaluate.add_argument(
         "--max-users",
@@ -243,7 +263,7 @@ def _tune(args: argparse.Namespace, settings: Settings, catalog: Any, ratings: A
             progress=_progress(),
             als_grid=grid,
             protocol=getattr(args, "protocol", "holdout"),
-            cold_share=getattr(args, "cold_share", 1.0),
+            cold_share=getattr(args, "cold_share", 0.2),
         )
     except EvaluationError as exc:
         raise _cli_error(str(exc)) from None
@@ -325,7 +345,12 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             n_items=len(catalog),
             ease_memory_limit=int(args.ease_memory_gb * 1024**3),
             models=models,
+            protocol=args.protocol,
         )
+        if args.peers:
+            from recommender.peers import peer_specs
+
+            specs += peer_specs()
         report = compare(
             ratings,
             catalog,
@@ -419,12 +444,14 @@ def _command(args: argparse.Namespace) -> str:
     ]
     if args.tune:
         parts.append("--tune")
+    if args.peers:
+        parts.append("--peers")
     if args.models:
         parts += ["--models", args.models]
     if args.include_telegram:
         parts.append("--include-telegram")
     if args.max_users:
         parts += ["--max-users", str(args.max_users)]
-    if args.cold_share < 1.0:
+    if args.cold_share != 0.2:
         parts += ["--cold-share", str(args.cold_share)]
     return shlex.join(parts)

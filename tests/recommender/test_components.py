@@ -26,6 +26,7 @@ from tests.recommender.test_scorers import SMALL
 JOB = {
     "als": "taste",
     "watched": "taste",
+    "ease": "taste",
     "content": "taste",
     "era": "taste",  # the blocks are from different decades
     "genres": "taste",  # and of different genres

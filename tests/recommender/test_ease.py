@@ -89,3 +89,16 @@ def test_score_refuses_rows_of_another_catalogue() -> None:
     model = EASE.fit(ratings, catalog, EASEConfig(1.0))
     with pytest.raises(ValueError, match="fitted on 2"):
         model.score(sp.csr_matrix((1, 3), dtype=np.float32))
+
+
+def test_on_rating_values_it_solves_the_same_regression_on_the_stars() -> None:
+    """`values`: B is the ridge regression of each movie's stars on the others' stars, and a
+    history's stars weigh B's rows, so a 5★ counts five times a 1★."""
+    dense = [[5, 3, 0, 1], [4, 0, 0, 1], [1, 1, 0, 5], [0, 1, 5, 4], [0, 0, 4, 0]]
+    ratings, catalog = ratings_from(dense)
+    model = EASE.fit(ratings, catalog, EASEConfig(2.0, values=True))
+    assert np.allclose(model.weights, column_by_column(np.array(dense, float), 2.0), atol=1e-4)
+    low = sp.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
+    high = sp.csr_matrix(np.array([[5, 0, 0, 0]], dtype=np.float32))
+    assert np.allclose(model.score(high), 5 * model.score(low), atol=1e-5)
+    assert model.params == {"lambda": 2.0, "values": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -10,14 +11,17 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.data import Catalog, Ratings
-from recommender.evaluate import dataset_counts, evaluate_ranking, evaluate_rating
-from recommender.metrics import item_self_information, list_metrics, top_k
+from recommender.evaluate import dataset_counts, evaluate_ranking, evaluate_rating, last_moments
+from recommender.metrics import item_self_information, list_metrics, tie_order, top_k
 from recommender.splits import (
+    GIVEN_N_CARVES,
     EvaluationError,
     given_n_split,
     holdout_split,
     parse_protocol,
+    split,
     validation_split,
+    validation_splits,
 )
 
 
@@ -93,7 +97,7 @@ def test_holdout_sends_a_fifth_of_each_eligible_user_to_test() -> None:
 
 def test_given_n_keeps_exactly_n_for_users_with_enough_ratings() -> None:
     ratings = random_ratings()
-    train, _ = given_n_split(ratings, 5, min_ratings=20, seed=0)
+    train, _ = given_n_split(ratings, 5, min_ratings=20, seed=0, cold_share=1.0)
     counts = np.diff(ratings.matrix.indptr)
     n_train = np.diff(train.matrix.indptr)
     cold = counts >= 20
@@ -128,7 +132,7 @@ def test_given_n_validation_cuts_every_user_with_twice_n_train_ratings() -> None
     """Train parts hold fewer ratings a user than the data: users with 10 … 19 left are cut
     to N as well, so the carve is as cold as the test it stands in for."""
     train, _ = holdout_split(random_ratings(n_users=200), seed=0)
-    fit, valid = validation_split(train, "given-5", seed=0)
+    fit, valid = validation_split(train, "given-5", seed=0, cold_share=1.0)
     before = np.diff(train.matrix.indptr)
     after = np.diff(fit.matrix.indptr)
     assert ((before >= 10) & (before < 20)).any()
@@ -137,8 +141,62 @@ def test_given_n_validation_cuts_every_user_with_twice_n_train_ratings() -> None
     assert as_set(fit) | as_set(valid) == as_set(train)
 
 
+def test_given_n_by_default_cuts_a_fifth_of_the_users_among_established_ones() -> None:
+    """New users joining a community: 20% of the eligible users keep N, the rest stay whole."""
+    ratings = random_ratings(n_users=400)
+    train, _ = given_n_split(ratings, 5, min_ratings=20, seed=3)
+    counts = np.diff(ratings.matrix.indptr)
+    n_train = np.diff(train.matrix.indptr)
+    eligible = counts >= 20
+    cut = eligible & (n_train == 5)
+    assert cut.sum() == round(0.2 * eligible.sum())
+    assert np.array_equal(n_train[~cut], counts[~cut])
+
+
+def test_temporal_split_sends_each_users_latest_ratings_to_test() -> None:
+    ratings = random_ratings()
+    train, test = split(ratings, "temporal", seed=0)
+    assert as_set(train) | as_set(test) == as_set(ratings)
+    assert as_set(train) & as_set(test) == set()
+    tr, te = train.timestamps.tocsr(), test.timestamps.tocsr()
+    counts = np.diff(ratings.matrix.indptr)
+    n_test = np.diff(te.indptr)
+    for u in np.flatnonzero(counts >= 5):
+        assert n_test[u] == max(1, math.floor(0.2 * counts[u] + 0.5))
+        assert tr[u].data.max() <= te[u].data.min()  # the model sees only the past
+    assert (n_test[counts < 5] == 0).all()
+
+
+def test_temporal_split_needs_times() -> None:
+    ratings = replace(random_ratings(), timestamps=None)
+    with pytest.raises(EvaluationError, match="times"):
+        split(ratings, "temporal")
+
+
+def test_temporal_validation_holds_out_the_latest_train_ratings() -> None:
+    train, _ = split(random_ratings(), "temporal", seed=0)
+    fit, valid = validation_split(train, "temporal", seed=0)
+    assert as_set(fit) | as_set(valid) == as_set(train)
+    f, v = fit.timestamps.tocsr(), valid.timestamps.tocsr()
+    for u in np.flatnonzero(np.diff(v.indptr) > 0):
+        if f[u].nnz:
+            assert f[u].data.max() <= v[u].data.min()
+
+
+def test_given_n_validation_averages_several_carves_of_other_users() -> None:
+    train, _ = split(random_ratings(n_users=300), "given-5", seed=0)
+    carves = validation_splits(train, "given-5", seed=0)
+    assert len(carves) == GIVEN_N_CARVES > 1
+    cold = [set(np.flatnonzero(np.diff(v.matrix.indptr) > 0).tolist()) for _, v in carves]
+    assert all(c for c in cold) and cold[0] != cold[1]
+    for fit, valid in carves:
+        assert as_set(fit) | as_set(valid) == as_set(train)
+    assert len(validation_splits(train, "holdout", seed=0)) == 1
+
+
 @pytest.mark.parametrize(
-    ("protocol", "expected"), [("holdout", None), ("given-3", 3), ("given-10", 10)]
+    ("protocol", "expected"),
+    [("holdout", None), ("temporal", None), ("given-3", 3), ("given-10", 10)],
 )
 def test_parse_protocol(protocol: str, expected: int | None) -> None:
     assert parse_protocol(protocol) == expected
@@ -186,6 +244,27 @@ def test_split_refuses_bad_parameters(call) -> None:
 def test_top_k(scores, k, exclude, expected) -> None:
     ex = None if exclude is None else sp.csr_matrix(np.array(exclude, dtype=np.float32))
     assert top_k(np.array(scores), k, exclude=ex).tolist() == expected
+
+
+def test_top_k_breaks_ties_by_the_seeded_order_not_the_catalogue() -> None:
+    """A model that scores everything alike must not get the catalogue's first movies."""
+    scores = np.array([[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 1.0]])
+    exclude = sp.csr_matrix(np.array([[0, 0, 0, 0, 0, 1, 0, 0]], dtype=np.float32))
+    order = np.array([7, 5, 2, 6, 0, 1, 3, 4])
+    assert top_k(scores, 4, exclude, order=order).tolist() == [[6, 7, 2, 0]]
+    picks = {tuple(top_k(scores, 3, order=tie_order(8, s))[0]) for s in range(20)}
+    assert len(picks) > 1
+    assert tie_order(8, 4).tolist() == tie_order(8, 4).tolist()
+
+
+def test_last_moments_are_each_users_latest_train_rating() -> None:
+    ratings = random_ratings()
+    users = np.arange(ratings.matrix.shape[0])
+    moments = last_moments(ratings, users)
+    times = ratings.timestamps.tocsr()
+    for u in users[:10]:
+        assert moments[u] == times[u].data.max()
+    assert last_moments(replace(ratings, timestamps=None), users) is None
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -475,8 +554,8 @@ def test_report_same_seed_same_figures_and_other_protocols() -> None:
     from recommender.report import compare
 
     ratings, catalog = random_ratings(n_users=80), make_catalog(40)
-    a = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2)
-    b = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2)
+    a = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2, cold_share=1.0)
+    b = compare(ratings, catalog, report_specs(), protocol="given-5", seed=2, cold_share=1.0)
     for name in ("fixed", "ease"):
         for key in ("ndcg@10", "precision@10", "coverage@10", "novelty@10"):
             assert a["models"][name][key] == b["models"][name][key]
@@ -559,10 +638,8 @@ class ByTimeLists(ByTime):
 
 
 @pytest.mark.parametrize("model", [ByTime, ByTimeLists])
-@pytest.mark.parametrize(("times", "hit"), [((10, 40, 99), 1.0), ((10, 90, 99), 0.0)])
-def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
-    model, times, hit
-) -> None:
+@pytest.mark.parametrize(("times", "hit"), [((10, 20, 40), 1.0), ((10, 20, 90), 0.0)])
+def test_time_aware_models_score_each_user_at_their_last_train_rating(model, times, hit) -> None:
     train, test, catalog = small_pair()
     train = Ratings.from_arrays(
         np.array([1, 1, 1, 2]),
@@ -583,7 +660,7 @@ def test_time_aware_models_score_each_user_at_the_median_of_their_train_times(
     )
     scorer = model([0] * 5)
     out = evaluate_ranking(scorer, train, test, catalog, k=1, ks=(1,))
-    assert scorer.when.tolist() == [times[1]]  # user 1's median; user 2 is not scored
+    assert scorer.when.tolist() == [times[2]]  # user 1's latest; user 2 is not scored
     assert out["hitrate@1"] == hit
     # a scorer that does not ask for times is called as before
     plain = evaluate_ranking(FixedScores([0, 0, 9, 0, 1]), train, test, catalog, k=1, ks=(1,))
@@ -669,7 +746,7 @@ def test_given_3_validation_still_has_users_when_everyone_has_three() -> None:
 def test_given_n_validation_for_a_large_n_cuts_from_20_ratings_as_the_protocol_does() -> None:
     ratings = random_ratings(n_users=300, n_items=60)
     before = np.diff(ratings.matrix.indptr)
-    fit, _ = validation_split(ratings, "given-15", seed=0)
+    fit, _ = validation_split(ratings, "given-15", seed=0, cold_share=1.0)
     after = np.diff(fit.matrix.indptr)
     assert ((before >= 20) & (before < 30)).any()
     assert np.array_equal(after[before >= 20], np.full((before >= 20).sum(), 15))
@@ -682,7 +759,7 @@ def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a
 
     blend = BlendConfig()
     delayed = {f for f in blend_fields(blend, "_cold") if min(blend_steps(f)) < 0}
-    assert delayed == {"als_cold", "watched_cold"}
+    assert delayed == {"als_cold", "watched_cold", "ease_cold"}
     assert all(min(blend_steps(f)) >= 0 for f in blend_fields(blend, "_warm"))
     assert min(blend_steps("pivot")) > 0
 
@@ -716,9 +793,8 @@ def test_user_moments_are_median_rating_times() -> None:
 @pytest.mark.parametrize("batch", [1, 1000])
 def test_blend_tuning_scores_each_validation_user_at_their_own_moment(batch: int) -> None:
     """The era depends on when a user rated: the table holds each validation user's scores
-    at the median time of their ratings, as the harness asks the served model, batch by
-    batch, and not the scores at the latest training rating."""
-    from recommender.data import user_moments
+    at the time of their last rating, as the harness asks the served model, batch by
+    batch, and not the scores at the latest training rating of anyone."""
     from recommender.scoring import Hybrid
     from recommender.splits import scored_users, validation_split
     from recommender.tuning import BlendTable
@@ -727,12 +803,95 @@ def test_blend_tuning_scores_each_validation_user_at_their_own_moment(batch: int
 
     cat = synthetic.catalog()
     train = synthetic.two_eras(cat)
-    table = BlendTable.build(SMALL, train, cat, "given-5", seed=0, batch=batch)
-    fit_part, valid = validation_split(train, "given-5", seed=0)
+    table = BlendTable.build(SMALL, train, cat, "holdout", seed=0, batch=batch)
+    fit_part, valid = validation_split(train, "holdout", seed=0)
     hybrid = Hybrid.fit(fit_part, cat, SMALL)
     users = scored_users(valid)
     rows = fit_part.matrix[users]
-    at_their_moment = hybrid.components(rows, user_moments(fit_part, users))["era"]
+    at_their_moment = hybrid.components(rows, last_moments(fit_part, users))["era"]
     at_the_latest = hybrid.components(rows)["era"]
     np.testing.assert_allclose(table.parts["era"], at_their_moment, rtol=1e-6, atol=1e-6)
     assert not np.allclose(table.parts["era"], at_the_latest)
+
+
+def test_paired_interval_of_per_user_differences() -> None:
+    from recommender.metrics import paired_interval
+
+    a = np.array([0.5, 0.7, 0.2, 0.9])
+    b = np.array([0.4, 0.5, 0.2, 0.6])
+    p = paired_interval(a, b)
+    diff = a - b  # 0.1, 0.2, 0.0, 0.3
+    half = 1.96 * diff.std(ddof=1) / 2
+    assert p["mean"] == pytest.approx(0.15)
+    assert (p["low"], p["high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    tie = paired_interval(np.array([0.1, 0.3, 0.2]), np.array([0.3, 0.1, 0.2]))
+    assert tie["low"] < 0 < tie["high"]
+    with pytest.raises(ValueError):
+        paired_interval(a, b[:3])
+
+
+def test_report_pairs_the_hybrid_with_every_model_user_by_user() -> None:
+    from recommender.report import ModelSpec, compare, markdown
+
+    ratings, catalog = random_ratings(n_users=80), make_catalog(40)
+    specs = [
+        ModelSpec("hybrid", lambda p: FixedScores(list(range(40)))),
+        ModelSpec("other", lambda p: FixedScores(list(range(40))[::-1])),
+        ModelSpec("same", lambda p: FixedScores(list(range(40)))),
+    ]
+    report = compare(ratings, catalog, specs)
+    paired = report["paired"]
+    assert set(paired) == {"other", "same"}
+    assert paired["same"]["mean"] == paired["same"]["low"] == paired["same"]["high"] == 0.0
+    gap = report["models"]["hybrid"]["ndcg@10"] - report["models"]["other"]["ndcg@10"]
+    assert paired["other"]["mean"] == pytest.approx(gap)
+    assert paired["other"]["low"] < gap < paired["other"]["high"]
+    assert all("per_user_ndcg" not in e for e in report["models"].values())
+    text = markdown(report)
+    assert "| other |" in text and "95% interval" in text
+    json.dumps(report)  # still plain JSON
+
+
+def test_new_movies_leave_training_entirely_and_are_all_that_is_ranked() -> None:
+    from recommender.splits import candidates, new_movies_split
+
+    ratings = random_ratings(n_users=120)
+    train, test = new_movies_split(ratings, seed=1)
+    assert as_set(train) | as_set(test) == as_set(ratings)
+    counts = np.bincount(ratings.matrix.indices, minlength=40)
+    new = candidates("new-movies", train, test)
+    assert new.sum() == round(0.1 * (counts >= 5).sum())
+    assert (counts[new] >= 5).all()
+    assert np.bincount(train.matrix.indices, minlength=40)[new].sum() == 0  # never in train
+    assert set(sp.csr_matrix(test.matrix).indices.tolist()) == set(np.flatnonzero(new).tolist())
+    assert candidates("holdout", train, test) is None
+    # a model that would put every old movie first still only ranks the new ones
+    out = evaluate_ranking(
+        FixedScores(np.where(new, 0.0, 9.0).tolist()),
+        train,
+        test,
+        make_catalog(40),
+        k=3,
+        ks=(3,),
+        candidates=new,
+    )
+    assert out["hitrate@3"] > 0
+
+
+def test_genre_popularity_and_random_know_nothing_of_a_movies_own_ratings() -> None:
+    from recommender.baselines import GenrePopularity, GenreProfile, Random
+
+    genres = [("Drama",)] * 20 + [("Horror",)] * 20
+    catalog = make_catalog(40, genres)
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(1, 31), 6)
+    items = 100 + np.concatenate([rng.choice(20, 6, replace=False) for _ in range(30)])
+    ratings = Ratings.from_arrays(users, items, np.full(len(users), 5.0), items=catalog.items)
+    model = GenrePopularity.unfitted().fit(ratings, catalog)
+    scores = model.score(ratings.matrix[:2])
+    assert (scores[:, :20] > scores[:, 20:].max()).all()  # dramas draw the ratings
+    assert np.ptp(scores[0, :20]) == 0  # a drama's own count does not matter
+    rnd = Random.unfitted().fit(ratings, catalog)
+    assert np.array_equal(rnd.score(ratings.matrix[:3]), rnd.score(ratings.matrix[:3]))
+    profile = GenreProfile.unfitted().fit(ratings, catalog).score(ratings.matrix[:1])
+    assert profile[0, :20].min() > profile[0, 20:].max()

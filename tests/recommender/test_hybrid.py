@@ -319,14 +319,15 @@ def test_similar_prefers_a_movie_of_the_same_kind_over_one_the_same_people_watch
 
 
 def test_a_saved_model_keeps_content_for_serving_and_no_removed_component(model, tmp_path):
-    """Content has no blend weight but `similar`, the reasons and new movies need it; EASE and
-    the trend left the blend with the ablation (docs/evaluation.md) and are not saved."""
+    """Content has no blend weight but `similar`, the reasons and new movies need it; the trend
+    left the blend with the ablation (docs/evaluation.md) and is not saved; EASE is."""
     path = tmp_path / "model.npz"
     model.save(path)
     with np.load(path, allow_pickle=False) as saved:
         keys = set(saved.files)
     assert any(k.startswith("content/") for k in keys)
-    assert not any(k.startswith(("ease/", "trend/")) for k in keys)
+    assert any(k.startswith("ease/") for k in keys)
+    assert not any(k.startswith("trend/") for k in keys)
     loaded = Recommender.load(path)
     seed = synthetic.BLOCK_B[2]
     assert [p.movie_id for p in loaded.similar(seed, n=5)] == [
@@ -352,3 +353,19 @@ def test_ranking_is_the_order_recommend_shows(model, options):
     history = {1: 5.0, 2: 4.0, 16: 2.0, 20: 5.0}
     shown = [p.movie_id for p in model.recommend(history, n=8, **options)]
     assert shown and model.ranking(history, n=8, **options) == shown
+
+
+def test_without_memory_for_ease_the_model_trains_saves_and_serves_without_it(tmp_path):
+    """EASE needs an items × items matrix: over its memory limit it is left out of the blend,
+    and the model is the same as ever otherwise (saved, loaded, recommending)."""
+    cat = synthetic.catalog()
+    tight = replace(SMALL, ease=replace(SMALL.ease, memory_limit=1000))
+    model = Recommender.train(synthetic.ratings(cat), cat, tight)
+    assert "ease" not in model.info["components"]
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = Recommender.load(path)
+    history = {m: 5.0 for m in synthetic.BLOCK_A[:5]}
+    picks = [p.movie_id for p in loaded.recommend(history, n=5)]
+    assert picks == [p.movie_id for p in model.recommend(history, n=5)]
+    assert sum(m in synthetic.BLOCK_A for m in picks) >= 4

@@ -11,6 +11,7 @@ from recommender.blend import BlendConfig
 from recommender.config import HybridConfig
 from recommender.content import Content
 from recommender.data import Ratings, history_row
+from recommender.ease import EASEConfig
 from recommender.popularity import Popularity, PopularityConfig
 from recommender.scoring import Hybrid
 from tests.recommender import synthetic
@@ -21,6 +22,7 @@ SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
 # taste blocks, so here the priors weigh less.
 SMALL = HybridConfig(
     als=SMALL_ALS,
+    ease=EASEConfig(20.0, values=True),  # λ for 80 users, not MovieLens's thousands
     blend=BlendConfig(popularity_cold=0.1, popularity_warm=0.1, quality_cold=0.0),
 )
 ALL = ("popularity", "content", "als", "hybrid")
