@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install data train lint clean screenshots
+.PHONY: run test install data train lint clean screenshots bench-crash
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ screenshots: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Crash under load (not part of `make test`): 1,000 simulated people, 50 groups, 3 SIGKILLs of
+# `moviebot run`; prints updates/s, latency percentiles, lost/doubled counts (docs/reliability.md).
+# Smaller: make bench-crash CRASH_ARGS="--users 200 --kills 3"
+CRASH_ARGS ?= --users 1000 --groups 50 --kills 3
+bench-crash: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/crash_load.py $(CRASH_ARGS) --json crash_load.json

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from aiohttp.web import AppRunner, TCPSite
 from telegram import BotCommand, MenuButtonWebApp, Update, WebAppInfo
 from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
@@ -40,8 +43,10 @@ from bot.handlers import (
     recommend,
     web,
 )
+from bot.intake import Intake
 from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
+from bot.processor import ChatOrder
 from bot.sending import Limits, SendPolicy
 from bot.services import Services, open_services
 from bot.settings import Settings
@@ -77,6 +82,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(ChatOrder())  # chats at once, each chat in order (bot.processor)
     )
     # Every call but getUpdates passes the send policy (bot.sending); rate_limit paces messages.
     limits = Limits() if settings.rate_limit else None
@@ -290,7 +296,8 @@ async def connect(app: Application, settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     """Long polling, or a webhook when a public URL is configured. Connects first (see
-    `connect`), on the event loop python-telegram-bot then runs on; raises StartupError."""
+    `connect`); raises StartupError. Updates go through the inbox (bot.intake), not PTB's
+    Updater, so none is lost when the process dies."""
     app = build_application(settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -301,14 +308,66 @@ def run(settings: Settings) -> None:
         loop.close()
         raise
     try:
-        if settings.webhook_url:
-            app.run_webhook(**webhook_options(settings), close_loop=False)
-        else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        loop.run_until_complete(serve(app, settings, stop))
     finally:
         if web is not None:
             loop.run_until_complete(web.stop())
         loop.close()
+
+
+async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> None:
+    """post_init → replay the inbox → start → take updates (polling or webhook) until `stop`
+    is set → stop and shut down, as run_polling does. `app` is initialized (`connect`)."""
+    try:
+        if app.post_init:
+            await app.post_init(app)
+        intake = Intake(app, app.bot_data["services"])
+        await intake.replay()
+        await app.start()
+        try:
+            async with taking_updates(intake, settings):
+                await stop.wait()
+            await app.stop()
+            if app.post_stop:
+                await app.post_stop(app)
+        finally:
+            intake.close()
+    finally:
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+
+@contextlib.asynccontextmanager
+async def taking_updates(intake: Intake, settings: Settings) -> AsyncIterator[None]:
+    """The webhook server (after setWebhook) or the polling task, for the block's duration."""
+    bot = intake.app.bot
+    if not settings.webhook_url:
+        await bot.delete_webhook()
+        task = asyncio.create_task(intake.poll(), name="moviebot-intake")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return
+    options = webhook_options(settings)
+    runner = AppRunner(intake.webhook_app(options["url_path"], settings.webhook_secret))
+    await runner.setup()
+    await TCPSite(runner, options["listen"], options["port"]).start()
+    try:
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def start_web(app: Application, settings: Settings) -> Any:

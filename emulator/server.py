@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from aiohttp import web
 
 from emulator.api import ApiConfig, ApiError, BotApi, Params, RateLimits, Upload
+from emulator.delivery import WebhookDelivery
 from emulator.faults import Faults, respond
 from emulator.people import IdBook, People, SimGroup, SimUser
 from emulator.world import Account, Chat, Clock, Message, World
@@ -112,6 +113,7 @@ class Emulator:
         self.world = World(bot, clock, first_group_number)
         self.api = BotApi(self.world, ApiConfig(callback_timeout, rate_limits, privacy_mode))
         self.faults = Faults()
+        self.webhook = WebhookDelivery(self.world, self.api)  # POSTs updates once one is set
         self.people = People(self, IdBook(people_file))
         self.calls: list[ApiCall] = []
         self.in_flight = 0
@@ -154,6 +156,7 @@ class Emulator:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        self.webhook.start()
         self.last_activity = time.monotonic()
         return self
 
@@ -161,6 +164,7 @@ class Emulator:
         """Release long polls and close the server."""
         self.api.polling.closing = True
         self.world.update_added.notify()
+        await self.webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

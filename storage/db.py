@@ -3,7 +3,8 @@
 Every thread gets its own connection (sqlite3 connections must not be shared across threads
 without care), so the asyncio bot and the training thread can both read while WAL lets one
 writer work. Writes go through `Database.write()`, a `BEGIN IMMEDIATE` transaction: the write
-lock is taken at the start, so two writers queue on the busy timeout instead of failing halfway.
+lock is taken at the start, so two writers queue on the busy timeout instead of failing halfway;
+a lock held longer (another process) is waited out with jittered retries up to WRITE_DEADLINE_S.
 
 `synchronous=NORMAL` in WAL mode: a commit is durable against a crash of the bot process; only a
 power loss or OS crash can lose the last few transactions (never corrupt the file). That is the
@@ -13,13 +14,20 @@ usual trade for a chat bot: fsync on every rating would cost far more than it pr
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from storage import inbox
+
 BUSY_TIMEOUT_MS = 10_000
+# A write that finds the database locked (another process holds the write lock past the busy
+# timeout) starts again after a random pause, until this many seconds have passed.
+WRITE_DEADLINE_S = 45.0
 
 
 class StorageError(Exception):
@@ -283,11 +291,46 @@ _WEB_TOKENS = """
 """
 
 
+# The update inbox (storage/inbox.py): every update Telegram handed the bot, written before its
+# offset is confirmed, 'applied' with its first effect, 'done' once handled. A done row keeps no
+# payload (no user text).
+_INBOX = """
+        CREATE TABLE inbox (
+            update_id INTEGER PRIMARY KEY,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'new'
+                CHECK (state IN ('new', 'applied', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            done_at REAL
+        );
+        CREATE INDEX inbox_unfinished ON inbox (update_id) WHERE state IN ('new', 'applied');
+        CREATE INDEX inbox_finished ON inbox (done_at) WHERE state IN ('done', 'failed');
+"""
+
+
 # Forward migrations, in order: MIGRATIONS[i] takes the schema from version i to i + 1.
 # Each is a script of SQL statements; `migrate` runs it and stamps the version in one transaction,
 # with foreign keys off (so a script may rebuild a table) and checked before the commit.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _INACTIVE_CHATS, _METADATA, _WEB_TOKENS)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _INACTIVE_CHATS,
+    _METADATA,
+    _WEB_TOKENS,
+    _INBOX,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: someone else holds the lock; worth trying again."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 class Database:
@@ -354,7 +397,8 @@ class Database:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
         Nested use joins the outer transaction (through a savepoint), so helpers that write
-        can be combined into one atomic step.
+        can be combined into one atomic step. While an update is being handled
+        (storage.inbox.handling), the outermost transaction also marks it applied in the inbox.
         A read-only file or folder, a full disk or an I/O error (SQLite's READONLY, FULL, IOERR)
         raises `StorageUnavailable` once the transaction is rolled back: nothing half-written.
         """
@@ -364,9 +408,11 @@ class Database:
                 yield conn
             return
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             try:
                 yield conn
+                # The update being handled (if any) is marked applied with its effect.
+                inbox.mark_applied(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback(conn)
@@ -386,6 +432,20 @@ class Database:
         if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, retried with jitter while another connection or process holds the
+        write lock (each try already waits the busy timeout). Nothing is written before the
+        lock is ours, so a retry repeats nothing."""
+        deadline = time.monotonic() + WRITE_DEADLINE_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.05, 0.5))
 
     @staticmethod
     @contextlib.contextmanager

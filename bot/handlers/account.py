@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 from telegram import InputFile, Update
@@ -15,7 +14,7 @@ from bot.handlers.rate import open_card
 
 async def watchlist(update: Update, context: BotContext) -> None:
     """/watchlist: the first page."""
-    listed = context.services.watchlist.page(caller(update))
+    listed = await context.services.call(context.services.watchlist.page, caller(update))
     await reply(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
 
 
@@ -23,7 +22,9 @@ async def page_button(update: Update, context: BotContext) -> None:
     """◀ Prev / Next ▶ on the watchlist."""
     if (callback := await read_button(update, context)) is None:
         return
-    listed = context.services.watchlist.page(caller(update), callback["page"])
+    listed = await context.services.call(
+        context.services.watchlist.page, caller(update), callback["page"]
+    )
     await answer(update)
     await edit(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
 
@@ -33,7 +34,9 @@ async def remove_button(update: Update, context: BotContext) -> None:
     if (callback := await read_button(update, context)) is None:
         return
     person = caller(update)
-    listed = context.services.watchlist.remove(person, callback["movie"], callback["page"])
+    listed = await context.services.call(
+        context.services.watchlist.remove, person, callback["movie"], callback["page"]
+    )
     await answer(update)
     await edit(update, *render.watchlist_page(listed, context.codec, button_scope(update)))
 
@@ -47,7 +50,7 @@ async def watched_button(update: Update, context: BotContext) -> None:
 
 async def profile(update: Update, context: BotContext) -> None:
     """/profile: counts, favourite genres and decades, and a chart."""
-    mine = await asyncio.to_thread(context.services.account.profile, caller(update))
+    mine = await context.services.call(context.services.account.profile, caller(update))
     await reply(update, render.profile(mine.taste))
     if mine.chart is not None:
         await chat(update).send_photo(InputFile(io.BytesIO(mine.chart), render.PROFILE_CHART))
@@ -55,7 +58,7 @@ async def profile(update: Update, context: BotContext) -> None:
 
 async def export(update: Update, context: BotContext) -> None:
     """/export: ratings, watchlist and dismissals as CSV."""
-    data = context.services.account.export(caller(update))
+    data = await context.services.call(context.services.account.export, caller(update))
     await chat(update).send_document(
         InputFile(io.BytesIO(data), filename=render.EXPORT_FILE), caption=render.EXPORT_CAPTION
     )
@@ -70,7 +73,7 @@ async def forget_button(update: Update, context: BotContext) -> None:
     """ "Yes, delete everything": the user and all of theirs are deleted."""
     if await read_button(update, context) is None:
         return
-    context.services.account.forget(caller(update))
+    await context.services.call(context.services.account.forget, caller(update))
     await answer(update)
     await edit(update, render.FORGOTTEN)
 

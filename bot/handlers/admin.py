@@ -105,7 +105,7 @@ async def stats(update: Update, context: BotContext) -> None:
     """/stats: users, ratings, the model's version and age, recent latency."""
     if await _from_admin(update, context) is None:
         return
-    await reply(update, render.stats(context.services.stats()))
+    await reply(update, render.stats(await context.services.call(context.services.stats)))
 
 
 async def periodic_retrain(context: BotContext) -> None:

@@ -164,7 +164,9 @@ async def heard_from(update: Update, context: BotContext) -> None:
     where, change = update.effective_chat, update.my_chat_member
     if where is None:
         return
+    audience = context.services.audience
     if change is not None and change.new_chat_member.status in GONE:
-        context.services.audience.went_away(where.id, f"bot {change.new_chat_member.status}")
+        why = f"bot {change.new_chat_member.status}"
+        await context.services.call(audience.went_away, where.id, why)
     else:
-        context.services.audience.heard_from(where.id)
+        await context.services.call(audience.heard_from, where.id)

@@ -12,7 +12,6 @@ buttons and poll answers. The member list is one message edited in place: groups
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -51,10 +50,10 @@ async def bot_membership(update: Update, context: BotContext) -> None:
     now = change.new_chat_member.status in IN_GROUP
     nights = context.services.nights
     if now and not was:
-        nights.bot_joined(change.chat.id, change.chat.title)
+        await context.services.call(nights.bot_joined, change.chat.id, change.chat.title)
         await change.chat.send_message(render.group_intro(context.bot.username), parse_mode="HTML")
     elif was and not now:
-        night_id = nights.bot_left(change.chat.id)
+        night_id = await context.services.call(nights.bot_left, change.chat.id)
         if night_id is not None:
             _unschedule(context.job_queue, night_id)
 
@@ -68,14 +67,14 @@ async def movienight(update: Update, context: BotContext) -> None:
     if chat is None or user is None:
         return
     services = context.services
+    genres = await services.call(services.genres)
     try:
-        request = parse_request(context.args or [], services.genres())
+        request = parse_request(context.args or [], genres)
     except UsageError as exc:
-        await reply(update, render.night_usage(services.genres(), str(exc)))
+        await reply(update, render.night_usage(genres, str(exc)))
         return
-    night = services.nights.open(
-        chat.id, chat.title, user.id, user.first_name, request.genre, request.decade
-    )
+    where, who = (chat.id, chat.title), (user.id, user.first_name)
+    night = await services.call(services.nights.open, *where, *who, request.genre, request.decade)
     if isinstance(night, Refused):  # the vote is running: no second night
         await reply(update, render.night_refusal(night))
         return
@@ -84,7 +83,7 @@ async def movienight(update: Update, context: BotContext) -> None:
     sent = await chat.send_message(
         text, parse_mode="HTML", reply_markup=keyboard, disable_web_page_preview=True
     )
-    services.nights.set_message(night.id, sent.message_id)
+    await services.call(services.nights.set_message, night.id, sent.message_id)
 
 
 async def movienight_private(update: Update, context: BotContext) -> None:
@@ -123,7 +122,9 @@ async def join_button(update: Update, context: BotContext) -> None:
         return
     in_group = await _in_group(context.bot, press.chat_id, press.user_id)
     nights = context.services.nights
-    done = nights.join(press.night_id, press.chat_id, press.user_id, press.name, in_group)
+    done = await context.services.call(
+        nights.join, press.night_id, press.chat_id, press.user_id, press.name, in_group
+    )
     await _toggled(update, context, press.query, done)
 
 
@@ -134,7 +135,9 @@ async def leave_button(update: Update, context: BotContext) -> None:
         return
     in_group = await _in_group(context.bot, press.chat_id, press.user_id)
     nights = context.services.nights
-    done = nights.leave(press.night_id, press.chat_id, press.user_id, press.name, in_group)
+    done = await context.services.call(
+        nights.leave, press.night_id, press.chat_id, press.user_id, press.name, in_group
+    )
     await _toggled(update, context, press.query, done)
 
 
@@ -153,7 +156,7 @@ async def _toggled(
 
 async def refresh_member_list(context: BotContext, night_id: int) -> None:
     """Re-draw an open night's member list (someone finished onboarding in private)."""
-    night = context.services.nights.live_list(night_id)
+    night = await context.services.call(context.services.nights.live_list, night_id)
     if night is None or night.message_id is None:
         return
     text, keyboard = render.night_message(night, context.codec, context.bot.username)
@@ -181,16 +184,20 @@ async def pick_button(update: Update, context: BotContext) -> None:
         return
     nights = context.services.nights
     is_admin = await _is_admin(context.bot, press.chat_id, press.user_id)
-    night = nights.start_picking(press.night_id, press.chat_id, press.user_id, is_admin)
+    night = await context.services.call(
+        nights.start_picking, press.night_id, press.chat_id, press.user_id, is_admin
+    )
     if isinstance(night, Refused):
         await _refuse(press.query, night)
         return
     await answer_query(press.query, render.PICKING)
     try:
-        picking = await asyncio.to_thread(nights.choose, night.id)
+        picking = await context.services.call(nights.choose, night.id)
         timeout = await _post_poll(update, context, picking)
     except BaseException:
-        nights.reopen(night.id)  # no poll went out: the night is open again
+        await context.services.call(
+            nights.reopen, night.id
+        )  # no poll went out: the night is open again
         raise
     if timeout is not None:  # the vote runs now, whatever happens to the messages below
         schedule_close(context.job_queue, timeout)
@@ -213,7 +220,9 @@ async def _post_poll(update: Update, context: BotContext, picking: Picking) -> T
     if message.poll is None:  # Telegram always sends the poll back
         raise TelegramError("sendPoll answered without the poll")
     poll_id, message_id = message.poll.id, message.message_id
-    return context.services.nights.save_poll(night.id, picking, poll_id, message_id)
+    return await context.services.call(
+        context.services.nights.save_poll, night.id, picking, poll_id, message_id
+    )
 
 
 async def _explain_picks(update: Update, context: BotContext, picking: Picking) -> None:
@@ -234,11 +243,13 @@ async def poll_answer(update: Update, context: BotContext) -> None:
     if answer is None or answer.user is None:  # an anonymous admin voting as the chat
         return
     nights = context.services.nights
-    chat_id = nights.poll_chat(answer.poll_id)
+    chat_id = await context.services.call(nights.poll_chat, answer.poll_id)
     if chat_id is None:  # not a running movie night's poll
         return
     in_group = await _in_group(context.bot, chat_id, answer.user.id)
-    nights.vote(answer.poll_id, answer.user.id, answer.option_ids, in_group)
+    await context.services.call(
+        nights.vote, answer.poll_id, answer.user.id, answer.option_ids, in_group
+    )
 
 
 async def close_button(update: Update, context: BotContext) -> None:
@@ -248,7 +259,9 @@ async def close_button(update: Update, context: BotContext) -> None:
         return
     is_admin = await _is_admin(context.bot, press.chat_id, press.user_id)
     nights = context.services.nights
-    closing = nights.close_by(press.night_id, press.chat_id, press.user_id, is_admin)
+    closing = await context.services.call(
+        nights.close_by, press.night_id, press.chat_id, press.user_id, is_admin
+    )
     if isinstance(closing, Refused):
         await _refuse(press.query, closing)
         return
@@ -262,7 +275,7 @@ async def vote_timeout(context: BotContext) -> None:
     night_id = context.job.data if context.job is not None else None
     if not isinstance(night_id, int):
         return
-    closing = context.services.nights.close(night_id)
+    closing = await context.services.call(context.services.nights.close, night_id)
     if closing is not None:  # else "Close vote" got there first
         await announce(context, closing)
 
@@ -294,7 +307,9 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     press = await _press(update, context)
     if press is None:
         return
-    added = context.services.nights.add_winner_to_watchlists(press.night_id, press.chat_id)
+    added = await context.services.call(
+        context.services.nights.add_winner_to_watchlists, press.night_id, press.chat_id
+    )
     if isinstance(added, Refused):
         await _refuse(press.query, added)
         return
@@ -387,7 +402,7 @@ async def onboarded(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    counted = context.services.nights.after_onboarding(user.id)
+    counted = await context.services.call(context.services.nights.after_onboarding, user.id)
     if counted is None:
         return
     await reply(update, render.movienight_counted(counted))

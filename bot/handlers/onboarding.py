@@ -24,7 +24,7 @@ async def start(update: Update, context: BotContext) -> None:
     """Welcome the user and show the first movie to rate (a movie night's link is remembered)."""
     person = caller(update)
     argument = context.args[0] if context.args else None
-    started = context.services.onboarding.start(person, argument)
+    started = await context.services.call(context.services.onboarding.start, person, argument)
     app_url = context.services.settings.web_url
     await reply(
         update, render.welcome(person.name, started.about), render.with_open_app(None, app_url)
@@ -37,7 +37,9 @@ async def rate_button(update: Update, context: BotContext) -> None:
     if (callback := await read_button(update, context)) is None:
         return
     person = caller(update)
-    answered = context.services.onboarding.rate(person, callback["movie"], callback["half_stars"])
+    answered = await context.services.call(
+        context.services.onboarding.rate, person, callback["movie"], callback["half_stars"]
+    )
     if isinstance(answered, Refusal):
         await refuse(update, answered)
         return
@@ -50,7 +52,9 @@ async def unseen_button(update: Update, context: BotContext) -> None:
     """ "Haven't seen": not asked again (it may come back as a pick); the next card."""
     if (callback := await read_button(update, context)) is None:
         return
-    asked = context.services.onboarding.unseen(caller(update), callback["movie"])
+    asked = await context.services.call(
+        context.services.onboarding.unseen, caller(update), callback["movie"]
+    )
     await answer(update)
     await edit(update, *render.question(asked, context.codec, button_scope(update)))
 
@@ -59,7 +63,9 @@ async def skip_button(update: Update, context: BotContext) -> None:
     """ "Skip": neither asked again nor suggested; the next card."""
     if (callback := await read_button(update, context)) is None:
         return
-    asked = context.services.onboarding.skip(caller(update), callback["movie"])
+    asked = await context.services.call(
+        context.services.onboarding.skip, caller(update), callback["movie"]
+    )
     await answer(update, render.SKIPPED)
     await edit(update, *render.question(asked, context.codec, button_scope(update)))
 
@@ -69,12 +75,19 @@ async def done_button(update: Update, context: BotContext) -> None:
     if await read_button(update, context) is None:
         return
     await answer(update)
-    await edit(update, render.onboarding_done(context.services.onboarding.rated(caller(update))))
+    await edit(
+        update,
+        render.onboarding_done(
+            await context.services.call(context.services.onboarding.rated, caller(update))
+        ),
+    )
 
 
 async def help_command(update: Update, context: BotContext) -> None:
     """List the commands, and say what the catalogue is."""
-    await reply(update, render.help_text(context.services.help(caller(update))))
+    await reply(
+        update, render.help_text(await context.services.call(context.services.help, caller(update)))
+    )
 
 
 async def not_text(update: Update, context: BotContext) -> None:

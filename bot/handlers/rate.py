@@ -22,7 +22,7 @@ from bot.services.feedback import Refusal
 
 async def search_and_offer(update: Update, context: BotContext, query: str) -> None:
     """Up to five matches as buttons; nothing found → closest spellings or a hint."""
-    found = context.services.catalog.search(query)
+    found = await context.services.call(context.services.catalog.search, query)
     await reply(update, *render.found(found, context.codec, button_scope(update)))
 
 
@@ -42,7 +42,7 @@ async def text_message(update: Update, context: BotContext) -> None:
 
 async def open_card(update: Update, context: BotContext, movie_id: int, note: str | None) -> None:
     """Answer the pressed button (with `note`) and send the movie's card, or say it is gone."""
-    card = context.services.catalog.card(caller(update), movie_id)
+    card = await context.services.call(context.services.catalog.card, caller(update), movie_id)
     if card is None:
         await refuse(update, Refusal.GONE)
         return
@@ -63,7 +63,9 @@ async def star_button(update: Update, context: BotContext) -> None:
     if (callback := await read_button(update, context)) is None:
         return
     person = caller(update)
-    rated = context.services.feedback.rate(person, callback["movie"], callback["half_stars"])
+    rated = await context.services.call(
+        context.services.feedback.rate, person, callback["movie"], callback["half_stars"]
+    )
     if isinstance(rated, Refusal):
         await refuse(update, rated)
         return

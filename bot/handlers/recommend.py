@@ -121,7 +121,9 @@ async def send_picks(
     update: Update, context: BotContext, request: Request, offset: int, app: bool = False
 ) -> None:
     """One message with the next `n` picks after `offset`, a "More" button (and "Open app")."""
-    page = context.services.picks.recommend(caller(update), request, offset)
+    page = await context.services.call(
+        context.services.picks.recommend, caller(update), request, offset
+    )
     message, keyboard = render.picks_page(page, context.codec, button_scope(update))
     url = context.services.settings.web_url if app else None
     await reply(update, message, render.with_open_app(keyboard, url))
@@ -129,7 +131,7 @@ async def send_picks(
 
 async def recommend(update: Update, context: BotContext) -> None:
     """/recommend [n] [genres] [years]."""
-    genres = context.services.catalog.genres()
+    genres = await context.services.call(context.services.catalog.genres)
     try:
         request = parse_request(context.args or [], genres)
     except UsageError as exc:
@@ -152,7 +154,9 @@ async def watchlist_button(update: Update, context: BotContext) -> None:
     """➕ on a pick or card."""
     if (callback := await read_button(update, context)) is None:
         return
-    added = context.services.watchlist.add(caller(update), callback["movie"])
+    added = await context.services.call(
+        context.services.watchlist.add, caller(update), callback["movie"]
+    )
     if isinstance(added, Refusal):
         await refuse(update, added)
         return
@@ -163,7 +167,9 @@ async def dismiss_button(update: Update, context: BotContext) -> None:
     """🚫 "Not interested": never suggested again."""
     if (callback := await read_button(update, context)) is None:
         return
-    movie = context.services.feedback.dismiss(caller(update), callback["movie"])
+    movie = await context.services.call(
+        context.services.feedback.dismiss, caller(update), callback["movie"]
+    )
     if isinstance(movie, Refusal):
         await refuse(update, movie)
         return
@@ -172,7 +178,7 @@ async def dismiss_button(update: Update, context: BotContext) -> None:
 
 async def send_similar(update: Update, context: BotContext, movie_id: int) -> None:
     """The movies like this one, leaving out what the user rated or dismissed."""
-    similar = context.services.picks.similar(caller(update), movie_id)
+    similar = await context.services.call(context.services.picks.similar, caller(update), movie_id)
     await reply(update, *render.similar_page(similar, context.codec, button_scope(update)))
 
 
@@ -190,7 +196,7 @@ async def similar_command(update: Update, context: BotContext) -> None:
     if not query or len(query) > MAX_INPUT:
         await reply(update, render.SIMILAR_USAGE)
         return
-    similar = context.services.picks.similar_to(caller(update), query)
+    similar = await context.services.call(context.services.picks.similar_to, caller(update), query)
     if isinstance(similar, Found):
         await reply(update, *render.found(similar, context.codec, button_scope(update)))
         return

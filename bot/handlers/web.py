@@ -20,6 +20,6 @@ async def web_link(update: Update, context: BotContext) -> None:
     if not base:
         await reply(update, render.WEB_OFF)
         return
-    token = context.services.web.link_token(caller(update))
+    token = await context.services.call(context.services.web.link_token, caller(update))
     link = f"{base.rstrip('/')}/signin?t={quote(token)}"
     await reply(update, render.web_link(link, LINK_SECONDS // 60))

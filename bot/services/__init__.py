@@ -21,11 +21,23 @@ A write that cannot be saved now (a read-only database, a full disk) raises
 
 Services are opened once when the bot starts (`Application.post_init`) and closed when it stops;
 handlers reach them through `context.services`, never through module globals.
+
+Services are synchronous (SQLite, numpy). A front end on an event loop never calls them
+directly: `await services.call(services.catalog.search, query)` runs the call on the services'
+own thread pool (each worker thread has its own SQLite connection), so a slow query, a write
+waiting for the lock or a big recommendation never stalls other chats. The call sees the
+caller's context variables (the update being handled, see storage.inbox).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
 from bot.services import metrics
 from bot.services.account import Account
@@ -45,6 +57,12 @@ from bot.settings import Settings
 from recommender.hybrid import ModelHolder, Recommender
 from storage.db import Database, StorageUnavailable
 from storage.search import TitleIndex
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# Worker threads for service calls: enough that writers waiting for a lock held elsewhere
+# leave room for readers (WAL lets them read meanwhile).
+WORKERS = 32
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class Services:
     training: TrainingService = field(init=False)  # retrain, model swap, /stats
     audience: Audience = field(init=False)  # chats that blocked or removed the bot
     web: WebAccess = field(init=False)  # web app sign-in links and sessions
+    pool: ThreadPoolExecutor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.metadata = MetadataService(self.db, self.settings.tmdb_image_base_url)
@@ -86,6 +105,14 @@ class Services:
         self.training = TrainingService(self.settings, self.db, self.models)
         self.audience = Audience(self.db)
         self.web = WebAccess(self.db, self.settings.token)
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="services")
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` on a worker thread, awaited: the event loop keeps serving
+        other chats meanwhile. Context variables go along (asyncio.to_thread does the same)."""
+        context = contextvars.copy_context()
+        job = functools.partial(context.run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, job)
 
     @property
     def model(self) -> Recommender | None:
@@ -106,6 +133,7 @@ class Services:
         return self.catalog.genres()
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.db.close()
 
 

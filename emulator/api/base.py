@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.markup import EntityParseError, parse_html, strip_text
@@ -86,6 +86,7 @@ class PollingState:
     active: int = 0
     delivered_upto: int = 0
     closing: bool = False
+    handed_out: set[int] = field(default_factory=set)  # every update id getUpdates returned
 
 
 class Params:
@@ -139,6 +140,7 @@ class ApiBase:
         self.config = config
         self.polling = PollingState()
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
         self.sent_times: dict[int | None, deque[float]] = {}  # chat id (None: all) → times
 
     # -- lookups -----------------------------------------------------------------------

@@ -22,13 +22,19 @@ class SetupMethods(ApiBase):
         }
 
     async def api_deletewebhook(self, params: Params) -> bool:
-        self.webhook_url = ""
+        self.webhook_url, self.webhook_secret = "", None
         if params.flag("drop_pending_updates"):
             self.world.updates.clear()
         return True
 
     async def api_setwebhook(self, params: Params) -> bool:
         self.webhook_url = str(params.require("url"))
+        secret = params.get("secret_token")
+        self.webhook_secret = str(secret) if secret else None
+        allowed = params.json("allowed_updates")
+        if isinstance(allowed, list):
+            self.world.allowed_updates = frozenset(allowed) if allowed else None
+        self.world.update_added.notify()  # the delivery starts (emulator.delivery)
         return True
 
     async def api_getwebhookinfo(self, params: Params) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class UpdateMethods(ApiBase):
             polling.active -= 1
         if batch:
             polling.delivered_upto = max(polling.delivered_upto, batch[-1]["update_id"])
+            polling.handed_out.update(u["update_id"] for u in batch)
         return batch
 
     def acknowledge(self, offset: int | None) -> None:

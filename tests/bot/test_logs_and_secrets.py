@@ -183,7 +183,7 @@ async def test_at_debug_no_output_carries_the_token_the_webhook_secret_or_what_u
     finally:
         await webhook.stop()
     outputs.append(webhook.output)
-    assert "Webhook received data" in webhook.output  # DEBUG really was on
+    assert "webhook received update 7" in webhook.output  # DEBUG really was on
 
     for output in outputs:
         assert not leaks(output, emulator.token), output
