@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install data train lint clean
+.PHONY: run test install data train lint clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: install
 	$(BIN)/ruff format --check bot emulator recommender storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# make bench SCALE=0.01: every figure of docs/benchmarks.md at that scale of ML-25M (bench/scale.py)
+SCALE ?= 0.01
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/scale.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
