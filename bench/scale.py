@@ -112,6 +112,8 @@ def step_import_floor(work: Path, data: Path) -> dict[str, Any]:
     movie_ids = pd.read_csv(data / "movies.csv", usecols=["movieId"])["movieId"].tolist()
     users = sorted(set(ratings["userId"].tolist()))
     with Database(path) as db:
+        # The bare table: its primary key, no secondary index (the importer builds that once).
+        db.conn.execute("DROP INDEX ratings_movie")
         with db.write() as conn:
             conn.executemany("INSERT INTO movies (id, title) VALUES (?, ?)",
                              [(m, f"m{m}") for m in movie_ids])  # fmt: skip
@@ -233,14 +235,15 @@ def step_serving(work: Path) -> dict[str, Any]:
     """The bot's services as `moviebot run` opens them, serving recommends and searches."""
     from bot.services import open_services
     from storage import models
+    from storage import ratings as rating_store
 
-    histories = _histories(work, 100, seed=1)
     before = rss_mb()
     services = open_services(_settings(work))
     model = services.models.current
     assert model is not None
-    for history in histories:
-        model.recommend(history, n=10)
+    for user in range(1, 101):  # data-set users (each has at least 20 ratings)
+        history = rating_store.history_of(services.db, "dataset", user).ratings
+        model.recommend(dict(list(history.items())[:20]), n=10)
     titles = list(model.catalog.titles)
     for title in titles[:: max(1, len(titles) // 200)]:
         services.titles.search(title)

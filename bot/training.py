@@ -47,12 +47,15 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DEFAULT_SCALE = (1.0, 5.0)
 VALIDATION_SEED = 0
-# Validation holds out 20% of the ratings of at most this many users (a fixed, seeded sample)
-# and scores only them, so its cost stops growing with the number of users.
+# Validation holds out 20% of the ratings of a fixed, seeded sample of users and scores only
+# them, so its cost stops growing with the number of users: at most VALIDATION_USERS, and no
+# more than keeps the held-out ratings within SERVE_VALIDATED_SHARE of all (but never fewer
+# than MIN_VALIDATION_USERS).
 VALIDATION_USERS = 2_000
+MIN_VALIDATION_USERS = 500
 # When what was held out is at most this share of all ratings (a large data set), the model
 # fitted for validation is the one served: a second fit on everything would double the
-# training for a few thousandths of the ratings, which fold-in still reads for their users.
+# training for under 1% of the ratings, which fold-in still reads for their own users.
 SERVE_VALIDATED_SHARE = 0.01
 KEEP_ARTIFACTS = 3  # newest model files kept on disk (older ones are only in the registry)
 
@@ -217,11 +220,15 @@ def _imported_since(db: Database, record: models.ModelRecord) -> bool:
     return bool(imported) and int(imported or 0) > record.created_at
 
 
-def validation_split(ratings: Ratings, users: int = VALIDATION_USERS) -> tuple[Ratings, Ratings]:
-    """The holdout split with test ratings of at most `users` users (seeded sample); every
-    other user's ratings all stay in train."""
+def validation_split(ratings: Ratings, users: int | None = None) -> tuple[Ratings, Ratings]:
+    """The holdout split with test ratings of a seeded sample of users (`users`, by default
+    as many as the constants above allow); every other user's ratings all stay in train."""
     train_part, test_part = holdout_split(ratings, seed=VALIDATION_SEED)
     tested = np.flatnonzero(np.diff(test_part.matrix.indptr) > 0)
+    if users is None:
+        per_user = test_part.nnz / max(len(tested), 1)
+        fits = int(0.9 * SERVE_VALIDATED_SHARE * ratings.nnz / max(per_user, 1.0))  # a margin
+        users = max(MIN_VALIDATION_USERS, min(VALIDATION_USERS, fits))
     if len(tested) <= users:
         return train_part, test_part
     keep = np.zeros(test_part.matrix.shape[0], dtype=np.float32)

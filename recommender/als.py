@@ -82,7 +82,15 @@ class ALS:
         return asdict(self.config)
 
     @classmethod
-    def fit(cls, ratings: Ratings, catalog: Catalog, config: ALSConfig | None = None) -> Self:
+    def fit(
+        cls,
+        ratings: Ratings,
+        catalog: Catalog,
+        config: ALSConfig | None = None,
+        start: ALS | None = None,
+    ) -> Self:
+        """Item factors for `ratings`; from `start`'s item factors (an ALS with as many factors
+        on the same movies) in a third of the iterations instead of from random ones."""
         from implicit.cpu.als import AlternatingLeastSquares
 
         cfg = config or ALSConfig()
@@ -97,10 +105,15 @@ class ALS:
             factors=cfg.factors,
             regularization=cfg.regularization,
             alpha=1.0,  # confidence() already applies alpha
-            iterations=cfg.iterations,
+            iterations=cfg.iterations if start is None else max(1, cfg.iterations // 3),
             calculate_training_loss=False,
             random_state=cfg.seed,
         )
+        if start is not None:
+            if start.item_factors.shape != (n_items, cfg.factors):
+                raise ALSError("a warm start needs the same movies and number of factors")
+            # implicit keeps factors it is given: its first step solves users from these.
+            model.item_factors = start.item_factors.copy()
         # implicit runs its own threads; a multi-threaded BLAS underneath would oversubscribe.
         with threadpool_limits(1, "blas"):
             model.fit(confidence(ratings.matrix, cfg), show_progress=False)

@@ -55,12 +55,14 @@ class Part:
     shared: bool = False  # the same scores for every user: computed once per request
     # For movies added since training, the scores of this component stand in for its own.
     stand_in: str | None = None
+    # Fitted starting from this (earlier) part: the two ALS share most of their work.
+    warm_from: str | None = None
 
 
 # In the order the blend adds them up (the served scores depend on it to the last bit).
 PARTS: tuple[Part, ...] = (
     Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
-    Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
+    Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content", warm_from="als"),
     Part("content", Content, lambda c: c.content, blended=False),
     Part("popularity", Popularity, lambda c: c.popularity, shared=True),
     Part("quality", Quality, lambda c: c.quality, shared=True),
@@ -112,7 +114,12 @@ class Hybrid:
         timings: dict[str, float] = {}
         for part in PARTS:
             started = time.perf_counter()
-            parts[part.name] = part.kind.fit(ratings, catalog, part.settings(config))
+            settings = part.settings(config)
+            start = parts.get(part.warm_from) if part.warm_from else None
+            if isinstance(start, ALS) and start.config.factors == settings.factors:
+                parts[part.name] = ALS.fit(ratings, catalog, settings, start=start)
+            else:
+                parts[part.name] = part.kind.fit(ratings, catalog, settings)
             timings[part.name] = time.perf_counter() - started
         unknown = np.bincount(ratings.matrix.indices, minlength=len(catalog)) == 0
         return cls(config, parts, unknown, timings)
