@@ -80,8 +80,12 @@ class Explainer:
         film sharing none keeps only `similarity_genre_floor` of its taste (a negative taste,
         already unlike, stays as it is)."""
         vectors = self.content
-        others = vectors if cols is None else vectors[cols]
-        content = np.asarray((vectors[rows] @ others.T).todense(), dtype=np.float32)
+        if cols is None:
+            content = np.asarray((vectors[rows] @ vectors.T).todense(), dtype=np.float32)
+        else:  # one slice of the sparse rows for both sides: slicing is most of the cost
+            both = vectors[np.concatenate([rows, cols])]
+            head = both[: len(rows)]
+            content = np.asarray((head @ both[len(rows) :].T).todense(), dtype=np.float32)
         factors = self.taste
         taste = factors[rows] @ (factors if cols is None else factors[cols]).T
         share = self.blend.similarity_als_share
