@@ -90,7 +90,7 @@ class ALS:
         start: ALS | None = None,
     ) -> Self:
         """Item factors for `ratings`; from `start`'s item factors (an ALS with as many factors
-        on the same movies) in a third of the iterations instead of from random ones."""
+        on the same movies) in half the iterations instead of from random ones."""
         from implicit.cpu.als import AlternatingLeastSquares
 
         cfg = config or ALSConfig()
@@ -105,7 +105,7 @@ class ALS:
             factors=cfg.factors,
             regularization=cfg.regularization,
             alpha=1.0,  # confidence() already applies alpha
-            iterations=cfg.iterations if start is None else max(1, cfg.iterations // 3),
+            iterations=cfg.iterations if start is None else max(1, cfg.iterations // 2),
             calculate_training_loss=False,
             random_state=cfg.seed,
         )
