@@ -52,7 +52,8 @@ import numpy as np  # noqa: E402
 
 STEPS = ("import", "train", "recommend", "serving", "bot", "search")
 OUT = ROOT / "docs" / "benchmarks"
-MESSAGES = 200  # updates sent to each bot
+MESSAGES = 300  # updates sent to each bot, in each of ROUNDS rounds
+ROUNDS = 3
 SEARCH_QUERIES = 1_200
 
 
@@ -331,9 +332,13 @@ def step_bot(work: Path) -> dict[str, Any]:
         return app
 
     out: dict[str, Any] = {}
+    # Alternating, best of ROUNDS each: a burst of other work on the machine hits one round.
     for label, texts in (("recommend", recommend), ("search", search)):
-        out[label] = asyncio.run(_throughput(settings, texts, moviebot))
-        out[f"echo_{label}"] = asyncio.run(_throughput(None, texts, echobot))
+        for _ in range(ROUNDS):
+            rate = asyncio.run(_throughput(settings, texts, moviebot))
+            out[label] = max(out.get(label, 0.0), rate)
+            echoed = asyncio.run(_throughput(None, texts, echobot))
+            out[f"echo_{label}"] = max(out.get(f"echo_{label}", 0.0), echoed)
     for services in opened:
         services.close()
     return out
