@@ -130,11 +130,21 @@ def rows(runs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _runs(folder: Path) -> list[dict[str, Any]]:
+    found = (json.loads(p.read_text()) for p in folder.glob("scale-*.json"))
+    return sorted(found, key=lambda r: r["scale"])
+
+
 def write_markdown(folder: Path, target: Path) -> None:
-    runs = sorted(
-        (json.loads(p.read_text()) for p in folder.glob("scale-*.json")), key=lambda r: r["scale"]
-    )
+    runs = _runs(folder)
     parts = [HEAD, "## The table\n", *rows(runs), ""]
+    before = _runs(folder / "before")
+    if before:
+        parts += [
+            "## Before this change (the same bench on the code it started from)\n",
+            *rows(before),
+            "",
+        ]
     parts.append("## Where the time goes in training (seconds, from the model's own timings)\n")
     names = sorted({k for r in runs for k in (_get(r, "train", "timings") or {})})
     parts.append("| step | " + " | ".join(f"{r['scale'] * 100:g}%" for r in runs) + " |")

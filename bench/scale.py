@@ -583,9 +583,11 @@ def main() -> int:
         if "import" in args.steps.split(","):
             shutil.rmtree(work / "models", ignore_errors=True)
         result = measure(args.scale, data, work, tuple(args.steps.split(",")))
-        result["ratios"] = ratios(result)
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"scale-{args.scale:g}.json"
+        if path.is_file() and set(args.steps.split(",")) != set(STEPS):  # some steps again
+            result = {**json.loads(path.read_text()), **result}
+        result["ratios"] = ratios(result)
         path.write_text(json.dumps(result, indent=1) + "\n")
         print(json.dumps(result["ratios"], indent=1))
         print(f"wrote {path}")
