@@ -115,7 +115,7 @@ def _sample_within(weights: np.ndarray, groups: np.ndarray, wanted_group: np.nda
     w = weights[order]
     g = groups[order]
     starts = np.searchsorted(g, np.arange(CLUSTERS))
-    totals = np.add.reduceat(w, starts)
+    totals = np.bincount(g, weights=w, minlength=CLUSTERS)  # a tiny catalogue: some empty
     cum = np.cumsum(w)
     before = np.concatenate([[0.0], cum])[starts]
     # Cumulative weight within each group, shifted by the group number: one sorted array.
