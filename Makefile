@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install data train lint clean bench
+.PHONY: run test install data train lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,17 +26,18 @@ train: data
 run: train
 	$(BIN)/moviebot start
 
+# make bench SCALE=0.01: every figure of docs/benchmarks.md at that scale of ML-25M (bench/scale.py)
+.PHONY: bench
+SCALE ?= 0.01
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/scale.py --scale $(SCALE)
+
 test: install
 	$(BIN)/ruff check bot emulator recommender storage tests bench
 	$(BIN)/ruff format --check bot emulator recommender storage tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
-
-# make bench SCALE=0.01: every figure of docs/benchmarks.md at that scale of ML-25M (bench/scale.py)
-SCALE ?= 0.01
-bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/scale.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
