@@ -26,6 +26,13 @@ train: data
 run: train
 	$(BIN)/moviebot start
 
+# make bench SCALE=0.01: every figure of docs/benchmarks.md at that scale of ML-25M (bench/scale.py)
+.PHONY: bench
+SCALE ?= 0.01
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/scale.py --scale $(SCALE)
+
 test: install
 	$(BIN)/ruff check bot emulator recommender storage web tests bench
 	$(BIN)/ruff format --check bot emulator recommender storage web tests bench

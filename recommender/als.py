@@ -45,10 +45,9 @@ class ALSConfig:
     seed: int = 0
 
 
-def confidence(rows: sp.csr_matrix, cfg: ALSConfig) -> sp.csr_matrix:
-    """Stars → implicit's confidence matrix (negative entries mean "disliked")."""
-    conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-    stars = conf.data
+def confidence_values(stars: np.ndarray, cfg: ALSConfig) -> np.ndarray:
+    """Each rating's confidence (negative: "disliked"; 0: the rating says nothing)."""
+    stars = np.asarray(stars, dtype=np.float32)
     positive = stars >= cfg.positive_from
     values = np.where(
         positive,
@@ -56,7 +55,13 @@ def confidence(rows: sp.csr_matrix, cfg: ALSConfig) -> sp.csr_matrix:
         -(1.0 + cfg.alpha * cfg.negative_weight),
     )
     keep = positive | (cfg.negative_weight > 0)
-    conf.data = np.where(keep, values, 0.0).astype(np.float32)
+    return np.where(keep, values, 0.0).astype(np.float32)
+
+
+def confidence(rows: sp.csr_matrix, cfg: ALSConfig) -> sp.csr_matrix:
+    """Stars → implicit's confidence matrix (negative entries mean "disliked")."""
+    conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+    conf.data = confidence_values(conf.data, cfg)
     conf.eliminate_zeros()
     return conf
 
@@ -77,7 +82,15 @@ class ALS:
         return asdict(self.config)
 
     @classmethod
-    def fit(cls, ratings: Ratings, catalog: Catalog, config: ALSConfig | None = None) -> Self:
+    def fit(
+        cls,
+        ratings: Ratings,
+        catalog: Catalog,
+        config: ALSConfig | None = None,
+        start: ALS | None = None,
+    ) -> Self:
+        """Item factors for `ratings`; from `start`'s item factors (an ALS with as many factors
+        on the same movies) in half the iterations instead of from random ones."""
         from implicit.cpu.als import AlternatingLeastSquares
 
         cfg = config or ALSConfig()
@@ -92,10 +105,15 @@ class ALS:
             factors=cfg.factors,
             regularization=cfg.regularization,
             alpha=1.0,  # confidence() already applies alpha
-            iterations=cfg.iterations,
+            iterations=cfg.iterations if start is None else max(1, cfg.iterations // 2),
             calculate_training_loss=False,
             random_state=cfg.seed,
         )
+        if start is not None:
+            if start.item_factors.shape != (n_items, cfg.factors):
+                raise ALSError("a warm start needs the same movies and number of factors")
+            # implicit keeps factors it is given: its first step solves users from these.
+            model.item_factors = start.item_factors.copy()
         # implicit runs its own threads; a multi-threaded BLAS underneath would oversubscribe.
         with threadpool_limits(1, "blas"):
             model.fit(confidence(ratings.matrix, cfg), show_progress=False)
@@ -107,14 +125,18 @@ class ALS:
     def user_factors(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: x = (YᵀY + λI + Yᵀ(C−I)Y)⁻¹ YᵀCp for each row, exactly as training."""
         factors = self.item_factors
-        conf = confidence(rows, self.config)
-        out = np.zeros((conf.shape[0], factors.shape[1]), dtype=np.float32)
-        for u in range(conf.shape[0]):
-            start, end = conf.indptr[u], conf.indptr[u + 1]
-            if start == end:
+        # Straight from the rows' arrays: building a confidence matrix costs more than the
+        # solve for one user of a small catalogue (serving's fixed overhead).
+        rows = rows if sp.issparse(rows) and rows.format == "csr" else sp.csr_matrix(rows)
+        values = confidence_values(rows.data, self.config)
+        out = np.zeros((rows.shape[0], factors.shape[1]), dtype=np.float32)
+        for u in range(rows.shape[0]):
+            start, end = rows.indptr[u], rows.indptr[u + 1]
+            said = np.flatnonzero(values[start:end])
+            if len(said) == 0:
                 continue  # nothing known: the zero vector scores every movie the same
-            cols = conf.indices[start:end]
-            c = conf.data[start:end].astype(np.float64)
+            cols = rows.indices[start:end][said]
+            c = values[start:end][said].astype(np.float64)
             y = factors[cols].astype(np.float64)
             a = self._gram + (y.T * (np.abs(c) - 1.0)) @ y
             b = np.where(c > 0, c, 0.0) @ y

@@ -175,9 +175,11 @@ def history_row(ratings: Mapping[int, float], items: Vocab) -> sp.csr_matrix:
     ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
     stars = np.fromiter(ratings.values(), dtype=np.float32, count=len(ratings))
     cols = items.index_of(ids)
-    keep = cols >= 0
+    keep = np.flatnonzero(cols >= 0)
+    order = keep[np.argsort(cols[keep], kind="stable")]  # canonical: sorted column indices
+    indptr = np.array([0, len(order)], dtype=np.int32)
+    # Built from its three arrays: the (row, col) constructor's conversion is most of the cost
+    # of a one-row matrix.
     return sp.csr_matrix(
-        (stars[keep], (np.zeros(int(keep.sum()), dtype=np.int32), cols[keep])),
-        shape=(1, len(items)),
-        dtype=np.float32,
+        (stars[order], cols[order].astype(np.int32), indptr), shape=(1, len(items))
     )

@@ -80,8 +80,12 @@ class Explainer:
         film sharing none keeps only `similarity_genre_floor` of its taste (a negative taste,
         already unlike, stays as it is)."""
         vectors = self.content
-        others = vectors if cols is None else vectors[cols]
-        content = np.asarray((vectors[rows] @ others.T).todense(), dtype=np.float32)
+        if cols is None:
+            content = np.asarray((vectors[rows] @ vectors.T).todense(), dtype=np.float32)
+        else:  # one slice of the sparse rows for both sides: slicing is most of the cost
+            both = vectors[np.concatenate([rows, cols])]
+            head = both[: len(rows)]
+            content = np.asarray((head @ both[len(rows) :].T).todense(), dtype=np.float32)
         factors = self.taste
         taste = factors[rows] @ (factors if cols is None else factors[cols]).T
         share = self.blend.similarity_als_share
@@ -143,6 +147,8 @@ class Explainer:
         """Genres of these movies, most frequent first."""
         if len(movies) == 0:
             return []
-        counts = np.asarray(self.genre_matrix[movies].sum(axis=0)).ravel()
+        # The dense unit rows are non-zero exactly where a movie has a genre: counting them
+        # avoids slicing a sparse matrix, a fixed cost larger than the sum on a small catalogue.
+        counts = np.count_nonzero(self.genre_unit[movies], axis=0)
         order = np.argsort(-counts, kind="stable")
         return [self.genre_names[j] for j in order if counts[j] > 0]

@@ -83,7 +83,7 @@ class BiasedMF:
         Rows are solved in batches of similar length (padded to the longest), so the normal
         equations of many rows are built by one batched product and one batched solve.
         """
-        out = np.zeros((matrix.shape[0], other.shape[1]), dtype=np.float64)
+        out = np.zeros((matrix.shape[0], other.shape[1]), dtype=other.dtype)
         lengths = np.diff(matrix.indptr)
         order = np.argsort(lengths, kind="stable")
         order = order[lengths[order] > 0]
@@ -98,7 +98,7 @@ class BiasedMF:
             positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
             cols = matrix.indices[positions]
             x = other[cols] * valid[..., None]
-            target = (matrix.data[positions] - mean - offset[cols]) * valid
+            target = ((matrix.data[positions] - mean - offset[cols]) * valid).astype(other.dtype)
             xt = x.transpose(0, 2, 1)
             a = xt @ x
             diag = np.arange(other.shape[1])
@@ -113,14 +113,16 @@ class BiasedMF:
     def fit(cls, ratings: Ratings, catalog: Catalog, config: PredictorConfig | None = None) -> Self:
         cfg = config or PredictorConfig()
         check_ratings(ratings, catalog, cls.name)
-        matrix = sp.csr_matrix(ratings.matrix, dtype=np.float64)
-        mean = float(matrix.data.mean())
+        # Single precision: the normal equations of 33 unknowns are well conditioned under the
+        # regularization, and float32 halves the time of the batched products and solves.
+        matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
+        mean = float(matrix.data.astype(np.float64).mean())
         rng = np.random.default_rng(cfg.seed)
         n_users, n_items = matrix.shape
-        items = np.zeros((n_items, cfg.factors + 1))
+        items = np.zeros((n_items, cfg.factors + 1), dtype=np.float32)
         items[:, 1:] = rng.normal(0, 0.1, (n_items, cfg.factors))
         by_item = matrix.T.tocsr()
-        users = np.zeros((n_users, cfg.factors + 1))
+        users = np.zeros((n_users, cfg.factors + 1), dtype=np.float32)
         for _ in range(cfg.iterations):
             users = cls._solve_side(cfg, mean, matrix, cls._augment(items), items[:, 0])
             items = cls._solve_side(cfg, mean, by_item, cls._augment(users), users[:, 0])

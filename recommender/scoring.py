@@ -68,12 +68,14 @@ class Part:
     # It may be unavailable on some data (EASE on a catalogue too large for memory): the
     # model is then trained and saved without it, and the blend weighs the others.
     optional: bool = False
+    # Fitted starting from this (earlier) part: the two ALS share most of their work.
+    warm_from: str | None = None
 
 
 # In the order the blend adds them up (the served scores depend on it to the last bit).
 PARTS: tuple[Part, ...] = (
     Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
-    Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
+    Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content", warm_from="als"),
     Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
     Part("content", Content, lambda c: c.content, blended=False),
     Part("popularity", Popularity, lambda c: c.popularity, shared=True),
@@ -134,16 +136,21 @@ class Hybrid:
         timings: dict[str, float] = {}
         for part in PARTS:
             started = time.perf_counter()
+            settings = part.settings(config)
             given = (fitted or {}).get(part.name)
             if given is None:
+                start = parts.get(part.warm_from) if part.warm_from else None
                 try:
-                    given = part.kind.fit(ratings, catalog, part.settings(config))
+                    if isinstance(start, ALS) and start.config.factors == settings.factors:
+                        given = ALS.fit(ratings, catalog, settings, start=start)
+                    else:
+                        given = part.kind.fit(ratings, catalog, settings)
                 except Unavailable as exc:
                     if not part.optional:
                         raise
                     log.info("%s left out of the blend: %s", part.name, exc)
                     continue
-            elif not isinstance(given, part.kind) or given.config != part.settings(config):
+            elif not isinstance(given, part.kind) or given.config != settings:
                 raise RecommenderError(
                     f"the given {part.name} is not a {part.kind.__name__} with this "
                     "configuration's settings"

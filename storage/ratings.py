@@ -187,19 +187,19 @@ def frame(db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram")) -> pd
         f"JOIN users u ON u.id = r.user_id WHERE u.kind IN ({marks}) "
         "ORDER BY r.user_id, r.movie_id"
     )
-    cursor = db.conn.execute(sql, kinds)
-    parts: list[np.ndarray] = []
-    while rows := cursor.fetchmany(200_000):
-        parts.append(np.array(rows, dtype=np.float64))
-    data = np.concatenate(parts) if parts else np.empty((0, 4))
-    return pd.DataFrame(
-        {
-            "user": data[:, 0].astype(np.int64),
-            "movie": data[:, 1].astype(np.int64),
-            "rating": data[:, 2].astype(np.float32),
-            "ts": data[:, 3].astype(np.int64),
-        }
+    # np.fromiter fills one record array straight from the cursor's rows: no list of tuples,
+    # no float64 matrix of four columns (1.5x faster on 250k ratings, see docs/benchmarks.md).
+    counting = (
+        f"SELECT count(*) FROM ratings r JOIN users u ON u.id = r.user_id WHERE u.kind IN ({marks})"
     )
+    total = db.conn.execute(counting, kinds).fetchone()[0]
+    rows = np.fromiter(db.conn.execute(sql, kinds), dtype=_FRAME_ROW, count=total)
+    return pd.DataFrame({name: rows[name] for name in FRAME_COLUMNS})
+
+
+FRAME_COLUMNS = ("user", "movie", "rating", "ts")
+_FRAME_TYPES = (np.int64, np.int64, np.float32, np.int64)
+_FRAME_ROW = np.dtype(list(zip(FRAME_COLUMNS, _FRAME_TYPES, strict=True)))
 
 
 def forget(db: Database, user: User) -> None:

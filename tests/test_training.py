@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.cli import main
@@ -312,11 +313,43 @@ def test_the_figures_stored_with_a_model_are_what_moviebot_evaluate_reports():
 
     cat = synthetic.catalog()
     data = synthetic.ratings(cat)
-    stored = validate(data, cat, SMALL, lambda message: None)
+    stored, _ = validate(data, cat, SMALL, lambda message: None)
     specs = standard_specs({"config": SMALL.to_dict()}, len(cat), models=["hybrid"])
     reported = compare(data, cat, specs, protocol="holdout", seed=0)["models"]["hybrid"]
     for key in ("ndcg@10", "precision@10", "recall@10", "coverage@10", "rmse", "mae"):
         assert stored[key] == round(reported[key], 4), key
+
+
+def test_validation_holds_out_ratings_of_a_bounded_sample_of_users_only():
+    """At scale validation scores a fixed sample of users; everyone else trains on everything."""
+    from bot.training import validation_split
+
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    train_part, test_part = validation_split(data, users=5)
+    tested = np.flatnonzero(np.diff(test_part.matrix.indptr) > 0)
+    assert len(tested) == 5
+    assert train_part.nnz + test_part.nnz == data.nnz
+    whole = np.setdiff1d(np.arange(data.matrix.shape[0]), tested)
+    assert (train_part.matrix[whole] != data.matrix[whole]).nnz == 0
+    assert train_part.timestamps is not None and train_part.timestamps.nnz == train_part.nnz
+    again, _ = validation_split(data, users=5)
+    assert (again.matrix != train_part.matrix).nnz == 0  # the same sample every time
+
+
+def test_a_model_validated_on_a_tiny_held_out_share_is_the_one_served(monkeypatch):
+    """A large data set is fitted once: the validation fit is served (its share recorded)."""
+    from bot import training
+    from tests.recommender.test_scorers import SMALL
+
+    cat = synthetic.catalog()
+    data = synthetic.ratings(cat)
+    metrics, model = training.validate(data, cat, SMALL, lambda message: None)
+    assert model is None  # 20% of everyone's ratings is far too much to leave out
+    monkeypatch.setattr(training, "SERVE_VALIDATED_SHARE", 1.0)
+    metrics, model = training.validate(data, cat, SMALL, lambda message: None)
+    assert model is not None and model.info["counts"]["ratings"] < data.nnz
+    assert 0.1 < metrics["held_out_share"] < 0.3
 
 
 # -- one model directory, several databases -------------------------------------------------

@@ -539,11 +539,13 @@ BULK_CACHE_KIB = 262_144
 
 @contextlib.contextmanager
 def _bulk_load(db: Database, size: int) -> Iterator[None]:
-    """Inside the import's transaction: for a big file, rebuild indexes once at the end."""
-    if size < BULK_BYTES:
+    """Inside the import's transaction: for a big file, or into an empty ratings table (a
+    first import: nothing to re-index), build the indexes once at the end."""
+    conn = db.conn
+    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM ratings)").fetchone()[0]
+    if size < BULK_BYTES and not empty:
         yield
         return
-    conn = db.conn
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     indexes = conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ratings' "

@@ -25,10 +25,9 @@ def arrays(model: Recommender) -> dict[str, np.ndarray]:
 def test_prefitted_als_parts_make_the_model_a_plain_training_makes():
     cat = synthetic.catalog()
     data = synthetic.ratings(cat)
-    fitted = {
-        "als": ALS.fit(data, cat, CONFIG.als),
-        "watched": ALS.fit(data, cat, CONFIG.watched),
-    }
+    als = ALS.fit(data, cat, CONFIG.als)
+    # a plain training starts "watched" from the main ALS's factors (recommender.scoring)
+    fitted = {"als": als, "watched": ALS.fit(data, cat, CONFIG.watched, start=als)}
     given, plain = (
         Recommender.train(data, cat, CONFIG, fitted),
         Recommender.train(data, cat, CONFIG),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -139,3 +141,25 @@ def test_content_scores_a_movie_nobody_rated_by_its_features(data):
     row = history_row({m: 5.0 for m in synthetic.BLOCK_A[:3]}, cat.items)
     scores = content.score(row)[0]
     assert scores[unrated] > scores[cat.items.index(synthetic.BLOCK_B[0])]
+
+
+@pytest.mark.parametrize(
+    ("liked", "expect_a"), [(synthetic.BLOCK_A[:3], True), (synthetic.BLOCK_B[:3], False)]
+)
+def test_an_als_warm_started_from_another_learns_the_same_blocks(data, liked, expect_a):
+    """The "watched" ALS starts from the main one's factors, in half the iterations."""
+    cat, ratings = data
+    main = ALS.fit(ratings, cat, SMALL_ALS)
+    watched = replace(SMALL_ALS, positive_from=0.0, slope=0.25)
+    warm = ALS.fit(ratings, cat, watched, start=main)
+    assert not np.allclose(warm.item_factors, main.item_factors)  # it did learn
+    row = history_row({m: 5.0 for m in liked}, cat.items)
+    share = synthetic.in_block_a(top(warm.score(row)[0], row, cat.items.ids))
+    assert share >= 0.8 if expect_a else share <= 0.2
+
+
+def test_a_warm_start_of_another_shape_is_refused(data):
+    cat, ratings = data
+    main = ALS.fit(ratings, cat, SMALL_ALS)
+    with pytest.raises(ALSError, match="same movies and number of factors"):
+        ALS.fit(ratings, cat, replace(SMALL_ALS, factors=6), start=main)

@@ -1,0 +1,605 @@
+"""Every figure of issue 16's table at one scale of ML-25M, each as a ratio to its floor.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/scale.py --scale 0.01   # make bench SCALE=0.01
+
+Generates the data set (bench/generate_movielens.py) unless it is there, then measures, each
+step in a fresh process (so its peak resident memory is its own), each figure back to back
+with its floor on the same data:
+- import: `import_dataset` ratings/s ÷ a bare `executemany` of the same rows into the same
+  (fresh) ratings table, in one transaction;
+- train: `bot.training.train` as the bot runs it (validation included) and without validation
+  ÷ implicit's `fit` alone on the same confidence matrix, with the same settings;
+- recommend: p99 of `Recommender.recommend` (a 20-rating user, n = 10) ÷ p99 of one matvec
+  over all item factors + argpartition;
+- serving: peak RSS of `open_services` (model, catalogue, title index) serving recommends and
+  searches, against the model's arrays + the catalogue;
+- bot: updates/s of the real Application through the emulator, `/recommend` and a title
+  search, ÷ a minimal echo bot on the same Application machinery and emulator;
+- search: p99 of `TitleIndex.search` ÷ p99 of a rapidfuzz `WRatio` scan (`default_process`)
+  of every title; the intended title first for ≥ 1,000 generated queries (typos, missing
+  articles, years, partial titles, non-ASCII) and "not found" for titles not in the catalogue.
+Writes docs/benchmarks/scale-<scale>.json and regenerates docs/benchmarks.md from every JSON
+there (`--markdown-only` just regenerates it).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+
+STEPS = ("import", "train", "recommend", "serving", "bot", "search")
+OUT = ROOT / "docs" / "benchmarks"
+MESSAGES = 300  # updates sent to each bot, in each of ROUNDS rounds
+ROUNDS = 3
+SEARCH_QUERIES = 1_200
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process so far (MB): VmHWM, which starts afresh at exec
+    (getrusage's ru_maxrss would carry the driver's peak into every step)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(values), p))
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    """Milliseconds of `repeat` calls of fn (after one warm-up call)."""
+    fn()
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+# -- the steps, each run in its own process --------------------------------------------------
+
+
+def step_import(work: Path, data: Path) -> dict[str, Any]:
+    from storage.db import Database
+    from storage.importers.movielens import import_dataset
+
+    path = work / "moviebot.sqlite"
+    for leftover in work.glob("moviebot.sqlite*"):
+        leftover.unlink()
+    with Database(path) as db:
+        result = import_dataset(db, data)
+    return {"ratings": result.ratings, "seconds": result.seconds,
+            "rate": result.ratings / result.seconds, "rss_mb": rss_mb()}  # fmt: skip
+
+
+def step_import_floor(work: Path, data: Path) -> dict[str, Any]:
+    """The same rows into the same fresh table with one executemany, one transaction."""
+    import pandas as pd
+
+    from storage.db import Database
+
+    path = work / "floor.sqlite"
+    for leftover in work.glob("floor.sqlite*"):
+        leftover.unlink()
+    ratings = pd.read_csv(data / "ratings.csv")
+    movie_ids = pd.read_csv(data / "movies.csv", usecols=["movieId"])["movieId"].tolist()
+    users = sorted(set(ratings["userId"].tolist()))
+    with Database(path) as db:
+        # The bare table: its primary key, no secondary index (the importer builds that once).
+        db.conn.execute("DROP INDEX ratings_movie")
+        with db.write() as conn:
+            conn.executemany("INSERT INTO movies (id, title) VALUES (?, ?)",
+                             [(m, f"m{m}") for m in movie_ids])  # fmt: skip
+            conn.executemany(
+                "INSERT INTO users (id, kind, external_id, created_at) VALUES (?, 'dataset', ?, 0)",
+                [(u, u) for u in users],
+            )
+        columns = [ratings[c].tolist() for c in ("userId", "movieId", "rating", "timestamp")]
+        started = time.perf_counter()
+        with db.write() as conn:
+            conn.executemany(
+                "INSERT INTO ratings (user_id, movie_id, rating, ts) VALUES (?, ?, ?, ?)",
+                zip(*columns, strict=True),
+            )
+        seconds = time.perf_counter() - started
+    path.unlink()
+    return {"ratings": len(ratings), "seconds": seconds, "rate": len(ratings) / seconds}
+
+
+def _settings(work: Path) -> Any:
+    from bot.settings import Settings
+
+    return Settings(db_path=work / "moviebot.sqlite", model_dir=work / "models",
+                    rate_limit=False, retrain_interval=0)  # fmt: skip
+
+
+def step_train(work: Path, validate: bool) -> dict[str, Any]:
+    from bot.training import train
+    from storage.db import Database
+
+    with Database(work / "moviebot.sqlite") as db:
+        started = time.perf_counter()
+        result = train(db, _settings(work), with_validation=validate)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "timings": result.recommender.info["timings"],
+            "metrics": result.record.metrics, "rss_mb": rss_mb()}  # fmt: skip
+
+
+def step_train_floor(work: Path) -> dict[str, Any]:
+    """implicit's ALS fit alone on the main ALS's confidence matrix, same settings."""
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    from bot.training import catalog_from_db, config_for, ratings_from_db
+    from recommender.als import confidence
+    from storage.db import Database
+
+    with Database(work / "moviebot.sqlite") as db:
+        catalog = catalog_from_db(db)
+        ratings = ratings_from_db(db, catalog)
+        cfg = config_for(db, _settings(work)).als
+    matrix = confidence(ratings.matrix, cfg)
+    model = AlternatingLeastSquares(
+        factors=cfg.factors,
+        regularization=cfg.regularization,
+        alpha=1.0,
+        iterations=cfg.iterations,
+        calculate_training_loss=False,
+        random_state=cfg.seed,
+    )
+    started = time.perf_counter()
+    with threadpool_limits(1, "blas"):
+        model.fit(matrix, show_progress=False)
+    return {"seconds": time.perf_counter() - started, "nnz": int(matrix.nnz)}
+
+
+def _histories(work: Path, count: int, seed: int = 0) -> list[dict[int, float]]:
+    """`count` 20-rating histories taken from data-set users with at least 20 ratings."""
+    from storage import ratings as rating_store
+    from storage.db import Database
+
+    with Database(work / "moviebot.sqlite") as db:
+        frame = rating_store.frame(db, ("dataset",))
+    rng = np.random.default_rng(seed)
+    users = frame["user"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    rich = np.flatnonzero(ends - starts >= 20)
+    out = []
+    for u in rng.choice(rich, size=min(count, len(rich)), replace=False):
+        rows = rng.choice(np.arange(starts[u], ends[u]), 20, replace=False)
+        out.append(dict(zip(frame["movie"].to_numpy()[rows].tolist(),
+                            frame["rating"].to_numpy()[rows].tolist(), strict=True)))  # fmt: skip
+    return out
+
+
+def step_recommend(work: Path) -> dict[str, Any]:
+    from bot.training import load_current
+    from storage.db import Database
+
+    histories = _histories(work, 300)
+    with Database(work / "moviebot.sqlite") as db:
+        model = load_current(db, _settings(work))
+    assert model is not None
+    calls = iter(histories * 2)
+    times = timed(lambda: model.recommend(next(calls), n=10), len(histories))
+    factors = np.asarray(model._hybrid.taste.item_factors, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    users = iter(rng.normal(size=(len(histories) + 1, factors.shape[1])).astype(np.float32))
+
+    def floor() -> np.ndarray:
+        scores = factors @ next(users)
+        return np.argpartition(-scores, 10)[:10]
+
+    floor_times = timed(floor, len(histories))
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99),
+            "floor_p50_ms": percentile(floor_times, 50),
+            "floor_p99_ms": percentile(floor_times, 99), "calls": len(times)}  # fmt: skip
+
+
+def _arrays_and_catalogue_mb(model_path: Path, titles: list[str], genres: list[str]) -> float:
+    arrays = np.load(model_path, allow_pickle=False)
+    total = sum(arrays[name].nbytes for name in arrays.files)
+    total += sum(len(t.encode()) for t in titles) + sum(len(g.encode()) for g in genres)
+    return total / 1e6
+
+
+def step_serving(work: Path) -> dict[str, Any]:
+    """The bot's services as `moviebot run` opens them, serving recommends and searches."""
+    from bot.services import open_services
+    from storage import models
+    from storage import ratings as rating_store
+
+    before = rss_mb()
+    services = open_services(_settings(work))
+    model = services.models.current
+    assert model is not None
+    for user in range(1, 101):  # data-set users (each has at least 20 ratings)
+        history = rating_store.history_of(services.db, "dataset", user).ratings
+        model.recommend(dict(list(history.items())[:20]), n=10)
+    titles = list(model.catalog.titles)
+    for title in titles[:: max(1, len(titles) // 200)]:
+        services.titles.search(title)
+    record = models.latest(services.db)
+    assert record is not None
+    floor = _arrays_and_catalogue_mb(
+        Path(record.path), titles, ["|".join(g) for g in model.catalog.genres]
+    )
+    services.close()
+    return {"rss_mb": rss_mb(), "rss_before_open_mb": before, "arrays_catalogue_mb": floor}
+
+
+async def _throughput(settings: Any, texts: list[tuple[str, str]], build: Callable) -> float:
+    """Updates/s: send every (person, text), time until the bot has answered them all.
+
+    `settings` None: the echo bot. Both run on the same emulator code and PTB Application."""
+    from emulator.runner import start_application, stop_application
+    from emulator.server import Emulator
+
+    async with Emulator() as emulator:
+        app = build(emulator, emulator.settings(settings) if settings else None)
+        await start_application(app, poll_timeout=10.0)
+        await emulator.wait_polling(timeout=5.0)
+        people = {name: emulator.user(name) for name, _ in texts}
+        if settings is not None:
+            await _prepare(settings, people)
+        started = time.perf_counter()
+        for name, text in texts:
+            await people[name].send(text)
+        # Done when every message has its answer (idle time alone would end early if the
+        # machine stalls the bot for a moment); bounded.
+        deadline = started + 300.0
+        while sum(len(person.messages()) for person in people.values()) < len(texts):
+            if time.perf_counter() > deadline:
+                raise RuntimeError("the bot had not answered everything after 300 s")
+            await asyncio.sleep(0.002)
+        seconds = time.perf_counter() - started
+        await emulator.wait_idle(quiet=0.05, timeout=30.0)
+        await stop_application(app)
+    return len(texts) / seconds
+
+
+async def _prepare(settings: Any, people: dict[str, Any]) -> None:
+    """Give each simulated person 20 ratings (they are past onboarding)."""
+    from storage import ratings as rating_store
+    from storage import users
+    from storage.db import Database
+
+    path = getattr(settings, "db_path", None)
+    if path is None:
+        return
+    with Database(path) as db:
+        for number, person in enumerate(people.values(), start=1):
+            # 20 ratings of data-set user `number` (each has at least 20).
+            taken = rating_store.history_of(db, "dataset", number).ratings
+            user = users.ensure_telegram(db, person.id, person.name)
+            for movie, stars in list(taken.items())[:20]:
+                rating_store.upsert(db, user, movie, stars, ts=1_600_000_000)
+
+
+def step_bot(work: Path) -> dict[str, Any]:
+    from telegram import Update
+    from telegram.ext import MessageHandler, filters
+
+    from bot.app import build_application
+    from bot.services import open_services
+    from emulator.runner import application_builder
+
+    settings = _settings(work)
+    names = [f"User{i}" for i in range(20)]
+    with_titles = _titles(work)
+    rng = random.Random(0)
+    recommend = [(names[i % len(names)], "/recommend") for i in range(MESSAGES)]
+    search = [(names[i % len(names)], rng.choice(with_titles)) for i in range(MESSAGES)]
+
+    opened: list[Any] = []
+
+    def moviebot(emulator: Any, connected: Any) -> Any:
+        services = open_services(connected)
+        opened.append(services)
+        return build_application(connected, services)
+
+    async def echo(update: Update, context: Any) -> None:
+        await update.effective_message.reply_text(update.effective_message.text)
+
+    def echobot(emulator: Any, connected: Any) -> Any:
+        app = application_builder(emulator).build()
+        app.add_handler(MessageHandler(filters.TEXT, echo))
+        return app
+
+    out: dict[str, Any] = {}
+    # Alternating, best of ROUNDS each: a burst of other work on the machine hits one round.
+    for label, texts in (("recommend", recommend), ("search", search)):
+        for _ in range(ROUNDS):
+            rate = asyncio.run(_throughput(settings, texts, moviebot))
+            out[label] = max(out.get(label, 0.0), rate)
+            echoed = asyncio.run(_throughput(None, texts, echobot))
+            out[f"echo_{label}"] = max(out.get(f"echo_{label}", 0.0), echoed)
+    for services in opened:
+        services.close()
+    return out
+
+
+def _titles(work: Path) -> list[str]:
+    from storage.db import Database
+    from storage.movies import all_movies
+
+    with Database(work / "moviebot.sqlite") as db:
+        return [m.title for m in all_movies(db)]
+
+
+# -- search -----------------------------------------------------------------------------------
+
+ARTICLE_SUFFIXES = (", The", ", A", ", An", ", La", ", Le", ", Les", ", Il", ", Das", ", Der",
+                    ", Die", ", El", ", Los")  # fmt: skip
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    from search_bench import misspell
+
+    return misspell(text, rng) if len(text) > 4 else text
+
+
+ROMAN = {"ii": "2", "iii": "3", "iv": "4"}
+ARTICLES = frozenset({"the", "a", "an", "la", "le", "les", "il", "das", "der", "die", "el", "los"})
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two catalogue titles nobody could tell apart by name: the same letters once accents,
+    case, punctuation, articles (the generated catalogue puts foreign ones on English words:
+    "Das Family" beside "Family") and roman sequel numbers are set aside."""
+    from rapidfuzz.utils import default_process
+
+    def key(title: str) -> str:
+        words = default_process(_strip_accents(title)).split()
+        return " ".join(ROMAN.get(w, w) for w in words if w not in ARTICLES)
+
+    return key(a) == key(b)
+
+
+def search_queries(movies: list[Any], n: int, seed: int = 0) -> list[tuple[str, int]]:
+    """(query, intended movie id): what people type for a title of the catalogue. A partial
+    title is only asked where its first words begin no other title (else it names none)."""
+    rng = random.Random(seed)
+    starts: dict[str, int] = {}
+    for m in movies:
+        words = m.title.split()
+        for k in range(2, len(words)):
+            prefix = " ".join(words[:k]).lower()
+            starts[prefix] = starts.get(prefix, 0) + 1
+    out: list[tuple[str, int]] = []
+    while len(out) < n:
+        movie = rng.choice(movies)
+        title = movie.title.split(" (")[0]  # the main title, without an alternative one
+        for suffix in ARTICLE_SUFFIXES:
+            if title.endswith(suffix):
+                title = f"{suffix[2:]} {title[: -len(suffix)]}"
+                break
+        kind = rng.randrange(6)
+        if kind == 0:
+            query = _typo(title.lower(), rng)
+        elif kind == 1:  # missing article
+            words = title.split()
+            query = " ".join(words[1:]) if len(words) > 2 and words[0] in {
+                "The", "A", "An", "La", "Le", "Les", "Il", "Das", "Der", "Die", "El", "Los"
+            } else title.lower()  # fmt: skip
+        elif kind == 2 and movie.year:
+            query = f"{title.lower()} {movie.year}"
+        elif kind == 3:  # partial: the first words of a longer title
+            words = movie.title.split()
+            cut = " ".join(words[: max(2, len(words) - 1)])
+            query = cut if len(words) > 3 and starts.get(cut.lower()) == 1 else title
+        elif kind == 4:  # non-ASCII: accents dropped, or typed where there were none
+            query = _strip_accents(title) if _strip_accents(title) != title else title.replace(
+                "e", "é", 1)  # fmt: skip
+        else:
+            query = title
+        out.append((query, movie.id))
+    return out
+
+
+def not_in_catalogue(titles: list[str], n: int, seed: int = 1) -> list[str]:
+    """Made-up titles that share no word with the catalogue: the answer must be "not found"."""
+    from search_bench import SYLLABLES
+
+    rng = random.Random(seed)
+    words = {w.lower() for t in titles for w in t.replace(",", " ").split()}
+    out: list[str] = []
+    while len(out) < n:
+        parts = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(3, 4)))
+                 for _ in range(rng.randint(1, 3))]  # fmt: skip
+        if not any(p in words for p in parts):
+            out.append(" ".join(parts))
+    return out
+
+
+def step_search(work: Path) -> dict[str, Any]:
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.utils import default_process
+
+    from storage.db import Database
+    from storage.movies import all_movies
+    from storage.search import TitleIndex
+
+    with Database(work / "moviebot.sqlite") as db:
+        movies = all_movies(db)
+        index = TitleIndex.from_db(db)
+    by_id = {m.id: m for m in movies}
+    queries = search_queries(movies, SEARCH_QUERIES)
+    hits = 0
+    for query, wanted in queries:
+        found = index.search(query, limit=1)
+        # A movie of the same name (another year, "II" for "2", an accent) counts unless the
+        # query gave the year: the catalogue itself cannot tell them apart.
+        if found:
+            got, want = by_id[found[0].movie_id], by_id[wanted]
+            alike = same_name(got.title, want.title) and str(want.year) not in query
+            hits += got.id == want.id or alike
+    absent = not_in_catalogue([m.title for m in movies], 200)
+    not_found = sum(not index.search(q) for q in absent)
+    sample = [q for q, _ in queries[:200]]
+    cycle = iter(sample * 2)
+    times = timed(lambda: index.search(next(cycle)), len(sample))
+    labels = [m.label for m in movies]
+    scans = iter(sample * 2)
+    floor = timed(
+        lambda: process.extractOne(next(scans), labels, scorer=fuzz.WRatio,
+                                   processor=default_process), len(sample) // 4)  # fmt: skip
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99),
+            "floor_p99_ms": percentile(floor, 99), "queries": len(queries),
+            "top1": hits / len(queries), "absent": len(absent),
+            "not_found": not_found / len(absent), "titles": len(movies)}  # fmt: skip
+
+
+# -- the driver --------------------------------------------------------------------------------
+
+
+def run_step(name: str, work: Path, data: Path, *extra: str) -> dict[str, Any]:
+    """Run one step in a fresh interpreter; its JSON result (with its own peak RSS)."""
+    command = [sys.executable, __file__, "--step", name, "--work", str(work), "--data", str(data),
+               *extra]  # fmt: skip
+    print(f"  {name} …", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(f"step {name} failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    import numpy
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem, 1),
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "load_average": round(os.getloadavg()[0], 2)}  # fmt: skip
+
+
+def measure(scale: float, data: Path, work: Path, steps: tuple[str, ...]) -> dict[str, Any]:
+    result: dict[str, Any] = {"scale": scale, "machine": machine(), "started": time.time()}
+    if "import" in steps or not (work / "moviebot.sqlite").exists():
+        result["import"] = run_step("import", work, data)
+        result["import_floor"] = run_step("import_floor", work, data)
+    if "train" in steps or not (work / "models").exists():
+        result["train_floor"] = run_step("train_floor", work, data)
+        result["train_no_validate"] = run_step("train", work, data, "--no-validate")
+        result["train"] = run_step("train", work, data)
+    for name in ("recommend", "serving", "bot", "search"):
+        if name in steps:
+            result[name] = run_step(name, work, data)
+    result["machine"]["load_average_end"] = round(os.getloadavg()[0], 2)
+    result["seconds"] = round(time.time() - result["started"], 1)
+    return result
+
+
+def ratios(r: dict[str, Any]) -> dict[str, float]:
+    """Each figure as the ratio to its floor (the issue's table)."""
+    out: dict[str, float] = {}
+    if "import" in r:
+        out["import"] = r["import"]["rate"] / r["import_floor"]["rate"]
+    if "train" in r:
+        out["train"] = r["train"]["seconds"] / r["train_floor"]["seconds"]
+        out["train_no_validate"] = r["train_no_validate"]["seconds"] / r["train_floor"]["seconds"]
+    if "recommend" in r:
+        out["recommend_p99"] = r["recommend"]["p99_ms"] / r["recommend"]["floor_p99_ms"]
+    if "bot" in r:
+        out["bot_recommend"] = r["bot"]["recommend"] / r["bot"]["echo_recommend"]
+        out["bot_search"] = r["bot"]["search"] / r["bot"]["echo_search"]
+    if "search" in r:
+        out["search_p99"] = r["search"]["p99_ms"] / r["search"]["floor_p99_ms"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, help="the generated data set (made if missing)")
+    parser.add_argument("--work", type=Path, help="scratch folder (database, models)")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"some of {','.join(STEPS)}")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--no-validate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--markdown-only", action="store_true")
+    args = parser.parse_args()
+    scratch = Path(tempfile.gettempdir()) / "moviebot-bench"
+    data = args.data or scratch / f"ml-25m-x{args.scale:g}"
+    work = args.work or scratch / f"work-x{args.scale:g}"
+    if args.step:
+        steps: dict[str, Callable[[], dict[str, Any]]] = {
+            "import": lambda: step_import(work, data),
+            "import_floor": lambda: step_import_floor(work, data),
+            "train": lambda: step_train(work, validate=not args.no_validate),
+            "train_floor": lambda: step_train_floor(work),
+            "recommend": lambda: step_recommend(work),
+            "serving": lambda: step_serving(work),
+            "bot": lambda: step_bot(work),
+            "search": lambda: step_search(work),
+        }
+        print(json.dumps(steps[args.step]()))
+        return 0
+    if not args.markdown_only:
+        from generate_movielens import generate
+
+        if not (data / "ratings.csv").exists():
+            generate(args.scale, data, args.seed, say=lambda m: print(m, file=sys.stderr))
+        work.mkdir(parents=True, exist_ok=True)
+        if "import" in args.steps.split(","):
+            shutil.rmtree(work / "models", ignore_errors=True)
+        result = measure(args.scale, data, work, tuple(args.steps.split(",")))
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"scale-{args.scale:g}.json"
+        if path.is_file() and set(args.steps.split(",")) != set(STEPS):  # some steps again
+            result = {**json.loads(path.read_text()), **result}
+        result["ratios"] = ratios(result)
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result["ratios"], indent=1))
+        print(f"wrote {path}")
+    from benchmarks_md import write_markdown
+
+    write_markdown(args.out, args.out.parent / "benchmarks.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
