@@ -6,7 +6,8 @@ group admin picks and closes. Everything comes in and goes out as plain ids, nam
 dataclasses, never Telegram objects, so a web front end can run the same night. What only the
 chat platform knows (is this person in the group? an admin of it?) the caller asks and passes
 in as a bool. Nothing is kept in memory between calls: a restart mid-night loses nothing, and
-`pending_timeouts` says which vote timeouts to schedule again.
+`resume` (at start-up) says which vote timeouts to schedule again, after opening again a night
+that a stop cut off between "Pick movies" claiming it and its poll being saved.
 """
 
 from __future__ import annotations
@@ -618,6 +619,22 @@ class NightService:
 
     def pending_timeouts(self) -> list[Timeout]:
         """Every running vote's timeout (to schedule again after a restart; a vote whose
-        deadline passed, or was never set, closes at once)."""
+        deadline passed, or was never set, closes at once). A night claimed for picking whose
+        poll was never saved has no vote running yet: it has no timeout."""
         now = int(self.clock())
-        return [self._timeout(n.id, n.vote_deadline or now) for n in groups.voting(self.db)]
+        return [
+            self._timeout(n.id, n.vote_deadline or now)
+            for n in groups.voting(self.db)
+            if n.poll_id is not None
+        ]
+
+    def resume(self) -> list[Timeout]:
+        """At start-up, before any update is handled: a night in "voting" without a poll was
+        cut off (the bot stopped after "Pick movies" claimed it, before the poll was saved), so
+        nobody is picking it now: it is open again, and the replayed press (or the next one)
+        picks and posts its poll. Then every running vote's timeout, as `pending_timeouts`."""
+        for night in groups.voting(self.db):
+            if night.poll_id is None:
+                log.warning("movie night %s was cut off before its poll: open again", night.id)
+                groups.reopen(self.db, night.id)
+        return self.pending_timeouts()
