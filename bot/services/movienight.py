@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.services.metadata import MetadataService
 from bot.services.onboarding import PENDING_NIGHT
 from bot.settings import Settings
 from recommender.filters import Filters
@@ -93,6 +94,7 @@ class Choice:
     movie: Movie
     score: float
     reason: GroupReason
+    poster: str | None = None  # the poster's URL, from TMDb metadata (the web page's tile)
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ class NightService:
     ) -> None:
         self.settings, self.db, self.models = settings, db, models
         self.genres, self.clock = genres, clock
+        self.metadata = MetadataService(db, settings.tmdb_image_base_url)
 
     # -- people -------------------------------------------------------------------------------
 
@@ -409,12 +412,13 @@ class NightService:
         """Stored picks as poll options, their reasons worded with the members' names."""
         stored = {p.position: _read_reason(p.reason) for p in picks}
         wanted = [p.movie_id for p in picks] + [m for r in stored.values() for _, m in r.loved]
-        shown = movies.get_many(self.db, wanted)
+        shown, _, posters = self.metadata.movies(wanted)  # one statement, posters with them
         choices = []
         for pick in picks:
             if pick.movie_id in shown:
                 reason = _group_reason(stored[pick.position], names, shown)
-                choices.append(Choice(pick.position, shown[pick.movie_id], pick.score, reason))
+                movie, poster = shown[pick.movie_id], posters.get(pick.movie_id)
+                choices.append(Choice(pick.position, movie, pick.score, reason, poster))
         return tuple(choices)
 
     # -- joining, and the checks every step makes ---------------------------------------------

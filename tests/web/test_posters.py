@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot.services import Services
+from bot.services.movienight import NightView
 from storage import metadata, movies
 from storage.metadata import Metadata
 from tests.web.conftest import ALICE
@@ -111,3 +112,19 @@ async def test_without_metadata_no_page_has_a_poster_img(alice, services):
         page = await text(alice, path, **params)
         assert "<img" not in page, path
     assert services.onboarding.rated(ALICE) == 0
+
+
+async def test_a_movie_nights_picks_show_posters(alice, enriched):
+    group = -100123
+    night = enriched.nights.open(group, "Film club", ALICE.telegram_id, "Alice")
+    assert isinstance(night, NightView)
+    assert isinstance(
+        enriched.nights.start_picking(night.id, group, ALICE.telegram_id, False), NightView
+    )
+    picking = enriched.nights.choose(night.id)
+    assert picking.enough
+    enriched.nights.save_poll(night.id, picking, "poll-1", 77)
+    page = await text(alice, f"/nights/{night.id}")
+    shown = [src for src, _ in POSTER.findall(page)]
+    expected = [url(enriched, c.movie.id) for c in picking.choices if c.movie.id != HEAT]
+    assert shown == expected and len(shown) >= len(picking.choices) - 1
