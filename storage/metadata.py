@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from storage.db import Database
 from storage.movies import Movie
@@ -190,21 +191,29 @@ def _keywords(db: Database, ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     return out
 
 
-def movies_and_directors(
-    db: Database, ids: Iterable[int]
-) -> dict[int, tuple[Movie, tuple[str, ...]]]:
-    """Movies by id with their directors' names, in one statement (a page of picks reads its
-    movies once); ids not in the catalogue are left out."""
+class Listed(NamedTuple):
+    """A catalogue movie as a list shows it: its directors' names and its poster's path."""
+
+    movie: Movie
+    directors: tuple[str, ...]
+    poster_path: str | None
+
+
+def movies_and_directors(db: Database, ids: Iterable[int]) -> dict[int, Listed]:
+    """Movies by id with their directors' names and poster paths, in one statement (a page of
+    picks reads its movies once); ids not in the catalogue are left out."""
     ids = list(dict.fromkeys(int(i) for i in ids))
-    found: dict[int, tuple[Movie, tuple[str, ...]]] = {}
+    found: dict[int, Listed] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for *row, joined in db.conn.execute(
+        for *row, joined, poster in db.conn.execute(
             "SELECT id, title, year, genres, imdb_id, tmdb_id, "
             "(SELECT group_concat(c.position || ':' || p.name, char(31)) FROM credits c "
             "JOIN people p ON p.id = c.person_id "
-            "WHERE c.movie_id = movies.id AND c.role = 'director') "
+            "WHERE c.movie_id = movies.id AND c.role = 'director'), "
+            "(SELECT mm.poster_path FROM movie_metadata mm "
+            "WHERE mm.movie_id = movies.id AND mm.match != 'unmatched') "
             f"FROM movies WHERE id IN ({marks})",
             chunk,
         ):
@@ -217,7 +226,25 @@ def movies_and_directors(
                 for n in (joined or "").split("\x1f")
                 if n
             )
-            found[movie.id] = (movie, tuple(name for _, name in ranked))
+            found[movie.id] = Listed(movie, tuple(name for _, name in ranked), poster or None)
+    return found
+
+
+def poster_paths(db: Database, ids: Iterable[int]) -> dict[int, str]:
+    """The poster paths of these movies, those that have one (one statement per 500 ids)."""
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            db.conn.execute(
+                "SELECT movie_id, poster_path FROM movie_metadata "
+                f"WHERE movie_id IN ({marks}) AND match != 'unmatched' "
+                "AND coalesce(poster_path, '') != ''",
+                chunk,
+            ).fetchall()
+        )
     return found
 
 

@@ -7,7 +7,6 @@ only ids a URL carries are the catalogue's movies and movie nights (checked for 
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -41,10 +40,11 @@ PUBLIC = ("/hello", "/static/", "/signin", "/auth/telegram", "/favicon.ico")
 NO_CSRF = ("/signin", "/auth/telegram")
 
 
-async def call(fn: Callable[..., T], *args: Any) -> T:
-    """Run a service call off the event loop: the one place that decides how (when the
-    services get an async gateway of their own, this is the line to change)."""
-    return await asyncio.to_thread(fn, *args)
+async def call(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a service call off the event loop, on the services' own thread pool (`Services.call`,
+    the one the bot's update processor uses): both front ends share its workers and each
+    worker's database connection."""
+    return await services(request).call(fn, *args)
 
 
 def services(request: web.Request) -> Services:
@@ -124,7 +124,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Who is asking, from the session cookie; 401 for a private page without one."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
-        request[SESSION] = await call(services(request).web.session, token)
+        request[SESSION] = await call(request, services(request).web.session, token)
     if request.get(SESSION) is None and not request.path.startswith(PUBLIC):
         raise web.HTTPUnauthorized()
     return await handler(request)

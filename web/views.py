@@ -54,7 +54,7 @@ async def signin_page(request: web.Request) -> web.Response:
 async def signin(request: web.Request) -> web.StreamResponse:
     """Redeem a one-time link: a session cookie, and off to the picks."""
     token = str((await forms.form(request)).get("t", ""))
-    opened = await call(services(request).web.redeem, token)
+    opened = await call(request, services(request).web.redeem, token)
     if opened is None:
         raise web.HTTPUnauthorized(
             text="This sign-in link was used already or has expired: send /web to the bot "
@@ -76,7 +76,7 @@ async def telegram_sign_in(request: web.Request) -> web.Response:
         )
     except auth.InitDataError as exc:
         raise web.HTTPUnauthorized(text=f"Telegram's sign-in data was refused ({exc}).") from None
-    opened = await call(services(request).web.open_session, forms.person_of(user))
+    opened = await call(request, services(request).web.open_session, forms.person_of(user))
     response = web.json_response({"ok": True, "name": user.first_name})
     set_cookie(request, response, opened, mini_app=True)
     return response
@@ -101,7 +101,7 @@ def set_cookie(
 
 @routes.post("/signout")
 async def signout(request: web.Request) -> web.StreamResponse:
-    await call(services(request).web.sign_out, session(request).token)
+    await call(request, services(request).web.sign_out, session(request).token)
     response = page(request, "signed_out.html")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -113,14 +113,14 @@ async def signout(request: web.Request) -> web.StreamResponse:
 @routes.get("/")
 async def home(request: web.Request) -> web.StreamResponse:
     """Newcomers start with onboarding; everyone else with their picks."""
-    rated = await call(services(request).onboarding.rated, person(request))
+    rated = await call(request, services(request).onboarding.rated, person(request))
     raise web.HTTPSeeOther("/picks" if rated else "/start")
 
 
 @routes.get("/search")
 async def search(request: web.Request) -> web.Response:
     query = forms.query(request)
-    found = await call(services(request).catalog.search, query, 10) if query else None
+    found = await call(request, services(request).catalog.search, query, 10) if query else None
     return page(request, "search.html", query=query, found=found)
 
 
@@ -128,14 +128,14 @@ async def search(request: web.Request) -> web.Response:
 async def search_api(request: web.Request) -> web.Response:
     """Results as you type: the same fuzzy title search as the chat's."""
     query = forms.query(request)
-    found = await call(services(request).catalog.search, query, 8)
+    found = await call(request, services(request).catalog.search, query, 8)
     return web.json_response(forms.found_json(found))
 
 
 @routes.get(MOVIE)
 async def movie(request: web.Request) -> web.Response:
     movie_id = int(request.match_info["movie"])
-    card = await call(services(request).catalog.card, person(request), movie_id)
+    card = await call(request, services(request).catalog.card, person(request), movie_id)
     if card is None:
         raise web.HTTPNotFound(text=render.NOT_FOUND)
     return page(request, "movie.html", card=card, steps=forms.steps(card.scale))
@@ -145,7 +145,9 @@ async def movie(request: web.Request) -> web.Response:
 async def rate(request: web.Request) -> web.StreamResponse:
     movie_id = int(request.match_info["movie"])
     half_stars = forms.half_stars(await forms.form(request))
-    rated = await call(services(request).feedback.rate, person(request), movie_id, half_stars)
+    rated = await call(
+        request, services(request).feedback.rate, person(request), movie_id, half_stars
+    )
     forms.refuse(rated)
     raise done(request, f"/movie/{movie_id}")
 
@@ -153,28 +155,28 @@ async def rate(request: web.Request) -> web.StreamResponse:
 @routes.post(MOVIE + "/watchlist")
 async def add_to_watchlist(request: web.Request) -> web.StreamResponse:
     movie_id = int(request.match_info["movie"])
-    forms.refuse(await call(services(request).watchlist.add, person(request), movie_id))
+    forms.refuse(await call(request, services(request).watchlist.add, person(request), movie_id))
     raise done(request, f"/movie/{movie_id}")
 
 
 @routes.post(MOVIE + "/unwatch")
 async def remove_from_watchlist(request: web.Request) -> web.StreamResponse:
     movie_id = int(request.match_info["movie"])
-    await call(services(request).watchlist.remove, person(request), movie_id)
+    await call(request, services(request).watchlist.remove, person(request), movie_id)
     raise done(request, "/watchlist")
 
 
 @routes.post(MOVIE + "/dismiss")
 async def dismiss(request: web.Request) -> web.StreamResponse:
     movie_id = int(request.match_info["movie"])
-    forms.refuse(await call(services(request).feedback.dismiss, person(request), movie_id))
+    forms.refuse(await call(request, services(request).feedback.dismiss, person(request), movie_id))
     raise done(request, f"/movie/{movie_id}")
 
 
 @routes.get(MOVIE + "/similar")
 async def similar(request: web.Request) -> web.Response:
     movie_id = int(request.match_info["movie"])
-    alike = await call(services(request).picks.similar, person(request), movie_id, 10)
+    alike = await call(request, services(request).picks.similar, person(request), movie_id, 10)
     if alike.seed is None:
         raise web.HTTPNotFound(text=render.NOT_FOUND)
     return page(request, "similar.html", similar=alike)
@@ -186,7 +188,7 @@ async def similar(request: web.Request) -> web.Response:
 @routes.get("/start")
 async def start(request: web.Request) -> web.Response:
     """The newcomer's cards, one at a time (the chat's onboarding)."""
-    question = await call(services(request).onboarding.question, person(request))
+    question = await call(request, services(request).onboarding.question, person(request))
     steps = forms.steps(question.scale) if question else ()
     return page(request, "start.html", question=question, steps=steps, goal=render.ONBOARDING_GOAL)
 
@@ -198,9 +200,11 @@ async def answer(request: web.Request) -> web.StreamResponse:
     onboarding, who = services(request).onboarding, person(request)
     if said == "rate":
         half_stars = forms.half_stars(await forms.form(request))
-        forms.refuse(await call(onboarding.rate, who, movie_id, half_stars))
+        forms.refuse(await call(request, onboarding.rate, who, movie_id, half_stars))
     else:
-        await call(onboarding.unseen if said == "unseen" else onboarding.skip, who, movie_id)
+        await call(
+            request, onboarding.unseen if said == "unseen" else onboarding.skip, who, movie_id
+        )
     raise web.HTTPSeeOther("/start")
 
 
@@ -208,9 +212,11 @@ async def answer(request: web.Request) -> web.StreamResponse:
 async def picks(request: web.Request) -> web.Response:
     """Picks with their reasons, filtered by genre and decade, a page at a time."""
     svc = services(request)
-    genres, about = await call(lambda: (svc.catalog.genres(), svc.catalog.about()))
+    genres, about = await call(request, lambda: (svc.catalog.genres(), svc.catalog.about()))
     wanted, number = forms.picks_request(request, genres, PICKS_PER_PAGE)
-    shown = await call(svc.picks.recommend, person(request), wanted, number * PICKS_PER_PAGE)
+    shown = await call(
+        request, svc.picks.recommend, person(request), wanted, number * PICKS_PER_PAGE
+    )
     return page(
         request,
         "picks.html",
@@ -229,25 +235,25 @@ async def picks(request: web.Request) -> web.Response:
 @routes.get("/watchlist")
 async def watchlist(request: web.Request) -> web.Response:
     number = forms.page_number(request)
-    listed = await call(services(request).watchlist.page, person(request), number)
+    listed = await call(request, services(request).watchlist.page, person(request), number)
     return page(request, "watchlist.html", listed=listed)
 
 
 @routes.get("/dismissed")
 async def dismissed(request: web.Request) -> web.Response:
-    listed = await call(services(request).watchlist.not_interested, person(request))
+    listed = await call(request, services(request).watchlist.not_interested, person(request))
     return page(request, "dismissed.html", movies=listed)
 
 
 @routes.get("/profile")
 async def profile(request: web.Request) -> web.Response:
-    summary = await call(services(request).account.summary, person(request))
+    summary = await call(request, services(request).account.summary, person(request))
     return page(request, "profile.html", summary=summary, chart=charts.histogram(summary))
 
 
 @routes.get("/export.csv")
 async def export(request: web.Request) -> web.Response:
-    data = await call(services(request).account.export, person(request))
+    data = await call(request, services(request).account.export, person(request))
     return web.Response(
         body=data,
         content_type="text/csv",
@@ -266,7 +272,7 @@ async def forget(request: web.Request) -> web.StreamResponse:
     """Delete the person and everything of theirs; every browser of theirs is signed out."""
     if (await forms.form(request)).get("confirm") != "yes":
         raise web.HTTPBadRequest(text="Tick the box to confirm, or go back: nothing was deleted.")
-    await call(services(request).account.forget, person(request))
+    await call(request, services(request).account.forget, person(request))
     request[SESSION] = None
     response = page(request, "forgotten.html")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -278,7 +284,7 @@ async def forget(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/nights")
 async def nights(request: web.Request) -> web.Response:
-    mine = await call(services(request).nights.nights_of, person(request).telegram_id)
+    mine = await call(request, services(request).nights.nights_of, person(request).telegram_id)
     return page(request, "nights.html", nights=mine)
 
 
@@ -287,11 +293,14 @@ async def night(request: web.Request) -> web.Response:
     """A night's members, picks and votes: for the people in it only (404 for anyone else)."""
     svc = services(request)
     shown = await call(
-        svc.nights.for_member, int(request.match_info["night"]), person(request).telegram_id
+        request,
+        svc.nights.for_member,
+        int(request.match_info["night"]),
+        person(request).telegram_id,
     )
     if shown is None:
         raise web.HTTPNotFound(text="No movie night of yours has that number.")
-    title = await call(svc.nights.group_title, shown.chat_id)
+    title = await call(request, svc.nights.group_title, shown.chat_id)
     return page(request, "night.html", night=shown, group=title)
 
 
@@ -300,7 +309,10 @@ async def night_votes(request: web.Request) -> web.Response:
     """The live vote count the night page refreshes."""
     svc = services(request)
     shown = await call(
-        svc.nights.for_member, int(request.match_info["night"]), person(request).telegram_id
+        request,
+        svc.nights.for_member,
+        int(request.match_info["night"]),
+        person(request).telegram_id,
     )
     if shown is None:
         raise web.HTTPNotFound(text="no such movie night of yours")

@@ -342,9 +342,10 @@ def _unschedule(jobs: JobQueue | None, night_id: int) -> None:
 
 
 def reschedule(app: Application) -> None:
-    """On start-up: every vote still running gets its timeout back (from the stored deadline)."""
+    """On start-up: every vote still running gets its timeout back (from the stored deadline);
+    a night cut off before its poll is open again (`NightService.resume`)."""
     services: Services = app.bot_data["services"]
-    for timeout in services.nights.pending_timeouts():
+    for timeout in services.nights.resume():
         schedule_close(app.job_queue, timeout)
 
 

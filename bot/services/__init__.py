@@ -99,7 +99,7 @@ class Services:
         self.picks = Picks(self.db, self.models, self.catalog, self.timings, self.metadata)
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
-        self.watchlist = Watchlist(self.db)
+        self.watchlist = Watchlist(self.db, self.catalog)
         self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Collection
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,6 +57,7 @@ class Found:
     about: About | None = None  # the catalogue searched, when nothing matched
     year: int | None = None  # the release year the query asked for
     people: tuple[PersonMovies, ...] = ()  # directors, actors or writers of that name
+    posters: Mapping[int, str] = field(default_factory=dict)  # movie id → poster URL (tiles)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,13 @@ class Catalog:
     def movie(self, movie_id: int) -> Movie | None:
         return movies.get(self._db, movie_id)
 
+    def posters(self, movie_ids: Iterable[int]) -> dict[int, str]:
+        """Poster URLs by movie id, of the movies that have one ({} without TMDb metadata)."""
+        ids = list(movie_ids)
+        if self._metadata is None or not ids:
+            return {}
+        return self._metadata.posters(ids)
+
     def most_rated(self, n: int, exclude: Collection[int] = ()) -> list[tuple[int, int]]:
         """The `n` most rated movies not in `exclude`, with their number of ratings (as the
         title index counted them when the bot started: no scan of the ratings per request)."""
@@ -132,7 +140,9 @@ class Catalog:
         found = [m.movie_id for m in self._titles.search(query, limit=limit)]
         if found or named:
             known = movies.get_many(self._db, found)
-            return Found(query, tuple(known[i] for i in found if i in known), people=named)
+            shown = tuple(known[i] for i in found if i in known)
+            posters = self.posters(m.id for m in shown)
+            return Found(query, shown, people=named, posters=posters)
         close = [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
         known = movies.get_many(self._db, close)
         return Found(
@@ -141,6 +151,7 @@ class Catalog:
             tuple(known[i] for i in close if i in known),
             about=self.about(),
             year=query_year(query),
+            posters=self.posters(known),
         )
 
     def card(self, person: Person, movie_id: int) -> Card | None:

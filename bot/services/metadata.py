@@ -67,10 +67,20 @@ class MetadataService:
 
     def movies(
         self, movie_ids: Iterable[int]
-    ) -> tuple[dict[int, Movie], dict[int, tuple[str, ...]]]:
-        """Catalogue movies by id and their directors, read together in one query."""
+    ) -> tuple[dict[int, Movie], dict[int, tuple[str, ...]], dict[int, str]]:
+        """Catalogue movies by id, their directors and their poster URLs, read together in one
+        query (the movies without directors or a poster are absent from those two)."""
         both = metadata.movies_and_directors(self._db, movie_ids)
-        return {i: m for i, (m, _) in both.items()}, {i: d for i, (_, d) in both.items() if d}
+        return (
+            {i: m.movie for i, m in both.items()},
+            {i: m.directors for i, m in both.items() if m.directors},
+            {i: url for i, m in both.items() if (url := self.image_url(m.poster_path))},
+        )
+
+    def posters(self, movie_ids: Iterable[int]) -> dict[int, str]:
+        """The poster URLs of these movies, of those that have one: what a tile shows."""
+        paths = metadata.poster_paths(self._db, movie_ids)
+        return {i: url for i, path in paths.items() if (url := self.image_url(path))}
 
     def people(self, name: str, limit: int = 2) -> tuple[PersonMovies, ...]:
         """The people called `name` (any case) with their catalogue movies; () for none."""

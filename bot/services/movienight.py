@@ -6,7 +6,8 @@ group admin picks and closes. Everything comes in and goes out as plain ids, nam
 dataclasses, never Telegram objects, so a web front end can run the same night. What only the
 chat platform knows (is this person in the group? an admin of it?) the caller asks and passes
 in as a bool. Nothing is kept in memory between calls: a restart mid-night loses nothing, and
-`pending_timeouts` says which vote timeouts to schedule again.
+`resume` (at start-up) says which vote timeouts to schedule again, after opening again a night
+that a stop cut off between "Pick movies" claiming it and its poll being saved.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.services.metadata import MetadataService
 from bot.services.onboarding import PENDING_NIGHT
 from bot.settings import Settings
 from recommender.filters import Filters
@@ -92,6 +94,7 @@ class Choice:
     movie: Movie
     score: float
     reason: GroupReason
+    poster: str | None = None  # the poster's URL, from TMDb metadata (the web page's tile)
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,7 @@ class NightService:
     ) -> None:
         self.settings, self.db, self.models = settings, db, models
         self.genres, self.clock = genres, clock
+        self.metadata = MetadataService(db, settings.tmdb_image_base_url)
 
     # -- people -------------------------------------------------------------------------------
 
@@ -408,12 +412,13 @@ class NightService:
         """Stored picks as poll options, their reasons worded with the members' names."""
         stored = {p.position: _read_reason(p.reason) for p in picks}
         wanted = [p.movie_id for p in picks] + [m for r in stored.values() for _, m in r.loved]
-        shown = movies.get_many(self.db, wanted)
+        shown, _, posters = self.metadata.movies(wanted)  # one statement, posters with them
         choices = []
         for pick in picks:
             if pick.movie_id in shown:
                 reason = _group_reason(stored[pick.position], names, shown)
-                choices.append(Choice(pick.position, shown[pick.movie_id], pick.score, reason))
+                movie, poster = shown[pick.movie_id], posters.get(pick.movie_id)
+                choices.append(Choice(pick.position, movie, pick.score, reason, poster))
         return tuple(choices)
 
     # -- joining, and the checks every step makes ---------------------------------------------
@@ -618,6 +623,22 @@ class NightService:
 
     def pending_timeouts(self) -> list[Timeout]:
         """Every running vote's timeout (to schedule again after a restart; a vote whose
-        deadline passed, or was never set, closes at once)."""
+        deadline passed, or was never set, closes at once). A night claimed for picking whose
+        poll was never saved has no vote running yet: it has no timeout."""
         now = int(self.clock())
-        return [self._timeout(n.id, n.vote_deadline or now) for n in groups.voting(self.db)]
+        return [
+            self._timeout(n.id, n.vote_deadline or now)
+            for n in groups.voting(self.db)
+            if n.poll_id is not None
+        ]
+
+    def resume(self) -> list[Timeout]:
+        """At start-up, before any update is handled: a night in "voting" without a poll was
+        cut off (the bot stopped after "Pick movies" claimed it, before the poll was saved), so
+        nobody is picking it now: it is open again, and the replayed press (or the next one)
+        picks and posts its poll. Then every running vote's timeout, as `pending_timeouts`."""
+        for night in groups.voting(self.db):
+            if night.poll_id is None:
+                log.warning("movie night %s was cut off before its poll: open again", night.id)
+                groups.reopen(self.db, night.id)
+        return self.pending_timeouts()

@@ -40,6 +40,7 @@ class Question:
     predicted: float | None
     rated: int
     scale: Scale
+    poster: str | None = None  # the poster's URL, from TMDb metadata
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class Onboarding:
         predicted = None
         if rated and model is not None:
             predicted = model.predict(history.ratings, [movie.id]).get(movie.id)
-        return Question(movie, predicted, rated, self._catalog.scale())
+        poster = self._catalog.posters([movie.id]).get(movie.id)
+        return Question(movie, predicted, rated, self._catalog.scale(), poster)
 
     def rate(self, person: Person, movie_id: int, half_stars: int) -> Answered | Refusal:
         """A star on an onboarding card: store it (as any rating), then the next question. A

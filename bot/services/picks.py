@@ -93,6 +93,7 @@ class Suggestion:
     reason: Because
     doubtful: bool = False  # predicted under the middle of the scale: "you may not love it"
     directors: tuple[str, ...] = ()  # from TMDb metadata, when the catalogue has it
+    poster: str | None = None  # the poster's URL, from TMDb metadata: what a web tile shows
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,15 @@ def _suggestions(
     metadata: MetadataService | None = None,
 ) -> tuple[tuple[Suggestion, ...], dict[int, Movie]]:
     """The picks with their movies and their reasons' movies, and the movies by id (those and
-    `extra`'s), with their directors, read in one query. A pick whose movie left
+    `extra`'s), with their directors and posters, read in one query. A pick whose movie left
     the catalogue is left out; its predicted ★ only where the order of `picks` does not
     contradict it (`agreeing`)."""
     reasons = [p.reason.movie_id for p in picks if p.reason.movie_id is not None]
     ids = [*(p.movie_id for p in picks), *reasons, *extra]
     if metadata is not None:
-        known, directors = metadata.movies(ids)
+        known, directors, posters = metadata.movies(ids)
     else:
-        known, directors = movies.get_many(db, ids), {}
+        known, directors, posters = movies.get_many(db, ids), {}, {}
 
     def because(pick: Pick) -> Because:
         named = None if pick.reason.movie_id is None else known.get(pick.reason.movie_id)
@@ -149,6 +150,7 @@ def _suggestions(
             because(p),
             p.doubtful,
             directors.get(p.movie_id, ()),
+            posters.get(p.movie_id),
         )
         for p, ok in zip(picks, stars, strict=True)
         if p.movie_id in known

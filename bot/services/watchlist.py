@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from bot.services import people
+from bot.services.catalog import Catalog
 from bot.services.feedback import Refusal
 from bot.services.people import Person
 from storage import movies, ratings
@@ -20,6 +22,7 @@ class WatchlistPage:
     page: int  # 0-based, within 0 … pages - 1
     pages: int  # 0 for an empty watchlist
     total: int
+    posters: Mapping[int, str] = field(default_factory=dict)  # movie id → poster URL (tiles)
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,9 @@ class Added:
 
 
 class Watchlist:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, catalog: Catalog | None = None) -> None:
         self._db = db
+        self._catalog = catalog
 
     def page(self, person: Person, page: int = 0) -> WatchlistPage:
         """One page (out-of-range pages give the nearest one)."""
@@ -40,7 +44,9 @@ class Watchlist:
         page = min(max(page, 0), max(pages - 1, 0))
         shown = ids[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         known = movies.get_many(self._db, shown)
-        return WatchlistPage(tuple(known[i] for i in shown if i in known), page, pages, len(ids))
+        posters = self._catalog.posters(known) if self._catalog is not None else {}
+        listed = tuple(known[i] for i in shown if i in known)
+        return WatchlistPage(listed, page, pages, len(ids), posters)
 
     def not_interested(self, person: Person) -> tuple[Movie, ...]:
         """The movies the person asked never to be suggested, by title."""

@@ -686,6 +686,27 @@ def test_timeouts_come_from_the_stored_deadline(nights, clock):
     assert nights.pending_timeouts() == []
 
 
+def test_a_night_cut_off_before_its_poll_opens_again_on_resume(nights, clock):
+    cut = opened(nights)
+    assert not isinstance(nights.join(cut.id, CHAT, BOB, "Bob", in_group=True), Refused)
+    assert not isinstance(nights.start_picking(cut.id, CHAT, ALICE, is_admin=False), Refused)
+    running = nights.open(-5002, "Others", ALICE, "Alice")
+    assert isinstance(running, NightView)
+    assert not isinstance(nights.start_picking(running.id, -5002, ALICE, False), Refused)
+    picking = Picking(running, (), filtered=False, trained=True, stored=tuple(PICKS))
+    nights.save_poll(running.id, picking, "poll-2", 78)
+    # Killed here: the first night is "voting" with no poll; a press now is refused ...
+    assert nights.start_picking(cut.id, CHAT, ALICE, is_admin=False) == Refused("picked")
+    assert [t.night_id for t in nights.pending_timeouts()] == [running.id]  # no vote to close
+    # ... until the next start resumes: the cut-off night is open again, the vote still runs.
+    assert [t.night_id for t in nights.resume()] == [running.id]
+    again = nights.view(cut.id)
+    assert again is not None and again.status == "open"
+    assert [m.name for m in again.members] == ["Alice", "Bob"]
+    assert isinstance(nights.start_picking(cut.id, CHAT, ALICE, is_admin=False), NightView)
+    assert nights.view(running.id).status == "voting"
+
+
 def test_the_winner_goes_on_the_watchlist_of_everyone_who_has_not_seen_it(nights):
     night = opened(nights)
     poll(nights, night, PICKS)

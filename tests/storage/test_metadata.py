@@ -9,7 +9,7 @@ import pytest
 
 from storage import metadata, movies
 from storage.db import SCHEMA_VERSION, Database
-from storage.metadata import Credited, Metadata
+from storage.metadata import Credited, Metadata, unmatched
 from storage.movies import Movie
 
 MANN = Credited(638, "Michael Mann")
@@ -96,12 +96,18 @@ def test_movies_come_with_their_directors_in_billing_order_in_one_statement(tiny
     found = metadata.movies_and_directors(tiny_catalog, [4, 2, 1, 999])
     tiny_catalog.trace(None)
     assert len(statements) == 1
-    assert {i: d for i, (_, d) in found.items()} == {
+    assert {i: d for i, (_, d, _) in found.items()} == {
         2: ("Michael Mann", "Francis Ford Coppola"),
         4: ("Francis Ford Coppola",),
         1: (),
     }
-    assert found[2][0] == movies.get(tiny_catalog, 2)
+    assert found[2].movie == movies.get(tiny_catalog, 2)
+    assert found[2].poster_path == "/heat.jpg" and found[1].poster_path is None
+
+
+def test_poster_paths_are_those_of_matched_movies_that_have_one(tiny_catalog):
+    metadata.save(tiny_catalog, [heat(), heat(movie_id=4, poster_path=None), unmatched(1, 0)])
+    assert metadata.poster_paths(tiny_catalog, [1, 2, 4, 999]) == {2: "/heat.jpg"}
 
 
 def test_content_features_name_people_and_keywords_by_id_and_carry_the_overview(tiny_catalog):
