@@ -72,6 +72,7 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
         app = made.build() if isinstance(made, ApplicationBuilder) else made
         await start_application(app, poll_timeout=poll_timeout, allowed_updates=allowed_updates)
         started.append(app)
+        emulator.busy_checks.append(lambda: handling(app))
         if not await emulator.wait_polling(timeout=5.0):
             raise RuntimeError("the bot started but never polled the emulator for updates")
         return app
@@ -79,3 +80,9 @@ async def start_bot(emulator: Emulator) -> AsyncIterator[StartBot]:
     yield start
     for app in reversed(started):
         await stop_application(app)
+    emulator.busy_checks.clear()
+
+
+def handling(app: AnyApplication) -> bool:
+    """Whether the Application has updates queued or in its handlers."""
+    return app.update_queue.qsize() > 0 or app.update_processor.current_concurrent_updates > 0

@@ -118,6 +118,9 @@ class Emulator:
         self.calls: list[ApiCall] = []
         self.in_flight = 0
         self.last_activity = 0.0
+        # Asked by `wait_idle` too: a bot's handlers may be working without calling the API
+        # (a write in a worker thread between answering a button and editing the message).
+        self.busy_checks: list[Callable[[], bool]] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.host = "127.0.0.1"
@@ -291,7 +294,7 @@ class Emulator:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            if busy is not None and busy():
+            if (busy is not None and busy()) or any(check() for check in self.busy_checks):
                 self.last_activity = time.monotonic()
             elif self.is_idle() and time.monotonic() - self.last_activity >= quiet:
                 return True
