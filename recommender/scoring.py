@@ -57,7 +57,8 @@ class Part:
     personal: bool = False
     standardised: bool = True  # z-scored before blending (else a log-lift, as it is)
     shared: bool = False  # the same scores for every user: computed once per request
-    # For movies added since training, the scores of this component stand in for its own.
+    # For movies added since training, the scores of this component stand in for its own (for
+    # a shared part, that component's shared row: content's draw).
     stand_in: str | None = None
     # It may be unavailable on some data (EASE on a catalogue too large for memory): the
     # model is then trained and saved without it, and the blend weighs the others.
@@ -70,7 +71,9 @@ PARTS: tuple[Part, ...] = (
     Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content"),
     Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
     Part("content", Content, lambda c: c.content, blended=False),
-    Part("popularity", Popularity, lambda c: c.popularity, shared=True),
+    # Nobody had rated a new movie: what movies like it draw stands in for its popularity,
+    # else its zero count would bury it under every known movie until the next retrain.
+    Part("popularity", Popularity, lambda c: c.popularity, shared=True, stand_in="content"),
     Part("quality", Quality, lambda c: c.quality, shared=True),
     Part("era", Era, lambda c: c.era, standardised=False),
     Part("genres", GenreLift, lambda c: c.genres, standardised=False),
@@ -158,7 +161,13 @@ class Hybrid:
             # Nobody had rated these movies at training time: a component that knows nothing
             # about them lets another speak for them (content for the collaborative models).
             for part in PARTS:
-                if part.stand_in is not None and part.name in out:
+                if part.stand_in is None or part.name not in out:
+                    continue
+                if part.shared:
+                    row = out[part.name].copy()
+                    row[unknown] = self.part(part.stand_in, Content).draw[unknown]
+                    out[part.name] = row
+                else:
                     out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
         return {name: scores for name, scores in out.items() if name in COMPONENTS}
 
