@@ -32,7 +32,8 @@ FORMAT = "moviebot-model"
 #    "trend/…" are no longer saved); content stays, unweighted, for serving.
 # 7: EASE (on the stars) is back in the blend where the catalogue fits in memory ("ease/…"):
 #    tuned well (λ in the thousands) it earned its place in the ablation.
-FORMAT_VERSION = 7
+# 8: content has per-kind blocks and a learnt draw ("content/draw_coef", "content/draw_offset").
+FORMAT_VERSION = 8
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

@@ -42,7 +42,8 @@ from recommender.splits import (
 
 log = logging.getLogger(__name__)
 
-REFERENCE = "hybrid"  # the model paired differences are taken against
+REFERENCE = "hybrid"  # the model paired differences are taken against …
+FALLBACK_REFERENCE = "content"  # … or, in a run without it (`--models content,…`), this one
 
 # step label, done, total (total 0: a step without a known length just started)
 ProgressFn = Callable[[str, int, int], None]
@@ -224,7 +225,10 @@ def compare(
         except ModelSkipped as exc:
             report["models"][spec.name] = {"skipped": str(exc)}
             report["notes"].append(f"{spec.name} skipped: {exc}")
-    report["paired"] = paired_against(report["models"], REFERENCE, k)
+    ran = report["models"]
+    reference = REFERENCE if "per_user_ndcg" in ran.get(REFERENCE, {}) else FALLBACK_REFERENCE
+    report["reference"] = reference
+    report["paired"] = paired_against(ran, reference, k)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -432,13 +436,13 @@ def paired_lines(report: Mapping[str, Any]) -> list[str]:
     paired = report.get("paired") or {}
     if not paired:
         return []
-    k = report["k"]
+    k, reference = report["k"], report.get("reference", REFERENCE)
     lines = [
         "",
-        f"Paired per-user difference in NDCG@{k}, {REFERENCE} minus each model (mean and 95% "
+        f"Paired per-user difference in NDCG@{k}, {reference} minus each model (mean and 95% "
         "interval over the scored users; an interval containing 0 is a tie):",
         "",
-        f"| model | NDCG@{k} | {REFERENCE} ÷ model | difference | 95% interval |",
+        f"| model | NDCG@{k} | {reference} ÷ model | difference | 95% interval |",
         "|---|---|---|---|---|",
     ]
     models = report["models"]

@@ -63,7 +63,10 @@ class Part:
     personal: bool = False
     standardised: bool = True  # z-scored before blending (else a log-lift, as it is)
     shared: bool = False  # the same scores for every user: computed once per request
-    # For movies added since training, the scores of this component stand in for its own.
+    # For movies nobody had rated at training time, the scores of this component stand in for
+    # its own; for a shared part, that component's shared row (content's draw), and only for
+    # movies added to the catalogue since training: one that was there and nobody rated has
+    # told us something (the temporal protocol's late, rarely rated movies lost 5% to it).
     stand_in: str | None = None
     # It may be unavailable on some data (EASE on a catalogue too large for memory): the
     # model is then trained and saved without it, and the blend weighs the others.
@@ -78,7 +81,9 @@ PARTS: tuple[Part, ...] = (
     Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content", warm_from="als"),
     Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
     Part("content", Content, lambda c: c.content, blended=False),
-    Part("popularity", Popularity, lambda c: c.popularity, shared=True),
+    # A movie added since training: what movies like it draw stands in for its popularity,
+    # else its zero count would bury it under every known movie until the next retrain.
+    Part("popularity", Popularity, lambda c: c.popularity, shared=True, stand_in="content"),
     Part("quality", Quality, lambda c: c.quality, shared=True),
     Part("era", Era, lambda c: c.era, standardised=False),
     Part("genres", GenreLift, lambda c: c.genres, standardised=False),
@@ -99,12 +104,17 @@ class Hybrid:
         parts: Mapping[str, Component[Any]],
         unknown: np.ndarray,
         timings: Mapping[str, float] | None = None,
+        added: np.ndarray | None = None,
     ) -> None:
         self.config = config
         self.parts = {p.name: parts[p.name] for p in PARTS if p.name in parts}
         # movies nobody had rated at training time (new ones join through `reindexed`)
         self.unknown = np.asarray(unknown, dtype=bool)
         self.unknown.setflags(write=False)
+        # movies added to the catalogue since training (a subset of `unknown`; not saved: a
+        # loaded model is put over the current catalogue again)
+        self.added = np.zeros_like(self.unknown) if added is None else np.asarray(added, bool)
+        self.added.setflags(write=False)
         self.timings = dict(timings or {})
         # The same for every user: scored once, not on every request.
         self._shared: dict[str, np.ndarray] = {}
@@ -187,7 +197,14 @@ class Hybrid:
             # Nobody had rated these movies at training time: a component that knows nothing
             # about them lets another speak for them (content for the collaborative models).
             for part in PARTS:
-                if part.stand_in is not None and part.name in out:
+                if part.stand_in is None or part.name not in out:
+                    continue
+                if part.shared:
+                    row = out[part.name].copy()
+                    added = self.added
+                    row[added] = self.part(part.stand_in, Content).draw[added]
+                    out[part.name] = row
+                else:
                     out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
         return {name: scores for name, scores in out.items() if name in COMPONENTS}
 
@@ -257,10 +274,10 @@ class Hybrid:
 
     def reindexed(self, change: CatalogChange) -> Hybrid:
         """This model over `change.catalog`: movies added since training are unknown."""
-        unknown = change.gather(self.unknown)
-        unknown[change.added] = True
+        unknown, added = change.gather(self.unknown), change.gather(self.added)
+        unknown[change.added] = added[change.added] = True
         parts = {name: model.reindexed(change) for name, model in self.parts.items()}
-        return Hybrid(self.config, parts, unknown, self.timings)
+        return Hybrid(self.config, parts, unknown, self.timings, added)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

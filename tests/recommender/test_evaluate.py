@@ -852,6 +852,20 @@ def test_report_pairs_the_hybrid_with_every_model_user_by_user() -> None:
     json.dumps(report)  # still plain JSON
 
 
+def test_a_run_without_the_hybrid_pairs_content_with_every_model() -> None:
+    from recommender.report import ModelSpec, compare, markdown
+
+    ratings, catalog = random_ratings(n_users=80), make_catalog(40)
+    specs = [
+        ModelSpec("content", lambda p: FixedScores(list(range(40)))),
+        ModelSpec("random", lambda p: FixedScores(list(range(40))[::-1])),
+    ]
+    report = compare(ratings, catalog, specs)
+    assert report["reference"] == "content"
+    assert set(report["paired"]) == {"random"}
+    assert "content minus each model" in markdown(report)
+
+
 def test_new_movies_leave_training_entirely_and_are_all_that_is_ranked() -> None:
     from recommender.splits import candidates, new_movies_split
 

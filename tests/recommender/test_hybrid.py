@@ -369,3 +369,27 @@ def test_without_memory_for_ease_the_model_trains_saves_and_serves_without_it(tm
     picks = [p.movie_id for p in loaded.recommend(history, n=5)]
     assert picks == [p.movie_id for p in model.recommend(history, n=5)]
     assert sum(m in synthetic.BLOCK_A for m in picks) >= 4
+
+
+def test_only_a_movie_added_since_training_borrows_its_popularity_from_content():
+    """A movie that was in the catalogue and nobody rated keeps the lowest popularity; one
+    added since training gets what movies like it draw instead of that zero count."""
+    base = synthetic.catalog()
+    unrated, added = 600, 601
+
+    def extended(extra: list[tuple[int, str]]) -> Catalog:
+        return Catalog.build(
+            [*base.items.ids.tolist(), *(m for m, _ in extra)],
+            [*base.titles, *(t for _, t in extra)],
+            [*base.years.tolist(), *(1995 for _ in extra)],
+            [*base.genres, *(("Comedy",) for _ in extra)],
+        )
+
+    at_training = extended([(unrated, "Never Rated")])
+    trained = Recommender.train(synthetic.ratings(at_training), at_training, SMALL)
+    served = trained.with_catalog(extended([(unrated, "Never Rated"), (added, "Brand New")]))
+    popularity = served._hybrid.components(served._row(COMEDY_FAN))["popularity"]
+    items = served.catalog.items
+    known = np.delete(popularity, [items.index(unrated), items.index(added)])
+    assert popularity[items.index(unrated)] < known.min()
+    assert popularity[items.index(added)] > known.min()
