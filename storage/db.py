@@ -14,6 +14,7 @@ usual trade for a chat bot: fsync on every rating would cost far more than it pr
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sqlite3
 import threading
@@ -390,6 +391,8 @@ class Database:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            # SQLite falls back to read-only when the file cannot be written (see `write`).
+            self._local.read_only = self.path != ":memory:" and not os.access(self.path, os.W_OK)
         return conn
 
     @contextlib.contextmanager
@@ -408,6 +411,11 @@ class Database:
                 yield conn
             return
         try:
+            if getattr(self._local, "read_only", False):
+                # SQLite opened it read-only (the file could not be written then) and keeps it
+                # so for the connection's life: open a new one, the file may be writable now.
+                self._drop(conn)
+                conn = self.conn
             self._begin(conn)
             try:
                 yield conn
@@ -424,6 +432,15 @@ class Database:
                 f"cannot write to the database {self.path} now ({exc}): is its file or folder "
                 "read-only, or the disk full?"
             ) from exc
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        """Close this thread's connection; its next use opens a new one."""
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        self._local.conn = None
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:

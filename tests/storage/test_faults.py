@@ -98,3 +98,20 @@ def test_a_read_only_folder_is_one_clear_error_when_opening(tmp_path):
         Database(folder / "new.sqlite")
     assert str(folder / "new.sqlite") in str(caught.value)
     assert not Path(folder / "new.sqlite").exists()
+
+
+def test_a_connection_opened_while_read_only_writes_once_the_file_is_writable(tmp_path):
+    """SQLite opens a file it cannot write read-only, for the connection's life: a worker
+    thread that first touched the database during the fault must still save afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = Database(tmp_path / "m.sqlite")
+    db.set_meta("before", "1")  # the WAL exists
+    with ThreadPoolExecutor(max_workers=1) as worker:  # one thread, its connection kept
+        with read_only(tmp_path / "m.sqlite"), read_only(tmp_path / "m.sqlite-wal"):
+            assert worker.submit(db.get_meta, "before").result() == "1"  # reads work
+            with pytest.raises(StorageUnavailable):
+                worker.submit(db.set_meta, "during", "x").result()
+        worker.submit(db.set_meta, "after", "2").result()  # the first save afterwards works
+    assert db.get_meta("after") == "2" and db.get_meta("during") is None
+    db.close()
