@@ -5,7 +5,10 @@ One read of the person's history and one of the catalogue per request; nothing i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,16 +19,55 @@ from bot.services.metrics import Latencies
 from bot.services.people import Person
 from recommender.explain import Reason
 from recommender.filters import Filters
-from recommender.hybrid import ModelHolder, Pick
+from recommender.hybrid import ModelHolder, Pick, Recommender
 from recommender.predict import agreeing
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie
+from storage.ratings import History
 
 DEFAULT_N, MAX_N = 5, 10
 
 
 MAX_GENRES = 60  # genre indices a "More" button can carry (a bit each in one integer)
+RANKINGS_KEPT = 2048  # recent rankings remembered (a few KB each): paging back and forth
+
+
+class Rankings:
+    """The model's recent rankings, keyed by everything a ranking depends on: the person's
+    ratings, dismissals and watchlist as read for this request, the filters and the length.
+    A new rating, dismissal or watchlist change is a new key; a model swap forgets them all.
+    So a hit is exactly what the model would answer, without its CPU time (the web's picks
+    page under many users at once, "More" and paging back in the chat)."""
+
+    def __init__(self, kept: int = RANKINGS_KEPT) -> None:
+        self._kept = kept
+        self._lock = threading.Lock()  # service calls run on many threads
+        self._model: weakref.ref[Recommender] | None = None  # weak: a swapped-out model goes
+        self._found: OrderedDict[Hashable, tuple[Pick, ...]] = OrderedDict()
+
+    def get(self, model: Recommender, key: Hashable) -> tuple[Pick, ...] | None:
+        with self._lock:
+            if self._model is None or self._model() is not model:
+                self._model = weakref.ref(model)
+                self._found.clear()
+                return None
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+            return found
+
+    def put(self, model: Recommender, key: Hashable, found: tuple[Pick, ...]) -> None:
+        with self._lock:
+            if self._model is None or self._model() is not model:
+                return  # swapped meanwhile: the next `get` starts afresh
+            self._found[key] = found
+            if len(self._found) > self._kept:
+                self._found.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
 
 
 @dataclass(frozen=True)
@@ -170,6 +212,7 @@ class Picks:
         self._catalog = catalog
         self._latencies = latencies
         self._metadata = metadata
+        self.rankings = Rankings()
 
     def recommend(self, person: Person, request: Request, offset: int = 0) -> Page:
         """The person's next `request.n` picks after the first `offset` (for "More"), and
@@ -178,17 +221,12 @@ class Picks:
         model = self._models.current
         history = people.history(self._db, person)
         n = request.n + offset + 1  # one more: is there a next page?
-        with self._latencies.timed("recommend"):
-            if model is None:  # unfiltered only: genres and years need the model's catalogue
+        if model is None:  # unfiltered only: genres and years need the model's catalogue
+            with self._latencies.timed("recommend"):
                 seen = history.seen | history.dismissed | history.watchlist
-                found = [] if request.filtered else self._popular(seen, n)
-            else:
-                found = model.recommend(
-                    history.ratings,
-                    n=n,
-                    exclude=history.dismissed | history.watchlist,
-                    filters=request.filters(genres),
-                )
+                found: Sequence[Pick] = [] if request.filtered else self._popular(seen, n)
+        else:
+            found = self._ranked(model, history, request.filters(genres), n)
         chosen = found[offset : offset + request.n]
         shown, _ = _suggestions(self._db, chosen, metadata=self._metadata)
         return Page(
@@ -201,6 +239,21 @@ class Picks:
             more=len(found) > offset + request.n,
             genres=request.genre_names(genres),
         )
+
+    def _ranked(
+        self, model: Recommender, history: History, filters: Filters | None, n: int
+    ) -> tuple[Pick, ...]:
+        """The model's first `n` picks for this history, remembered (see `Rankings`)."""
+        exclude = history.dismissed | history.watchlist
+        key = (frozenset(history.ratings.items()), exclude, filters, n)
+        found = self.rankings.get(model, key)
+        if found is None:
+            with self._latencies.timed("recommend"):
+                found = tuple(
+                    model.recommend(history.ratings, n=n, exclude=exclude, filters=filters)
+                )
+            self.rankings.put(model, key, found)
+        return found
 
     def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
         """With no model in service (none trained yet, or its file damaged while a retrain
