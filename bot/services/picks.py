@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,44 +30,85 @@ DEFAULT_N, MAX_N = 5, 10
 
 
 MAX_GENRES = 60  # genre indices a "More" button can carry (a bit each in one integer)
-RANKINGS_KEPT = 2048  # recent rankings remembered (a few KB each): paging back and forth
+RANKINGS_HELD = 200_000  # ratings, dismissals, listed movies and picks remembered (~20 MB)
+PAGES_KEPT = 8  # rankings remembered per person: filters × pages, the latest
+
+
+@dataclass
+class _Remembered:
+    history: History  # what the rankings were made for
+    found: dict[tuple[Filters | None, int], tuple[Pick, ...]]
+
+    @property
+    def size(self) -> int:
+        held = self.history
+        picks = sum(len(f) for f in self.found.values())
+        return len(held.ratings) + len(held.dismissed) + len(held.watchlist) + picks
 
 
 class Rankings:
-    """The model's recent rankings, keyed by everything a ranking depends on: the person's
-    ratings, dismissals and watchlist as read for this request, the filters and the length.
-    A new rating, dismissal or watchlist change is a new key; a model swap forgets them all.
-    So a hit is exactly what the model would answer, without its CPU time (the web's picks
-    page under many users at once, "More" and paging back in the chat)."""
+    """The model's latest rankings for each recent person, for the history they were made for:
+    their ratings, dismissals and watchlist as read for this request. A hit needs an equal
+    history, the same filters and length and the same model object, so a new rating, dismissal
+    or watchlist change, or a model swap, is answered by the model at once, and a hit is exactly
+    what the model would answer, without its CPU time (the web's picks page under many users,
+    "More" and paging back in the chat). Bounded by what it holds (`held`), the least recently
+    asked for person forgotten first."""
 
-    def __init__(self, kept: int = RANKINGS_KEPT) -> None:
-        self._kept = kept
+    def __init__(self, held: int = RANKINGS_HELD) -> None:
+        self._budget = held
         self._lock = threading.Lock()  # service calls run on many threads
         self._model: weakref.ref[Recommender] | None = None  # weak: a swapped-out model goes
-        self._found: OrderedDict[Hashable, tuple[Pick, ...]] = OrderedDict()
+        self._people: OrderedDict[int, _Remembered] = OrderedDict()
+        self._held = 0
 
-    def get(self, model: Recommender, key: Hashable) -> tuple[Pick, ...] | None:
+    def get(
+        self, model: Recommender, who: int, history: History, key: tuple[Filters | None, int]
+    ) -> tuple[Pick, ...] | None:
         with self._lock:
             if self._model is None or self._model() is not model:
                 self._model = weakref.ref(model)
-                self._found.clear()
+                self._forget()
                 return None
-            found = self._found.get(key)
-            if found is not None:
-                self._found.move_to_end(key)
-            return found
+            entry = self._people.get(who)
+            if entry is None or entry.history != history:
+                return None
+            self._people.move_to_end(who)
+            return entry.found.get(key)
 
-    def put(self, model: Recommender, key: Hashable, found: tuple[Pick, ...]) -> None:
+    def put(
+        self,
+        model: Recommender,
+        who: int,
+        history: History,
+        key: tuple[Filters | None, int],
+        found: tuple[Pick, ...],
+    ) -> None:
         with self._lock:
             if self._model is None or self._model() is not model:
                 return  # swapped meanwhile: the next `get` starts afresh
-            self._found[key] = found
-            if len(self._found) > self._kept:
-                self._found.popitem(last=False)
+            entry = self._people.pop(who, None)
+            if entry is not None:
+                self._held -= entry.size
+            if entry is None or entry.history != history:
+                entry = _Remembered(history, {})
+            entry.found.pop(key, None)
+            entry.found[key] = found
+            while len(entry.found) > PAGES_KEPT:
+                del entry.found[next(iter(entry.found))]
+            self._people[who] = entry
+            self._held += entry.size
+            while self._held > self._budget and self._people:
+                _, oldest = self._people.popitem(last=False)
+                self._held -= oldest.size
+
+    def _forget(self) -> None:
+        self._people.clear()
+        self._held = 0
 
     def clear(self) -> None:
         with self._lock:
-            self._found.clear()
+            self._forget()
 
 
 @dataclass(frozen=True)
@@ -226,7 +267,7 @@ class Picks:
                 seen = history.seen | history.dismissed | history.watchlist
                 found: Sequence[Pick] = [] if request.filtered else self._popular(seen, n)
         else:
-            found = self._ranked(model, history, request.filters(genres), n)
+            found = self._ranked(model, person, history, request.filters(genres), n)
         chosen = found[offset : offset + request.n]
         shown, _ = _suggestions(self._db, chosen, metadata=self._metadata)
         return Page(
@@ -241,18 +282,23 @@ class Picks:
         )
 
     def _ranked(
-        self, model: Recommender, history: History, filters: Filters | None, n: int
+        self,
+        model: Recommender,
+        person: Person,
+        history: History,
+        filters: Filters | None,
+        n: int,
     ) -> tuple[Pick, ...]:
         """The model's first `n` picks for this history, remembered (see `Rankings`)."""
-        exclude = history.dismissed | history.watchlist
-        key = (frozenset(history.ratings.items()), exclude, filters, n)
-        found = self.rankings.get(model, key)
+        who, key = person.telegram_id, (filters, n)
+        found = self.rankings.get(model, who, history, key)
         if found is None:
+            exclude = history.dismissed | history.watchlist
             with self._latencies.timed("recommend"):
                 found = tuple(
                     model.recommend(history.ratings, n=n, exclude=exclude, filters=filters)
                 )
-            self.rankings.put(model, key, found)
+            self.rankings.put(model, who, history, key, found)
         return found
 
     def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:

@@ -11,9 +11,12 @@ import pytest
 from bot.services import Services, open_services, people
 from bot.services.people import Person
 from bot.services.picks import Rankings, Request
+from recommender.explain import Reason
 from recommender.hybrid import Pick, Recommender
+from storage.ratings import History
 
 IVY = Person(71, "Ivy")
+FIVE = Request(n=5)
 
 
 @pytest.fixture
@@ -42,12 +45,12 @@ class Reversed(Counting):
         return super().recommend(*args, **kwargs)[::-1]
 
 
-def shown(services: Services, request: Request = Request(n=5), offset: int = 0) -> list[int]:
+def shown(services: Services, request: Request = FIVE, offset: int = 0) -> list[int]:
     page = services.picks.recommend(IVY, request, offset)
     return [s.movie.id for s in page.suggestions]
 
 
-def uncached(services: Services, request: Request = Request(n=5), offset: int = 0) -> list[int]:
+def uncached(services: Services, request: Request = FIVE, offset: int = 0) -> list[int]:
     """What the model answers today, asked directly."""
     model = services.models.current
     assert model is not None
@@ -104,15 +107,23 @@ def test_a_model_swap_shows_in_the_next_picks_at_once(services):
     assert shown(services) == before
 
 
-def test_the_remembered_rankings_are_bounded_and_forget_the_oldest():
+def test_the_remembered_rankings_are_bounded_and_forget_the_least_recent_person_first():
     class Model:  # any object a weak reference can hold
         pass
 
-    model, rankings = Model(), Rankings(kept=2)
-    pick = Pick(1, 1.0, None, None)  # type: ignore[arg-type]
-    assert rankings.get(model, "a") is None  # type: ignore[arg-type]
-    for key in ("a", "b", "c"):
-        rankings.put(model, key, (pick,))  # type: ignore[arg-type]
-    assert rankings.get(model, "a") is None  # type: ignore[arg-type]
-    assert rankings.get(model, "c") == (pick,)  # type: ignore[arg-type]
-    assert rankings.get(Model(), "c") is None  # type: ignore[arg-type]
+    model, rankings = Model(), Rankings(held=8)
+    picks = (Pick(1, 1.0, None, Reason("popular")), Pick(2, 0.5, None, Reason("popular")))
+    two = History({1: 4.0, 2: 3.0}, frozenset(), frozenset())  # 2 ratings + 2 picks: size 4
+    key = (None, 2)
+    assert rankings.get(model, 1, two, key) is None
+    rankings.put(model, 1, two, key, picks)
+    rankings.put(model, 2, two, key, picks)
+    assert rankings.get(model, 1, two, key) == picks  # Ann asked last…
+    rankings.put(model, 3, two, key, picks)  # …so Bob is forgotten for Cy
+    assert rankings.get(model, 2, two, key) is None
+    assert rankings.get(model, 1, two, key) == rankings.get(model, 3, two, key) == picks
+    moved = History({1: 4.0, 2: 3.5}, frozenset(), frozenset())  # a re-rating
+    assert rankings.get(model, 1, moved, key) is None
+    assert rankings.get(model, 1, two, (None, 3)) is None  # another length
+    assert rankings.get(Model(), 1, two, key) is None  # another model: all forgotten
+    assert rankings.get(model, 1, two, key) is None
