@@ -11,10 +11,15 @@ the server is started in a child process (so the load generator does not share i
 with the server's event loop) on 127.0.0.1, and `--users` clients, each with its own cookie,
 send `--requests` requests each to one route at a time, all at once.
 
+The picks service remembers recent rankings (bot.services.picks.Rankings), so a person's
+repeated page (back, reload, paging) skips the model: of each user's 20 /picks requests, 3
+are distinct pages that the model ranks. "/picks first" is every user's first page only, all
+at the same moment, each a ranking the model must make (n = --users).
+
 The target: p99(route) ≤ 3 × p99(/hello) + p99(recommender), where the recommender's p99 is
 the picks service call itself (one person's history read, fold-in, scoring, re-rank,
-reasons), timed here sequentially for the same users. The ratio printed is p99 ÷ target
-(≤ 1 meets it).
+reasons), timed here sequentially for the same users with nothing remembered. The ratio
+printed is p99 ÷ target (≤ 1 meets it).
 """
 
 from __future__ import annotations
@@ -97,14 +102,16 @@ def recommender_p99(services: Services, people: list[Person], rounds: int) -> li
     took = []
     for _ in range(rounds):
         for person in people:
+            services.picks.rankings.clear()  # the model's own work, not a remembered ranking
             start = time.perf_counter()
             services.picks.recommend(person, Request(n=10))
             took.append(time.perf_counter() - start)
     return took
 
 
-async def load(base: str, cookies: list[str], path_for, requests: int) -> list[float]:
-    """Every user at once, each sending `requests` requests one after another."""
+async def load(base: str, cookies: list[str], path_for, requests: int) -> list[list[float]]:
+    """Every user at once, each sending `requests` requests one after another: each user's
+    times, in order."""
     import aiohttp
 
     async def user(i: int, cookie: str) -> list[float]:
@@ -122,8 +129,7 @@ async def load(base: str, cookies: list[str], path_for, requests: int) -> list[f
                 took.append(time.perf_counter() - start)
         return took
 
-    results = await asyncio.gather(*(user(i, c) for i, c in enumerate(cookies)))
-    return [t for r in results for t in r]
+    return list(await asyncio.gather(*(user(i, c) for i, c in enumerate(cookies))))
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -209,8 +215,13 @@ def main() -> int:
     return 0
 
 
-def report(figures: dict[str, list[float]], own: list[float], args: argparse.Namespace) -> None:
+def report(
+    per_user: dict[str, list[list[float]]], own: list[float], args: argparse.Namespace
+) -> None:
     ms = 1000
+    figures = {name: [t for took in users for t in took] for name, users in per_user.items()}
+    # Everyone's first picks page, all at once: no ranking of theirs is remembered yet.
+    figures["/picks first"] = [took[0] for took in per_user["/picks"]]
     static99 = percentile(figures["/hello"], 0.99)
     own99 = percentile(own, 0.99)
     target = 3 * static99 + own99

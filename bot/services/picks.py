@@ -5,6 +5,9 @@ One read of the person's history and one of the catalogue per request; nothing i
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -16,16 +19,96 @@ from bot.services.metrics import Latencies
 from bot.services.people import Person
 from recommender.explain import Reason
 from recommender.filters import Filters
-from recommender.hybrid import ModelHolder, Pick
+from recommender.hybrid import ModelHolder, Pick, Recommender
 from recommender.predict import agreeing
 from storage import movies
 from storage.db import Database
 from storage.movies import Movie
+from storage.ratings import History
 
 DEFAULT_N, MAX_N = 5, 10
 
 
 MAX_GENRES = 60  # genre indices a "More" button can carry (a bit each in one integer)
+RANKINGS_HELD = 200_000  # ratings, dismissals, listed movies and picks remembered (~20 MB)
+PAGES_KEPT = 8  # rankings remembered per person: filters × pages, the latest
+
+
+@dataclass
+class _Remembered:
+    history: History  # what the rankings were made for
+    found: dict[tuple[Filters | None, int], tuple[Pick, ...]]
+
+    @property
+    def size(self) -> int:
+        held = self.history
+        picks = sum(len(f) for f in self.found.values())
+        return len(held.ratings) + len(held.dismissed) + len(held.watchlist) + picks
+
+
+class Rankings:
+    """The model's latest rankings for each recent person, for the history they were made for:
+    their ratings, dismissals and watchlist as read for this request. A hit needs an equal
+    history, the same filters and length and the same model object, so a new rating, dismissal
+    or watchlist change, or a model swap, is answered by the model at once, and a hit is exactly
+    what the model would answer, without its CPU time (the web's picks page under many users,
+    "More" and paging back in the chat). Bounded by what it holds (`held`), the least recently
+    asked for person forgotten first."""
+
+    def __init__(self, held: int = RANKINGS_HELD) -> None:
+        self._budget = held
+        self._lock = threading.Lock()  # service calls run on many threads
+        self._model: weakref.ref[Recommender] | None = None  # weak: a swapped-out model goes
+        self._people: OrderedDict[int, _Remembered] = OrderedDict()
+        self._held = 0
+
+    def get(
+        self, model: Recommender, who: int, history: History, key: tuple[Filters | None, int]
+    ) -> tuple[Pick, ...] | None:
+        with self._lock:
+            if self._model is None or self._model() is not model:
+                self._model = weakref.ref(model)
+                self._forget()
+                return None
+            entry = self._people.get(who)
+            if entry is None or entry.history != history:
+                return None
+            self._people.move_to_end(who)
+            return entry.found.get(key)
+
+    def put(
+        self,
+        model: Recommender,
+        who: int,
+        history: History,
+        key: tuple[Filters | None, int],
+        found: tuple[Pick, ...],
+    ) -> None:
+        with self._lock:
+            if self._model is None or self._model() is not model:
+                return  # swapped meanwhile: the next `get` starts afresh
+            entry = self._people.pop(who, None)
+            if entry is not None:
+                self._held -= entry.size
+            if entry is None or entry.history != history:
+                entry = _Remembered(history, {})
+            entry.found.pop(key, None)
+            entry.found[key] = found
+            while len(entry.found) > PAGES_KEPT:
+                del entry.found[next(iter(entry.found))]
+            self._people[who] = entry
+            self._held += entry.size
+            while self._held > self._budget and self._people:
+                _, oldest = self._people.popitem(last=False)
+                self._held -= oldest.size
+
+    def _forget(self) -> None:
+        self._people.clear()
+        self._held = 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forget()
 
 
 @dataclass(frozen=True)
@@ -172,6 +255,7 @@ class Picks:
         self._catalog = catalog
         self._latencies = latencies
         self._metadata = metadata
+        self.rankings = Rankings()
 
     def recommend(self, person: Person, request: Request, offset: int = 0) -> Page:
         """The person's next `request.n` picks after the first `offset` (for "More"), and
@@ -180,17 +264,12 @@ class Picks:
         model = self._models.current
         history = people.history(self._db, person)
         n = request.n + offset + 1  # one more: is there a next page?
-        with self._latencies.timed("recommend"):
-            if model is None:  # unfiltered only: genres and years need the model's catalogue
+        if model is None:  # unfiltered only: genres and years need the model's catalogue
+            with self._latencies.timed("recommend"):
                 seen = history.seen | history.dismissed | history.watchlist
-                found = [] if request.filtered else self._popular(seen, n)
-            else:
-                found = model.recommend(
-                    history.ratings,
-                    n=n,
-                    exclude=history.dismissed | history.watchlist,
-                    filters=request.filters(genres),
-                )
+                found: Sequence[Pick] = [] if request.filtered else self._popular(seen, n)
+        else:
+            found = self._ranked(model, person, history, request.filters(genres), n)
         chosen = found[offset : offset + request.n]
         shown, _ = _suggestions(self._db, chosen, metadata=self._metadata)
         return Page(
@@ -203,6 +282,26 @@ class Picks:
             more=len(found) > offset + request.n,
             genres=request.genre_names(genres),
         )
+
+    def _ranked(
+        self,
+        model: Recommender,
+        person: Person,
+        history: History,
+        filters: Filters | None,
+        n: int,
+    ) -> tuple[Pick, ...]:
+        """The model's first `n` picks for this history, remembered (see `Rankings`)."""
+        who, key = person.telegram_id, (filters, n)
+        found = self.rankings.get(model, who, history, key)
+        if found is None:
+            exclude = history.dismissed | history.watchlist
+            with self._latencies.timed("recommend"):
+                found = tuple(
+                    model.recommend(history.ratings, n=n, exclude=exclude, filters=filters)
+                )
+            self.rankings.put(model, who, history, key, found)
+        return found
 
     def _popular(self, exclude: frozenset[int], n: int) -> list[Pick]:
         """With no model in service (none trained yet, or its file damaged while a retrain
