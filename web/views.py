@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 
 from bot import render
+from bot.services.movienight import NightView
 from bot.services.people import Person
 from bot.services.web import Session
 from web import auth, charts, forms
@@ -288,32 +289,26 @@ async def nights(request: web.Request) -> web.Response:
     return page(request, "nights.html", nights=mine)
 
 
+async def my_night(request: web.Request) -> NightView | None:
+    """The night the path names, if the person asking is in it."""
+    night_id, asking = int(request.match_info["night"]), person(request).telegram_id
+    return await call(request, services(request).nights.for_member, night_id, asking)
+
+
 @routes.get("/nights/{night:[0-9]{1,12}}")
 async def night(request: web.Request) -> web.Response:
     """A night's members, picks and votes: for the people in it only (404 for anyone else)."""
-    svc = services(request)
-    shown = await call(
-        request,
-        svc.nights.for_member,
-        int(request.match_info["night"]),
-        person(request).telegram_id,
-    )
+    shown = await my_night(request)
     if shown is None:
         raise web.HTTPNotFound(text="No movie night of yours has that number.")
-    title = await call(request, svc.nights.group_title, shown.chat_id)
+    title = await call(request, services(request).nights.group_title, shown.chat_id)
     return page(request, "night.html", night=shown, group=title)
 
 
 @routes.get("/api/nights/{night:[0-9]{1,12}}")
 async def night_votes(request: web.Request) -> web.Response:
     """The live vote count the night page refreshes."""
-    svc = services(request)
-    shown = await call(
-        request,
-        svc.nights.for_member,
-        int(request.match_info["night"]),
-        person(request).telegram_id,
-    )
+    shown = await my_night(request)
     if shown is None:
         raise web.HTTPNotFound(text="no such movie night of yours")
     return web.json_response(forms.night_json(shown))
