@@ -13,6 +13,7 @@ buttons and poll answers. The member list is one message edited in place: groups
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import Bot, CallbackQuery, Update
@@ -117,26 +118,24 @@ def _command(update: Update) -> tuple[str, str]:
 
 async def join_button(update: Update, context: BotContext) -> None:
     """ "I'm in 🙋": join, and edit the one member-list message."""
-    press = await _press(update, context)
-    if press is None:
-        return
-    in_group = await _in_group(context.bot, press.chat_id, press.user_id)
-    nights = context.services.nights
-    done = await context.services.call(
-        nights.join, press.night_id, press.chat_id, press.user_id, press.name, in_group
-    )
-    await _toggled(update, context, press.query, done)
+    await _membership(update, context, context.services.nights.join)
 
 
 async def leave_button(update: Update, context: BotContext) -> None:
     """ "I'm out": leave, and edit the one member-list message."""
+    await _membership(update, context, context.services.nights.leave)
+
+
+async def _membership(
+    update: Update, context: BotContext, change: Callable[..., Toggled | Refused]
+) -> None:
+    """Join or leave (`change`) the night the button belongs to, then edit its member list."""
     press = await _press(update, context)
     if press is None:
         return
     in_group = await _in_group(context.bot, press.chat_id, press.user_id)
-    nights = context.services.nights
     done = await context.services.call(
-        nights.leave, press.night_id, press.chat_id, press.user_id, press.name, in_group
+        change, press.night_id, press.chat_id, press.user_id, press.name, in_group
     )
     await _toggled(update, context, press.query, done)
 

@@ -45,29 +45,23 @@ class FileMethods(ApiBase):
         return stored
 
     async def api_sendphoto(self, params: Params) -> dict[str, Any]:
-        chat = self.chat(params)
-        stored = self.stored_file(params.require("photo"), photo=True)
-        caption, entities = self.formatted(params, "caption", CAPTION_LIMIT, required=False)
-        return self.bot_sends(
-            chat,
-            params,
-            photo=stored,
-            caption=caption,
-            caption_entities=entities,
-            reply_markup=self.markup(params),
-        )
+        return self.sends_file(params, "photo")
 
     async def api_senddocument(self, params: Params) -> dict[str, Any]:
+        return self.sends_file(params, "document")
+
+    def sends_file(self, params: Params, kind: str) -> dict[str, Any]:
+        """sendPhoto / sendDocument: the file (`kind` is its parameter) with its caption."""
         chat = self.chat(params)
-        stored = self.stored_file(params.require("document"), photo=False)
+        stored = self.stored_file(params.require(kind), photo=kind == "photo")
         caption, entities = self.formatted(params, "caption", CAPTION_LIMIT, required=False)
         return self.bot_sends(
             chat,
             params,
-            document=stored,
             caption=caption,
             caption_entities=entities,
             reply_markup=self.markup(params),
+            **{kind: stored},
         )
 
     async def api_getfile(self, params: Params) -> dict[str, Any]:
