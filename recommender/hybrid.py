@@ -227,6 +227,11 @@ class Recommender:
         wanted = np.asarray(list(movie_ids), dtype=np.int64)[known]
         return {int(m): round(float(s), 2) for m, s in zip(wanted, stars, strict=True)}
 
+    def predict_rows(self, rows: sp.csr_matrix) -> np.ndarray:
+        """`predict` for many users at once: the stars of every catalogue movie, one row per
+        user (`rows`: their ratings in catalogue index space), rounded as `predict` rounds."""
+        return np.round(self._predictor.predict(sp.csr_matrix(rows, dtype=np.float64)), 2)
+
     def onboarding(self, n: int, exclude: Collection[int] = ()) -> list[int]:
         """Well-known movies that are far apart in taste space: good first questions."""
         if n <= 0:

@@ -121,12 +121,7 @@ class ServedHybrid:
 
     def predict(self, rows: sp.csr_matrix) -> np.ndarray:
         """Predicted stars for every catalogue movie, one row per user (as the bot shows them)."""
-        ids = self.catalog.items.ids.tolist()
-        out = np.zeros(rows.shape, dtype=np.float32)
-        for u, history in enumerate(self._histories(rows)):
-            predicted = self.model.predict(history, ids)
-            out[u] = [predicted.get(m, np.nan) for m in ids]
-        return out
+        return self.model.predict_rows(rows)
 
 
 def _moments(when: np.ndarray | None, n: int) -> list[float | None]:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recommender.als import ALS
 from recommender.blend import BlendConfig
@@ -393,3 +394,21 @@ def test_only_a_movie_added_since_training_borrows_its_popularity_from_content()
     known = np.delete(popularity, [items.index(unrated), items.index(added)])
     assert popularity[items.index(unrated)] < known.min()
     assert popularity[items.index(added)] > known.min()
+
+
+def test_the_stars_measured_for_many_users_at_once_are_the_stars_each_is_shown(model):
+    """`/retrain`'s RMSE predicts all its users in one batch: the same stars as the bot shows."""
+    from recommender.data import history_row
+
+    other = {synthetic.BLOCK_B[0]: 5.0, synthetic.BLOCK_B[1]: 4.0, synthetic.BLOCK_A[3]: 1.0}
+    histories = [COMEDY_FAN, other]
+    rows = sp.vstack([history_row(h, model.catalog.items) for h in histories]).tocsr()
+    batch = model.predict_rows(rows)
+    ids = model.catalog.items.ids.tolist()
+    for history, stars in zip(histories, batch, strict=True):
+        shown = model.predict(history, ids)
+        assert stars.tolist() == pytest.approx([shown[m] for m in ids], abs=1e-6)
+    assert (
+        batch[0][model.catalog.items.index(synthetic.BLOCK_A[10])]
+        > batch[1][model.catalog.items.index(synthetic.BLOCK_A[10])]
+    )
