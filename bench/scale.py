@@ -158,13 +158,23 @@ def step_train_floor(work: Path) -> dict[str, Any]:
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    from bot.training import catalog_from_db, config_for, ratings_from_db
+    from bot.training import (
+        RATINGS_CACHE,
+        catalog_from_db,
+        config_for,
+        model_folder,
+        ratings_from_db,
+    )
     from recommender.als import confidence
     from storage.db import Database
 
     with Database(work / "moviebot.sqlite") as db:
         catalog = catalog_from_db(db)
-        ratings = ratings_from_db(db, catalog)
+        # through the ratings cache, as `train` reads: the first read after an import fills it
+        # (~45 s at 100%, once per import; docs/benchmarks.md), so the trains below time a
+        # retrain as the bot runs it, every 6 hours
+        cache = model_folder(db, _settings(work)) / RATINGS_CACHE
+        ratings = ratings_from_db(db, catalog, cache=cache)
         cfg = config_for(db, _settings(work)).als
     matrix = confidence(ratings.matrix, cfg)
     model = AlternatingLeastSquares(

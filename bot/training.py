@@ -61,6 +61,7 @@ MIN_VALIDATION_USERS = 500
 # training for under 1% of the ratings, which fold-in still reads for their own users.
 SERVE_VALIDATED_SHARE = 0.01
 KEEP_ARTIFACTS = 3  # newest model files kept on disk (older ones are only in the registry)
+RATINGS_CACHE = "ratings-cache.npz"  # the data set's ratings, in the database's model folder
 
 
 class TrainingError(Exception):
@@ -116,10 +117,14 @@ def catalog_from_db(db: Database) -> Catalog:
 
 
 def ratings_from_db(
-    db: Database, catalog: Catalog, kinds: tuple[Kind, ...] = ("dataset", "telegram")
+    db: Database,
+    catalog: Catalog,
+    kinds: tuple[Kind, ...] = ("dataset", "telegram"),
+    cache: Path | None = None,
 ) -> Ratings:
-    """All ratings of these kinds of users, in the catalogue's item index space."""
-    frame = rating_store.frame(db, kinds)
+    """All ratings of these kinds of users, in the catalogue's item index space; `cache`: the
+    file that keeps the data set's ratings between retrains (`storage.ratings.frame`)."""
+    frame = rating_store.frame(db, kinds, cache)
     stars = frame["rating"].to_numpy(np.float32)
     if len(stars) and not np.all(np.isfinite(stars)):
         raise TrainingError("some stored ratings are not numbers: fix the data and retrain")
@@ -337,7 +342,7 @@ def train(
     snap, stamp = models.snapshot(db), models.dataset_stamp(db)
     say("reading the catalogue and ratings")
     catalog = catalog_from_db(db)
-    ratings = ratings_from_db(db, catalog)
+    ratings = ratings_from_db(db, catalog, cache=model_folder(db, settings) / RATINGS_CACHE)
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")
     config = config_for(db, settings, overrides)

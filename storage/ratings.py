@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
+import logging
+import os
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +22,8 @@ from storage import groups
 from storage.db import Database
 from storage.movies import display_title
 from storage.users import Kind, User
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,12 +183,32 @@ def count(db: Database, kind: Kind | None = None) -> int:
     ).fetchone()[0]
 
 
-def frame(db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram")) -> pd.DataFrame:
+def frame(
+    db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram"), cache: Path | None = None
+) -> pd.DataFrame:
     """All ratings of users of these kinds, for training and evaluation.
 
     Columns: user (internal id), movie, rating (float32), ts (int64). Read in chunks into numpy
     arrays, so tens of millions of ratings fit in a few hundred MB.
+
+    `cache`: a file that keeps the data-set users' ratings between calls. They change only
+    when the data set is imported again, yet reading 25 million of them row by row costs ~45 s
+    of every retrain; the file costs one load. It is used while it matches the database (the
+    import's stamp and the data-set ratings' count), else rewritten; Telegram users' ratings
+    are always read from the database.
     """
+    if cache is None or "dataset" not in kinds:
+        return _read(db, kinds)
+    others = tuple(k for k in kinds if k != "dataset")
+    parts = [_cached_dataset(db, cache)] + ([_read(db, others)] if others else [])
+    if len(parts) == 1:
+        return parts[0]
+    return pd.DataFrame(
+        {name: np.concatenate([p[name].to_numpy() for p in parts]) for name in FRAME_COLUMNS}
+    )
+
+
+def _read(db: Database, kinds: tuple[Kind, ...]) -> pd.DataFrame:
     marks = ",".join("?" * len(kinds))
     sql = (
         "SELECT r.user_id, r.movie_id, r.rating, r.ts FROM ratings r "
@@ -189,12 +217,46 @@ def frame(db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram")) -> pd
     )
     # np.fromiter fills one record array straight from the cursor's rows: no list of tuples,
     # no float64 matrix of four columns (1.5x faster on 250k ratings, see docs/benchmarks.md).
-    counting = (
-        f"SELECT count(*) FROM ratings r JOIN users u ON u.id = r.user_id WHERE u.kind IN ({marks})"
-    )
-    total = db.conn.execute(counting, kinds).fetchone()[0]
+    total = _count(db, kinds)
     rows = np.fromiter(db.conn.execute(sql, kinds), dtype=_FRAME_ROW, count=total)
     return pd.DataFrame({name: rows[name] for name in FRAME_COLUMNS})
+
+
+def _count(db: Database, kinds: tuple[Kind, ...]) -> int:
+    marks = ",".join("?" * len(kinds))
+    sql = (
+        "SELECT count(*) FROM ratings WHERE user_id IN "
+        f"(SELECT id FROM users WHERE kind IN ({marks}))"
+    )
+    return int(db.conn.execute(sql, kinds).fetchone()[0])
+
+
+def _cached_dataset(db: Database, cache: Path) -> pd.DataFrame:
+    """The data-set users' ratings from `cache` when it holds exactly these, else from the
+    database (and `cache` is written for next time; a file that cannot be written is skipped)."""
+    stamp = db.meta("dataset", "dataset_checksum", "dataset_imported_at")
+    key = json.dumps({**stamp, "ratings": _count(db, ("dataset",))}, sort_keys=True)
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            if str(stored["key"]) == key:
+                return pd.DataFrame({name: stored[name] for name in FRAME_COLUMNS})
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("ratings cache %s unreadable (%s): reading the database", cache, exc)
+    fresh = _read(db, ("dataset",))
+    partial = cache.with_name(cache.name + ".partial")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "wb") as out:
+            arrays = {name: fresh[name].to_numpy() for name in FRAME_COLUMNS}
+            np.savez(out, key=np.array(key), **arrays)  # type: ignore[arg-type]
+        os.replace(partial, cache)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        log.warning("ratings cache %s not written (%s)", cache, exc)
+    return fresh
 
 
 FRAME_COLUMNS = ("user", "movie", "rating", "ts")

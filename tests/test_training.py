@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 from bot.settings import Settings
-from bot.training import load_current, model_folder, needs_training
+from bot.training import RATINGS_CACHE, load_current, model_folder, needs_training
 from recommender.filters import Filters
 from storage import models, movies, ratings, users
 from storage.db import Database
@@ -376,7 +376,9 @@ def test_two_databases_in_one_checkout_keep_their_own_models(env, capsys):
             assert model is not None, path
             assert (model.info["version"], model.info["counts"]["ratings"]) == (version, seen)
             assert needs_training(db, settings(env)) is None
-            on_disk = sorted(p.name for p in Path(models.latest(db).path).parent.glob("*.npz"))
+            on_disk = sorted(
+                p.name for p in Path(models.latest(db).path).parent.glob("model-v*.npz")
+            )
         assert on_disk == [f"model-v{v:04d}.npz" for v in range(max(1, version - 2), version + 1)]
         capsys.readouterr()
         assert run_on(env, path, "recommend", "--user", "ml:1", "--n", "3") == 0
@@ -439,6 +441,7 @@ def to_old_layout(db_path: Path, model_dir: Path) -> None:
         conn.execute("DELETE FROM meta WHERE key LIKE 'model_folder%'")
     if (own / "tuned.json").is_file():
         (own / "tuned.json").replace(model_dir / "tuned.json")
+    (own / RATINGS_CACHE).unlink(missing_ok=True)  # an older moviebot kept no ratings cache
     own.rmdir()
 
 

@@ -246,6 +246,39 @@ def test_training_frame_reads_only_the_asked_kinds(tiny_catalog):
     assert list(frame.columns) == ["user", "movie", "rating", "ts"]
 
 
+def _rows(frame):
+    return sorted(frame.itertuples(index=False, name=None))
+
+
+def test_the_ratings_cache_gives_what_the_database_holds_and_follows_a_new_import(
+    tiny_catalog, tmp_path
+):
+    """Retrains read the data set's ratings from a file; what they train on never differs
+    from the database: Telegram ratings are read live, a re-import replaces the file."""
+    cache = tmp_path / "models" / "ratings-cache.npz"
+    first = ratings.frame(tiny_catalog, cache=cache)
+    assert cache.is_file() and _rows(first) == _rows(ratings.frame(tiny_catalog))
+    alice = users.ensure_telegram(tiny_catalog, 555)
+    ratings.upsert(tiny_catalog, alice, 6, 5, ts=3000)
+    with_alice = ratings.frame(tiny_catalog, cache=cache)
+    assert (alice.id, 6, 5.0, 3000) in _rows(with_alice) and len(with_alice) == 6
+    # the data set imported again, with one more rating: the cache no longer matches
+    ratings.upsert(tiny_catalog, users.resolve(tiny_catalog, "ml:2"), 5, 2, ts=2005)
+    tiny_catalog.set_meta("dataset_imported_at", "99")
+    again = ratings.frame(tiny_catalog, ("dataset",), cache=cache)
+    assert len(again) == 6 and _rows(again) == _rows(ratings.frame(tiny_catalog, ("dataset",)))
+
+
+def test_a_damaged_or_unwritable_ratings_cache_only_costs_a_database_read(tiny_catalog, tmp_path):
+    cache = tmp_path / "ratings-cache.npz"
+    cache.write_bytes(b"not a zip file")
+    assert _rows(ratings.frame(tiny_catalog, cache=cache)) == _rows(ratings.frame(tiny_catalog))
+    assert len(ratings.frame(tiny_catalog, cache=cache)) == 5  # rewritten, and read back
+    blocked = tmp_path / "a file" / "ratings-cache.npz"
+    blocked.parent.write_text("a file where the folder should be")
+    assert len(ratings.frame(tiny_catalog, cache=blocked)) == 5
+
+
 def test_other_threads_see_committed_writes(tmp_path):
     db = Database(tmp_path / "t.sqlite")
     movies.upsert_many(db, [movies.Movie(1, "Heat", 1995, ())])
