@@ -66,6 +66,10 @@ def confidence(rows: sp.csr_matrix, cfg: ALSConfig) -> sp.csr_matrix:
     return conf
 
 
+# A warm start (`ALS.fit`'s `start`) runs this fraction of the iterations: 1 / WARM_DIVISOR.
+WARM_DIVISOR = 2
+
+
 class ALS:
     """Item factors from implicit's ALS; user factors solved on demand from a ratings row."""
 
@@ -105,7 +109,7 @@ class ALS:
             factors=cfg.factors,
             regularization=cfg.regularization,
             alpha=1.0,  # confidence() already applies alpha
-            iterations=cfg.iterations if start is None else max(1, cfg.iterations // 2),
+            iterations=cfg.iterations if start is None else max(1, cfg.iterations // WARM_DIVISOR),
             calculate_training_loss=False,
             random_state=cfg.seed,
         )

@@ -116,6 +116,17 @@ class Hybrid:
         self.added = np.zeros_like(self.unknown) if added is None else np.asarray(added, bool)
         self.added.setflags(write=False)
         self.timings = dict(timings or {})
+        # A factor model's scores u·v over the known movies have mean u·m and second moment
+        # uᵀGu (m, G: those movies' mean factor vector and second-moment matrix), so its
+        # z-scores need no pass over the catalogue: one for the scores themselves.
+        self._moments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        known = ~self.unknown
+        for part in PARTS:
+            model = self.parts.get(part.name)
+            if part.standardised and isinstance(model, ALS) and known.any():
+                factors = model.item_factors[known].astype(np.float64)
+                moments = (factors.mean(axis=0), factors.T @ factors / len(factors))
+                self._moments[part.name] = moments
         # The same for every user: scored once, not on every request.
         self._shared: dict[str, np.ndarray] = {}
         for part in PARTS:
@@ -189,6 +200,9 @@ class Hybrid:
             if part.shared:
                 out[part.name] = self._shared[part.name]
                 continue
+            if part.name in self._moments and isinstance(model, ALS):
+                out[part.name] = self._factor_z_scores(part.name, model, rows)
+                continue
             scores = model.score(rows, when)
             if part.standardised:
                 scores = standardise(scores, over=~unknown)
@@ -207,6 +221,20 @@ class Hybrid:
                 else:
                     out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
         return {name: scores for name, scores in out.items() if name in COMPONENTS}
+
+    def _factor_z_scores(self, name: str, model: ALS, rows: sp.csr_matrix) -> np.ndarray:
+        """`standardise(model.score(rows), over=known movies)`, from the moments: the same
+        z-scores (to float32 rounding), one pass over the catalogue instead of five."""
+        users = model.user_factors(rows)
+        mean_factor, second = self._moments[name]
+        u = users.astype(np.float64)
+        mean = u @ mean_factor
+        std = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", u, second, u) - mean**2, 0.0))
+        scale = np.where(std > 1e-12, 1.0 / np.maximum(std, 1e-12), 0.0)
+        scores = users @ model.item_factors.T
+        scores -= mean.astype(np.float32)[:, None]
+        scores *= scale.astype(np.float32)[:, None]
+        return scores
 
     def blend(
         self, rows: sp.csr_matrix, when: np.ndarray | None = None
