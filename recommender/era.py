@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.ndimage import gaussian_filter1d
 
 from recommender.component import CatalogChange, check_ratings
-from recommender.data import Catalog, Ratings, rating_times
+from recommender.data import Catalog, Ratings, counts_by, rating_times
 
 AGES = np.arange(-5, 121)  # ages (rating year − release year) f is kept for; others clipped
 TINY = 1e-12  # shares are clipped here before a log (only a zero `floor` lets them reach 0)
@@ -94,10 +94,7 @@ class Era:
         known = self.years > 0
         # movies released after the last year seen in training count as that year's
         self._index = np.clip(self.years - self.first_year, 0, len(self.release) - 1)
-        self._per_year = sp.csr_matrix(  # movies of known year × release years
-            (np.ones(int(known.sum())), (np.flatnonzero(known), self._index[known])),
-            shape=(len(self.years), len(self.release)),
-        )
+        self._year_bin = np.where(known, self._index, len(self.release))  # for `counts_by`
         span = np.arange(len(self.release))
         apart = span[:, None] - span[None, :]
         width = config.bandwidth_years
@@ -146,7 +143,7 @@ class Era:
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """n_users × n_items era lifts, centred per user; `when`: each user's moment (Unix
         seconds; None or NaN: the latest training rating)."""
-        rows = sp.csr_matrix(rows)
+        rows = rows if sp.isspmatrix_csr(rows) else sp.csr_matrix(rows)
         n_users = rows.shape[0]
         lift = self._own(rows)
         if when is not None:
@@ -165,8 +162,8 @@ class Era:
     def _own(self, rows: sp.csr_matrix) -> np.ndarray:
         """log(k + own_mix·g) − log((1 + own_mix)·g) at each movie's year; 0 without history."""
         release = self.release
-        rated = sp.csr_matrix(rows >= self.config.from_stars, dtype=np.float64)
-        counts = np.asarray((rated @ self._per_year).todense())  # users × release years
+        years = len(self.release)  # the last bin: movies of unknown year, not counted
+        counts = counts_by(rows, self.config.from_stars, self._year_bin, years + 1)[:, :years]
         density = counts @ self._kernel
         totals = density.sum(axis=1, keepdims=True)
         mix = self.config.own_mix

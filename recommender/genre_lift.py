@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.component import CatalogChange, check_ratings
-from recommender.data import Catalog, Ratings, genre_matrix
+from recommender.data import Catalog, Ratings, counts_by, genre_matrix
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,14 @@ class GenreLift:
         self.shares = np.asarray(shares, dtype=np.float64)  # p(g)
         # items × genres; a genre the model never saw gives no lift
         self.genres = genre_matrix(catalog, self.names.tolist())[1]
-        per_movie = np.asarray(self.genres.sum(axis=1)).ravel()
-        weights = self.genres.multiply(1.0 / np.maximum(per_movie, 1.0)[:, None])
-        self._mean_of = np.asarray(weights.T.todense())  # genres × items: mean over its genres
+        # Movies with the same genres score the same: each user's lifts are computed once per
+        # combination (~1,600 in ML-25M's 62,000 movies) and gathered.
+        combos, combo = np.unique(self.genres.toarray() > 0, axis=0, return_inverse=True)
+        self._combo = combo.ravel()  # each movie's combination
+        self._combo_genres = combos.astype(np.float64)  # combinations × genres, 0/1
+        per_combo = np.maximum(self._combo_genres.sum(axis=1, keepdims=True), 1.0)
+        self._mean_of = (self._combo_genres / per_combo).T  # genres × combinations: the mean
+        self._combo_share = np.bincount(self._combo, minlength=len(combos)) / max(len(combo), 1)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -66,14 +71,15 @@ class GenreLift:
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
         """n_users × n_items genre lifts, centred per user."""
-        rated = sp.csr_matrix(rows >= self.config.from_stars, dtype=np.float64)
-        counts = np.asarray((rated @ self.genres).todense())  # users × genres
+        width = len(self._combo_genres)
+        per_combo = counts_by(rows, self.config.from_stars, self._combo, width)
+        counts = per_combo @ self._combo_genres  # users × genres
         prior = self.config.prior
         own = (counts + prior * self.shares) / (counts.sum(axis=1, keepdims=True) + prior)
         lift = np.log(own) - np.log(self.shares)
-        scores = lift @ self._mean_of
-        scores -= scores.mean(axis=1, keepdims=True)
-        return np.asarray(scores, dtype=np.float32)
+        by_combo = lift @ self._mean_of
+        by_combo -= (by_combo @ self._combo_share)[:, None]  # centred over every movie
+        return np.asarray(by_combo[:, self._combo], dtype=np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"names": self.names, "shares": self.shares}
