@@ -147,7 +147,7 @@ def test_content_scores_a_movie_nobody_rated_by_its_features(data):
     ("liked", "expect_a"), [(synthetic.BLOCK_A[:3], True), (synthetic.BLOCK_B[:3], False)]
 )
 def test_an_als_warm_started_from_another_learns_the_same_blocks(data, liked, expect_a):
-    """The "watched" ALS starts from the main one's factors, in half the iterations."""
+    """The "watched" ALS starts from the main one's factors, in a fifth of the iterations."""
     cat, ratings = data
     main = ALS.fit(ratings, cat, SMALL_ALS)
     watched = replace(SMALL_ALS, positive_from=0.0, slope=0.25)
