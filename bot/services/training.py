@@ -1,11 +1,12 @@
 """Retraining while the bot serves, and the model swap.
 
-A retrain runs in a worker thread, one at a time, and only a successful one replaces the served
-model (one reference swap: readers never see half of two models); a failed one leaves the old
-model in service and says why. The periodic job retrains by the rule `moviebot train
---if-needed` follows (`bot.training.needs_training`): enough new ratings since the last model,
-the data set imported again, or at once when there is no usable model. Results come back as
-small frozen dataclasses, so a front end words them and nothing here knows about Telegram.
+A retrain runs as `moviebot train` in a process of its own, one at a time, and only a
+successful one replaces the served model (one reference swap: readers never see half of two
+models); a failed one leaves the old model in service and says why. The periodic job retrains
+by the rule `moviebot train --if-needed` follows (`bot.training.needs_training`): enough new
+ratings since the last model, the data set imported again, or at once when there is no usable
+model. Results come back as small frozen dataclasses, so a front end words them and nothing
+here knows about Telegram.
 
 Faults: a bot that starts with no usable model (none registered, or the newest file damaged or
 missing) retrains at once in the background (`why_retrain_at_start`), popularity or the previous
@@ -19,6 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import re
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +30,8 @@ from typing import Protocol
 
 from bot.services.metrics import ModelSummary
 from bot.settings import Settings
-from bot.training import TrainingError, TrainResult, needs_training, train
+from bot.training import TrainingError, TrainResult, load_record, needs_training, train
+from recommender.artifacts import ArtifactError
 from recommender.hybrid import ModelHolder, Recommender
 from storage import models as registry
 from storage.db import Database, StorageUnavailable
@@ -93,6 +98,7 @@ class TrainingService:
         self.settings, self.db, self.models = settings, db, models
         self.clock = clock
         self._lock = asyncio.Lock()
+        self.process: asyncio.subprocess.Process | None = None  # the training process, if any
 
     def is_admin(self, telegram_id: int) -> bool:
         """May this person retrain and see the stats (settings.admin_ids)?"""
@@ -133,7 +139,79 @@ class TrainingService:
         return Retrained(old, new, result.seconds)
 
     async def _train(self, watcher: Watcher | None) -> TrainResult:
-        """`bot.training.train` off the event loop, passing its latest step on now and then."""
+        """`moviebot train` in a process of its own, passing its latest step on now and then,
+        then the model it registered, loaded. The bot's process never trains: its event loop
+        and worker threads keep the CPU time the GIL would otherwise share with training
+        (minutes at ml-32m's scale), and its memory stays the serving model's. An in-memory
+        database (tests) cannot be opened by another process: it trains in a worker thread."""
+        if str(self.settings.db_path) == ":memory:":
+            return await self._train_here(watcher)
+        started = time.perf_counter()
+        child = await asyncio.create_subprocess_exec(
+            *self.command(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._child_environment(),
+        )
+        self.process = child
+        try:
+            assert child.stdout is not None and child.stderr is not None
+            said, steps = await asyncio.gather(
+                child.stdout.read(), self._follow(child.stderr, watcher)
+            )
+            code = await child.wait()
+        except BaseException:  # cancelled (the bot stopping): the training stops too
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+            raise
+        finally:
+            self.process = None
+        found = re.search(r"^model v(\d+):", said.decode(errors="replace"), re.MULTILINE)
+        if code != 0 or found is None:
+            why = steps[-1] if steps else f"the training process ended with code {code}"
+            raise TrainingError(why.removeprefix("moviebot: "))
+        record = registry.get(self.db, int(found.group(1)))
+        if record is None:
+            raise TrainingError(f"model v{found.group(1)} is not in the registry")
+        try:
+            model = load_record(record)
+        except ArtifactError as exc:
+            raise TrainingError(str(exc)) from exc
+        return TrainResult(record, model, time.perf_counter() - started)
+
+    def command(self) -> list[str]:
+        """The training process: this Python running `moviebot train` on the bot's database."""
+        return [sys.executable, "-m", "bot.cli", "train", "--db", str(self.settings.db_path)]
+
+    def _child_environment(self) -> dict[str, str]:
+        """The bot's environment, with its model folder, minus the bot token and secrets
+        (training needs none of them)."""
+        secret = ("TOKEN", "SECRET", "KEY")
+        env = {k: v for k, v in os.environ.items() if not any(w in k for w in secret)}
+        env["MOVIEBOT_MODEL_DIR"] = str(self.settings.model_dir)
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        return env
+
+    async def _follow(self, stream: asyncio.StreamReader, watcher: Watcher | None) -> list[str]:
+        """The training process's progress lines ("train: <step>"), passed on at most every
+        `PROGRESS_EVERY` seconds; every line, returned (the last one says why it failed)."""
+        lines: list[str] = []
+        shown = time.monotonic() - PROGRESS_EVERY
+        async for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            if not line:
+                continue
+            lines.append(line)
+            step = line.removeprefix("train: ")
+            if watcher is not None and step != line and time.monotonic() - shown >= PROGRESS_EVERY:
+                shown = time.monotonic()
+                await watcher.step(step)
+        return lines
+
+    async def _train_here(self, watcher: Watcher | None) -> TrainResult:
+        """`bot.training.train` in a worker thread, passing its latest step on now and then."""
         steps: list[str] = []
         task = asyncio.create_task(asyncio.to_thread(train, self.db, self.settings, steps.append))
         shown = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
@@ -157,5 +158,26 @@ def test_without_a_model_picks_are_the_most_rated_movies_not_yet_seen(world):
         assert [s.movie.id for s in page.suggestions] == ranked[1:4]
         assert all(s.reason.kind == "popular" for s in page.suggestions) and page.more
         assert services.picks.recommend(ivy, Request(n=3, genres=(0,))).suggestions == ()
+    finally:
+        services.close()
+
+
+async def test_a_retrain_trains_in_its_own_process_and_a_stopping_bot_stops_it(tmp_path):
+    """The bot's process never trains (its CPU stays with the chats), and a bot that stops
+    midway leaves no training process behind, nor a new model."""
+    own = own_world(tmp_path, "missing", iterations=5000)  # far longer than the test waits
+    services = open_services(own)
+    try:
+        task = asyncio.create_task(services.training.retrain())
+        assert await wait_until(lambda: services.training.process is not None)
+        child = services.training.process
+        assert child is not None and child.pid != os.getpid()
+        assert await wait_until(lambda: Path(f"/proc/{child.pid}").exists())
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert child.returncode is not None and not Path(f"/proc/{child.pid}").exists()
+        assert services.training.process is None and not services.training.running
+        assert models.latest(services.db).version == 1  # nothing registered meanwhile
     finally:
         services.close()
