@@ -23,6 +23,7 @@ from recommender.data import Catalog, Ratings
 
 MAX_BATCH = 1024  # rows solved together
 BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
+SOLVE_BATCH = 4_096  # rows whose normal equations are solved by one call
 
 
 class PredictorError(RecommenderError):
@@ -57,8 +58,8 @@ class BiasedMF:
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)  # q_i
         self.scale = (float(scale[0]), float(scale[1]))  # predictions are clipped to it
         # [1 | q_i] per movie: the regressors a user's [b_u, p_u] is solved against
-        ones = np.ones((len(self.item_bias), 1), dtype=np.float64)
-        self._design = np.hstack([ones, self.item_factors.astype(np.float64)])
+        side = np.hstack([self.item_bias[:, None], self.item_factors]).astype(np.float64)
+        self._design, self._offset = self._regressors(side)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -80,33 +81,46 @@ class BiasedMF:
     ) -> np.ndarray:
         """For each row: [bias, factors] minimising squared error against `other` = [1 | q].
 
-        Rows are solved in batches of similar length (padded to the longest), so the normal
-        equations of many rows are built by one batched product and one batched solve.
+        `other` and `offset` have one row more than `matrix` has columns, all zeros: padding
+        points there, so padded cells add nothing to the sums. Rows are gathered in batches of
+        similar length (padded to the longest), so the normal equations of many rows are built
+        by one batched product; they are solved together, many batches at a time.
         """
-        out = np.zeros((matrix.shape[0], other.shape[1]), dtype=other.dtype)
+        k = other.shape[1]
+        out = np.zeros((matrix.shape[0], k), dtype=other.dtype)
         lengths = np.diff(matrix.indptr)
         order = np.argsort(lengths, kind="stable")
         order = order[lengths[order] > 0]
+        pad = len(other) - 1
+        diag = np.arange(1, k)
+        a = np.empty((min(SOLVE_BATCH, len(order)), k, k), dtype=other.dtype)
+        b = np.empty((len(a), k, 1), dtype=other.dtype)
         start = 0
         while start < len(order):
-            longest = int(lengths[order[min(start + MAX_BATCH, len(order)) - 1]])
-            size = max(1, min(MAX_BATCH, BATCH_CELLS // max(longest, 1)))
-            rows = order[start : start + size]
-            longest = int(lengths[rows].max())
-            steps = np.arange(longest)
-            valid = steps[None, :] < lengths[rows][:, None]
-            positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
-            cols = matrix.indices[positions]
-            x = other[cols] * valid[..., None]
-            target = ((matrix.data[positions] - mean - offset[cols]) * valid).astype(other.dtype)
-            xt = x.transpose(0, 2, 1)
-            a = xt @ x
-            diag = np.arange(other.shape[1])
-            a[:, diag[1:], diag[1:]] += cfg.regularization * lengths[rows][:, None]
-            a[:, 0, 0] += cfg.bias_regularization
-            b = xt @ target[..., None]
-            out[rows] = np.linalg.solve(a, b)[..., 0]
-            start += len(rows)
+            stop = min(start + len(a), len(order))
+            chunk = order[start:stop]
+            done = 0
+            while done < len(chunk):
+                longest = int(lengths[chunk[min(done + MAX_BATCH, len(chunk)) - 1]])
+                rows = chunk[done : done + max(1, min(MAX_BATCH, BATCH_CELLS // longest))]
+                longest = int(lengths[rows[-1]])
+                steps = np.arange(longest)
+                valid = steps[None, :] < lengths[rows][:, None]
+                positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
+                # np.take, not fancy indexing: several times faster on these gathers
+                cols = np.where(valid, np.take(matrix.indices, positions), pad)
+                x = np.take(other, cols, axis=0)
+                stars = np.take(matrix.data, positions)
+                target = (stars - mean - np.take(offset, cols)).astype(other.dtype)
+                xt = x.transpose(0, 2, 1)
+                batch = slice(done, done + len(rows))
+                np.matmul(xt, x, out=a[batch])
+                np.matmul(xt, target[..., None], out=b[batch])
+                done += len(rows)
+            a[: len(chunk), diag, diag] += cfg.regularization * lengths[chunk][:, None]
+            a[: len(chunk), 0, 0] += cfg.bias_regularization
+            out[chunk] = np.linalg.solve(a[: len(chunk)], b[: len(chunk)])[..., 0]
+            start = stop
         return out
 
     @classmethod
@@ -124,24 +138,27 @@ class BiasedMF:
         by_item = matrix.T.tocsr()
         users = np.zeros((n_users, cfg.factors + 1), dtype=np.float32)
         for _ in range(cfg.iterations):
-            users = cls._solve_side(cfg, mean, matrix, cls._augment(items), items[:, 0])
-            items = cls._solve_side(cfg, mean, by_item, cls._augment(users), users[:, 0])
+            users = cls._solve_side(cfg, mean, matrix, *cls._regressors(items))
+            items = cls._solve_side(cfg, mean, by_item, *cls._regressors(users))
         if not np.all(np.isfinite(items)):
             raise PredictorError("rating predictor diverged (non-finite factors)")
         low, high = ratings.scale
         return cls(cfg, mean, items[:, 0], items[:, 1:], (float(low), float(high)))
 
     @staticmethod
-    def _augment(side: np.ndarray) -> np.ndarray:
-        """[bias, factors] of one side → [1, factors] as the regressors of the other side."""
-        out = side.copy()
-        out[:, 0] = 1.0
-        return out
+    def _regressors(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[bias, factors] of one side → ([1, factors], bias) as the regressors and offsets of
+        the other side's solve, each with a zero row after the last (what padding points to)."""
+        design = np.zeros((len(side) + 1, side.shape[1]), dtype=side.dtype)
+        design[:-1] = side
+        offset = design[:, 0].copy()
+        design[:-1, 0] = 1.0
+        return design, offset
 
     def user_params(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: [b_u, p_u] per row, solved against the learnt item side."""
         rows = sp.csr_matrix(rows, dtype=np.float64)
-        return self._solve_side(self.config, self.mean, rows, self._design, self.item_bias)
+        return self._solve_side(self.config, self.mean, rows, self._design, self._offset)
 
     def predict(self, rows: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
         """Predicted stars (n × n_items, or n × len(columns)), clipped to the rating scale."""
