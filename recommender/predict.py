@@ -6,6 +6,8 @@ The item side (b_i, q_i) is learnt; the user side is always solved from the user
 ratings (a ridge regression over the item side), so predictions for a user who rated a movie a
 second ago, or who is not in the training data at all, are as good as for anyone else.
 Regularisation grows with the number of ratings behind each solve (weighted-λ, Zhou et al. 2008).
+At scale the item side is learnt from a seeded sample of users (`PredictorConfig.max_ratings`):
+its cost stays bounded, and the user side never needed the others.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from recommender.data import Catalog, Ratings
 MAX_BATCH = 1024  # rows solved together
 BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
 SOLVE_BATCH = 4_096  # rows whose normal equations are solved by one call
+# Training refines each row's previous solution by this many conjugate-gradient steps instead
+# of solving exactly (as implicit's ALS does): several times cheaper, the same held-out RMSE.
+CG_STEPS = 3
 
 
 class PredictorError(RecommenderError):
@@ -37,6 +42,9 @@ class PredictorConfig:
     bias_regularization: float = 3.0  # pseudo-ratings pulling a bias towards 0
     iterations: int = 15
     seed: int = 0
+    # More ratings than this: the item side is learnt from a seeded sample of users holding
+    # about this many (every user is still folded in from their own ratings). 0: all.
+    max_ratings: int = 5_000_000
 
 
 class BiasedMF:
@@ -78,8 +86,10 @@ class BiasedMF:
         matrix: sp.csr_matrix,
         other: np.ndarray,
         offset: np.ndarray,
+        start: np.ndarray | None = None,
     ) -> np.ndarray:
-        """For each row: [bias, factors] minimising squared error against `other` = [1 | q].
+        """For each row: [bias, factors] minimising squared error against `other` = [1 | q],
+        solved exactly, or from `start` (the previous solution) by `CG_STEPS` steps.
 
         `other` and `offset` have one row more than `matrix` has columns, all zeros: padding
         points there, so padded cells add nothing to the sums. Rows are gathered in batches of
@@ -95,10 +105,9 @@ class BiasedMF:
         diag = np.arange(1, k)
         a = np.empty((min(SOLVE_BATCH, len(order)), k, k), dtype=other.dtype)
         b = np.empty((len(a), k, 1), dtype=other.dtype)
-        start = 0
-        while start < len(order):
-            stop = min(start + len(a), len(order))
-            chunk = order[start:stop]
+        first = 0
+        while first < len(order):
+            chunk = order[first : first + len(a)]
             done = 0
             while done < len(chunk):
                 longest = int(lengths[chunk[min(done + MAX_BATCH, len(chunk)) - 1]])
@@ -119,8 +128,11 @@ class BiasedMF:
                 done += len(rows)
             a[: len(chunk), diag, diag] += cfg.regularization * lengths[chunk][:, None]
             a[: len(chunk), 0, 0] += cfg.bias_regularization
-            out[chunk] = np.linalg.solve(a[: len(chunk)], b[: len(chunk)])[..., 0]
-            start = stop
+            if start is None:
+                out[chunk] = np.linalg.solve(a[: len(chunk)], b[: len(chunk)])[..., 0]
+            else:
+                out[chunk] = _refine(a[: len(chunk)], b[: len(chunk), :, 0], start[chunk])
+            first += len(chunk)
         return out
 
     @classmethod
@@ -132,18 +144,29 @@ class BiasedMF:
         matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
         mean = float(matrix.data.astype(np.float64).mean())
         rng = np.random.default_rng(cfg.seed)
-        n_users, n_items = matrix.shape
+        matrix = cls._sample_users(matrix, cfg.max_ratings, rng)
+        n_items = matrix.shape[1]
         items = np.zeros((n_items, cfg.factors + 1), dtype=np.float32)
         items[:, 1:] = rng.normal(0, 0.1, (n_items, cfg.factors))
         by_item = matrix.T.tocsr()
-        users = np.zeros((n_users, cfg.factors + 1), dtype=np.float32)
+        users = np.zeros((matrix.shape[0], cfg.factors + 1), dtype=np.float32)
         for _ in range(cfg.iterations):
-            users = cls._solve_side(cfg, mean, matrix, *cls._regressors(items))
-            items = cls._solve_side(cfg, mean, by_item, *cls._regressors(users))
+            users = cls._solve_side(cfg, mean, matrix, *cls._regressors(items), users)
+            items = cls._solve_side(cfg, mean, by_item, *cls._regressors(users), items)
         if not np.all(np.isfinite(items)):
             raise PredictorError("rating predictor diverged (non-finite factors)")
         low, high = ratings.scale
         return cls(cfg, mean, items[:, 0], items[:, 1:], (float(low), float(high)))
+
+    @staticmethod
+    def _sample_users(matrix: sp.csr_matrix, limit: int, rng: np.random.Generator) -> sp.csr_matrix:
+        """The rows of users taken in a seeded random order while their ratings add up to at
+        most `limit` (all rows, untouched, when there are not more than that)."""
+        if limit <= 0 or matrix.nnz <= limit:
+            return matrix
+        order = rng.permutation(matrix.shape[0])
+        taken = order[np.cumsum(np.diff(matrix.indptr)[order]) <= limit]
+        return matrix[np.sort(taken)]
 
     @staticmethod
     def _regressors(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -197,6 +220,26 @@ class BiasedMF:
             change.gather(self.item_factors),
             self.scale,
         )
+
+
+def _refine(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`CG_STEPS` steps of Jacobi-preconditioned conjugate gradients on a[n] x[n] = b[n] (a
+    batch of symmetric positive definite systems) from x."""
+    tiny = np.finfo(a.dtype).tiny
+    diagonal = np.maximum(np.einsum("nii->ni", a), tiny)
+    residual = b - np.einsum("nij,nj->ni", a, x)
+    z = residual / diagonal
+    direction = z.copy()
+    rz = np.einsum("ni,ni->n", residual, z)
+    for _ in range(CG_STEPS):
+        ad = np.einsum("nij,nj->ni", a, direction)
+        alpha = rz / np.maximum(np.einsum("ni,ni->n", direction, ad), tiny)
+        x = x + alpha[:, None] * direction
+        residual -= alpha[:, None] * ad
+        z = residual / diagonal
+        rz, previous = np.einsum("ni,ni->n", residual, z), rz
+        direction = z + (rz / np.maximum(previous, tiny))[:, None] * direction
+    return x
 
 
 def agreeing(stars: Sequence[float | None]) -> list[bool]:
