@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from recommender.component import CatalogChange, RecommenderError, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
-MAX_BATCH = 1024  # rows solved together
+MAX_BATCH = 1024  # rows gathered together
 BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
 SOLVE_BATCH = 4_096  # rows whose normal equations are solved by one call
 # Training refines each row's previous solution by this many conjugate-gradient steps instead
