@@ -6,6 +6,8 @@ The item side (b_i, q_i) is learnt; the user side is always solved from the user
 ratings (a ridge regression over the item side), so predictions for a user who rated a movie a
 second ago, or who is not in the training data at all, are as good as for anyone else.
 Regularisation grows with the number of ratings behind each solve (weighted-λ, Zhou et al. 2008).
+At scale the item side is learnt from a seeded sample of users (`PredictorConfig.max_ratings`):
+its cost stays bounded, and the user side never needed the others.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import scipy.sparse as sp
 from recommender.component import CatalogChange, RecommenderError, check_ratings, check_rows
 from recommender.data import Catalog, Ratings
 
-MAX_BATCH = 1024  # rows solved together
+MAX_BATCH = 1024  # rows gathered together
 BATCH_CELLS = 32_768  # rows × longest row in a batch: bounds the padded arrays' memory
+SOLVE_BATCH = 4_096  # rows whose normal equations are solved by one call
+# Training refines each row's previous solution by this many conjugate-gradient steps instead
+# of solving exactly (as implicit's ALS does): several times cheaper, the same held-out RMSE.
+CG_STEPS = 3
 
 
 class PredictorError(RecommenderError):
@@ -36,6 +42,9 @@ class PredictorConfig:
     bias_regularization: float = 3.0  # pseudo-ratings pulling a bias towards 0
     iterations: int = 15
     seed: int = 0
+    # More ratings than this: the item side is learnt from a seeded sample of users holding
+    # about this many (every user is still folded in from their own ratings). 0: all.
+    max_ratings: int = 5_000_000
 
 
 class BiasedMF:
@@ -57,8 +66,8 @@ class BiasedMF:
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)  # q_i
         self.scale = (float(scale[0]), float(scale[1]))  # predictions are clipped to it
         # [1 | q_i] per movie: the regressors a user's [b_u, p_u] is solved against
-        ones = np.ones((len(self.item_bias), 1), dtype=np.float64)
-        self._design = np.hstack([ones, self.item_factors.astype(np.float64)])
+        side = np.hstack([self.item_bias[:, None], self.item_factors]).astype(np.float64)
+        self._design, self._offset = self._regressors(side)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -77,36 +86,53 @@ class BiasedMF:
         matrix: sp.csr_matrix,
         other: np.ndarray,
         offset: np.ndarray,
+        start: np.ndarray | None = None,
     ) -> np.ndarray:
-        """For each row: [bias, factors] minimising squared error against `other` = [1 | q].
+        """For each row: [bias, factors] minimising squared error against `other` = [1 | q],
+        solved exactly, or from `start` (the previous solution) by `CG_STEPS` steps.
 
-        Rows are solved in batches of similar length (padded to the longest), so the normal
-        equations of many rows are built by one batched product and one batched solve.
+        `other` and `offset` have one row more than `matrix` has columns, all zeros: padding
+        points there, so padded cells add nothing to the sums. Rows are gathered in batches of
+        similar length (padded to the longest), so the normal equations of many rows are built
+        by one batched product; they are solved together, many batches at a time.
         """
-        out = np.zeros((matrix.shape[0], other.shape[1]), dtype=other.dtype)
+        k = other.shape[1]
+        out = np.zeros((matrix.shape[0], k), dtype=other.dtype)
         lengths = np.diff(matrix.indptr)
         order = np.argsort(lengths, kind="stable")
         order = order[lengths[order] > 0]
-        start = 0
-        while start < len(order):
-            longest = int(lengths[order[min(start + MAX_BATCH, len(order)) - 1]])
-            size = max(1, min(MAX_BATCH, BATCH_CELLS // max(longest, 1)))
-            rows = order[start : start + size]
-            longest = int(lengths[rows].max())
-            steps = np.arange(longest)
-            valid = steps[None, :] < lengths[rows][:, None]
-            positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
-            cols = matrix.indices[positions]
-            x = other[cols] * valid[..., None]
-            target = ((matrix.data[positions] - mean - offset[cols]) * valid).astype(other.dtype)
-            xt = x.transpose(0, 2, 1)
-            a = xt @ x
-            diag = np.arange(other.shape[1])
-            a[:, diag[1:], diag[1:]] += cfg.regularization * lengths[rows][:, None]
-            a[:, 0, 0] += cfg.bias_regularization
-            b = xt @ target[..., None]
-            out[rows] = np.linalg.solve(a, b)[..., 0]
-            start += len(rows)
+        pad = len(other) - 1
+        diag = np.arange(1, k)
+        a = np.empty((min(SOLVE_BATCH, len(order)), k, k), dtype=other.dtype)
+        b = np.empty((len(a), k, 1), dtype=other.dtype)
+        first = 0
+        while first < len(order):
+            chunk = order[first : first + len(a)]
+            done = 0
+            while done < len(chunk):
+                longest = int(lengths[chunk[min(done + MAX_BATCH, len(chunk)) - 1]])
+                rows = chunk[done : done + max(1, min(MAX_BATCH, BATCH_CELLS // longest))]
+                longest = int(lengths[rows[-1]])
+                steps = np.arange(longest)
+                valid = steps[None, :] < lengths[rows][:, None]
+                positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
+                # np.take, not fancy indexing: several times faster on these gathers
+                cols = np.where(valid, np.take(matrix.indices, positions), pad)
+                x = np.take(other, cols, axis=0)
+                stars = np.take(matrix.data, positions)
+                target = (stars - mean - np.take(offset, cols)).astype(other.dtype)
+                xt = x.transpose(0, 2, 1)
+                batch = slice(done, done + len(rows))
+                np.matmul(xt, x, out=a[batch])
+                np.matmul(xt, target[..., None], out=b[batch])
+                done += len(rows)
+            a[: len(chunk), diag, diag] += cfg.regularization * lengths[chunk][:, None]
+            a[: len(chunk), 0, 0] += cfg.bias_regularization
+            if start is None:
+                out[chunk] = np.linalg.solve(a[: len(chunk)], b[: len(chunk)])[..., 0]
+            else:
+                out[chunk] = _refine(a[: len(chunk)], b[: len(chunk), :, 0], start[chunk])
+            first += len(chunk)
         return out
 
     @classmethod
@@ -118,30 +144,44 @@ class BiasedMF:
         matrix = sp.csr_matrix(ratings.matrix, dtype=np.float32)
         mean = float(matrix.data.astype(np.float64).mean())
         rng = np.random.default_rng(cfg.seed)
-        n_users, n_items = matrix.shape
+        matrix = cls._sample_users(matrix, cfg.max_ratings, rng)
+        n_items = matrix.shape[1]
         items = np.zeros((n_items, cfg.factors + 1), dtype=np.float32)
         items[:, 1:] = rng.normal(0, 0.1, (n_items, cfg.factors))
         by_item = matrix.T.tocsr()
-        users = np.zeros((n_users, cfg.factors + 1), dtype=np.float32)
+        users = np.zeros((matrix.shape[0], cfg.factors + 1), dtype=np.float32)
         for _ in range(cfg.iterations):
-            users = cls._solve_side(cfg, mean, matrix, cls._augment(items), items[:, 0])
-            items = cls._solve_side(cfg, mean, by_item, cls._augment(users), users[:, 0])
+            users = cls._solve_side(cfg, mean, matrix, *cls._regressors(items), users)
+            items = cls._solve_side(cfg, mean, by_item, *cls._regressors(users), items)
         if not np.all(np.isfinite(items)):
             raise PredictorError("rating predictor diverged (non-finite factors)")
         low, high = ratings.scale
         return cls(cfg, mean, items[:, 0], items[:, 1:], (float(low), float(high)))
 
     @staticmethod
-    def _augment(side: np.ndarray) -> np.ndarray:
-        """[bias, factors] of one side → [1, factors] as the regressors of the other side."""
-        out = side.copy()
-        out[:, 0] = 1.0
-        return out
+    def _sample_users(matrix: sp.csr_matrix, limit: int, rng: np.random.Generator) -> sp.csr_matrix:
+        """The rows of users taken in a seeded random order while their ratings add up to at
+        most `limit` (all rows, untouched, when there are not more than that)."""
+        if limit <= 0 or matrix.nnz <= limit:
+            return matrix
+        order = rng.permutation(matrix.shape[0])
+        taken = order[np.cumsum(np.diff(matrix.indptr)[order]) <= limit]
+        return matrix[np.sort(taken)]
+
+    @staticmethod
+    def _regressors(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[bias, factors] of one side → ([1, factors], bias) as the regressors and offsets of
+        the other side's solve, each with a zero row after the last (what padding points to)."""
+        design = np.zeros((len(side) + 1, side.shape[1]), dtype=side.dtype)
+        design[:-1] = side
+        offset = design[:, 0].copy()
+        design[:-1, 0] = 1.0
+        return design, offset
 
     def user_params(self, rows: sp.csr_matrix) -> np.ndarray:
         """Fold users in: [b_u, p_u] per row, solved against the learnt item side."""
         rows = sp.csr_matrix(rows, dtype=np.float64)
-        return self._solve_side(self.config, self.mean, rows, self._design, self.item_bias)
+        return self._solve_side(self.config, self.mean, rows, self._design, self._offset)
 
     def predict(self, rows: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
         """Predicted stars (n × n_items, or n × len(columns)), clipped to the rating scale."""
@@ -180,6 +220,26 @@ class BiasedMF:
             change.gather(self.item_factors),
             self.scale,
         )
+
+
+def _refine(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`CG_STEPS` steps of Jacobi-preconditioned conjugate gradients on a[n] x[n] = b[n] (a
+    batch of symmetric positive definite systems) from x."""
+    tiny = np.finfo(a.dtype).tiny
+    diagonal = np.maximum(np.einsum("nii->ni", a), tiny)
+    residual = b - np.einsum("nij,nj->ni", a, x)
+    z = residual / diagonal
+    direction = z.copy()
+    rz = np.einsum("ni,ni->n", residual, z)
+    for _ in range(CG_STEPS):
+        ad = np.einsum("nij,nj->ni", a, direction)
+        alpha = rz / np.maximum(np.einsum("ni,ni->n", direction, ad), tiny)
+        x = x + alpha[:, None] * direction
+        residual -= alpha[:, None] * ad
+        z = residual / diagonal
+        rz, previous = np.einsum("ni,ni->n", residual, z), rz
+        direction = z + (rz / np.maximum(previous, tiny))[:, None] * direction
+    return x
 
 
 def agreeing(stars: Sequence[float | None]) -> list[bool]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,28 @@ def test_predictions_stay_on_the_rating_scale(low_rank):
     row = history_row({i: 5.0 for i in range(1, 40)}, cat.items)
     stars = model.predict(row)
     assert stars.min() >= 1.0 and stars.max() <= 5.0
+
+
+def test_training_is_deterministic_by_seed(low_rank):
+    cat, ratings = low_rank
+    fits = [BiasedMF.fit(ratings, cat, PredictorConfig(factors=4, seed=s)) for s in (0, 0, 1)]
+    np.testing.assert_array_equal(fits[0].item_factors, fits[1].item_factors)
+    assert not np.allclose(fits[0].item_factors, fits[2].item_factors)
+
+
+def test_over_max_ratings_the_items_are_learnt_from_a_sample_of_users(low_rank):
+    """Still better than the biases for every user (each folded in from their own ratings),
+    and reproducible; with no more ratings than the cap, nothing changes."""
+    cat, ratings = low_rank
+    train, test = holdout_split(ratings, seed=0)
+    config = PredictorConfig(factors=4, regularization=0.05, iterations=10)
+    capped = replace(config, max_ratings=train.nnz // 2)
+    sampled = evaluate_rating(unfitted(BiasedMF, capped), train, test, cat)["rmse"]
+    biases = evaluate_rating(unfitted(BiasedMF, replace(config, factors=0)), train, test, cat)
+    assert sampled < 0.75 * biases["rmse"]
+    a, b = (BiasedMF.fit(train, cat, capped) for _ in range(2))
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+    whole = BiasedMF.fit(train, cat, replace(config, max_ratings=0))
+    assert not np.allclose(a.item_factors, whole.item_factors)
+    at_cap = BiasedMF.fit(train, cat, replace(config, max_ratings=train.nnz))
+    np.testing.assert_array_equal(at_cap.item_factors, whole.item_factors)
