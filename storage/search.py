@@ -232,7 +232,8 @@ def _parse(query: str) -> _Query | None:
     """Normalise and cap a query; a trailing year is split off. None: nothing to look for."""
     text = query[:MAX_QUERY_CHARS]
     if (m := _QUERY_TRAILING_ARTICLE.match(text)) and m["article"].casefold() in ARTICLES:
-        text = f"{m['name']} {m['year'] or ''}"  # "Matrix, The (1999)" as MovieLens writes it
+        # "Matrix, The (1999)" as MovieLens writes it: the article goes back in front.
+        text = f"{m['article']} {m['name']} {m['year'] or ''}"
     words = normalize(text).split()[:MAX_QUERY_WORDS]
     if not words or all(w in _FILLER for w in words):
         return None
@@ -597,9 +598,10 @@ class TitleIndex:
         The whole-string pass costs most, so it runs only where the word pass can miss: for
         a one-word query no title has as a word ("toystory", "godfater"), or when some word has
         no title word close to it. The year stays out of it (titles do not contain it) but is
-        kept in the word pass, where "Death Race 2000" can use it.
+        kept in the word pass, where "Death Race 2000" can use it. A number has no close words:
+        "2" is not a typo of "3", and 1988 names a year, not titles with 1989 in them.
         """
-        weights, exact, unplaced = self._word_weights(parsed.full)
+        weights, exact, unplaced = self._word_weights(parsed.text, parsed.full)
         scores = self.key_words @ weights
         keys = set(_top(scores, _WORD_CANDIDATES).tolist())
         keys.update(self._popular_full_matches(scores, exact).tolist())
@@ -635,22 +637,26 @@ class TitleIndex:
             full = full[most[-_POPULAR_CANDIDATES:]]
         return full
 
-    def _word_weights(self, text: str) -> tuple[np.ndarray, float, bool]:
+    def _word_weights(self, text: str, full: str) -> tuple[np.ndarray, float, bool]:
         """Weights over the vocabulary for the query's words and the title words close to them.
 
         Weight is IDF (rare words count most) times the square of the closeness. Also returns
         the coverage a key holding exactly the known query words gets, and whether some word
-        found neither itself nor a close word among the titles.
+        of `text` found neither itself nor a close word among the titles. `full` is `text`
+        with the year: it counts where a title has it ("Death Race 2000"), but is no sign of
+        a typo where none has it.
         """
         weights = np.zeros(len(self.vocab.strings), dtype=np.float32)
         exact, unplaced = 0.0, False
-        for word in dict.fromkeys(text.split()):
+        words = set(text.split())
+        for word in dict.fromkeys(full.split()):
             found = self.word_positions.get(word)
             if found is not None:
                 weights[found] = self.idf[found]
                 exact += float(self.idf[found]) ** 2
-            if len(word) <= 2:  # too short to tell a typo from another word
-                unplaced |= found is None
+            if len(word) <= 2 or word.isdigit():
+                # Too short to tell a typo from another word; and 1988 is not 1989 misspelt.
+                unplaced |= found is None and word in words
                 continue
             # Close words too, for typos and for the word meant ("alien" → "Aliens").
             start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
