@@ -21,6 +21,13 @@ How a query is answered, and why in two stages:
    words with the query (`_same_movie_words`): as strings "lord of the rings" is close to
    "The Hour of the Pig", in words it is not. The year counts as title text only where the
    title has it ("Death Race 2000"); elsewhere it is the release year, and a wrong one costs.
+   A typed article counts: "the heat" is The Heat before Heat (`_typed_score`).
+
+`search` answers only with movies it is confident of: every word asked for is a title word
+with at most one typing slip (two from ten letters, `_slips`), or how title words start, or
+the whole is the title so misspelt. Anything further ("barbie" for Babe) is for `suggest`,
+the bot's "did you mean …?", which allows one slip more; a title not in the catalogue gets
+"not found", not a confident wrong movie.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
