@@ -453,8 +453,9 @@ NEIGHBOURS = (
     Movie(17, "Moonlighting", 1982, ("Drama",)),
     Movie(18, "Moonrise Kingdom", 2012, ("Comedy",)),
 )
-NEIGHBOUR_RATINGS = {1: 300, 2: 40, 3: 90, 4: 60, 5: 500, 6: 900, 7: 800, 8: 700, 9: 50,
-                     10: 5, 11: 30, 12: 10, 13: 3, 14: 400, 15: 1, 16: 850, 17: 2, 18: 120}  # fmt: skip
+NEIGHBOUR_RATINGS = dict(
+    enumerate([300, 40, 90, 60, 500, 900, 800, 700, 50, 5, 30, 10, 3, 400, 1, 850, 2, 120], 1)
+)
 
 
 @pytest.fixture(scope="module")
