@@ -302,6 +302,11 @@ def _similarity(query: str, key: str) -> float:
         # the more of the query it explains the better ("fight lcb" is not "A Fight").
         if key_words <= query_words:
             score = max(score, _TITLE_IN_QUERY * (0.8 + 0.2 * len(key) / len(query)))
+        # A word typed that the title lacks says more than one it has that was not typed:
+        # such a title ranks below any the query is how it begins ("… captain home" is
+        # "… Captain Home Reloaded" before "… Captain").
+        if any(_lacks(key_words, w) for w in _content_words(query)):
+            score = min(score, _WHOLE_WORDS)
         return score
     if key.startswith(query + " "):  # the first words of the title: "et" → "E.T. the …"
         return max(score, _PREFIX)
@@ -326,6 +331,15 @@ def _similarity(query: str, key: str) -> float:
     else:
         scale = _INSIDE_A_WORD
     return max(score, scale / 100 * partial)
+
+
+def _lacks(key_words: set[str], word: str) -> bool:
+    """Whether no title word is `word`, even with the slips a word that long may have ("drr"
+    is "Dr." typed with a letter doubled)."""
+    slips = _slips(word)
+    return word not in key_words and all(
+        OSA.distance(word, k, score_cutoff=slips) > slips for k in key_words
+    )
 
 
 def _closeness(query_words: set[str], key_words: set[str]) -> float:

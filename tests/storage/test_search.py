@@ -526,3 +526,16 @@ def test_every_word_of_a_long_title_counts(neighbours):
     assert top(neighbours, full) == 14
     assert top(neighbours, f"{full} 2") == 15
     assert top(neighbours, "dr strangelove") == 14
+
+
+def test_a_title_lacking_a_typed_word_ranks_below_one_the_query_begins():
+    """The first words of a long title typed: a shorter title that lacks the last of them is
+    close as a string, but the longer one has every word (titles as bench/ generates them)."""
+    movies = [
+        Movie(1, "Matrix Reloaded, The: Captain", 2005, ()),
+        Movie(2, "Matrix Reloaded, The: Captain Home Reloaded", 2011, ()),
+    ]
+    index = TitleIndex.build(movies, {1: 1_422, 2: 152})
+    found = index.search("Matrix Reloaded, The: Captain Home")
+    assert [m.movie_id for m in found] == [2, 1] and found[0].score > found[1].score
+    assert top(index, "matrix reloaded the captain") == 1
