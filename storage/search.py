@@ -305,8 +305,8 @@ def _similarity(query: str, key: str) -> float:
         # A word typed that the title lacks says more than one it has that was not typed:
         # such a title ranks below any the query is how it begins ("… captain home" is
         # "… Captain Home Reloaded" before "… Captain").
-        if any(_lacks(key_words, w) for w in _content_words(query)):
-            score = min(score, _WHOLE_WORDS)
+        if score > _WHOLE_WORDS and any(_lacks(key_words, w) for w in _content_words(query)):
+            score = _WHOLE_WORDS
         return score
     if key.startswith(query + " "):  # the first words of the title: "et" → "E.T. the …"
         return max(score, _PREFIX)
