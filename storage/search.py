@@ -21,6 +21,13 @@ How a query is answered, and why in two stages:
    words with the query (`_same_movie_words`): as strings "lord of the rings" is close to
    "The Hour of the Pig", in words it is not. The year counts as title text only where the
    title has it ("Death Race 2000"); elsewhere it is the release year, and a wrong one costs.
+   A typed article counts: "the heat" is The Heat before Heat (`_typed_score`).
+
+`search` answers only with movies it is confident of: every word asked for is a title word
+with at most one typing slip (two from ten letters, `_slips`), or how title words start, or
+the whole is the title so misspelt. Anything further ("barbie" for Babe) is for `suggest`,
+the bot's "did you mean …?", which allows one slip more; a title not in the catalogue gets
+"not found", not a confident wrong movie.
 
 MovieLens writes "Matrix, The" and "City of Lost Children, The (Cité des enfants perdus, La)";
 every name in such a title becomes an alias, with its article in front and without it, so
@@ -29,6 +36,7 @@ every name in such a title becomes an alias, with its article in front and witho
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import unicodedata
@@ -38,6 +46,7 @@ from types import MappingProxyType
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from scipy import sparse
 
 from storage.db import Database
@@ -52,7 +61,9 @@ from storage.movies import (
 )
 
 MAX_QUERY_CHARS = 200  # longer input is cut here: no title is that long
-MAX_QUERY_WORDS = 12
+MAX_QUERY_WORDS = (
+    30  # "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb" has 13
+)
 SEARCH_CUTOFF = 75.0  # below this a result is more likely noise than the movie meant
 SUGGEST_CUTOFF = 62.0  # "did you mean …?" may reach further, but not into nonsense
 _TOKEN_CUTOFF = 70.0  # a query word must be this close to a title word to count
@@ -63,15 +74,15 @@ _YEAR_MISS_PENALTY = 15.0
 _YEAR_NEAR_PENALTY = 4.0  # one year off: release dates differ between countries
 _YEAR_UNKNOWN_PENALTY = 6.0
 _MISSING_NUMBER_PENALTY = 8.0
+_ARTICLE_PENALTY = 4.0  # "the heat" typed, a title without "the"
 _PREFIX = 92.0  # the query is how the title starts, on a word boundary
 _WHOLE_WORDS = 90.0  # the query is whole words inside the title
 _INSIDE_A_WORD = 80.0  # "heat" inside "Heathers"
 _QUERY_WORDS_IN_TITLE = 85.5  # every query word is in the title, in another order
 _CLOSE_WORD = 90.0  # a misspelt query word this close to a title word stands for it…
 _CLOSE_WORD_LETTERS = 5  # …if it has this many letters ("heat" is not "heart")
-_SAME_WORD = 66.0  # a word this close to another is it misspelt ("wpr": "war")
+_TWO_SLIPS_LETTERS = 10  # a word this long may have two typing slips and still be itself
 _SHARED_LONG_WORD = 5  # letters of a word that alone makes a title worth suggesting
-_SAME_TITLE = 80.0  # the query and a title this close, spaces aside, are one title misspelt
 _TITLE_IN_QUERY = 85.0  # every title word is in the query, which says more (at most)
 
 ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
@@ -221,25 +232,41 @@ class _Query:
     text: str  # normalised, without the year
     full: str  # normalised, year included
     year: int | None
+    article: str = ""  # the English article the query began with, dropped from text and full
 
 
 def _parse(query: str) -> _Query | None:
     """Normalise and cap a query; a trailing year is split off. None: nothing to look for."""
     text = query[:MAX_QUERY_CHARS]
     if (m := _QUERY_TRAILING_ARTICLE.match(text)) and m["article"].casefold() in ARTICLES:
-        text = f"{m['name']} {m['year'] or ''}"  # "Matrix, The (1999)" as MovieLens writes it
+        # "Matrix, The (1999)" as MovieLens writes it: the article goes back in front.
+        text = f"{m['article']} {m['name']} {m['year'] or ''}"
     words = normalize(text).split()[:MAX_QUERY_WORDS]
     if not words or all(w in _FILLER for w in words):
         return None
+    article = ""
     if len(words) > 1 and words[0] in ENGLISH_ARTICLES:
         # Every alias also exists without its article, so "the matrix" loses nothing, and
-        # "the" no longer makes "The War" look like "The Matrix". Foreign ones stay: "la
-        # haine" is an alias as it is, and "die hard" is not "hard".
-        words = words[1:]
+        # "the" no longer makes "The War" look like "The Matrix" (`_typed_score` weighs it
+        # back in). Foreign ones stay: "la haine" is an alias as it is, and "die hard" is
+        # not "hard".
+        article, words = words[0], words[1:]
     full = " ".join(words)
     if len(words) > 1 and _YEAR.match(words[-1]):
-        return _Query(" ".join(words[:-1]), full, int(words[-1]))
-    return _Query(full, full, None)
+        return _Query(" ".join(words[:-1]), full, int(words[-1]), article)
+    return _Query(full, full, None, article)
+
+
+def _typed_score(query: str, article: str, key: str) -> float:
+    """`_score` of a query typed with an English `article` in front ("the heat"): a title with
+    that article scores as typed, one without it a little less, so "the heat" is The Heat
+    before Heat. People often leave an article out, seldom put in one the title lacks; so a
+    query without one ("heat", "matrix") leaves the titles with and without it equal."""
+    if not article:
+        return _score(query, key)
+    if key.startswith(article + " "):
+        return _score(f"{article} {query}", key)
+    return _score(query, key) - _ARTICLE_PENALTY
 
 
 def query_year(query: str) -> int | None:
@@ -275,6 +302,11 @@ def _similarity(query: str, key: str) -> float:
         # the more of the query it explains the better ("fight lcb" is not "A Fight").
         if key_words <= query_words:
             score = max(score, _TITLE_IN_QUERY * (0.8 + 0.2 * len(key) / len(query)))
+        # A word typed that the title lacks says more than one it has that was not typed:
+        # such a title ranks below any the query is how it begins ("… captain home" is
+        # "… Captain Home Reloaded" before "… Captain").
+        if score > _WHOLE_WORDS and any(_lacks(key_words, w) for w in _content_words(query)):
+            score = _WHOLE_WORDS
         return score
     if key.startswith(query + " "):  # the first words of the title: "et" → "E.T. the …"
         return max(score, _PREFIX)
@@ -301,6 +333,15 @@ def _similarity(query: str, key: str) -> float:
     return max(score, scale / 100 * partial)
 
 
+def _lacks(key_words: set[str], word: str) -> bool:
+    """Whether no title word is `word`, even with the slips a word that long may have ("drr"
+    is "Dr." typed with a letter doubled)."""
+    slips = _slips(word)
+    return word not in key_words and all(
+        OSA.distance(word, k, score_cutoff=slips) > slips for k in key_words
+    )
+
+
 def _closeness(query_words: set[str], key_words: set[str]) -> float:
     """How closely each query word matches some title word (mean of their ratios, 0–1); 0 if
     a word is far from all of them, or is short and not there as it is."""
@@ -324,16 +365,33 @@ def _content_words(text: str) -> list[str]:
     return [w for w in text.split() if len(w) >= 3 and w not in _FILLER and not w.isdigit()]
 
 
-def _explained(word: str, words: list[str], joined: str, inside: int) -> bool:
-    """Whether `word` is among `words`, misspelt or not, or (with at least `inside` letters)
-    runs across them in `joined`, the other side without spaces ("cabin boy": "cabinboy")."""
-    if word in words or any(fuzz.ratio(word, other) >= _SAME_WORD for other in words):
+def _slips(word: str) -> int:
+    """Typing slips (a letter dropped, added or replaced, two letters swapped) a word may have
+    and still be taken for the word meant: none in one or two letters, one up to nine
+    letters ("godfater", "matirx"), two from ten ("shawshenk redemtion" is one in each word).
+
+    Elasticsearch's "AUTO" fuzziness allows two from six letters, but it ranks a list; this
+    decides whether a movie is confidently the one meant, and "riloru" is not "Loru".
+    """
+    return 0 if len(word) <= 2 else 1 if len(word) < _TWO_SLIPS_LETTERS else 2
+
+
+def _misspelt(word: str, other: str, slack: int) -> bool:
+    """Whether `word` is `other` with at most its share of slips (`_slips` of the shorter of
+    the two, plus `slack`)."""
+    allowed = _slips(min(word, other, key=len)) + slack
+    return OSA.distance(word, other, score_cutoff=allowed) <= allowed
+
+
+def _explained(word: str, words: list[str], slack: int) -> bool:
+    """Whether `word` is among `words`, misspelt or not, or (with at least five letters) is
+    how a run of them starts, spelt right: "cabinboy" for "cabin boy", "shawshank redem" typed
+    before the end. A misspelt part of a word ("shosbe" in "Kashosber") could be any word."""
+    if word in words or any(_misspelt(word, other, slack) for other in words):
         return True
-    if len(word) < inside:
-        return False
-    if word in joined:
-        return True
-    return len(word) >= _CLOSE_WORD_LETTERS and fuzz.partial_ratio(word, joined) >= _CLOSE_WORD
+    if len(word) < _CLOSE_WORD_LETTERS:
+        return False  # a short word may start a longer one by chance ("art": "artemis")
+    return any("".join(words[i:]).startswith(word) for i in range(len(words)))
 
 
 @dataclass(frozen=True)
@@ -342,37 +400,37 @@ class _Words:
 
     asked: tuple[str, ...]  # its content words
     words: tuple[str, ...]
-    joined: str  # without spaces
+    text: str  # the words, one space apart
 
     @classmethod
     def of(cls, text: str) -> _Words:
         words = tuple(text.split())
-        return cls(tuple(_content_words(text)), words, "".join(words))
+        return cls(tuple(_content_words(text)), words, " ".join(words))
 
 
 def _same_movie_words(query: _Words, key: str, suggesting: bool = True) -> bool:
     """Whether the words say it could be this movie: every word asked for is in the title
     (misspelt or not), or every word of the title was asked for ("alien ridley scott"), or
-    the whole is the title misspelt ("rearkwinndow"); for a suggestion, sharing a long word
-    is enough ("last year at marienbad": "L'Année dernière à Marienbad").
+    the whole is the title misspelt ("rearkwinndow"); for a suggestion, a word may have one
+    slip more, and sharing a long word is enough ("last year at marienbad": "L'Année
+    dernière à Marienbad").
 
     As strings "lord of the rings" is close to "the hour of the pig" and "manon of the
-    spring" (they share "of the " and letters), but in words it is neither.
+    spring" (they share "of the " and letters), but in words it is neither; and a word two
+    slips from every title word ("riloru": "Loru") is another word, not a typo.
     """
     if not query.asked:
         return True  # "et", "2001", "m": nothing to tell by
     title_words = key.split()
     if all(w in title_words for w in query.asked):
         return True  # the common case, and the cheapest
-    title_joined = "".join(title_words)
-    # A short word asked for may sit inside a longer title word by chance ("art" in
-    # "heartbreak"); a short title word inside what was typed is words run together.
-    if all(_explained(w, title_words, title_joined, _CLOSE_WORD_LETTERS) for w in query.asked):
+    slack = 1 if suggesting else 0
+    if all(_explained(w, title_words, slack) for w in query.asked):
         return True
     words = list(query.words)
-    if all(_explained(w, words, query.joined, 0) for w in _content_words(key)):
+    if all(w in words or any(_misspelt(w, o, slack) for o in words) for w in _content_words(key)):
         return True
-    if fuzz.ratio(query.joined, title_joined) >= _SAME_TITLE:
+    if _misspelt(query.text, key, slack):  # a space left out or put in is a slip too
         return True
     return suggesting and any(len(w) >= _SHARED_LONG_WORD and w in title_words for w in query.asked)
 
@@ -503,18 +561,20 @@ class TitleIndex:
 
     def _rank(self, query: str, limit: int, cutoff: float) -> list[Match]:
         """Score candidate aliases once each, give every movie its best, sort, cut."""
-        parsed = _parse(query) if limit > 0 else None
-        if parsed is None or not len(self.ids):
+        if limit <= 0 or not len(self.ids):
             return []
+        parsed = _parse(query)
+        if parsed is None:
+            return self._exact(query, limit)
         best: dict[int, tuple[float, int]] = {}  # movie row → (score, key)
         words, suggesting = _Words.of(parsed.text), cutoff < SEARCH_CUTOFF
         for key in self._candidate_keys(parsed):
             text = self.keys.strings[key]
-            text_score = _score(parsed.text, text)
+            text_score = _typed_score(parsed.text, parsed.article, text)
             # The year counts as part of the title only where the title has it ("Death Race
             # 2000"); anywhere else it names the release year, and a wrong one costs.
             in_title = parsed.year is not None and str(parsed.year) in text.split()
-            full_score = _score(parsed.full, text) if in_title else -1.0
+            full_score = _typed_score(parsed.full, parsed.article, text) if in_title else -1.0
             if max(text_score, full_score) < cutoff:
                 continue  # the year can only lower it
             if not _same_movie_words(words, text, suggesting):
@@ -528,6 +588,18 @@ class TitleIndex:
             key=lambda item: (-round(item[1][0]), -self.popularity[item[0]], self.ids[item[0]]),
         )
         return [self._match(row, score, key) for row, (score, key) in ranked[:limit]]
+
+    def _exact(self, query: str, limit: int) -> list[Match]:
+        """The movies with exactly this title, most rated first: for a query made only of
+        words like "the", "a", "of" and "i", which say nothing alone but are whole titles
+        ("O", "Die", "A To")."""
+        text = normalize(query[:MAX_QUERY_CHARS])
+        strings = self.keys.strings
+        at = bisect.bisect_left(strings, (len(text), text), key=lambda s: (len(s), s))
+        if not text or at == len(strings) or strings[at] != text:
+            return []
+        rows = sorted(self._rows_of(at), key=lambda row: (-self.popularity[row], self.ids[row]))
+        return [self._match(row, 100.0, at) for row in rows[:limit]]
 
     def _rows_of(self, key: int) -> list[int]:
         """The movies (rows) that have this alias key."""
@@ -547,9 +619,10 @@ class TitleIndex:
         The whole-string pass costs most, so it runs only where the word pass can miss: for
         a one-word query no title has as a word ("toystory", "godfater"), or when some word has
         no title word close to it. The year stays out of it (titles do not contain it) but is
-        kept in the word pass, where "Death Race 2000" can use it.
+        kept in the word pass, where "Death Race 2000" can use it. A number has no close words:
+        "2" is not a typo of "3", and 1988 names a year, not titles with 1989 in them.
         """
-        weights, exact, unplaced = self._word_weights(parsed.full)
+        weights, exact, unplaced = self._word_weights(parsed.text, parsed.full)
         scores = self.key_words @ weights
         keys = set(_top(scores, _WORD_CANDIDATES).tolist())
         keys.update(self._popular_full_matches(scores, exact).tolist())
@@ -585,22 +658,26 @@ class TitleIndex:
             full = full[most[-_POPULAR_CANDIDATES:]]
         return full
 
-    def _word_weights(self, text: str) -> tuple[np.ndarray, float, bool]:
+    def _word_weights(self, text: str, full: str) -> tuple[np.ndarray, float, bool]:
         """Weights over the vocabulary for the query's words and the title words close to them.
 
         Weight is IDF (rare words count most) times the square of the closeness. Also returns
         the coverage a key holding exactly the known query words gets, and whether some word
-        found neither itself nor a close word among the titles.
+        of `text` found neither itself nor a close word among the titles. `full` is `text`
+        with the year: it counts where a title has it ("Death Race 2000"), but is no sign of
+        a typo where none has it.
         """
         weights = np.zeros(len(self.vocab.strings), dtype=np.float32)
         exact, unplaced = 0.0, False
-        for word in dict.fromkeys(text.split()):
+        words = set(text.split())
+        for word in dict.fromkeys(full.split()):
             found = self.word_positions.get(word)
             if found is not None:
                 weights[found] = self.idf[found]
                 exact += float(self.idf[found]) ** 2
-            if len(word) <= 2:  # too short to tell a typo from another word
-                unplaced |= found is None
+            if len(word) <= 2 or word.isdigit():
+                # Too short to tell a typo from another word; and 1988 is not 1989 misspelt.
+                unplaced |= found is None and word in words
                 continue
             # Close words too, for typos and for the word meant ("alien" → "Aliens").
             start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)

@@ -428,3 +428,114 @@ def test_query_year_is_the_year_at_the_end():
     assert query_year("Heat (1995)") == 1995
     assert query_year("2001") is None  # alone it is a title
     assert query_year("heat") is None
+
+
+# ---------------------------------------------------------------- when a match is confident
+
+# Real titles (MovieLens latest) with near neighbours in letters.
+NEIGHBOURS = (
+    Movie(1, "Babe", 1995, ("Children",)),
+    Movie(2, "Barb Wire", 1996, ("Action",)),
+    Movie(3, "Strangers on a Train", 1951, ("Thriller",)),
+    Movie(4, "Lone Ranger, The", 2013, ("Western",)),
+    Movie(5, "Psycho", 1960, ("Horror",)),
+    Movie(6, "Shawshank Redemption, The", 1994, ("Drama",)),
+    Movie(7, "Jurassic Park", 1993, ("Adventure",)),
+    Movie(8, "Heat", 1995, ("Action",)),
+    Movie(9, "Heat, The", 2013, ("Comedy",)),
+    Movie(10, "Star, The", 1952, ("Drama",)),
+    Movie(11, "Star", 2001, ("Drama",)),
+    Movie(12, "O", 2001, ("Drama",)),
+    Movie(13, "Die", 2010, ("Thriller",)),
+    Movie(14, "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb", 1964, ()),
+    Movie(15, "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb 2", 2030, ()),
+    Movie(16, "Fight Club", 1999, ("Drama",)),
+    Movie(17, "Moonlighting", 1982, ("Drama",)),
+    Movie(18, "Moonrise Kingdom", 2012, ("Comedy",)),
+)
+NEIGHBOUR_RATINGS = dict(
+    enumerate([300, 40, 90, 60, 500, 900, 800, 700, 50, 5, 30, 10, 3, 400, 1, 850, 2, 120], 1)
+)
+
+
+@pytest.fixture(scope="module")
+def neighbours() -> TitleIndex:
+    return TitleIndex.build(NEIGHBOURS, NEIGHBOUR_RATINGS)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("psyco", 5),  # one slip in a word is a typo
+        ("psycoh", 5),  # two letters swapped is one slip
+        ("shawshenk redemtion", 6),  # one in each word
+        ("jurrasic park", 7),  # two in a title of ten letters and more
+        ("shawshank redem", 6),  # typed before the end
+        ("fightclub", 16),  # a space left out is one slip
+        ("lone ranger", 4),
+        ("ranger", 4),  # a whole word of the title
+    ],
+)
+def test_a_title_within_a_typo_of_the_query_is_found(neighbours, query, expected):
+    assert top(neighbours, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "suggested"),
+    [
+        ("barbie", 1),  # two slips from "Babe": a word of its own, not a typo of it
+        ("pyschho", 5),  # two slips in seven letters
+        ("moonlight kingdom zz", 18),  # "Moonlighting" has none of the other words
+    ],
+)
+def test_a_word_two_slips_away_is_a_suggestion_not_a_match(neighbours, query, suggested):
+    assert neighbours.search(query) == []
+    assert suggested in [m.movie_id for m in neighbours.suggest(query)]
+
+
+def test_part_of_a_word_is_no_match_unless_a_word_starts_there(neighbours):
+    """ "ranger" sits inside "Strangers": by chance, not because someone typed it."""
+    assert [m.movie_id for m in neighbours.search("ranger")] == [4]
+    assert [m.movie_id for m in neighbours.search("rangers")] == [4]  # "Ranger" misspelt
+    assert neighbours.search("angers") == []
+    assert top(neighbours, "trangers") == 3  # one slip from "strangers"
+    assert top(neighbours, "strange") == 3  # how "Strangers" starts
+
+
+def test_a_typed_article_prefers_the_title_that_has_it(neighbours):
+    assert [m.movie_id for m in neighbours.search("heat")[:2]] == [8, 9]  # more ratings first
+    assert [m.movie_id for m in neighbours.search("the heat")[:2]] == [9, 8]
+    assert top(neighbours, "The Heat (2013)") == 9
+    assert top(neighbours, "Heat, The") == 9  # as MovieLens writes it
+    assert top(neighbours, "the star") == 10 and top(neighbours, "star") == 11
+
+
+@pytest.mark.parametrize(("query", "expected"), [("O", 12), ("o", 12), ("Die", 13)])
+def test_a_title_made_only_of_little_words_is_found_as_typed(neighbours, query, expected):
+    assert top(neighbours, query) == expected
+
+
+@pytest.mark.parametrize("query", ["the", "a", "of the", "die die"])
+def test_little_words_alone_find_no_other_title(neighbours, query):
+    assert neighbours.search(query) == []
+
+
+def test_every_word_of_a_long_title_counts(neighbours):
+    """The thirteenth word and after still tell two titles apart."""
+    full = "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb"
+    assert top(neighbours, full) == 14
+    assert top(neighbours, f"{full} 2") == 15
+    assert top(neighbours, "dr strangelove") == 14
+
+
+def test_a_title_lacking_a_typed_word_ranks_below_one_the_query_begins():
+    """The first words of a long title typed: a shorter title that lacks the last of them is
+    close as a string, but the longer one has every word (titles as bench/ generates them)."""
+    movies = [
+        Movie(1, "Matrix Reloaded, The: Captain", 2005, ()),
+        Movie(2, "Matrix Reloaded, The: Captain Home Reloaded", 2011, ()),
+    ]
+    index = TitleIndex.build(movies, {1: 1_422, 2: 152})
+    found = index.search("Matrix Reloaded, The: Captain Home")
+    assert [m.movie_id for m in found] == [2, 1] and found[0].score > found[1].score
+    assert top(index, "matrix reloaded the captain") == 1
