@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import asyncio
+import functools
 import json
 import platform
 import random
@@ -335,6 +336,7 @@ def step_bot(work: Path) -> dict[str, Any]:
     from telegram.ext import MessageHandler, filters
 
     from bot.app import build_application
+    from bot.processor import ChatOrder
     from bot.services import open_services
     from emulator.runner import application_builder
 
@@ -355,8 +357,11 @@ def step_bot(work: Path) -> dict[str, Any]:
     async def echo(update: Update, context: Any) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
 
-    def echobot(emulator: Any, connected: Any) -> Any:
-        app = application_builder(emulator).build()
+    def echobot(emulator: Any, connected: Any, at_once: bool = False) -> Any:
+        builder = application_builder(emulator)
+        if at_once:  # chats at once, each in order, as the real bot handles them
+            builder = builder.concurrent_updates(ChatOrder())
+        app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
         return app
 
@@ -368,6 +373,10 @@ def step_bot(work: Path) -> dict[str, Any]:
             out[label] = max(out.get(label, 0.0), rate)
             echoed = asyncio.run(_throughput(None, texts, echobot))
             out[f"echo_{label}"] = max(out.get(f"echo_{label}", 0.0), echoed)
+        # Not the floor (that is the plain echo bot above): what handling 20 chats at once
+        # costs the same echo handler, python-telegram-bot's HTTP pool included.
+        at_once = asyncio.run(_throughput(None, texts, functools.partial(echobot, at_once=True)))
+        out[f"echo_at_once_{label}"] = at_once
     for services in opened:
         services.close()
     return out
