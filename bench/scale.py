@@ -13,8 +13,10 @@ with its floor on the same data:
   over all item factors + argpartition;
 - serving: peak RSS of `open_services` (model, catalogue, title index) serving recommends and
   searches, against the model's arrays + the catalogue;
-- bot: updates/s of the real Application through the emulator, `/recommend` and a title
-  search, ÷ a minimal echo bot on the same Application machinery and emulator;
+- bot: updates/s of the real bot through the emulator as `moviebot run` runs it (the update
+  inbox, chats handled at once), `/recommend` and a title search, ÷ a minimal echo bot on the
+  same Application machinery and emulator (plus, not a floor, that echo handler with chats
+  handled at once: what concurrency itself costs);
 - search: p99 of `TitleIndex.search` ÷ p99 of a rapidfuzz `WRatio` scan (`default_process`)
   of every title; the intended title first for ≥ 1,000 generated queries (typos, missing
   articles, years, partial titles, non-ASCII) and "not found" for titles not in the catalogue.
