@@ -13,8 +13,10 @@ with its floor on the same data:
   over all item factors + argpartition;
 - serving: peak RSS of `open_services` (model, catalogue, title index) serving recommends and
   searches, against the model's arrays + the catalogue;
-- bot: updates/s of the real Application through the emulator, `/recommend` and a title
-  search, ÷ a minimal echo bot on the same Application machinery and emulator;
+- bot: updates/s of the real bot through the emulator as `moviebot run` runs it (the update
+  inbox, chats handled at once), `/recommend` and a title search, ÷ a minimal echo bot on the
+  same Application machinery and emulator (plus, not a floor, that echo handler with chats
+  handled at once: what concurrency itself costs);
 - search: p99 of `TitleIndex.search` ÷ p99 of a rapidfuzz `WRatio` scan (`default_process`)
   of every title; the intended title first for ≥ 1,000 generated queries (typos, missing
   articles, years, partial titles, non-ASCII) and "not found" for titles not in the catalogue.
@@ -31,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import asyncio
 import bisect
+import functools
 import json
 import math
 import platform
@@ -273,35 +276,58 @@ def step_serving(work: Path) -> dict[str, Any]:
 async def _throughput(settings: Any, texts: list[tuple[str, str]], build: Callable) -> float:
     """Updates/s: send every (person, text), time until the bot has answered them all.
 
-    `settings` None: the echo bot. Both run on the same emulator code and PTB Application."""
+    `settings` None: the echo bot, polling with python-telegram-bot's Updater. Otherwise the
+    real bot as `moviebot run` runs it (bot.app.serve: the update inbox, then the handlers).
+    Both run on the same emulator code and PTB Application, in this process and event loop."""
+    from bot.app import serve
     from emulator.runner import start_application, stop_application
     from emulator.server import Emulator
 
     async with Emulator() as emulator:
         app = build(emulator, emulator.settings(settings) if settings else None)
-        await start_application(app, poll_timeout=10.0)
-        await emulator.wait_polling(timeout=5.0)
         people = {name: emulator.user(name) for name, _ in texts}
-        if settings is not None:
+        if settings is None:
+            await start_application(app, poll_timeout=10.0)
+            stop, serving = None, None
+        else:
             await _prepare(settings, people)
+            await app.initialize()
+            stop = asyncio.Event()
+            serving = asyncio.create_task(serve(app, emulator.settings(settings), stop))
+        await emulator.wait_polling(timeout=10.0)
+        # Done when every message has its answer (idle time alone would end early if the
+        # machine stalls the bot for a moment), counted as the bot sends them: polling the
+        # chats would cost the event loop more the slower the bot is. Bounded.
+        answered, done = [0], asyncio.Event()
+
+        def count(event: Any) -> None:
+            if event.kind == "message":
+                answered[0] += 1
+                if answered[0] >= len(texts):
+                    done.set()
+
+        emulator.world.listeners.append(count)
         started = time.perf_counter()
         for name, text in texts:
             await people[name].send(text)
-        # Done when every message has its answer (idle time alone would end early if the
-        # machine stalls the bot for a moment); bounded.
-        deadline = started + 300.0
-        while sum(len(person.messages()) for person in people.values()) < len(texts):
-            if time.perf_counter() > deadline:
-                raise RuntimeError("the bot had not answered everything after 300 s")
-            await asyncio.sleep(0.002)
+        try:
+            await asyncio.wait_for(done.wait(), 300.0)
+        except TimeoutError:
+            raise RuntimeError("the bot had not answered everything after 300 s") from None
         seconds = time.perf_counter() - started
         await emulator.wait_idle(quiet=0.05, timeout=30.0)
-        await stop_application(app)
+        if stop is None:
+            await stop_application(app)
+        else:
+            stop.set()
+            await asyncio.wait_for(serving, 30.0)
     return len(texts) / seconds
 
 
 async def _prepare(settings: Any, people: dict[str, Any]) -> None:
-    """Give each simulated person 20 ratings (they are past onboarding)."""
+    """Give each simulated person 20 ratings (they are past onboarding), and empty the update
+    inbox: every emulator numbers its updates from the same id, and the inbox skips an update
+    it has seen (a redelivery)."""
     from storage import ratings as rating_store
     from storage import users
     from storage.db import Database
@@ -310,6 +336,8 @@ async def _prepare(settings: Any, people: dict[str, Any]) -> None:
     if path is None:
         return
     with Database(path) as db:
+        with db.write() as conn:
+            conn.execute("DELETE FROM inbox")
         for number, person in enumerate(people.values(), start=1):
             # 20 ratings of data-set user `number` (each has at least 20).
             taken = rating_store.history_of(db, "dataset", number).ratings
@@ -323,6 +351,7 @@ def step_bot(work: Path) -> dict[str, Any]:
     from telegram.ext import MessageHandler, filters
 
     from bot.app import build_application
+    from bot.processor import ChatOrder
     from bot.services import open_services
     from emulator.runner import application_builder
 
@@ -343,8 +372,11 @@ def step_bot(work: Path) -> dict[str, Any]:
     async def echo(update: Update, context: Any) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
 
-    def echobot(emulator: Any, connected: Any) -> Any:
-        app = application_builder(emulator).build()
+    def echobot(emulator: Any, connected: Any, at_once: bool = False) -> Any:
+        builder = application_builder(emulator)
+        if at_once:  # chats at once, each in order, as the real bot handles them
+            builder = builder.concurrent_updates(ChatOrder())
+        app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
         return app
 
@@ -356,6 +388,10 @@ def step_bot(work: Path) -> dict[str, Any]:
             out[label] = max(out.get(label, 0.0), rate)
             echoed = asyncio.run(_throughput(None, texts, echobot))
             out[f"echo_{label}"] = max(out.get(f"echo_{label}", 0.0), echoed)
+        # Not the floor (that is the plain echo bot above): what handling 20 chats at once
+        # costs the same echo handler, python-telegram-bot's HTTP pool included.
+        at_once = asyncio.run(_throughput(None, texts, functools.partial(echobot, at_once=True)))
+        out[f"echo_at_once_{label}"] = at_once
     for services in opened:
         services.close()
     return out

@@ -105,13 +105,14 @@ class Inbox:
                     fresh.append(update_id)
         return fresh
 
-    def done(self, update_id: int) -> None:
-        """Mark an update handled: its payload goes."""
+    def done(self, *update_ids: int) -> None:
+        """Mark these updates handled, in one transaction: their payloads go."""
+        now = time.time()
         with self.db.write() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE inbox SET state = 'done', payload = '', done_at = ? "
                 "WHERE update_id = ? AND state IN ('new', 'applied')",
-                (time.time(), update_id),
+                [(now, update_id) for update_id in update_ids],
             )
 
     def replay(self) -> list[Pending]:

@@ -168,5 +168,5 @@ async def heard_from(update: Update, context: BotContext) -> None:
     if change is not None and change.new_chat_member.status in GONE:
         why = f"bot {change.new_chat_member.status}"
         await context.services.call(audience.went_away, where.id, why)
-    else:
+    elif not audience.is_active(where.id):  # a set in memory: most updates need no thread
         await context.services.call(audience.heard_from, where.id)

@@ -21,6 +21,8 @@ class Audience:
         self._inactive = set(users.inactive_chats(db))
 
     def is_active(self, chat_id: int) -> bool:
+        """Memory only (no database, no waiting): callable from the event loop, as the send
+        policy and the handler that notices a chat speaking again do for every update."""
         return chat_id not in self._inactive
 
     def inactive(self) -> frozenset[int]:

@@ -139,20 +139,26 @@ class Catalog:
         named = self._metadata.people(query) if self._metadata is not None else ()
         found = [m.movie_id for m in self._titles.search(query, limit=limit)]
         if found or named:
-            known = movies.get_many(self._db, found)
+            known, posters = self._with_posters(found)
             shown = tuple(known[i] for i in found if i in known)
-            posters = self.posters(m.id for m in shown)
             return Found(query, shown, people=named, posters=posters)
         close = [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
-        known = movies.get_many(self._db, close)
+        known, posters = self._with_posters(close)
         return Found(
             query,
             (),
             tuple(known[i] for i in close if i in known),
             about=self.about(),
             year=query_year(query),
-            posters=self.posters(known),
+            posters=posters,
         )
+
+    def _with_posters(self, ids: list[int]) -> tuple[dict[int, Movie], dict[int, str]]:
+        """The movies by id and their poster URLs, read in one statement."""
+        if self._metadata is None or not ids:
+            return movies.get_many(self._db, ids), {}
+        known, _, posters = self._metadata.movies(ids)
+        return known, posters
 
     def card(self, person: Person, movie_id: int) -> Card | None:
         """The movie's card for this person, or None if it left the catalogue."""

@@ -12,19 +12,22 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from types import SimpleNamespace
 
 from telegram import Bot
-from telegram.ext import Application
+from telegram.ext import Application, ApplicationBuilder
 
 from bot import render
 from bot.app import build_application, serve
+from bot.intake import Intake
+from bot.processor import ChatOrder
 from bot.services import open_services
 from bot.services.people import Person
 from bot.services.picks import Picks
 from bot.settings import Settings
 from emulator.server import Emulator
 from storage import inbox, ratings, users
-from storage.db import Database
+from storage.db import Database, StorageUnavailable
 from storage.inbox import Inbox
 from tests.bot.test_storage_faults import turned_read_only
 
@@ -238,3 +241,49 @@ async def test_without_a_writable_inbox_updates_are_still_handled(emulator, worl
     assert len(warned) == 2 and "cannot store updates" in warned[0], warned
     assert "can be written again" in warned[1]
     assert set(inbox_counts(settings)) == {"done"}
+
+
+def intake_over(db: Database) -> Intake:
+    """The intake of an application that never runs: what marking updates done needs."""
+    app = ApplicationBuilder().token("123:abc").concurrent_updates(ChatOrder()).build()
+    return Intake(app, SimpleNamespace(db=db))  # type: ignore[arg-type]
+
+
+async def test_updates_finishing_together_are_marked_done_by_one_commit(tmp_path):
+    """Forty handlings ending at once: each is done when its wait returns, one commit for all
+    (the inbox committed once per update before)."""
+    db = Database(tmp_path / "bot.sqlite")
+    intake = intake_over(db)
+    intake.inbox.add([(update_id, "{}") for update_id in range(1, 41)])
+    commits: list[str] = []
+    db.trace(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    try:
+        await asyncio.gather(*(intake._finish(update_id) for update_id in range(1, 41)))
+        assert intake.inbox.counts() == {"done": 40}
+        assert len(commits) == 1
+        await intake._finish(41)  # not in the inbox: nothing to mark, nothing breaks
+        await asyncio.gather(intake._finish(1), intake._finish(1))  # twice: still done
+        assert intake.inbox.counts() == {"done": 40}
+    finally:
+        intake.close()
+        db.close()
+
+
+async def test_a_done_commit_that_fails_fails_every_update_in_it_and_the_next_one_works(tmp_path):
+    """The database turns read-only between handling and done: each update's wait raises (the
+    processor logs it), all stay unfinished for the next start, and later batches commit."""
+    db = Database(tmp_path / "bot.sqlite")
+    intake = intake_over(db)
+    intake.inbox.add([(update_id, "{}") for update_id in (1, 2, 3, 4)])
+    try:
+        with turned_read_only(db, "query_only"):
+            failed = await asyncio.gather(
+                *(intake._finish(update_id) for update_id in (1, 2, 3)), return_exceptions=True
+            )
+        assert all(isinstance(outcome, StorageUnavailable) for outcome in failed), failed
+        assert intake.inbox.counts() == {"new": 4}
+        await asyncio.gather(intake._finish(1), intake._finish(4))
+        assert intake.inbox.states([1, 2, 3, 4]) == {1: "done", 2: "new", 3: "new", 4: "done"}
+    finally:
+        intake.close()
+        db.close()
