@@ -349,6 +349,7 @@ def train(
     if with_validation and engine is not None and not engine.validates:
         say("no holdout validation: the imported factors were trained on every rating")
         with_validation = False
+    fitted = Fitted({})  # what the engine fitted for the served model (none: all here)
     try:
         with engine if engine is not None else nullcontext():
             metrics, model = (
@@ -356,7 +357,7 @@ def train(
             )
             if model is None:
                 say(f"training on {ratings.nnz:,} ratings of {len(catalog):,} movies")
-                fitted = engine.fit(ratings, catalog, config) if engine else Fitted({})
+                fitted = engine.fit(ratings, catalog, config) if engine else fitted
                 model = Recommender.train(ratings, catalog, config, fitted.parts)
             described = engine.describe() if engine else {"name": "local"}
     except (ALSError, RecommenderError, PredictorError, np.linalg.LinAlgError) as exc:

@@ -352,6 +352,21 @@ def test_a_model_validated_on_a_tiny_held_out_share_is_the_one_served(monkeypatc
     assert 0.1 < metrics["held_out_share"] < 0.3
 
 
+def test_a_large_data_sets_training_serves_its_validation_fit(filled, capsys, monkeypatch):
+    """Where the held-out share is tiny (any data set past ~50,000 users), `train` fits once
+    and serves the validation fit: through the whole command, registered and loadable."""
+    from bot import training
+
+    monkeypatch.setattr(training, "SERVE_VALIDATED_SHARE", 1.0)
+    assert run(filled, "train", *FAST) == 0
+    assert "training on" not in capsys.readouterr().err  # no second fit
+    with Database(filled["db"]) as db:
+        record = models.latest(db)
+        model = load_current(db, settings(filled))
+    assert record.version == 1 and 0.1 < record.metrics["held_out_share"] < 0.3
+    assert model is not None and model.info["counts"]["ratings"] < 960
+
+
 # -- one model directory, several databases -------------------------------------------------
 
 
