@@ -123,18 +123,18 @@ def ratings_from_db(
     cache: Path | None = None,
 ) -> Ratings:
     """All ratings of these kinds of users, in the catalogue's item index space; `cache`: the
-    file that keeps the data set's ratings between retrains (`storage.ratings.frame`)."""
-    frame = rating_store.frame(db, kinds, cache)
-    stars = frame["rating"].to_numpy(np.float32)
+    file that keeps the data set's ratings between retrains (`storage.ratings.columns`)."""
+    read = rating_store.columns(db, kinds, cache)
+    stars = read["rating"].astype(np.float32, copy=False)
     if len(stars) and not np.all(np.isfinite(stars)):
         raise TrainingError("some stored ratings are not numbers: fix the data and retrain")
     low = min(DEFAULT_SCALE[0], float(stars.min())) if len(stars) else DEFAULT_SCALE[0]
     high = max(DEFAULT_SCALE[1], float(stars.max())) if len(stars) else DEFAULT_SCALE[1]
     return Ratings.from_arrays(
-        frame["user"].to_numpy(),
-        frame["movie"].to_numpy(),
+        read["user"],
+        read["movie"],
         stars,
-        frame["ts"].to_numpy(),
+        read["ts"],
         items=catalog.items,
         scale=(low, high),
     )

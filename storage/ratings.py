@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -186,10 +187,16 @@ def count(db: Database, kind: Kind | None = None) -> int:
 def frame(
     db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram"), cache: Path | None = None
 ) -> pd.DataFrame:
-    """All ratings of users of these kinds, for training and evaluation.
+    """All ratings of users of these kinds, for training and evaluation: `columns` as a frame."""
+    return pd.DataFrame(columns(db, kinds, cache), copy=False)
 
-    Columns: user (internal id), movie, rating (float32), ts (int64). Read in chunks into numpy
-    arrays, so tens of millions of ratings fit in a few hundred MB.
+
+def columns(
+    db: Database, kinds: tuple[Kind, ...] = ("dataset", "telegram"), cache: Path | None = None
+) -> dict[str, np.ndarray]:
+    """All ratings of users of these kinds, as four arrays: user (internal id), movie, rating
+    (float32), ts (int64). Read straight into numpy, so tens of millions of ratings fit in a
+    few hundred MB.
 
     `cache`: a file that keeps the data-set users' ratings between calls. They change only
     when the data set is imported again, yet reading 25 million of them row by row costs ~45 s
@@ -201,14 +208,10 @@ def frame(
         return _read(db, kinds)
     others = tuple(k for k in kinds if k != "dataset")
     parts = [_cached_dataset(db, cache)] + ([_read(db, others)] if others else [])
-    if len(parts) == 1:
-        return parts[0]
-    return pd.DataFrame(
-        {name: np.concatenate([p[name].to_numpy() for p in parts]) for name in FRAME_COLUMNS}
-    )
+    return {name: np.concatenate([p[name] for p in parts]) for name in FRAME_COLUMNS}
 
 
-def _read(db: Database, kinds: tuple[Kind, ...]) -> pd.DataFrame:
+def _read(db: Database, kinds: tuple[Kind, ...]) -> dict[str, np.ndarray]:
     marks = ",".join("?" * len(kinds))
     sql = (
         "SELECT r.user_id, r.movie_id, r.rating, r.ts FROM ratings r "
@@ -219,19 +222,31 @@ def _read(db: Database, kinds: tuple[Kind, ...]) -> pd.DataFrame:
     # no float64 matrix of four columns (1.5x faster on 250k ratings, see docs/benchmarks.md).
     total = _count(db, kinds)
     rows = np.fromiter(db.conn.execute(sql, kinds), dtype=_FRAME_ROW, count=total)
-    return pd.DataFrame({name: rows[name] for name in FRAME_COLUMNS})
+    return {name: rows[name] for name in FRAME_COLUMNS}
 
 
 def _count(db: Database, kinds: tuple[Kind, ...]) -> int:
+    """How many ratings users of these kinds gave. The data set's are nearly all of them:
+    counted as all ratings less the others' (an index walk over users: quick)."""
+    if "dataset" not in kinds:
+        return _count_of(db, kinds)
+    rest = tuple(k for k in get_args(Kind) if k not in kinds)
+    return _count_all(db) - (_count_of(db, rest) if rest else 0)
+
+
+def _count_all(db: Database) -> int:
+    return int(db.conn.execute("SELECT count(*) FROM ratings").fetchone()[0])
+
+
+def _count_of(db: Database, kinds: tuple[Kind, ...]) -> int:
     marks = ",".join("?" * len(kinds))
     sql = (
-        "SELECT count(*) FROM ratings WHERE user_id IN "
-        f"(SELECT id FROM users WHERE kind IN ({marks}))"
+        f"SELECT count(*) FROM users u JOIN ratings r ON r.user_id = u.id WHERE u.kind IN ({marks})"
     )
     return int(db.conn.execute(sql, kinds).fetchone()[0])
 
 
-def _cached_dataset(db: Database, cache: Path) -> pd.DataFrame:
+def _cached_dataset(db: Database, cache: Path) -> dict[str, np.ndarray]:
     """The data-set users' ratings from `cache` when it holds exactly these, else from the
     database (and `cache` is written for next time; a file that cannot be written is skipped)."""
     stamp = db.meta("dataset", "dataset_checksum", "dataset_imported_at")
@@ -239,7 +254,7 @@ def _cached_dataset(db: Database, cache: Path) -> pd.DataFrame:
     try:
         with np.load(cache, allow_pickle=False) as stored:
             if str(stored["key"]) == key:
-                return pd.DataFrame({name: stored[name] for name in FRAME_COLUMNS})
+                return {name: stored[name] for name in FRAME_COLUMNS}
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
@@ -249,8 +264,7 @@ def _cached_dataset(db: Database, cache: Path) -> pd.DataFrame:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "wb") as out:
-            arrays = {name: fresh[name].to_numpy() for name in FRAME_COLUMNS}
-            np.savez(out, key=np.array(key), **arrays)  # type: ignore[arg-type]
+            np.savez(out, key=np.array(key), **fresh)  # type: ignore[arg-type]
         os.replace(partial, cache)
     except OSError as exc:
         with contextlib.suppress(OSError):
