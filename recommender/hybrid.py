@@ -13,6 +13,7 @@ retrain builds a new one and `ModelHolder` swaps one reference.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,8 +120,11 @@ class Recommender:
         return cls(catalog, hybrid, predictor, info)
 
     def with_info(self, **extra: object) -> Recommender:
-        """A copy whose `info` has these keys added (e.g. version, metrics)."""
-        return Recommender(self.catalog, self._hybrid, self._predictor, {**self.info, **extra})
+        """A copy whose `info` has these keys added (e.g. version, metrics); everything else
+        is shared (it is read-only), not built again."""
+        twin = copy.copy(self)
+        twin.info = {**self.info, **extra}
+        return twin
 
     @property
     def config(self) -> HybridConfig:
