@@ -141,7 +141,7 @@ def write_markdown(folder: Path, target: Path) -> None:
     before = _runs(folder / "before")
     if before:
         parts += [
-            "## Before this change (the same bench on the code it started from)\n",
+            "## Before the first round of this work (the same bench on the code it started from)\n",
             *rows(before),
             "",
         ]
