@@ -131,7 +131,7 @@ class Era:
         dated = rated > 0
         last = int(known.max(initial=0))
         if times is not None:
-            last = max(last, int(calendar_years(times).max()))
+            last = max(last, int(calendar_years(np.array([times.max()]))[0]))
         first_year = int(known.min()) if len(known) else last
         span = max(last, first_year) - first_year + 1
         release = _share(
@@ -144,8 +144,12 @@ class Era:
         when = calendar_years(times)
         ages = np.clip(when[dated] - rated[dated], AGES[0], AGES[-1]) - AGES[0]
         age_shares = _share(np.bincount(ages, minlength=len(AGES)), cfg.smooth_years, cfg.floor)
-        on, count = np.unique(when[dated], return_counts=True)
-        rating_years = np.column_stack([on, count / count.sum()]).astype(np.float64)
+        seen = when[dated]
+        low = int(seen.min())
+        per_year = np.bincount(seen - low)  # a count per calendar year: no sort of 25M
+        on = np.flatnonzero(per_year)
+        count = per_year[on]
+        rating_years = np.column_stack([on + low, count / count.sum()]).astype(np.float64)
         return cls(cfg, years, first_year, release, age_shares, rating_years, float(times.max()))
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
