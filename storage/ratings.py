@@ -207,8 +207,11 @@ def columns(
     if cache is None or "dataset" not in kinds:
         return _read(db, kinds)
     others = tuple(k for k in kinds if k != "dataset")
-    parts = [_cached_dataset(db, cache)] + ([_read(db, others)] if others else [])
-    return {name: np.concatenate([p[name] for p in parts]) for name in FRAME_COLUMNS}
+    dataset = _cached_dataset(db, cache)
+    if not others:
+        return dataset
+    rest = _read(db, others)
+    return {name: np.concatenate([dataset[name], rest[name]]) for name in FRAME_COLUMNS}
 
 
 def _read(db: Database, kinds: tuple[Kind, ...]) -> dict[str, np.ndarray]:
@@ -229,21 +232,8 @@ def _count(db: Database, kinds: tuple[Kind, ...]) -> int:
     """How many ratings users of these kinds gave. The data set's are nearly all of them:
     counted as all ratings less the others' (an index walk over users: quick)."""
     if "dataset" not in kinds:
-        return _count_of(db, kinds)
-    rest = tuple(k for k in get_args(Kind) if k not in kinds)
-    return _count_all(db) - (_count_of(db, rest) if rest else 0)
-
-
-def _count_all(db: Database) -> int:
-    return int(db.conn.execute("SELECT count(*) FROM ratings").fetchone()[0])
-
-
-def _count_of(db: Database, kinds: tuple[Kind, ...]) -> int:
-    marks = ",".join("?" * len(kinds))
-    sql = (
-        f"SELECT count(*) FROM users u JOIN ratings r ON r.user_id = u.id WHERE u.kind IN ({marks})"
-    )
-    return int(db.conn.execute(sql, kinds).fetchone()[0])
+        return sum(count(db, kind) for kind in kinds)
+    return count(db) - sum(count(db, kind) for kind in get_args(Kind) if kind not in kinds)
 
 
 def _cached_dataset(db: Database, cache: Path) -> dict[str, np.ndarray]:
