@@ -29,27 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def floor_seconds(ratings: Any, cfg: Any) -> float:
-    """implicit's ALS fit alone on this ALS configuration's confidence matrix."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
-
-    from recommender.als import confidence
-
-    matrix = confidence(ratings.matrix, cfg)
-    model = AlternatingLeastSquares(
-        factors=cfg.factors,
-        regularization=cfg.regularization,
-        alpha=1.0,
-        iterations=cfg.iterations,
-        calculate_training_loss=False,
-        random_state=cfg.seed,
-    )
-    started = time.perf_counter()
-    with threadpool_limits(1, "blas"):
-        model.fit(matrix, show_progress=False)
-    return time.perf_counter() - started
+from scale import als_floor  # noqa: E402  (bench/ is the script's own folder)
 
 
 def fit_seconds(ratings: Any, catalog: Any, cfg: Any) -> float:
@@ -111,7 +91,7 @@ def main() -> int:
     out["fit_seconds"] = round(min(fits), 2)
     print(f"fit    {out['fit_seconds']:8.2f} s  (runs: {', '.join(f'{s:.2f}' for s in fits)})")
     if not args.no_floor:
-        out["floor_seconds"] = round(floor_seconds(ratings, hybrid.als), 2)
+        out["floor_seconds"] = round(als_floor(ratings, hybrid.als)[0], 2)
         out["ratio"] = round(out["fit_seconds"] / out["floor_seconds"], 3)
         print(f"floor  {out['floor_seconds']:8.2f} s  (implicit ALS fit)")
         print(f"ratio  {out['ratio']:8.3f} ×  (fit ÷ floor)")

@@ -159,29 +159,14 @@ def step_train(work: Path, validate: bool) -> dict[str, Any]:
             "metrics": result.record.metrics, "rss_mb": rss_mb()}  # fmt: skip
 
 
-def step_train_floor(work: Path) -> dict[str, Any]:
-    """implicit's ALS fit alone on the main ALS's confidence matrix, same settings."""
+def als_floor(ratings: Any, cfg: Any) -> tuple[float, int]:
+    """implicit's ALS fit alone on this ALS configuration's confidence matrix, same settings
+    and thread setting: its seconds, and the matrix's non-zeros."""
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    from bot.training import (
-        RATINGS_CACHE,
-        catalog_from_db,
-        config_for,
-        model_folder,
-        ratings_from_db,
-    )
     from recommender.als import confidence
-    from storage.db import Database
 
-    with Database(work / "moviebot.sqlite") as db:
-        catalog = catalog_from_db(db)
-        # through the ratings cache, as `train` reads: the first read after an import fills it
-        # (~45 s at 100%, once per import; docs/benchmarks.md), so the trains below time a
-        # retrain as the bot runs it, every 6 hours
-        cache = model_folder(db, _settings(work)) / RATINGS_CACHE
-        ratings = ratings_from_db(db, catalog, cache=cache)
-        cfg = config_for(db, _settings(work)).als
     matrix = confidence(ratings.matrix, cfg)
     model = AlternatingLeastSquares(
         factors=cfg.factors,
@@ -194,7 +179,30 @@ def step_train_floor(work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with threadpool_limits(1, "blas"):
         model.fit(matrix, show_progress=False)
-    return {"seconds": time.perf_counter() - started, "nnz": int(matrix.nnz)}
+    return time.perf_counter() - started, int(matrix.nnz)
+
+
+def step_train_floor(work: Path) -> dict[str, Any]:
+    """`als_floor` on the main ALS of the database's configuration."""
+    from bot.training import (
+        RATINGS_CACHE,
+        catalog_from_db,
+        config_for,
+        model_folder,
+        ratings_from_db,
+    )
+    from storage.db import Database
+
+    with Database(work / "moviebot.sqlite") as db:
+        catalog = catalog_from_db(db)
+        # through the ratings cache, as `train` reads: the first read after an import fills it
+        # (~45 s at 100%, once per import; docs/benchmarks.md), so the trains below time a
+        # retrain as the bot runs it, every 6 hours
+        cache = model_folder(db, _settings(work)) / RATINGS_CACHE
+        ratings = ratings_from_db(db, catalog, cache=cache)
+        cfg = config_for(db, _settings(work)).als
+    seconds, nnz = als_floor(ratings, cfg)
+    return {"seconds": seconds, "nnz": nnz}
 
 
 def _histories(work: Path, count: int, seed: int = 0) -> list[dict[int, float]]:
