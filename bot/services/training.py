@@ -144,7 +144,7 @@ class TrainingService:
         and worker threads keep the CPU time the GIL would otherwise share with training
         (minutes at ml-32m's scale), and its memory stays the serving model's. An in-memory
         database (tests) cannot be opened by another process: it trains in a worker thread."""
-        if str(self.settings.db_path) == ":memory:":
+        if self.db.path == ":memory:":
             return await self._train_here(watcher)
         started = time.perf_counter()
         child = await asyncio.create_subprocess_exec(
@@ -182,8 +182,9 @@ class TrainingService:
         return TrainResult(record, model, time.perf_counter() - started)
 
     def command(self) -> list[str]:
-        """The training process: this Python running `moviebot train` on the bot's database."""
-        return [sys.executable, "-m", "bot.cli", "train", "--db", str(self.settings.db_path)]
+        """The training process: this Python running `moviebot train` on the database this
+        service reads and swaps models for (`self.db`, whatever the settings name)."""
+        return [sys.executable, "-m", "bot.cli", "train", "--db", self.db.path]
 
     def _child_environment(self) -> dict[str, str]:
         """The bot's environment, with its model folder, minus the bot token and secrets
