@@ -53,8 +53,8 @@ class EraConfig:
 
 def calendar_years(times: np.ndarray) -> np.ndarray:
     """The UTC calendar year of each Unix time. Each time is placed among the starts of the
-    years its range spans (a binary search over a few dozen values), not converted: a tenth
-    of the cost on 25 million rating times."""
+    years its range spans (a binary search over a few dozen values), not converted: 0.7 s
+    instead of 1.6 s on 25 million rating times."""
     seconds = np.asarray(times, dtype=np.float64)
     if seconds.size == 0:
         return np.zeros(seconds.shape, dtype=np.int64)

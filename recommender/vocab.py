@@ -47,7 +47,7 @@ class Vocab:
         if len(self._sorted) == 0:
             return np.full(len(ids), -1, dtype=np.int64)
         table = self._lookup_table() if len(ids) >= TABLE_FROM else None
-        if table is not None:  # a gather instead of a binary search: 25M ratings, 10× faster
+        if table is not None:  # a gather instead of a binary search: 25M ids 1.5 s → 0.6 s
             inside = (ids >= 0) & (ids < len(table))
             return np.where(inside, table[np.where(inside, ids, 0)], -1)
         pos = np.searchsorted(self._sorted, ids)
