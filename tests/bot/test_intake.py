@@ -61,6 +61,15 @@ async def card_for(user, typed: str):
     return await user.next_message()
 
 
+async def heat_card(emulator: Emulator, settings: Settings):
+    """Alice, and the card of Heat (1995) she found while the bot ran; then the bot stops."""
+    alice = emulator.user("Alice")
+    async with serving(emulator, settings):
+        card = await card_for(alice, "Heat 1995")
+        await emulator.wait_idle()
+    return alice, card
+
+
 def answers(emulator: Emulator) -> Counter[str]:
     """How many times each button press was answered."""
     return Counter(
@@ -94,10 +103,7 @@ async def fetch(emulator: Emulator) -> list:
 
 async def test_updates_fetched_but_not_stored_come_again_and_are_handled_once(emulator, world):
     settings = bot_settings(emulator, world)
-    alice = emulator.user("Alice")
-    async with serving(emulator, settings):
-        card = await card_for(alice, "Heat 1995")
-        await emulator.wait_idle()
+    alice, card = await heat_card(emulator, settings)
     press = await alice.press(card, "★4")
     await alice.send("Matrix")
     fetched = await fetch(emulator)  # ... and the bot dies before the inbox write
@@ -115,10 +121,7 @@ async def test_updates_fetched_but_not_stored_come_again_and_are_handled_once(em
 
 async def test_updates_stored_but_not_handled_are_replayed_once_at_start(emulator, world):
     settings = bot_settings(emulator, world)
-    alice = emulator.user("Alice")
-    async with serving(emulator, settings):
-        card = await card_for(alice, "Heat 1995")
-        await emulator.wait_idle()
+    alice, card = await heat_card(emulator, settings)
     presses = [await alice.press(card, stars) for stars in ("★2", "★5")]
     await alice.send("Matrix")
     fetched = await fetch(emulator)
@@ -139,10 +142,7 @@ async def test_a_press_killed_after_its_rating_committed_is_answered_and_not_dou
     emulator, world
 ):
     settings = bot_settings(emulator, world)
-    alice = emulator.user("Alice")
-    async with serving(emulator, settings):
-        card = await card_for(alice, "Heat 1995")
-        await emulator.wait_idle()
+    alice, card = await heat_card(emulator, settings)
     press = await alice.press(card, "★3")
     (fetched,) = await fetch(emulator)
     services = open_services(settings)
@@ -168,10 +168,7 @@ async def test_a_press_killed_after_its_rating_committed_is_answered_and_not_dou
 
 async def test_updates_handled_but_sent_again_by_telegram_are_not_handled_twice(emulator, world):
     settings = bot_settings(emulator, world)
-    alice = emulator.user("Alice")
-    async with serving(emulator, settings):
-        card = await card_for(alice, "Heat 1995")
-        await emulator.wait_idle()
+    alice, card = await heat_card(emulator, settings)
     press = await alice.press(card, "★4")
     await alice.send("Matrix")
     queued = list(emulator.world.updates)
