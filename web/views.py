@@ -213,7 +213,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
 async def picks(request: web.Request) -> web.Response:
     """Picks with their reasons, filtered by genre and decade, a page at a time."""
     svc = services(request)
-    genres, about = await call(request, lambda: (svc.catalog.genres(), svc.catalog.about()))
+    genres, about = svc.catalog.genres(), svc.catalog.about()  # in memory: no worker needed
     wanted, number = forms.picks_request(request, genres, PICKS_PER_PAGE)
     shown = await call(
         request, svc.picks.recommend, person(request), wanted, number * PICKS_PER_PAGE

@@ -131,7 +131,7 @@ async def send_picks(
 
 async def recommend(update: Update, context: BotContext) -> None:
     """/recommend [n] [genres] [years]."""
-    genres = await context.services.call(context.services.catalog.genres)
+    genres = context.services.catalog.genres()  # in memory: no worker needed
     try:
         request = parse_request(context.args or [], genres)
     except UsageError as exc:

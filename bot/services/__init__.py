@@ -26,7 +26,10 @@ Services are synchronous (SQLite, numpy). A front end on an event loop never cal
 directly: `await services.call(services.catalog.search, query)` runs the call on the services'
 own thread pool (each worker thread has its own SQLite connection), so a slow query, a write
 waiting for the lock or a big recommendation never stalls other chats. The call sees the
-caller's context variables (the update being handled, see storage.inbox).
+caller's context variables (the update being handled, see storage.inbox). Rankings and title
+searches run on a lane of their own (`computing`). The catalogue's genres and what it is
+(`catalog.genres()`, `catalog.about()`) are read when the services open and held in memory:
+those two a front end reads directly.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from bot.services import metrics
 from bot.services.account import Account
 from bot.services.audience import Audience
 from bot.services.catalog import About, Catalog
+from bot.services.computing import LANE, is_computing
 from bot.services.feedback import Feedback
 from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies, Stats
@@ -92,6 +96,7 @@ class Services:
     audience: Audience = field(init=False)  # chats that blocked or removed the bot
     web: WebAccess = field(init=False)  # web app sign-in links and sessions
     pool: ThreadPoolExecutor = field(init=False, repr=False)
+    lane: ThreadPoolExecutor = field(init=False, repr=False)  # rankings and searches
 
     def __post_init__(self) -> None:
         self.metadata = MetadataService(self.db, self.settings.tmdb_image_base_url)
@@ -106,13 +111,16 @@ class Services:
         self.audience = Audience(self.db)
         self.web = WebAccess(self.db, self.settings.token)
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="services")
+        self.lane = ThreadPoolExecutor(LANE, thread_name_prefix="services-computing")
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`fn(*args, **kwargs)` on a worker thread, awaited: the event loop keeps serving
-        other chats meanwhile. Context variables go along (asyncio.to_thread does the same)."""
+        other chats meanwhile. Context variables go along (asyncio.to_thread does the same).
+        Rankings and searches (`computing.computes`) have a few threads of their own."""
         context = contextvars.copy_context()
         job = functools.partial(context.run, fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, job)
+        pool = self.lane if is_computing(fn) else self.pool
+        return await asyncio.get_running_loop().run_in_executor(pool, job)
 
     @property
     def model(self) -> Recommender | None:
@@ -133,7 +141,8 @@ class Services:
         return self.catalog.genres()
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.lane, self.pool):
+            pool.shutdown(wait=True, cancel_futures=True)
         self.db.close()
 
 

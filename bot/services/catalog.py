@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.services import people
+from bot.services.computing import computes
 from bot.services.metadata import MetadataService, PersonMovies
 from bot.services.people import Person
 from recommender.hybrid import ModelHolder
@@ -86,21 +87,19 @@ class Catalog:
         self._titles = titles
         self._models = models
         self._metadata = metadata
-        self._genres: list[str] | None = None
-        self._about: About | None = None
+        # What the catalogue is, read once here: it changes only on import, and front ends
+        # read these two straight from memory, with no trip to a worker thread.
+        self._genres = movies.genres(db)
+        held = movies.catalogue(db)
+        dated = held.dated(time.gmtime().tm_year)
+        self._about = About(held.name, held.movies, held.first_year, held.last_year, dated)
 
     def genres(self) -> list[str]:
-        """The catalogue's genres, sorted (read once: the catalogue changes only on import)."""
-        if self._genres is None:
-            self._genres = movies.genres(self._db)
+        """The catalogue's genres, sorted (in memory: no SQL)."""
         return self._genres
 
     def about(self) -> About:
-        """Which data set the catalogue is, its size and years (read once, like the genres)."""
-        if self._about is None:
-            held = movies.catalogue(self._db)
-            dated = held.dated(time.gmtime().tm_year)
-            self._about = About(held.name, held.movies, held.first_year, held.last_year, dated)
+        """Which data set the catalogue is, its size and years (in memory, like the genres)."""
         return self._about
 
     def scale(self) -> Scale:
@@ -130,6 +129,7 @@ class Catalog:
         ranked = ((int(self._titles.ids[i]), int(counts[i])) for i in order if counts[i] > 0)
         return list(itertools.islice(((m, c) for m, c in ranked if m not in exclude), n))
 
+    @computes
     def search(self, query: str, limit: int = MAX_RESULTS) -> Found:
         """Up to `limit` movies matching a typed title, and the movies of a director, actor or
         writer of that name; nothing found → the closest spellings."""

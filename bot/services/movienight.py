@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.services.computing import computes
 from bot.services.metadata import MetadataService
 from bot.services.onboarding import PENDING_NIGHT
 from bot.settings import Settings
@@ -493,6 +494,7 @@ class NightService:
         except NightStateError:  # someone else pressed first
             return Refused("picked")
 
+    @computes
     def group_picks(
         self, telegram_ids: list[int], n: int, filters: Filters | None = None
     ) -> list[GroupPick]:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from bot.services import people
 from bot.services.catalog import Catalog, Found
+from bot.services.computing import computes
 from bot.services.metadata import MetadataService
 from bot.services.metrics import Latencies
 from bot.services.people import Person
@@ -257,6 +258,7 @@ class Picks:
         self._metadata = metadata
         self.rankings = Rankings()
 
+    @computes
     def recommend(self, person: Person, request: Request, offset: int = 0) -> Page:
         """The person's next `request.n` picks after the first `offset` (for "More"), and
         whether any come after them."""
@@ -309,6 +311,7 @@ class Picks:
         chosen = self._catalog.most_rated(n, exclude)
         return [Pick(movie_id, float(count), None, Reason("popular")) for movie_id, count in chosen]
 
+    @computes
     def similar(self, person: Person, movie_id: int, n: int = DEFAULT_N) -> Similar:
         """Movies like this one, leaving out what the person rated or dismissed."""
         model = self._models.current
@@ -321,6 +324,7 @@ class Picks:
         seed = known.get(movie_id)
         return Similar(seed, shown if seed else (), trained=model is not None)
 
+    @computes
     def similar_to(self, person: Person, query: str, n: int = DEFAULT_N) -> Similar | Found:
         """`similar` for the movie a typed title most likely means; what the search found
         instead (closest spellings, the catalogue) when no movie matches."""

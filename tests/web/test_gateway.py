@@ -1,6 +1,7 @@
 """One off-loop gateway: every statement a web page runs, the session lookup included, runs on
-a worker of the services' own pool (`Services.call`, the one the bot's processor uses), never
-on the event loop's thread nor on a thread of asyncio's default executor."""
+a worker of the services' own threads (`Services.call`, the one the bot's processor uses: its
+pool, and the lane that ranks and searches), never on the event loop's thread nor on a thread
+of asyncio's default executor."""
 
 from __future__ import annotations
 
@@ -36,4 +37,5 @@ async def test_every_page_reads_and_writes_on_the_services_pool(alice, services)
     finally:
         services.db.trace(None)
     assert len(threads) > len(PAGES)  # the trace saw the pages' statements
-    assert {name.split("_")[0] for name in threads} == {"services"}
+    # The pages' rankings and searches read on the computing lane, everything else on the pool.
+    assert {name.split("_")[0] for name in threads} == {"services", "services-computing"}
