@@ -176,6 +176,8 @@ def templates() -> jinja2.Environment:
         reason=lambda pick, filtered=False: Markup(render.pick_reason(pick, filtered)),
         group_reason=lambda reason: Markup(render.group_reason(reason)),
     )
+    for name in env.list_templates():  # compiled now, not on the event loop at a first visit
+        env.get_template(name)
     return env
 
 
