@@ -4,6 +4,7 @@ against a static "hello" route of the same server, in the same run.
     python bench/web_bench.py                                   # the tests' small world
     python bench/web_bench.py --db data/moviebot.sqlite         # a copy of your database
     python bench/web_bench.py --users 50 --requests 20
+    python bench/web_bench.py --db data/moviebot.sqlite --rounds 5   # median of 5 rounds
 
 The database is copied to a temporary folder (nothing of yours is written); without a model
 that loads, one is trained there. Every simulated user gets a few ratings and a session, then
@@ -38,6 +39,7 @@ import asyncio
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -210,6 +212,7 @@ def main() -> int:
     parser.add_argument("--model-dir", help="its model folder (default: train one)")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20, help="per user and route")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat, each with a new server")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -218,36 +221,48 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         settings, cookies, people = prepare(args, Path(tmp))
-        services = open_services(settings)
-        own = recommender_p99(services, people, rounds=max(1, args.requests // 5))
-        under_load = {}
-        for name, call_for in (("/picks", picks_call), ("/api/search", search_call)):
-            services.picks.rankings.clear()  # as the server starts: nothing remembered
-            under_load[name] = asyncio.run(service_load(services, people, call_for, args.requests))
-        services.close()
-        port = free_port()
-        child = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--db", str(settings.db_path),
-             "--model-dir", str(settings.model_dir), "--port", str(port)],
-        )  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            asyncio.run(wait_up(base))
-            routes = {
-                "/hello": lambda i, n: "/hello",
-                "/picks": lambda i, n: "/picks" if n % 2 == 0 else f"/picks?page={n % 3}",
-                "/api/search": lambda i, n: f"/api/search?q={QUERIES[(i + n) % len(QUERIES)]}",
-            }
-            asyncio.run(load(base, cookies, routes["/hello"], 3))  # warm up
-            figures = {
-                name: asyncio.run(load(base, cookies, path, args.requests))
-                for name, path in routes.items()
-            }
-        finally:
-            child.terminate()
-            child.wait(10)
-    report(figures, own, under_load, args)
+        rounds = [one_round(settings, cookies, people, args) for _ in range(args.rounds)]
+    ratios = [report(*measured, args) for measured in rounds]
+    if len(ratios) > 1:
+        print(f"\np99/target over {len(ratios)} rounds (each with a fresh server), median [range]:")
+        for name in ratios[0]:
+            each = sorted(r[name] for r in ratios)
+            print(f"{name:<14}{statistics.median(each):>6.2f}  [{each[0]:.2f}, {each[-1]:.2f}]")
     return 0
+
+
+def one_round(settings: Settings, cookies: list[str], people: list[Person], args) -> tuple:
+    """The service calls under load in this process, then the pages under the same load from a
+    freshly started server (nothing remembered): the figures `report` prints."""
+    services = open_services(settings)
+    own = recommender_p99(services, people, rounds=max(1, args.requests // 5))
+    under_load = {}
+    for name, call_for in (("/picks", picks_call), ("/api/search", search_call)):
+        services.picks.rankings.clear()  # as the server starts: nothing remembered
+        under_load[name] = asyncio.run(service_load(services, people, call_for, args.requests))
+    services.close()
+    port = free_port()
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "--db", str(settings.db_path),
+         "--model-dir", str(settings.model_dir), "--port", str(port)],
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_up(base))
+        routes = {
+            "/hello": lambda i, n: "/hello",
+            "/picks": lambda i, n: "/picks" if n % 2 == 0 else f"/picks?page={n % 3}",
+            "/api/search": lambda i, n: f"/api/search?q={QUERIES[(i + n) % len(QUERIES)]}",
+        }
+        asyncio.run(load(base, cookies, routes["/hello"], 3))  # warm up
+        figures = {
+            name: asyncio.run(load(base, cookies, path, args.requests))
+            for name, path in routes.items()
+        }
+    finally:
+        child.terminate()
+        child.wait(10)
+    return figures, own, under_load
 
 
 def report(
@@ -255,7 +270,8 @@ def report(
     own: list[float],
     under_load: dict[str, list[list[float]]],
     args: argparse.Namespace,
-) -> None:
+) -> dict[str, float]:
+    """Print one round's table; its p99/target ratios."""
     ms = 1000
     figures = {name: [t for took in users for t in took] for name, users in per_user.items()}
     # Everyone's first picks page, all at once: no ranking of theirs is remembered yet.
@@ -263,6 +279,7 @@ def report(
     services = {name: [t for took in users for t in took] for name, users in under_load.items()}
     services["/picks first"] = [took[0] for took in under_load["/picks"]]
     static99 = percentile(figures["/hello"], 0.99)
+    ratios = {}
     own99 = percentile(own, 0.99)
     print(f"{args.users} concurrent users × {args.requests} requests per route, 127.0.0.1, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
@@ -277,12 +294,14 @@ def report(
             service99 = percentile(services[name], 0.99)
             target = 3 * static99 + service99
             old = 3 * static99 + own99
+            ratios[name] = p99 / target
             line += f"{service99 * ms:>13.1f}{target * ms:>11.1f}{p99 / target:>12.2f}"
             line += f"{p99 / old:>12.2f}"
         print(line)
     print("target = 3 × p99(/hello) + p99(the route's own service call, under the same load:")
     print("the same people at once, through Services.call, no HTTP); p99/target ≤ 1 meets it.")
     print("sequential: p99 ÷ (3 × p99(/hello) + p99(recommender, one call at a time)).")
+    return ratios
 
 
 if __name__ == "__main__":
