@@ -99,24 +99,61 @@ class Ratings:
         if not (len(user_ids) == len(movie_ids) == len(stars)):
             raise ValueError("user_ids, movie_ids and stars must have the same length")
         items = items or Vocab(np.unique(movie_ids))
-        cols = items.index_of(movie_ids)
-        keep = cols >= 0
-        users = Vocab(np.unique(user_ids[keep]))
-        rows = users.index_of(user_ids[keep])
-        shape = (len(users), len(items))
-        matrix = sp.csr_matrix((stars[keep], (rows, cols[keep])), shape=shape, dtype=np.float32)
-        times = None
-        if timestamps is not None:
-            ts = np.asarray(timestamps, dtype=np.float64)[keep]
-            times = sp.csr_matrix((ts, (rows, cols[keep])), shape=shape, dtype=np.float64)
         if scale is None:
             scale = (float(stars.min()), float(stars.max())) if len(stars) else (1.0, 5.0)
+        cols = items.index_of(movie_ids)
+        keep = cols >= 0
+        if not keep.all():
+            user_ids, cols, stars = user_ids[keep], cols[keep], stars[keep]
+            timestamps = None if timestamps is None else np.asarray(timestamps)[keep]
+        ts = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)
+        built = _sorted_csr(user_ids, cols, stars, ts, len(items))
+        if built is not None:
+            users, matrix, times = built
+            return cls(users, items, matrix, times, scale)
+        users = Vocab(np.unique(user_ids))
+        rows = users.index_of(user_ids)
+        shape = (len(users), len(items))
+        matrix = sp.csr_matrix((stars, (rows, cols)), shape=shape, dtype=np.float32)
+        times = None
+        if ts is not None:
+            times = sp.csr_matrix((ts, (rows, cols)), shape=shape, dtype=np.float64)
         matrix.sum_duplicates()
         return cls(users, items, matrix, times, scale)
 
     @property
     def nnz(self) -> int:
         return int(self.matrix.nnz)
+
+
+def _sorted_csr(
+    user_ids: np.ndarray,
+    cols: np.ndarray,
+    stars: np.ndarray,
+    times: np.ndarray | None,
+    n_items: int,
+) -> tuple[Vocab, sp.csr_matrix, sp.csr_matrix | None] | None:
+    """The CSR matrices straight from ratings already in (user id, column) order, each pair
+    once, as storage reads them: no sort and no COO copies (25M ratings: ~2.5 s and a few GB
+    less). None when they are not in that order (then `from_arrays` sorts them)."""
+    n = len(user_ids)
+    if n < 2:
+        return None
+    step = user_ids[1:] != user_ids[:-1]
+    if np.any(user_ids[1:] < user_ids[:-1]) or not np.all(step | (cols[1:] > cols[:-1])):
+        return None
+    starts = np.flatnonzero(np.concatenate(([True], step)))
+    index = np.int32 if max(n, n_items) < np.iinfo(np.int32).max else np.int64
+    indptr = np.append(starts, n).astype(index)
+    indices = cols.astype(index)
+    shape = (len(starts), n_items)
+    matrix = sp.csr_matrix((stars.copy(), indices, indptr), shape=shape, dtype=np.float32)
+    matrix.has_canonical_format = True  # sorted and unique within each row, checked above
+    dated = None
+    if times is not None:
+        dated = sp.csr_matrix((times, indices.copy(), indptr.copy()), shape=shape)
+        dated.has_canonical_format = True
+    return Vocab(user_ids[starts]), matrix, dated
 
 
 def rating_times(ratings: Ratings) -> np.ndarray | None:
