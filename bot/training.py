@@ -339,12 +339,14 @@ def train(
     say = progress or (lambda message: None)
     db.check_writable()  # a read-only database: StorageUnavailable now, not after training
     started = time.perf_counter()
-    snap, stamp = models.snapshot(db), models.dataset_stamp(db)
+    taken_at, stamp = int(time.time()), models.dataset_stamp(db)
     say("reading the catalogue and ratings")
     catalog = catalog_from_db(db)
     ratings = ratings_from_db(db, catalog, cache=model_folder(db, settings) / RATINGS_CACHE)
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")
+    times = ratings.timestamps.data if ratings.timestamps is not None else np.zeros(0)
+    snap = models.snapshot_of(len(catalog), ratings.matrix.data, times, taken_at)
     config = config_for(db, settings, overrides)
     if with_validation and engine is not None and not engine.validates:
         say("no holdout validation: the imported factors were trained on every rating")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from storage.db import Database
 
 
@@ -91,6 +93,16 @@ def snapshot(db: Database) -> Snapshot:
     return Snapshot(
         int(ratings), int(movies), int(last_ts), round(float(total), 3), now, int(at_now)
     )
+
+
+def snapshot_of(movies: int, stars: np.ndarray, times: np.ndarray, taken_at: int) -> Snapshot:
+    """`snapshot`'s figures for the ratings a training read (`stars` and `times`, one entry per
+    rating) from `taken_at` on: no second scan of the table (2 s at 25M ratings), and exactly
+    what the model saw, so a rating saved while it read counts as new."""
+    last = int(times.max()) if len(times) else 0
+    total = float(np.sum(stars, dtype=np.float64))
+    at_taken = int(np.count_nonzero(times >= taken_at))
+    return Snapshot(len(stars), movies, last, round(total, 3), taken_at, at_taken)
 
 
 def new_ratings(db: Database, record: ModelRecord) -> int:

@@ -87,6 +87,13 @@ def test_train_registers_a_model_with_its_figures(filled, capsys):
     assert Path(record.path).is_file() and record.params["als"]["factors"] == 4
     assert {"ndcg@10", "rmse"} <= set(record.metrics)
     assert record.counts["snapshot"]["ratings"] == 960 and record.timings["total"] > 0
+    # what training read is what the table holds (the figures come from its arrays)
+    with Database(filled["db"]) as db:
+        table = models.snapshot(db).as_dict()
+    stored = record.counts["snapshot"]
+    assert {k: stored[k] for k in ("ratings", "movies", "last_ts", "stars_total")} == {
+        k: table[k] for k in ("ratings", "movies", "last_ts", "stars_total")
+    }
 
 
 def test_train_if_needed_waits_for_enough_new_ratings(filled, capsys, monkeypatch):
