@@ -161,8 +161,10 @@ def rating_times(ratings: Ratings) -> np.ndarray | None:
     are none or they do not line up with the ratings (then they are ignored)."""
     if ratings.timestamps is None or not ratings.nnz:
         return None
-    times = ratings.timestamps.tocsr().copy()
-    times.sum_duplicates()
+    times = ratings.timestamps.tocsr()
+    if not times.has_canonical_format:  # sorted and summed already: no copy to make
+        times = times.copy()
+        times.sum_duplicates()
     matrix = ratings.matrix.tocsr()
     if times.nnz != matrix.nnz or not np.array_equal(times.indices, matrix.indices):
         return None
