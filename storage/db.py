@@ -396,6 +396,21 @@ class Database:
         return conn
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement in the block sees the database as the first one
+        did (WAL: writers go on meanwhile), e.g. a count and the rows it counted. Inside a
+        transaction already, it is that one. Nothing may be written in the block."""
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield conn
+        finally:
+            self._rollback(conn)  # it wrote nothing: ending it is all a rollback does
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 

@@ -322,3 +322,30 @@ def test_new_ratings_since_a_snapshot_leave_out_those_it_already_held(tiny_catal
     ratings.upsert(db, user, 6, 4.0, ts=now + 5)
     ratings.upsert(db, user, 1, 2.0)  # an edit counts as new too
     assert models.new_ratings(db, record) == 2
+
+
+def test_a_rating_deleted_while_training_reads_does_not_break_the_read(tmp_path, monkeypatch):
+    """A /forget between the count of the ratings and reading them: the read still gets the
+    rows it counted (one read transaction), and the next read no longer has them."""
+    with Database(tmp_path / "bot.sqlite") as db:
+        movies.upsert_many(db, [movies.Movie(i, f"Movie {i}", 2000, ("Drama",)) for i in (1, 2)])
+        alice, bob = users.ensure_telegram(db, 1, "Alice"), users.ensure_telegram(db, 2, "Bob")
+        for person in (alice, bob):
+            ratings.upsert(db, person, 1, 4, ts=10)
+            ratings.upsert(db, person, 2, 5, ts=11)
+        counted, forgetting = (
+            ratings._count,
+            threading.Thread(target=ratings.forget, args=(db, bob)),
+        )
+
+        def count_then_forget(db_: Database, kinds: tuple) -> int:
+            total = counted(db_, kinds)
+            forgetting.start()  # committed from another thread's connection, while we read
+            forgetting.join(timeout=10)
+            return total
+
+        monkeypatch.setattr(ratings, "_count", count_then_forget)
+        read = ratings.columns(db, ("telegram",))
+        assert len(read["user"]) == 4 and set(read["user"]) == {alice.id, bob.id}
+        monkeypatch.setattr(ratings, "_count", counted)
+        assert set(ratings.columns(db, ("telegram",))["user"]) == {alice.id}
