@@ -435,6 +435,8 @@ class ChatClient:
             self.say(self.help)
         printer = None if self.script else asyncio.create_task(self._print_live())
         try:
+            if self.script:  # what the bot does by itself at start (a retrain) comes first
+                await self._settle(quiet, timeout)
             self._prompt()
             async for line in lines:
                 self._at_prompt = False  # the user pressed Enter: the cursor is on a new line
@@ -445,12 +447,7 @@ class ChatClient:
                 finally:
                     self._handling = False
                 if self.script:
-                    idle = await self.emulator.wait_idle(
-                        quiet=quiet, timeout=timeout, busy=self.bot_busy
-                    )
-                    if not idle:
-                        self.say(f"(the bot was still busy after {timeout:g}s)")
-                    self.show_events()
+                    await self._settle(quiet, timeout)
                 else:
                     await asyncio.sleep(0)
                     self._prompt()
@@ -463,6 +460,12 @@ class ChatClient:
                 printer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await printer
+
+    async def _settle(self, quiet: float, timeout: float) -> None:
+        """A transcript's step: wait until the bot is done, then show what it did."""
+        if not await self.emulator.wait_idle(quiet=quiet, timeout=timeout, busy=self.bot_busy):
+            self.say(f"(the bot was still busy after {timeout:g}s)")
+        self.show_events()
 
     def _prompt(self) -> None:
         """In a terminal, wait for the next line behind a prompt (a transcript echoes lines)."""

@@ -143,7 +143,8 @@ async def chat_session(
                     files,
                     name=starter.name,
                     script=script,
-                    bot_busy=lambda: handling_updates(app),
+                    # a retrain (the bot's own at start, or /retrain) is work it does too
+                    bot_busy=lambda: handling_updates(app) or training_now(services),
                     admins=admins if factory is None else (),
                     notes="\n".join(
                         n
@@ -302,3 +303,8 @@ def load_factory(spec: str) -> Callable[[Settings], Any]:
     if not callable(factory):
         raise CLIError(f"--app: {module_name} has no function {attr}")
     return factory
+
+
+def training_now(services: Any) -> bool:
+    """Is our bot (not an --app one: no services) retraining now?"""
+    return services is not None and services.training.running

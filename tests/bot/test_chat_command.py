@@ -128,3 +128,23 @@ def test_moviebot_chat_runs_the_real_bot_by_default(tmp_path, monkeypatch, capsy
     assert code == 0
     assert out[0] == "Alice> /help"
     assert out[1].startswith("bot: ") and len(out) > 2
+
+
+def test_a_transcript_of_a_start_without_a_model_shows_the_retrained_model(
+    world, monkeypatch, capsys
+):
+    """No model file at start: the bot retrains at once, and the transcript's first line
+    sees the new model (not "No model loaded"): `moviebot chat` counts a retrain as the bot
+    being busy (the client's waiting is tested in tests/emulator/test_chat.py)."""
+    import shutil
+
+    from bot.cli import main
+
+    shutil.rmtree(world.model_dir)
+    monkeypatch.setenv("MOVIEBOT_MODEL_DIR", str(world.model_dir))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/stats\n"))
+    code = main(["--db", str(world.db_path), "--env-file", os.devnull, "chat", "--idle", "0.2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    stats = out[out.index("Alice> /stats") :]
+    assert "No model loaded" not in stats and "trained 0.0 h ago" in stats

@@ -226,3 +226,28 @@ def test_a_keypad_keeps_numbers_until_their_message_changes(emulator):
     picks.reply_markup = {"inline_keyboard": [[{"text": t, "callback_data": t} for t in "abcde"]]}
     assert keypad.number(picks, new=False) == [3, 4, 5, 6, 7]  # where it was, as far as it fits
     assert keypad.newest() is picks
+
+
+async def test_a_transcript_starts_once_the_bot_is_done_with_its_own_start(
+    emulator, tiny, tmp_path
+):
+    """A bot busy by itself at start (`moviebot chat`: a retrain when there is no model)
+    finishes first: what it says then comes before the first line and its answer."""
+    alice = emulator.user("Alice")
+    assert alice.chat.type == "private"  # she wrote to the bot before: her chat exists
+    starting = asyncio.Event()
+
+    async def own_start() -> None:
+        starting.set()
+        await asyncio.sleep(0.6)  # longer than the transcript's quiet time
+        await tiny.bot.send_message(alice.id, "Your model is ready")
+
+    work = asyncio.create_task(own_start())
+    await starting.wait()
+    out = io.StringIO()
+    client = ChatClient(
+        emulator, out, tmp_path, name="Alice", script=True, bot_busy=lambda: not work.done()
+    )
+    await client.run(lines_of("/start"), quiet=0.15, timeout=5)
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["bot: Your model is ready", "Alice> /start"], lines
