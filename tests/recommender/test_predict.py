@@ -41,7 +41,7 @@ def held_out_rmse(low_rank: tuple[Catalog, Ratings], config: PredictorConfig) ->
 
 @BOTH
 def test_predictor_beats_the_bias_and_global_mean_baselines(low_rank, config):
-    cat, ratings = low_rank
+    _, ratings = low_rank
     train, test = holdout_split(ratings, seed=0)
     model = held_out_rmse(low_rank, config)
     biases = held_out_rmse(low_rank, replace(config, factors=0))
