@@ -4,7 +4,8 @@
 
 Reads a database's ratings once, then, back to back on the same machine state:
 - `fit`: seconds of `BiasedMF.fit` on every rating, with the committed `PredictorConfig`
-  (or the `--factors` / `--iterations` / `--max-ratings` given);
+  (or the `--factors` / `--samples` / `--iterations` / `--max-ratings` given; `--samples 0`
+  is the MAP fit by ALS, the classic biased SVD, the predictor before the Bayesian one);
 - `floor`: seconds of implicit's ALS `fit` alone on the main ALS's confidence matrix of the
   same ratings, with the same settings as `bench/scale.py` (one BLAS thread), and fit ÷ floor;
 - `rmse` / `mae`: of a predictor fitted on the train part of training's validation split
@@ -58,7 +59,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, required=True, help="a moviebot database")
     parser.add_argument("--factors", type=int, help="instead of PredictorConfig's")
-    parser.add_argument("--iterations", type=int, help="instead of PredictorConfig's")
+    parser.add_argument("--samples", type=int, help="posterior draws kept (0: the MAP fit)")
+    parser.add_argument("--iterations", type=int, help="instead of PredictorConfig's (MAP)")
     parser.add_argument("--max-ratings", type=int, help="instead of PredictorConfig's (0: all)")
     parser.add_argument("--repeat", type=int, default=1, help="fits timed (the best is kept)")
     parser.add_argument("--no-floor", action="store_true", help="skip implicit's fit")
@@ -75,7 +77,7 @@ def main() -> int:
         catalog = catalog_from_db(db)
         ratings = ratings_from_db(db, catalog)
     hybrid = HybridConfig()
-    names = ("factors", "iterations", "max_ratings")
+    names = ("factors", "samples", "iterations", "max_ratings")
     changes = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     cfg = replace(hybrid.predictor, **changes)
     out: dict[str, Any] = {

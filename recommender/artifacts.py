@@ -33,7 +33,10 @@ FORMAT = "moviebot-model"
 # 7: EASE (on the stars) is back in the blend where the catalogue fits in memory ("ease/…"):
 #    tuned well (λ in the thousands) it earned its place in the ablation.
 # 8: content has per-kind blocks and a learnt draw ("content/draw_coef", "content/draw_offset").
-FORMAT_VERSION = 8
+# 9: the rating predictor keeps Bayesian posterior draws: "predictor/item_bias" is movies ×
+#    draws, "predictor/item_factors" movies × draws × factors, with each draw's user prior
+#    ("predictor/user_precision", "predictor/user_shift").
+FORMAT_VERSION = 9
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 
