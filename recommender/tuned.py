@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 TUNED_FILE = "tuned.json"
-TUNED_FORMAT = 1
+TUNED_FORMAT = 2
+# Format 1 came before the Bayesian rating predictor: its "predictor" values (the MAP fit's
+# factors, e.g. 64, and regularisation) are no settings of the Bayesian fit, whose
+# regularisation is learnt: such a file is used with the predictor's defaults.
+OLD_FORMAT = 1
 
 
 class TunedFileError(ValueError):
@@ -64,6 +68,9 @@ def read_tuned(model_dir: str | Path) -> dict[str, Any] | None:
         raise TunedFileError(
             f"{path} is not readable JSON ({exc}); delete it or re-run `moviebot tune`"
         ) from None
+    if isinstance(data, dict) and data.get("format") == OLD_FORMAT:
+        kept = {k: v for k, v in dict(data.get("config") or {}).items() if k != "predictor"}
+        data = {**data, "format": TUNED_FORMAT, "config": kept}
     if not isinstance(data, dict) or data.get("format") != TUNED_FORMAT:
         raise TunedFileError(f"{path} has an unknown format; delete it or re-run `moviebot tune`")
     try:

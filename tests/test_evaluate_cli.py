@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main
+from recommender.tuned import TUNED_FORMAT
 from storage import models, movies, ratings, users
 from storage.db import Database
 from storage.movies import Movie
@@ -335,7 +336,7 @@ def test_tuning_never_sees_the_test_part_of_the_split(db_file) -> None:
 def test_tune_output_goes_where_asked_and_is_not_used_by_default(db_file, tmp_path, capsys) -> None:
     grid = ("--als", "factors=8", "--als", "regularization=20", "--als", "alpha=2")
     assert run(db_file, "tune", "--k", "5", "--output", "elsewhere/t.json", *grid) == 0
-    assert json.loads((tmp_path / "elsewhere" / "t.json").read_text())["format"] == 1
+    assert json.loads((tmp_path / "elsewhere" / "t.json").read_text())["format"] == TUNED_FORMAT
     assert not tuned_file(db_file).exists()
     assert run(db_file, "evaluate", "--models", "popularity", "--json", "p.json") == 0
     assert json.loads((tmp_path / "p.json").read_text())["config"].startswith("the committed")
