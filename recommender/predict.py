@@ -119,10 +119,12 @@ class BiasedMF:
         side = np.concatenate(
             [self.item_bias.T[..., None], self.item_factors.transpose(1, 0, 2)], axis=2
         )
-        self._design, self._offset = _regressors(side.astype(np.float64))
-        # The mean over draws of b_i + p_u · q_i is one product: the draws' factors side by side
+        # float32, as stored: a float64 copy of every draw would be 108 MB at 62,000 movies
+        self._design, self._offset = _regressors(side)
+        # The mean over draws of b_i + p_u · q_i is one product: the draws' factors side by
+        # side (a view), against the user's draws divided by their number
         self._bias = self.item_bias.mean(axis=1)
-        self._factors = self.item_factors.reshape(n, -1) / draws
+        self._factors = self.item_factors.reshape(n, -1)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -179,8 +181,8 @@ class BiasedMF:
         user = self.user_params(rows)
         cols = slice(None) if columns is None else np.asarray(columns)
         # float32 like the items' side: a float64 product would first copy all of theirs
-        factors = user[:, :, 1:].transpose(1, 0, 2).reshape(user.shape[1], -1).astype(np.float32)
-        taste = factors @ self._factors[cols].T
+        factors = user[:, :, 1:].transpose(1, 0, 2).reshape(user.shape[1], -1) / self.draws
+        taste = factors.astype(np.float32) @ self._factors[cols].T
         bias = user[:, :, 0].mean(axis=0)
         return self.mean + bias[:, None] + self._bias[cols][None, :] + taste
 
