@@ -342,7 +342,8 @@ def train(
     taken_at, stamp = int(time.time()), models.dataset_stamp(db)
     say("reading the catalogue and ratings")
     catalog = catalog_from_db(db)
-    ratings = ratings_from_db(db, catalog, cache=model_folder(db, settings) / RATINGS_CACHE)
+    folder = model_folder(db, settings)
+    ratings = ratings_from_db(db, catalog, cache=folder / RATINGS_CACHE)
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")
     times = ratings.timestamps.data if ratings.timestamps is not None else np.zeros(0)
@@ -365,7 +366,7 @@ def train(
     except (ALSError, RecommenderError, PredictorError, np.linalg.LinAlgError) as exc:
         raise TrainingError(f"training failed: {exc}") from exc
     version = models.next_version(db)
-    path = model_folder(db, settings) / f"model-v{version:04d}.npz"
+    path = folder / f"model-v{version:04d}.npz"
     counts = {**model.info["counts"], "snapshot": snap.as_dict(), "dataset": stamp}
     timings = {**model.info["timings"], **fitted.timings}
     described = {**described, **fitted.info}
