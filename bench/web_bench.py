@@ -116,14 +116,33 @@ def recommender_p99(services: Services, people: list[Person], rounds: int) -> li
     return took
 
 
+def page_of(n: int) -> int | None:
+    """Which picks page a user's `n`-th request asks for: none named (the first) on even n."""
+    return None if n % 2 == 0 else n % 3
+
+
+def query_of(i: int, n: int) -> str:
+    """What user `i` searches for in their `n`-th request."""
+    return QUERIES[(i + n) % len(QUERIES)]
+
+
+def picks_path(i: int, n: int) -> str:
+    page = page_of(n)
+    return "/picks" if page is None else f"/picks?page={page}"
+
+
+def search_path(i: int, n: int) -> str:
+    return f"/api/search?q={query_of(i, n)}"
+
+
 def picks_call(services: Services, i: int, n: int, person: Person) -> tuple:
-    """The picks service call the route `/picks` (even n) or `/picks?page=n % 3` makes."""
-    return services.picks.recommend, person, Request(n=10), 0 if n % 2 == 0 else (n % 3) * 10
+    """The picks service call `picks_path(i, n)` makes."""
+    return services.picks.recommend, person, Request(n=10), (page_of(n) or 0) * 10
 
 
 def search_call(services: Services, i: int, n: int, person: Person) -> tuple:
-    """The search service call `/api/search?q=…` makes."""
-    return services.catalog.search, QUERIES[(i + n) % len(QUERIES)], 8
+    """The search service call `search_path(i, n)` makes."""
+    return services.catalog.search, query_of(i, n), 8
 
 
 async def service_load(services: Services, people: list[Person], call_for, requests: int):
@@ -249,11 +268,7 @@ def one_round(settings: Settings, cookies: list[str], people: list[Person], args
     try:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(wait_up(base))
-        routes = {
-            "/hello": lambda i, n: "/hello",
-            "/picks": lambda i, n: "/picks" if n % 2 == 0 else f"/picks?page={n % 3}",
-            "/api/search": lambda i, n: f"/api/search?q={QUERIES[(i + n) % len(QUERIES)]}",
-        }
+        routes = {"/hello": lambda i, n: "/hello", "/picks": picks_path, "/api/search": search_path}
         asyncio.run(load(base, cookies, routes["/hello"], 3))  # warm up
         figures = {
             name: asyncio.run(load(base, cookies, path, args.requests))
