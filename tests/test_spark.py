@@ -176,6 +176,7 @@ def test_exporting_again_into_a_folder_leaves_none_of_the_former_export(tmp_path
     """Spark reads every Parquet file of `ratings/`: a former, larger export's files must go,
     and factors trained on it too."""
     pq = pytest.importorskip("pyarrow.parquet")
+    pytest.importorskip("pyspark", reason="export checks for the spark extra: pyspark too")
     from tests.recommender import synthetic
 
     cat = synthetic.catalog()
