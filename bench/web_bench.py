@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.services import Services, open_services  # noqa: E402
+from bot.services import Services, heap, open_services  # noqa: E402
 from bot.services.people import Person  # noqa: E402
 from bot.services.picks import Request  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -197,6 +197,7 @@ def serve(args: argparse.Namespace) -> None:
         web_port=args.port,
     )
     services = open_services(settings)
+    heap.settle()  # as `moviebot run` does once its services are open
 
     async def main() -> None:
         await start(settings, lambda: services)
@@ -254,6 +255,7 @@ def one_round(settings: Settings, cookies: list[str], people: list[Person], args
     """The service calls under load in this process, then the pages under the same load from a
     freshly started server (nothing remembered): the figures `report` prints."""
     services = open_services(settings)
+    heap.settle()  # as the server's process is
     own = recommender_p99(services, people, rounds=max(1, args.requests // 5))
     under_load = {}
     for name, call_for in (("/picks", picks_call), ("/api/search", search_call)):

@@ -48,7 +48,7 @@ from bot.keyboards import Action, CallbackCodec
 from bot.logs import protect
 from bot.processor import ChatOrder
 from bot.sending import Limits, SendPolicy
-from bot.services import Services, open_services
+from bot.services import Services, heap, open_services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -324,6 +324,7 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
     try:
         if app.post_init:
             await app.post_init(app)
+        heap.settle()  # the services' model, catalogue and title index: out of full GC passes
         intake = Intake(app, app.bot_data["services"])
         await intake.replay()
         await app.start()

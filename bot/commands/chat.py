@@ -279,10 +279,11 @@ def build_bot(settings: Settings, factory: Callable[[Settings], Any] | None) -> 
         return (app.build() if isinstance(app, ApplicationBuilder) else app), None
     try:
         from bot.app import build_application
-        from bot.services import open_services
+        from bot.services import heap, open_services
     except ImportError as exc:
         raise CLIError(f"the bot cannot be loaded ({exc}); try --app MODULE:FUNCTION") from exc
     services = open_services(settings)
+    heap.settle()  # as `moviebot run` does once its services are open
     return build_application(settings, services), services
 
 

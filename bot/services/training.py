@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.services import heap
 from bot.services.metrics import ModelSummary
 from bot.settings import Settings
 from bot.training import TrainingError, TrainResult, load_record, needs_training, train
@@ -133,6 +134,7 @@ class TrainingService:
                 self._record(())
                 return RetrainFailed(str(exc), old)
             self.models.swap(result.recommender)
+            heap.resettle()  # the old model freed, the new one settled (where the heap is)
             self._record(())
         new = summary(result.recommender)
         assert new is not None
