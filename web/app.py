@@ -124,7 +124,11 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Who is asking, from the session cookie; 401 for a private page without one."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
-        request[SESSION] = await call(request, services(request).web.session, token)
+        web_access = services(request).web
+        found = web_access.remembered(token)  # in memory: no worker, no database
+        if found is None:
+            found = await call(request, web_access.session, token)
+        request[SESSION] = found
     if request.get(SESSION) is None and not request.path.startswith(PUBLIC):
         raise web.HTTPUnauthorized()
     return await handler(request)

@@ -105,11 +105,11 @@ class Services:
         self.feedback = Feedback(self.db, self.catalog)
         self.onboarding = Onboarding(self.db, self.models, self.catalog, self.feedback)
         self.watchlist = Watchlist(self.db, self.catalog)
-        self.account = Account(self.db, self.catalog.scale)
         self.nights = NightService(self.settings, self.db, self.models, self.genres)
         self.training = TrainingService(self.settings, self.db, self.models)
         self.audience = Audience(self.db)
         self.web = WebAccess(self.db, self.settings.token)
+        self.account = Account(self.db, self.catalog.scale, self.web)
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="services")
         self.lane = ThreadPoolExecutor(LANE, thread_name_prefix="services-computing")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.profile import TasteProfile, taste_chart
 from bot.services import people
 from bot.services.people import Person
+from bot.services.web import WebAccess
 from storage import movies, ratings, web_tokens
 from storage.db import Database
 
@@ -41,9 +42,10 @@ def histogram(values: list[float], scale: Scale) -> tuple[tuple[float, int], ...
 
 
 class Account:
-    def __init__(self, db: Database, scale: Callable[[], Scale] = lambda: (1.0, 5.0, 1.0)) -> None:
+    def __init__(self, db: Database, scale: Callable[[], Scale], web: WebAccess) -> None:
         self._db = db
         self._scale = scale
+        self._web = web
 
     def profile(self, person: Person) -> Profile:
         """Counts, favourite genres and decades, and a chart (slow: call it off the event loop)."""
@@ -71,4 +73,5 @@ class Account:
             if user is not None:
                 ratings.forget(self._db, user)
             web_tokens.forget(self._db, person.telegram_id)
+        self._web.forgotten(person)  # after the deletion is written, not before
         return user is not None

@@ -5,6 +5,11 @@ derived from the bot token) refuses a forged or altered link before the database
 the id binds it to one person. Storage keeps only a hash of each token, marks a link used when
 it is redeemed (once), and forgets it after `LINK_SECONDS`. A session carries its own CSRF
 token, which every state-changing request must echo.
+
+Every page asks for its session, and sessions change only at sign-in, sign-out and /forget, so
+the sessions read lately are remembered in memory (`remembered`, a lookup the event loop makes
+without a worker or the database): sign-out and /forget drop them at once; one removed by
+another process is noticed within `REMEMBER_SECONDS`; an expired one is never served.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +30,8 @@ from storage.db import Database
 LINK_SECONDS = 10 * 60
 SESSION_SECONDS = 30 * 24 * 3600
 MAX_TOKEN = 200  # longer is not one of ours: refused unread
+REMEMBER_SECONDS = 60  # a remembered session is read from the database again after this
+REMEMBERED = 10_000  # sessions remembered at most (the oldest go first)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class WebAccess:
         seed = secret.encode() if secret else secrets.token_bytes(32)
         self._key = hashlib.sha256(b"moviebot-web-link:" + seed).digest()
         self._clock = clock
+        # token → (session, trusted until): written under the lock, read without it.
+        self._recent: dict[str, tuple[Session, int]] = {}
+        self._lock = threading.Lock()
 
     def _now(self) -> int:
         return int(self._clock())
@@ -100,14 +111,41 @@ class WebAccess:
         )
         return Session(person, token, csrf, expires)
 
+    def remembered(self, token: str) -> Session | None:
+        """The session this cookie names if it was read lately and still lasts; None means
+        "ask `session`", not "signed out". No database read: the event loop may call it."""
+        found = self._recent.get(token)
+        if found is None or found[1] <= self._now():
+            return None
+        return found[0]
+
     def session(self, token: str) -> Session | None:
         """The signed-in person this cookie names, while the session lasts."""
         if not token or len(token) > MAX_TOKEN:
             return None
-        found = web_tokens.session(self._db, token, now=self._now())
-        if found is None:
-            return None
-        return Session(Person(found.telegram_id, found.name), token, found.csrf, found.expires_at)
+        # Read and remembered under the lock, so a sign-out or /forget (which drops what is
+        # remembered under it, after its own write) cannot be overtaken by a stale read.
+        with self._lock:
+            now = self._now()
+            found = web_tokens.session(self._db, token, now=now)
+            if found is None:
+                self._recent.pop(token, None)
+                return None
+            person = Person(found.telegram_id, found.name)
+            session = Session(person, token, found.csrf, found.expires_at)
+            if len(self._recent) >= REMEMBERED:
+                del self._recent[next(iter(self._recent))]
+            self._recent[token] = (session, min(found.expires_at, now + REMEMBER_SECONDS))
+        return session
 
     def sign_out(self, token: str) -> None:
         web_tokens.remove(self._db, token)
+        with self._lock:
+            self._recent.pop(token, None)
+
+    def forgotten(self, person: Person) -> None:
+        """Drop this person's remembered sessions: their rows are deleted (/forget)."""
+        with self._lock:
+            for token, (session, _) in list(self._recent.items()):
+                if session.person.telegram_id == person.telegram_id:
+                    del self._recent[token]

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from bot.services.web import LINK_SECONDS
+from bot.services import web as web_access
+from bot.services.web import LINK_SECONDS, REMEMBER_SECONDS
+from storage import web_tokens
 from tests.web.conftest import ALICE, TOKEN, sign_in
 from web import auth
 
@@ -178,13 +180,51 @@ async def test_sign_in_from_another_site_is_refused(make_client, services):
 
 
 async def test_sign_out_ends_the_session(alice, make_client, services):
-    cookie = alice.client.session.cookie_jar.filter_cookies(alice.client.make_url("/"))
-    token = cookie["moviebot_session"].value
+    token = session_token(alice)
     assert (await alice.post("/signout")).status == 200
     assert (await alice.get("/profile")).status == 401
     replay = await make_client()
     replay.session.cookie_jar.update_cookies({"moviebot_session": token})
     assert (await replay.get("/profile")).status == 401  # gone on the server, not just here
+
+
+def session_token(browser) -> str:
+    jar = browser.client.session.cookie_jar
+    return jar.filter_cookies(browser.client.make_url("/"))["moviebot_session"].value
+
+
+async def test_forget_in_the_chat_signs_a_browser_out_at_once(alice, bob, services):
+    assert (await alice.get("/profile")).status == 200  # its session read, and remembered
+    assert services.account.forget(ALICE) is False  # nothing rated, but the sessions go
+    assert (await alice.get("/profile")).status == 401
+    assert (await bob.get("/profile")).status == 200  # someone else's stays
+
+
+async def test_a_session_removed_by_another_process_ends_within_a_minute(
+    alice, services, monkeypatch
+):
+    assert (await alice.get("/profile")).status == 200
+    web_tokens.remove(services.db, session_token(alice))  # as another process would
+    later = time.time() + REMEMBER_SECONDS + 1
+    monkeypatch.setattr(services.web, "_clock", lambda: later)
+    assert (await alice.get("/profile")).status == 401
+
+
+async def test_a_remembered_session_still_expires(services, monkeypatch):
+    session = services.web.open_session(ALICE)
+    assert services.web.session(session.token) == services.web.remembered(session.token)
+    monkeypatch.setattr(services.web, "_clock", lambda: session.expires_at)
+    assert services.web.remembered(session.token) is None
+    assert services.web.session(session.token) is None
+
+
+def test_only_so_many_sessions_are_remembered_and_the_others_still_work(services, monkeypatch):
+    monkeypatch.setattr(web_access, "REMEMBERED", 2)
+    tokens = [services.web.open_session(ALICE).token for _ in range(3)]
+    for token in tokens:
+        services.web.session(token)
+    assert [services.web.remembered(t) is not None for t in tokens] == [False, True, True]
+    assert services.web.session(tokens[0]) is not None  # read from the database again
 
 
 async def test_every_sign_in_gets_its_own_session(make_client, services):
