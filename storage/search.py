@@ -587,6 +587,11 @@ class TitleIndex:
             best.items(),
             key=lambda item: (-round(item[1][0]), -self.popularity[item[0]], self.ids[item[0]]),
         )
+        # The best match came out in the year typed ("godfather 1972"): that year was meant,
+        # and the others (Part II, 1974) are not what was asked for.
+        year = parsed.year
+        if year is not None and not suggesting and ranked and self.years[ranked[0][0]] == year:
+            ranked = [item for item in ranked if self.years[item[0]] == year]
         return [self._match(row, score, key) for row, (score, key) in ranked[:limit]]
 
     def _exact(self, query: str, limit: int) -> list[Match]:

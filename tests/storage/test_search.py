@@ -185,6 +185,16 @@ def test_best_matches_come_first_and_the_exact_title_wins(index):
         assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
 
 
+def test_a_year_the_best_match_came_out_in_leaves_out_the_other_years(index):
+    """Typing the year is choosing: "godfather 1972" is not asking about Part II (1974)."""
+    assert [m.movie_id for m in index.search("godfather 1972")] == [8]
+    assert [m.movie_id for m in index.search("heat 1986")] == [4]  # the less popular remake
+    # A year nothing came out in keeps every match, each costed by how far off it is …
+    assert [m.movie_id for m in index.search("heat 1996")][:2] == [3, 4]
+    # … and a year that is part of the best title names no release year.
+    assert index.search("death race 2000")[0].movie_id == 26
+
+
 def test_a_misspelt_word_finds_every_title_that_has_it(index):
     """ "godfater" is The Godfather, but someone who typed it may want Part II: offer both."""
     godfather = index.search("godfater")
@@ -332,11 +342,11 @@ def catalogue_file(tmp_path) -> list[str]:
 
 def test_cli_prints_the_matches_from_a_database_file(tmp_path, capsys):
     env = catalogue_file(tmp_path)
-    assert main([*env, "search", "heat 1995"]) == 0
+    assert main([*env, "search", "heat"]) == 0
     header, first, second, *_ = capsys.readouterr().out.splitlines()
     assert header.split() == ["title", "id", "score", "ratings"]
     assert first.split() == ["Heat", "(1995)", "3", "100", "3"]
-    assert second.split() == ["Heat", "(1986)", "4", "85", "1"]
+    assert second.split() == ["Heat", "(1986)", "4", "100", "1"]
 
 
 def test_cli_json_and_limit(tmp_path, capsys):
