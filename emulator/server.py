@@ -197,10 +197,13 @@ class Emulator:
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
             return _reply(ApiError(401, "Unauthorized").payload(), 401)
+        # A long poll that ends with nothing is the bot waiting, not doing: it does not count
+        # as activity (else `wait_idle` could never see a quiet longer than the poll timeout).
         polling = method.lower() == "getupdates"
+        fetched = False
         if not polling:
             self.in_flight += 1
-        self.last_activity = time.monotonic()
+            self.last_activity = time.monotonic()
         try:
             try:
                 params = await _decode(request)
@@ -219,11 +222,13 @@ class Emulator:
                 result = await handler(Params(params))
             except ApiError as exc:
                 return _reply(exc.payload(), exc.code)
+            fetched = polling and bool(result)
             return _reply({"ok": True, "result": result}, 200)
         finally:
             if not polling:
                 self.in_flight -= 1
-            self.last_activity = time.monotonic()
+            if fetched or not polling:
+                self.last_activity = time.monotonic()
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:

@@ -94,6 +94,15 @@ async def test_wait_idle_returns_once_the_bot_has_answered(emulator, tiny):
     assert [m.text for m in alice.messages()] == [f"You said: {t}" for t in ("one", "two", "three")]
 
 
+async def test_wait_idle_sees_a_quiet_longer_than_the_bots_long_poll(emulator, start_bot):
+    """`moviebot chat --idle 40`: empty long polls ending and starting again are not work."""
+    await start_bot(tinybot.build, poll_timeout=1)
+    alice = emulator.user("Alice")
+    await alice.send("hello")
+    assert await emulator.wait_idle(quiet=2.5, timeout=6)  # two empty polls at least
+    assert [m.text for m in alice.messages()] == ["You said: hello"]
+
+
 async def test_stale_commands_carry_their_old_date(emulator, tiny):
     alice = emulator.user("Alice")
     sent = await alice.send("/start", date=time.time() - 7200)
