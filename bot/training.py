@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
 from bot.settings import Settings
 from recommender.als import ALSError
@@ -35,7 +34,7 @@ from recommender.data import Catalog, Ratings
 from recommender.evaluate import measure_ranking, measure_rating
 from recommender.hybrid import Recommender
 from recommender.predict import PredictorError
-from recommender.splits import EvaluationError, holdout_split
+from recommender.splits import EvaluationError, holdout_counts, split_by_rank
 from recommender.suite import ServedHybrid
 from recommender.tuned import TUNED_FILE
 from storage import metadata as metadata_store
@@ -259,38 +258,17 @@ def _imported_since(db: Database, record: models.ModelRecord) -> bool:
 def validation_split(ratings: Ratings, users: int | None = None) -> tuple[Ratings, Ratings]:
     """The holdout split with test ratings of a seeded sample of users (`users`, by default
     as many as the constants above allow); every other user's ratings all stay in train."""
-    train_part, test_part = holdout_split(ratings, seed=VALIDATION_SEED)
-    tested = np.flatnonzero(np.diff(test_part.matrix.indptr) > 0)
+    n_test = holdout_counts(ratings)
+    tested = np.flatnonzero(n_test)
     if users is None:
-        per_user = test_part.nnz / max(len(tested), 1)
+        per_user = n_test.sum() / max(len(tested), 1)
         fits = int(0.9 * SERVE_VALIDATED_SHARE * ratings.nnz / max(per_user, 1.0))  # a margin
         users = max(MIN_VALIDATION_USERS, min(VALIDATION_USERS, fits))
-    if len(tested) <= users:
-        return train_part, test_part
-    keep = np.zeros(test_part.matrix.shape[0], dtype=np.float32)
-    keep[np.random.default_rng(VALIDATION_SEED).choice(tested, users, replace=False)] = 1.0
-
-    def rows(matrix: sp.csr_matrix | None, weights: np.ndarray) -> sp.csr_matrix | None:
-        if matrix is None:
-            return None
-        out = sp.csr_matrix(sp.diags(weights.astype(matrix.dtype)) @ matrix)
-        out.eliminate_zeros()
-        return out
-
-    back, back_ts = rows(test_part.matrix, 1 - keep), rows(test_part.timestamps, 1 - keep)
-    train_ts = train_part.timestamps
-    merged = Ratings(
-        train_part.users,
-        train_part.items,
-        sp.csr_matrix(train_part.matrix + back),
-        None if train_ts is None or back_ts is None else sp.csr_matrix(train_ts + back_ts),
-        train_part.scale,
-    )
-    tested_only = Ratings(
-        test_part.users, test_part.items, rows(test_part.matrix, keep),
-        rows(test_part.timestamps, keep), test_part.scale,
-    )  # fmt: skip
-    return merged, tested_only
+    if len(tested) > users:
+        chosen = np.zeros(len(n_test), dtype=bool)
+        chosen[np.random.default_rng(VALIDATION_SEED).choice(tested, users, replace=False)] = True
+        n_test = np.where(chosen, n_test, 0)
+    return split_by_rank(ratings, n_test, VALIDATION_SEED)
 
 
 def validate(

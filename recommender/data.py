@@ -7,7 +7,7 @@ storage and builds these objects.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,7 +69,6 @@ class Ratings:
     matrix: sp.csr_matrix  # float32 stars
     timestamps: sp.csr_matrix | None = None
     scale: tuple[float, float] = (1.0, 5.0)
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.users), len(self.items)):

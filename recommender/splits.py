@@ -47,13 +47,18 @@ def holdout_split(
     The test count is round(test_share × n), at least 1; users below the threshold stay wholly
     in train. Train and test keep the input's user and item vocabularies (same shapes).
     """
+    return split_by_rank(ratings, holdout_counts(ratings, test_share, min_ratings), seed)
+
+
+def holdout_counts(ratings: Ratings, test_share: float = 0.2, min_ratings: int = 5) -> np.ndarray:
+    """How many of each user's ratings the holdout and temporal splits send to test:
+    round(test_share × n), at least 1, for users with at least `min_ratings`; else 0."""
     if not 0.0 < test_share < 1.0:
         raise EvaluationError(f"test_share must be between 0 and 1, got {test_share}")
     counts = np.diff(ratings.matrix.indptr)
-    n_test = np.where(
+    return np.where(
         counts >= max(min_ratings, 2), np.maximum(1, np.floor(test_share * counts + 0.5)), 0
     ).astype(np.int64)
-    return _split_by_rank(ratings, n_test, seed)
 
 
 def temporal_split(
@@ -64,13 +69,8 @@ def temporal_split(
     same second are ordered by the seeded random key. Needs timestamps."""
     if ratings.timestamps is None:
         raise EvaluationError("the temporal protocol needs rating times; these ratings have none")
-    if not 0.0 < test_share < 1.0:
-        raise EvaluationError(f"test_share must be between 0 and 1, got {test_share}")
-    counts = np.diff(ratings.matrix.indptr)
-    n_test = np.where(
-        counts >= max(min_ratings, 2), np.maximum(1, np.floor(test_share * counts + 0.5)), 0
-    ).astype(np.int64)
-    return _split_by_rank(ratings, n_test, seed, latest_first=True)
+    n_test = holdout_counts(ratings, test_share, min_ratings)
+    return split_by_rank(ratings, n_test, seed, latest_first=True)
 
 
 def new_movies_split(
@@ -149,7 +149,7 @@ def given_n_split(
         eligible = np.zeros_like(eligible)
         eligible[chosen] = True
     n_test = np.where(eligible, counts - n, 0).astype(np.int64)
-    return _split_by_rank(ratings, n_test, seed)
+    return split_by_rank(ratings, n_test, seed)
 
 
 def split(
@@ -227,24 +227,32 @@ def parse_protocol(protocol: str) -> int | None:
     )
 
 
-def _split_by_rank(
+def split_by_rank(
     ratings: Ratings, n_test: np.ndarray, seed: int, latest_first: bool = False
 ) -> tuple[Ratings, Ratings]:
     """Send each user's `n_test[u]` ratings with the smallest random keys to test (with
-    `latest_first`, their latest ratings, the keys breaking ties between equal times)."""
+    `latest_first`, their latest ratings, the keys breaking ties between equal times).
+
+    Every rating draws its key, so a user's test ratings do not depend on who else is tested;
+    only the users with some test ratings are ranked (validation tests a sample of 2,000 out
+    of 160,000: ranking the 25M ratings of everyone took 13 s)."""
     matrix = ratings.matrix.tocsr()
     matrix.sort_indices()
     n_users = matrix.shape[0]
     rows = np.repeat(np.arange(n_users), np.diff(matrix.indptr))
     keys = np.random.default_rng(seed).random(matrix.nnz)
     times = _aligned_times(ratings, matrix)
+    ranked = np.flatnonzero(n_test[rows] > 0)  # in CSR order: grouped by user, ascending
+    user = rows[ranked]
     if latest_first and times is not None:
-        order = np.lexsort((keys, -times, rows))  # by user, newest first, then key
+        order = np.lexsort((keys[ranked], -times[ranked], user))  # by user, newest first, key
     else:
-        order = np.lexsort((keys, rows))  # by user, then key; rows are already grouped
-    rank = np.empty(matrix.nnz, dtype=np.int64)
-    rank[order] = np.arange(matrix.nnz) - matrix.indptr[rows[order]]
-    is_test = rank < n_test[rows]
+        order = np.lexsort((keys[ranked], user))  # by user, then key
+    first = np.searchsorted(user, user)  # where each rating's user starts in `ranked`
+    rank = np.empty(len(ranked), dtype=np.int64)
+    rank[order] = np.arange(len(ranked)) - first[order]
+    is_test = np.zeros(matrix.nnz, dtype=bool)
+    is_test[ranked] = rank < n_test[user]
     return (
         _subset(ratings, matrix, times, rows, ~is_test),
         _subset(ratings, matrix, times, rows, is_test),
@@ -281,4 +289,4 @@ def _subset(
         part_times = sp.csr_matrix(
             (times[keep], matrix.indices[keep], indptr), shape=matrix.shape, dtype=np.float64
         )
-    return replace(ratings, matrix=part, timestamps=part_times, extra=dict(ratings.extra))
+    return replace(ratings, matrix=part, timestamps=part_times)

@@ -329,7 +329,8 @@ def test_the_figures_stored_with_a_model_are_what_moviebot_evaluate_reports():
 
 def test_validation_holds_out_ratings_of_a_bounded_sample_of_users_only():
     """At scale validation scores a fixed sample of users; everyone else trains on everything."""
-    from bot.training import validation_split
+    from bot.training import VALIDATION_SEED, validation_split
+    from recommender.splits import holdout_split
 
     cat = synthetic.catalog()
     data = synthetic.ratings(cat)
@@ -342,6 +343,9 @@ def test_validation_holds_out_ratings_of_a_bounded_sample_of_users_only():
     assert train_part.timestamps is not None and train_part.timestamps.nnz == train_part.nnz
     again, _ = validation_split(data, users=5)
     assert (again.matrix != train_part.matrix).nnz == 0  # the same sample every time
+    # … and the sample's test ratings are those the whole holdout split would give them
+    _, holdout = holdout_split(data, seed=VALIDATION_SEED)
+    assert (test_part.matrix[tested] != holdout.matrix[tested]).nnz == 0
 
 
 def test_a_model_validated_on_a_tiny_held_out_share_is_the_one_served(monkeypatch):

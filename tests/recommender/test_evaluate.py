@@ -17,9 +17,11 @@ from recommender.splits import (
     GIVEN_N_CARVES,
     EvaluationError,
     given_n_split,
+    holdout_counts,
     holdout_split,
     parse_protocol,
     split,
+    split_by_rank,
     validation_split,
     validation_splits,
 )
@@ -93,6 +95,22 @@ def test_holdout_sends_a_fifth_of_each_eligible_user_to_test() -> None:
     assert small.any() and (~small).any()
     assert (n_test[small] == 0).all()  # below the threshold: wholly in train
     assert np.array_equal(n_test[~small], np.floor(0.2 * counts[~small] + 0.5).astype(int))
+
+
+@pytest.mark.parametrize("latest_first", [False, True], ids=["holdout", "temporal"])
+def test_a_users_test_ratings_do_not_depend_on_who_else_is_tested(latest_first) -> None:
+    """Validation tests a sample of users: theirs must be what the whole split gives them."""
+    ratings = random_ratings()
+    every = holdout_counts(ratings)
+    some = every.copy()
+    some[1::3] = 0
+    _, whole = split_by_rank(ratings, every, seed=4, latest_first=latest_first)
+    train, sample = split_by_rank(ratings, some, seed=4, latest_first=latest_first)
+    kept = np.flatnonzero(some)
+    assert (sample.matrix[kept] != whole.matrix[kept]).nnz == 0
+    assert np.array_equal(np.diff(sample.matrix.indptr), some)
+    untested = np.flatnonzero(some == 0)
+    assert (train.matrix[untested] != ratings.matrix[untested]).nnz == 0
 
 
 def test_given_n_keeps_exactly_n_for_users_with_enough_ratings() -> None:
