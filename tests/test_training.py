@@ -330,6 +330,7 @@ def test_the_figures_stored_with_a_model_are_what_moviebot_evaluate_reports():
 def test_validation_holds_out_ratings_of_a_bounded_sample_of_users_only():
     """At scale validation scores a fixed sample of users; everyone else trains on everything."""
     from bot.training import VALIDATION_SEED, validation_split
+    from recommender.data import rating_times
     from recommender.splits import holdout_split
 
     cat = synthetic.catalog()
@@ -341,6 +342,10 @@ def test_validation_holds_out_ratings_of_a_bounded_sample_of_users_only():
     whole = np.setdiff1d(np.arange(data.matrix.shape[0]), tested)
     assert (train_part.matrix[whole] != data.matrix[whole]).nnz == 0
     assert train_part.timestamps is not None and train_part.timestamps.nnz == train_part.nnz
+    # The times line up with the ratings, so the era component of the validated fit (the one
+    # served at scale) learns when people rated; it once got none.
+    when = rating_times(train_part)
+    assert when is not None and np.array_equal(when, train_part.timestamps.tocsr().data)
     again, _ = validation_split(data, users=5)
     assert (again.matrix != train_part.matrix).nnz == 0  # the same sample every time
     # … and the sample's test ratings are those the whole holdout split would give them
