@@ -17,12 +17,20 @@ from bot.handlers.common import (
     reply_card,
     text,
 )
+from bot.services.catalog import Card
 from bot.services.feedback import Refusal
 
 
 async def search_and_offer(update: Update, context: BotContext, query: str) -> None:
-    """Up to five matches as buttons; nothing found → closest spellings or a hint."""
-    found = await context.services.call(context.services.catalog.search, query)
+    """The movie's card when one title matches; up to five matches as buttons; nothing found
+    → closest spellings or a hint."""
+    services = context.services
+    found = await services.call(services.catalog.search, query)
+    if len(found.movies) == 1 and not found.people:
+        card = await services.call(services.catalog.card, caller(update), found.movies[0].id)
+        if card is not None:
+            await send_card(update, context, card)
+            return
     await reply(update, *render.found(found, context.codec, button_scope(update)))
 
 
@@ -47,6 +55,10 @@ async def open_card(update: Update, context: BotContext, movie_id: int, note: st
         await refuse(update, Refusal.GONE)
         return
     await answer(update, note)
+    await send_card(update, context, card)
+
+
+async def send_card(update: Update, context: BotContext, card: Card) -> None:
     caption, keyboard = render.movie_card(card, context.codec, button_scope(update))
     await reply_card(update, caption, keyboard, card.poster)
 

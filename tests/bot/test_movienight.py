@@ -29,6 +29,7 @@ from emulator.runner import stop_application
 from recommender.hybrid import ModelHolder
 from storage import groups, movies, ratings, users
 from storage.groups import NightPick
+from tests.bot.test_private_chat import card_for
 from tests.bot.world import ACTION
 
 ACTION_IDS = [m.id for m in ACTION]
@@ -474,9 +475,7 @@ async def test_forget_leaves_nothing_that_identifies_the_person(emulator, run_bo
         await alice.press(card, "★5")
         await emulator.wait_idle()
     for typed, button in (("heat 1995", "➕ Watchlist"), ("clueless", "🚫 Not interested")):
-        await alice.send(typed)
-        await alice.press(await alice.next_message(), 0)
-        await alice.press(await alice.next_message(), button)
+        await alice.press(await card_for(alice, typed), button)
         await emulator.wait_idle()
     seed(services, bob, ACTION_IDS[4:8])
     group = emulator.group("Friends", [alice, bob])

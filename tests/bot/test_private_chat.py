@@ -21,11 +21,15 @@ async def rated_count(services, alice) -> int:
     return 0 if user is None else len(ratings.history(services.db, user).ratings)
 
 
-async def card_for(user, typed: str):
-    """`user` types a title, picks the best match, and gets its movie card."""
+async def card_for(user, typed: str, choice: str | int = 0):
+    """`user` types a title and gets its movie card: at once when one title matches, else by
+    pressing `choice` among the matches (the best one by default)."""
     await user.send(typed)
-    await user.press(await user.next_message(), 0)
-    return await user.next_message()
+    reply = await user.next_message()
+    if (reply.text or "").startswith("Which one did you mean"):
+        await user.press(reply, choice)
+        reply = await user.next_message()
+    return reply
 
 
 async def onboard(alice, stars: str = "★5", count: int = 5):
@@ -92,17 +96,14 @@ async def test_onboarding_havent_seen_may_come_back_as_a_pick_and_skip_never(emu
     ("typed", "expected"),
     [("heat 1995", "Heat (1995)"), ("the matrix", "The Matrix (1999)"), ("amelie", "Amélie")],
 )
-async def test_typing_a_title_offers_matches_and_rating_it_is_saved(
+async def test_typing_a_title_one_movie_has_opens_its_card_and_rating_it_is_saved(
     emulator, run_bot, typed, expected
 ):
     services = await run_bot()
     alice = emulator.user("Alice")
     await alice.send(typed)
-    results = await alice.next_message()
-    assert expected in results.button_labels[0]
-    await alice.press(results, 0)
-    card = await alice.next_message()
-    assert "Predicted ★" in card.text
+    card = await alice.next_message()  # the card itself: nothing to choose between
+    assert card.text.startswith(expected) and "Predicted ★" in card.text
     await alice.press(card, "★4")
     await emulator.wait_idle()
     assert "You rated it ★4" in card.text
@@ -110,6 +111,18 @@ async def test_typing_a_title_offers_matches_and_rating_it_is_saved(
     await emulator.wait_idle()
     assert "You rated it ★2" in card.text
     assert await rated_count(services, alice) == 1
+
+
+async def test_a_title_several_movies_have_offers_each_as_a_button(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("heat")
+    results = await alice.next_message()
+    assert results.text == "Which one did you mean by heat?"
+    assert sorted(results.button_labels[:2]) == ["Heat (1986)", "Heat (1995)"]
+    await alice.press(results, "Heat (1986)")
+    card = await alice.next_message()
+    assert card.text.startswith("Heat (1986)")
 
 
 async def test_nonsense_gets_a_friendly_no_match(emulator, run_bot):
@@ -497,17 +510,14 @@ async def test_a_title_reads_the_same_everywhere_with_its_articles_in_front(
     await run_bot()
     alice = emulator.user("Alice")
     await alice.send("la haine")
-    results = await alice.next_message()
-    assert results.button_labels[0] == "Hate (La Haine) (1995)"
-    await alice.press(results, 0)
     card = await alice.next_message()
     assert card.text.startswith("Hate (La Haine) (1995)")
     await alice.press(card, "➕ Watchlist")
     await emulator.wait_idle()
     await alice.send("/watchlist")
     assert "• Hate (La Haine) (1995)" in (await alice.next_message()).text
-    await alice.send("Hate (La Haine) (1995)")  # a label pasted back finds the movie
-    assert (await alice.next_message()).button_labels[0] == "Hate (La Haine) (1995)"
+    await alice.send("Hate (La Haine) (1995)")  # a title pasted back finds the movie
+    assert (await alice.next_message()).text.startswith("Hate (La Haine) (1995)")
 
 
 async def test_a_long_title_in_a_button_is_cut_at_a_word_and_keeps_its_year(

@@ -31,9 +31,7 @@ async def test_server_errors_are_logged_without_the_token_and_the_bot_carries_on
     assert "What I can do" in (await alice.next_message(timeout=10)).text  # sent again
     emulator.faults.drop_next(1, "getUpdates")
     await alice.send("heat 1995")
-    results = await alice.next_message(timeout=15)
-    await alice.press(results, 0)
-    card = await alice.next_message()
+    card = await alice.next_message(timeout=15)
     await alice.press(card, "★4")
     await emulator.wait_idle()
     user = users.find(services.db, "telegram", alice.id)

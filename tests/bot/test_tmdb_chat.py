@@ -9,6 +9,7 @@ from bot.settings import Settings
 from storage import metadata
 from storage.db import Database
 from storage.metadata import Credited, Metadata
+from tests.bot.test_private_chat import card_for
 
 MANN = Credited(638, "Michael Mann")
 HEAT = Metadata(
@@ -51,12 +52,6 @@ def enriched(world: Settings) -> Settings:
     with Database(world.db_path) as db:
         metadata.save(db, [HEAT, TOM, HEAT_1986])
     return world
-
-
-async def card_for(user, typed: str, choice: str | int = 0):
-    await user.send(typed)
-    await user.press(await user.next_message(), choice)
-    return await user.next_message()
 
 
 async def test_a_movie_with_a_poster_is_a_photo_card_with_a_caption(emulator, enriched, run_bot):
