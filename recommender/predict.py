@@ -228,9 +228,7 @@ def _alternate(
     cfg: PredictorConfig, mean: float, matrix: sp.csr_matrix, rng: np.random.Generator
 ) -> np.ndarray:
     """MAP: the item side's [bias, factors] (movies × 1 × d) by `cfg.iterations` of ALS."""
-    items = np.zeros((matrix.shape[1], cfg.factors + 1), dtype=np.float32)
-    items[:, 1:] = rng.normal(0, 0.1, (matrix.shape[1], cfg.factors))
-    by_item = matrix.T.tocsr()
+    items, by_item = _start(cfg, matrix, rng)
     users = np.zeros((matrix.shape[0], cfg.factors + 1), dtype=np.float32)
     prior = Prior.ridge(cfg, np.float32)
     for _ in range(cfg.iterations):
@@ -245,9 +243,7 @@ def _gibbs(
     """Bayesian: `cfg.samples` Gibbs draws of the item side's [bias, factors] (movies × draws
     × d), and with each the user prior it was drawn with (Salakhutdinov & Mnih 2008)."""
     d = cfg.factors + 1
-    by_item = matrix.T.tocsr()
-    items = np.zeros((matrix.shape[1], d), dtype=np.float32)
-    items[:, 1:] = rng.normal(0, 0.1, (matrix.shape[1], cfg.factors))
+    items, by_item = _start(cfg, matrix, rng)
     users = np.zeros((matrix.shape[0], d), dtype=np.float32)
     rated_users, rated_items = np.diff(matrix.indptr) > 0, np.diff(by_item.indptr) > 0
     noise = 2.0  # the noise precision α, drawn from the second sweep on
@@ -279,6 +275,16 @@ def _gibbs(
         np.concatenate([p.shift for _, p in kept]).astype(np.float64),
     )
     return np.stack([i for i, _ in kept], axis=1), prior
+
+
+def _start(
+    cfg: PredictorConfig, matrix: sp.csr_matrix, rng: np.random.Generator
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Both fits' starting point: the item side's [bias, factors] (zero biases, small random
+    factors) and the ratings by movie."""
+    items = np.zeros((matrix.shape[1], cfg.factors + 1), dtype=np.float32)
+    items[:, 1:] = rng.normal(0, 0.1, (matrix.shape[1], cfg.factors))
+    return items, matrix.T.tocsr()
 
 
 def _noise_units(mu: np.ndarray, precision: np.ndarray, noise: float) -> Prior:
