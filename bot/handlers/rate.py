@@ -22,12 +22,12 @@ from bot.services.feedback import Refusal
 
 
 async def search_and_offer(update: Update, context: BotContext, query: str) -> None:
-    """The movie's card when one title matches; up to five matches as buttons; nothing found
-    → closest spellings or a hint."""
+    """The movie's card when the text names one beyond doubt (`Found.named`); else up to five
+    matches as buttons; nothing found → closest spellings or a hint."""
     services = context.services
     found = await services.call(services.catalog.search, query)
-    if len(found.movies) == 1 and not found.people:
-        card = await services.call(services.catalog.card, caller(update), found.movies[0].id)
+    if found.named is not None:
+        card = await services.call(services.catalog.card, caller(update), found.named.id)
         if card is not None:
             await send_card(update, context, card)
             return

@@ -60,6 +60,15 @@ class Found:
     people: tuple[PersonMovies, ...] = ()  # directors, actors or writers of that name
     posters: Mapping[int, str] = field(default_factory=dict)  # movie id → poster URL (tiles)
 
+    @property
+    def named(self) -> Movie | None:
+        """The movie the query names beyond doubt: the only match, no person of that name,
+        and of the year typed if one was (else it is a guess to confirm, not a certainty)."""
+        if len(self.movies) != 1 or self.people:
+            return None
+        movie = self.movies[0]
+        return movie if self.year in (None, movie.year) else None
+
 
 @dataclass(frozen=True)
 class Card:
@@ -141,7 +150,7 @@ class Catalog:
         if found or named:
             known, posters = self._with_posters(found)
             shown = tuple(known[i] for i in found if i in known)
-            return Found(query, shown, people=named, posters=posters)
+            return Found(query, shown, year=query_year(query), people=named, posters=posters)
         close = [m.movie_id for m in self._titles.suggest(query, SUGGESTIONS)]
         known, posters = self._with_posters(close)
         return Found(

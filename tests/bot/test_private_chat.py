@@ -113,6 +113,15 @@ async def test_typing_a_title_one_movie_has_opens_its_card_and_rating_it_is_save
     assert await rated_count(services, alice) == 1
 
 
+async def test_a_single_match_of_another_year_than_typed_is_asked_not_opened(emulator, run_bot):
+    await run_bot()
+    alice = emulator.user("Alice")
+    await alice.send("the matrix 1998")  # the catalogue's Matrix is 1999's: a guess
+    offer = await alice.next_message()
+    assert offer.text == "Which one did you mean by the matrix 1998?"
+    assert offer.button_labels == ["The Matrix (1999)"]
+
+
 async def test_a_title_several_movies_have_offers_each_as_a_button(emulator, run_bot):
     await run_bot()
     alice = emulator.user("Alice")
