@@ -361,6 +361,7 @@ def step_bot(work: Path) -> dict[str, Any]:
     from bot.app import build_application
     from bot.processor import ChatOrder
     from bot.services import open_services
+    from bot.transport import AiohttpRequest
     from emulator.runner import application_builder
 
     settings = _settings(work)
@@ -380,10 +381,13 @@ def step_bot(work: Path) -> dict[str, Any]:
     async def echo(update: Update, context: Any) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
 
-    def echobot(emulator: Any, connected: Any, at_once: bool = False) -> Any:
+    def echobot(emulator: Any, connected: Any, at_once: bool = False, ours: bool = False) -> Any:
         builder = application_builder(emulator)
         if at_once:  # chats at once, each in order, as the real bot handles them
             builder = builder.concurrent_updates(ChatOrder())
+        if ours:  # the Bot API over the bot's own HTTP client (bot.transport), not httpx
+            builder = builder.request(AiohttpRequest())
+            builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
         app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
         return app
@@ -400,6 +404,9 @@ def step_bot(work: Path) -> dict[str, Any]:
         # costs the same echo handler, python-telegram-bot's HTTP pool included.
         at_once = asyncio.run(_throughput(None, texts, functools.partial(echobot, at_once=True)))
         out[f"echo_at_once_{label}"] = at_once
+        # Not the floor either: that echo handler, chats at once, over the bot's own HTTP client.
+        ours = functools.partial(echobot, at_once=True, ours=True)
+        out[f"echo_aiohttp_{label}"] = asyncio.run(_throughput(None, texts, ours))
     for services in opened:
         services.close()
     return out

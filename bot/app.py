@@ -50,6 +50,7 @@ from bot.processor import ChatOrder
 from bot.sending import Limits, SendPolicy
 from bot.services import Services, heap, open_services
 from bot.settings import Settings
+from bot.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ def file_url(api_base_url: str) -> str:
 def build_application(
     settings: Settings,
     services: Services | None = None,
-    *,
-    customize: Callable[[ApplicationBuilder], ApplicationBuilder] | None = None,
 ) -> Application:
     """The bot, talking to settings.api_base_url. Services are opened in post_init unless given
     (tests pass their own), and closed in post_shutdown only if we opened them."""
@@ -83,12 +82,13 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(ChatOrder())  # chats at once, each chat in order (bot.processor)
+        # The Bot API over aiohttp (bot.transport): httpx's pool costs chats at once dearly.
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
     )
     # Every call but getUpdates passes the send policy (bot.sending); rate_limit paces messages.
     limits = Limits() if settings.rate_limit else None
     builder = builder.rate_limiter(SendPolicy(settings.send_deadline, limits))
-    if customize is not None:
-        builder = customize(builder)
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["codec"] = CallbackCodec(token)
@@ -241,7 +241,15 @@ def public_url(api_base_url: str) -> str:
 async def connect(app: Application, settings: Settings) -> None:
     """`app.initialize()` (getMe) until it works: a rejected token stops at once, an unreachable
     Bot API is retried with exponential back-off (1, 2, 4 … 30 s) for settings.connect_timeout
-    seconds, one log line per failed attempt."""
+    seconds, one log line per failed attempt. On giving up the HTTP sessions are closed."""
+    try:
+        await _connect(app, settings)
+    except BaseException:
+        await app.bot.shutdown()  # initialize opened them before getMe failed
+        raise
+
+
+async def _connect(app: Application, settings: Settings) -> None:
     where = public_url(settings.api_base_url)
     deadline = time.monotonic() + settings.connect_timeout
     delay, attempt = 1.0, 0

@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from telegram.error import Forbidden, NetworkError, RetryAfter
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.sending import Limits, SendPolicy, Window
+from bot.transport import AiohttpRequest
 from emulator.api import RateLimits
 from emulator.server import Emulator
 from storage import ratings, users
@@ -56,7 +56,7 @@ async def bare_bot(emulator: Emulator) -> AsyncIterator[Callable[..., ExtBot]]:
     bots: list[ExtBot] = []
 
     async def make(policy: SendPolicy, read_timeout: float = 5.0) -> ExtBot:
-        request = HTTPXRequest(read_timeout=read_timeout, connection_pool_size=16)
+        request = AiohttpRequest(connection_pool_size=16, read_timeout=read_timeout)
         bot = ExtBot(
             emulator.token, base_url=emulator.base_url, rate_limiter=policy, request=request
         )
