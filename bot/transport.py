@@ -5,8 +5,8 @@ python-telegram-bot's own `HTTPXRequest` is correct but costly for a bot that an
 chats at once: httpx's connection pool checks every idle pooled connection (`getpeername` and a
 `poll`) on each request, so with 20 chats in flight every Bot API call walks ~19 connections,
 and the event loop spends more on the HTTP exchange than on the bot. On the same emulator an
-echo bot answering 20 chats at once ran 363–390 updates/s over httpx and 1,357–1,486/s over
-this class (`bench/scale.py --steps bot` prints both, "echo_at_once" and "echo_aiohttp").
+echo bot answering 20 chats at once ran 234–511 updates/s over httpx and 928–1,727/s over this
+class (`bench/scale.py --steps bot`: "echo_at_once_*" and "echo_aiohttp_*", docs/benchmarks.md).
 aiohttp is already the web app's server and the webhook's.
 
 Behaviour kept from `HTTPXRequest`: the same defaults (a pool of 256, 5 s to connect, read and
