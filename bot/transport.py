@@ -11,10 +11,11 @@ aiohttp is already the web app's server and the webhook's.
 
 Behaviour kept from `HTTPXRequest`: the same defaults (a pool of 256, 5 s to connect, read and
 write, 1 s to wait for a pooled connection, 20 s to write an upload), parameters sent as a form
-(multipart when there are files), proxies from the environment (`HTTPS_PROXY`, `NO_PROXY`: read
-once per host, not on every call as aiohttp's `trust_env` does, in a worker thread), and its
-errors: `TimedOut` for a timeout, `NetworkError` for anything else on the wire, naming the
-aiohttp error but never the URL (it carries the token).
+(multipart when there are files), certificates checked against certifi's CA bundle, proxies
+from the environment (`HTTPS_PROXY`, `NO_PROXY`: read once per host, not on every call as
+aiohttp's `trust_env` does, in a worker thread), and its errors: `TimedOut` for a timeout,
+`NetworkError` for anything else on the wire, naming the aiohttp error but never the URL (it
+carries the token).
 
 aiohttp has no separate write timeout: a request is bounded by the sum of its phases'
 timeouts (pool wait + connect + write + read), and each read by the read timeout.
@@ -22,11 +23,13 @@ timeouts (pool wait + connect + write + read), and each read by the read timeout
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from typing import IO
 from urllib.parse import urlsplit
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -65,7 +68,9 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._size),
+                # Verified against certifi's CA bundle, as httpx does: a slim image without
+                # the system's CA certificates still reaches api.telegram.org.
+                connector=aiohttp.TCPConnector(limit=self._size, ssl=_tls()),
                 headers={"User-Agent": self.USER_AGENT},
             )
 
@@ -122,6 +127,10 @@ class AiohttpRequest(BaseRequest):
             proxies = urllib.request.getproxies()
             self._proxies[key] = None if bypass else proxies.get(key[0])
         return self._proxies[key]
+
+
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _form(request_data: RequestData) -> aiohttp.FormData:

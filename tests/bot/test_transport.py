@@ -5,8 +5,12 @@ environment. Every server here listens on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -168,3 +172,37 @@ async def test_a_request_before_initialize_or_after_shutdown_is_refused():
     await request.shutdown()
     with pytest.raises(NetworkError, match="not initialized"):
         await request.post("http://127.0.0.1:9/bot/getMe")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_a_server_with_an_untrusted_certificate_is_refused_before_any_call(tmp_path: Path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    reached: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        reached.append(request.path)
+        return ok(ME)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        bot = Bot(TOKEN, base_url=f"https://127.0.0.1:{port}/bot", request=AiohttpRequest())
+        with pytest.raises(NetworkError) as raised:
+            await bot.initialize()
+        await bot.shutdown()
+    finally:
+        await runner.cleanup()
+    assert reached == []  # the token never went to a server we could not verify
+    assert "SECRET" not in str(raised.value)
