@@ -358,10 +358,10 @@ def step_bot(work: Path) -> dict[str, Any]:
     from telegram import Update
     from telegram.ext import MessageHandler, filters
 
+    from bot import transport
     from bot.app import build_application
     from bot.processor import ChatOrder
     from bot.services import open_services
-    from bot.transport import AiohttpRequest
     from emulator.runner import application_builder
 
     settings = _settings(work)
@@ -386,8 +386,7 @@ def step_bot(work: Path) -> dict[str, Any]:
         if at_once:  # chats at once, each in order, as the real bot handles them
             builder = builder.concurrent_updates(ChatOrder())
         if ours:  # the Bot API over the bot's own HTTP client (bot.transport), not httpx
-            builder = builder.request(AiohttpRequest())
-            builder = builder.get_updates_request(AiohttpRequest(connection_pool_size=1))
+            builder = transport.install(builder)
         app = builder.build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
         return app

@@ -30,7 +30,7 @@ from telegram.ext import (
 )
 
 from bot import keyboards as kb
-from bot import render
+from bot import render, transport
 from bot.context import BotContext
 from bot.handlers import (
     account,
@@ -50,7 +50,6 @@ from bot.processor import ChatOrder
 from bot.sending import Limits, SendPolicy
 from bot.services import Services, heap, open_services
 from bot.settings import Settings
-from bot.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +81,9 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .concurrent_updates(ChatOrder())  # chats at once, each chat in order (bot.processor)
-        # The Bot API over aiohttp (bot.transport): httpx's pool costs chats at once dearly.
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
     )
+    # The Bot API over aiohttp (bot.transport): httpx's pool costs chats at once dearly.
+    builder = transport.install(builder)
     # Every call but getUpdates passes the send policy (bot.sending); rate_limit paces messages.
     limits = Limits() if settings.rate_limit else None
     builder = builder.rate_limiter(SendPolicy(settings.send_deadline, limits))

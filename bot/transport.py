@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ssl
 import urllib.request
-from typing import IO
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -33,7 +33,18 @@ import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
+from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
+
+Builder = TypeVar("Builder", bound=ApplicationBuilder[Any, Any, Any, Any, Any, Any])
+
+
+def install(builder: Builder) -> Builder:
+    """`builder` with its bot's HTTP clients on aiohttp: one for the calls, one connection for
+    getUpdates (python-telegram-bot's own split)."""
+    return builder.request(AiohttpRequest()).get_updates_request(
+        AiohttpRequest(connection_pool_size=1)
+    )
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
@@ -70,7 +81,9 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 # Verified against certifi's CA bundle, as httpx does: a slim image without
                 # the system's CA certificates still reaches api.telegram.org.
-                connector=aiohttp.TCPConnector(limit=self._size, ssl=_tls()),
+                connector=aiohttp.TCPConnector(
+                    limit=self._size, ssl=ssl.create_default_context(cafile=certifi.where())
+                ),
                 headers={"User-Agent": self.USER_AGENT},
             )
 
@@ -129,16 +142,11 @@ class AiohttpRequest(BaseRequest):
         return self._proxies[key]
 
 
-def _tls() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 def _form(request_data: RequestData) -> aiohttp.FormData:
     """The parameters and the files as one multipart form, as Telegram takes uploads."""
     form = aiohttp.FormData(quote_fields=False)
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mimetype) in request_data.multipart_data.items():
-        body: bytes | IO[bytes] = content
-        form.add_field(name, body, filename=filename, content_type=mimetype)
+        form.add_field(name, content, filename=filename, content_type=mimetype)
     return form
