@@ -11,6 +11,7 @@ has services of its own).
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -81,6 +82,7 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,:;-–—(") + "…"
 
 
+@functools.lru_cache(maxsize=16384)  # a pure function of the title, on every page and reply
 def display_title(title: str) -> str:
     """The title as it reads everywhere (`storage.movies.display_title`: 'Matrix, The' → 'The
     Matrix', 'Hate (Haine, La)' → 'Hate (La Haine)'); a very long one is shortened at a word
