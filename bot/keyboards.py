@@ -22,6 +22,7 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
@@ -142,6 +143,27 @@ class CallbackCodec:
 def markup(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     """An inline keyboard without empty rows."""
     return InlineKeyboardMarkup([list(r) for r in rows if r])
+
+
+def wire(keyboard: InlineKeyboardMarkup) -> dict[str, Any]:
+    """The keyboard as the Bot API takes it (`InlineKeyboardMarkup.to_dict`'s JSON), read from
+    the three kinds of button the bot makes (callback data, a link, the web app): the generic
+    `to_dict` walks every one of a button's attributes, 7 µs a button, 21 on a page of picks.
+    A button of any other kind is left to it."""
+    rows = []
+    for row in keyboard.inline_keyboard:
+        out: list[dict[str, Any]] = []
+        for b in row:
+            if b.callback_data is not None and isinstance(b.callback_data, str):
+                out.append({"text": b.text, "callback_data": b.callback_data})
+            elif b.url is not None and b.web_app is None and b.login_url is None:
+                out.append({"text": b.text, "url": b.url})
+            elif b.web_app is not None and b.url is None:
+                out.append({"text": b.text, "web_app": {"url": b.web_app.url}})
+            else:
+                out.append(b.to_dict())
+        rows.append(out)
+    return {"inline_keyboard": rows}
 
 
 def open_app(text: str, url: str) -> InlineKeyboardButton:

@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 
 from bot import render
 from bot.context import BotContext
-from bot.keyboards import Callback, ExpiredButtonError
+from bot.keyboards import Callback, ExpiredButtonError, wire
 from bot.services.feedback import Refusal
 from bot.services.people import Person
 
@@ -130,9 +130,8 @@ async def reply_card(
     card when there is no poster or Telegram cannot fetch it."""
     if poster is not None:
         try:
-            await chat(update).send_photo(
-                poster, caption=caption, parse_mode="HTML", reply_markup=keyboard
-            )
+            await _call(update, "sendPhoto", chat_id=chat(update).id, photo=poster,
+                        caption=caption, parse_mode="HTML", reply_markup=keyboard)  # fmt: skip
             return
         except BadRequest as exc:  # the URL is gone or not an image: the text card instead
             log.warning("poster %s refused (%s): sending the card as text", poster, exc)
@@ -170,6 +169,9 @@ async def _call(update: Update, method: str, **params: object) -> None:
     with its 21 buttons, and that parse was a fifth of the event loop's time on `/recommend`
     (docs/benchmarks/notes.md). `Bot._post` is the call `Bot.do_api_request` makes for a
     method python-telegram-bot has no function for; the chat tests cover every caller."""
+    keyboard = params.get("reply_markup")
+    if isinstance(keyboard, InlineKeyboardMarkup):
+        params["reply_markup"] = wire(keyboard)
     await update.get_bot()._post(method, params)
 
 

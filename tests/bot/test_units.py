@@ -43,6 +43,23 @@ def test_codec_carries_negative_fields_without_offsets():
     }
 
 
+def test_a_keyboard_goes_to_telegram_as_python_telegram_bot_would_send_it():
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    codec = CallbackCodec("123:secret")
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                codec.button("★5", kb.RATE, movie=1, half_stars=10, scope=7),
+                kb.open_app("Open", "https://a.example/"),
+            ],
+            [InlineKeyboardButton("💬 Open a private chat", url="https://t.me/moviebot")],
+            [InlineKeyboardButton("Share", switch_inline_query="heat")],  # a kind we never make
+        ]
+    )
+    assert kb.wire(keyboard) == keyboard.to_dict()
+
+
 def test_every_action_has_exactly_one_handler():
     declared = {v for v in vars(kb).values() if isinstance(v, kb.Action)}
     registered = [action for action, _ in buttons()]
