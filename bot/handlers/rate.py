@@ -25,12 +25,10 @@ async def search_and_offer(update: Update, context: BotContext, query: str) -> N
     """The movie's card when the text names one beyond doubt (`Found.named`); else up to five
     matches as buttons; nothing found → closest spellings or a hint."""
     services = context.services
-    found = await services.call(services.catalog.search, query)
-    if found.named is not None:
-        card = await services.call(services.catalog.card, caller(update), found.named.id)
-        if card is not None:
-            await send_card(update, context, card)
-            return
+    found, card = await services.call(services.catalog.look_up, caller(update), query)
+    if card is not None:
+        await send_card(update, context, card)
+        return
     await reply(update, *render.found(found, context.codec, button_scope(update)))
 
 

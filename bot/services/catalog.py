@@ -162,6 +162,13 @@ class Catalog:
             posters=posters,
         )
 
+    def look_up(self, person: Person, query: str) -> tuple[Found, Card | None]:
+        """`search`, and this person's card of the movie it names beyond doubt (`Found.named`;
+        None if there is none): what typing a title in the chat shows, in one call."""
+        found = self.search(query)
+        named = found.named
+        return found, self.card(person, named.id) if named is not None else None
+
     def _with_posters(self, ids: list[int]) -> tuple[dict[int, Movie], dict[int, str]]:
         """The movies by id and their poster URLs, read in one statement."""
         if self._metadata is None or not ids:
