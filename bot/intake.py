@@ -49,6 +49,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 POLL_TIMEOUT = 30  # seconds a getUpdates long poll waits for news
+POLL_READ_SLACK = 5.0  # and how much longer its answer may take (python-telegram-bot's default)
 PRUNE_EVERY_S = 600.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -130,10 +131,13 @@ class Intake:
             )
         return len(pending)
 
-    async def accept(self, updates: Sequence[Update]) -> int:
+    async def accept(self, updates: Sequence[Update], payloads: Sequence[str] = ()) -> int:
         """Store a batch in the inbox (one transaction), then queue those not seen before;
-        how many were new. Raises if the inbox cannot be written: nothing is confirmed then."""
-        rows = [(u.update_id, u.to_json()) for u in updates]
+        how many were new. Raises if the inbox cannot be written: nothing is confirmed then.
+        `payloads`: each update's JSON as Telegram sent it, stored as it is (else written
+        again from the objects: python-telegram-bot's `to_json` walks every attribute)."""
+        texts = payloads or [u.to_json() for u in updates]
+        rows = [(u.update_id, text) for u, text in zip(updates, texts, strict=True)]
         try:
             fresh = set(await self._inbox(self.inbox.add, rows))
         except StorageUnavailable as exc:
@@ -178,11 +182,10 @@ class Intake:
         allowed = Update.ALL_TYPES if allowed is None else allowed
         while True:
             try:
-                updates = await self.app.bot.get_updates(
-                    offset=offset, timeout=timeout, allowed_updates=allowed
-                )
-                if updates:
-                    await self.accept(updates)
+                raw = await self._get_updates(offset, timeout, allowed)
+                if raw:
+                    updates = [Update.de_json(u, self.app.bot) for u in raw]
+                    await self.accept(updates, [json.dumps(u) for u in raw])
                     offset = updates[-1].update_id + 1
                 delay = 1.0
             except TelegramError as exc:
@@ -199,6 +202,17 @@ class Intake:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
+    async def _get_updates(
+        self, offset: int | None, timeout: int, allowed: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """`getUpdates` as `Bot.get_updates` sends it (the long poll's wait added to the read
+        timeout), the updates as Telegram sent them: stored as they came, parsed once.
+        `Bot._post` is the call `Bot.get_updates` and `Bot.do_api_request` make."""
+        params = {"offset": offset, "timeout": timeout, "allowed_updates": list(allowed)}
+        bot = self.app.bot
+        raw = await bot._post("getUpdates", params, read_timeout=POLL_READ_SLACK + timeout)
+        return list(raw)
+
     def webhook_app(self, path: str, secret: str | None) -> web.Application:
         """The aiohttp app Telegram POSTs updates to: 403 without the secret header, 400 for
         a body that is not an update, 200 once the update is in the inbox, 500 if it cannot
@@ -213,12 +227,13 @@ class Intake:
             if secret is not None and not hmac.compare_digest(given, secret):
                 return web.Response(status=403)
             try:
-                update = Update.de_json(await request.json(), self.app.bot)
+                body = await request.text()
+                update = Update.de_json(json.loads(body), self.app.bot)
             except (ValueError, TypeError, KeyError):
                 return web.Response(status=400)
             log.debug("webhook received update %s", update.update_id)
             try:
-                await self.accept([update])
+                await self.accept([update], [body])
             except Exception as exc:  # Telegram sends it again later
                 log.error(
                     "could not store update %s from the webhook (%s: %s); answered 500",
