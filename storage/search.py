@@ -41,7 +41,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -69,6 +69,7 @@ SUGGEST_CUTOFF = 62.0  # "did you mean …?" may reach further, but not into non
 _TOKEN_CUTOFF = 70.0  # a query word must be this close to a title word to count
 _RATIO_CANDIDATES = 60
 _WORD_CANDIDATES = 150
+_CLOSE_REMEMBERED = 20_000  # words whose close words a title index remembers
 _POPULAR_CANDIDATES = 40
 _YEAR_MISS_PENALTY = 15.0
 _YEAR_NEAR_PENALTY = 4.0  # one year off: release dates differ between countries
@@ -494,6 +495,12 @@ class TitleIndex:
     key_words: sparse.csr_matrix  # keys × words, TF-IDF with unit rows
     key_norms: np.ndarray  # key → the length its TF-IDF row had before it was made 1
     key_popularity: np.ndarray  # key → ratings of the most rated movie with that key
+    # word → the vocabulary words close to it (`_close_words`), as they are asked for: the
+    # same words recur across queries, and finding them is most of a search in a large
+    # catalogue. Filled by whichever thread asks first; the answer is the same either way.
+    _close: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, movies: Iterable[Movie], popularity: Mapping[int, int]) -> TitleIndex:
@@ -685,20 +692,35 @@ class TitleIndex:
                 unplaced |= found is None and word in words
                 continue
             # Close words too, for typos and for the word meant ("alien" → "Aliens").
-            start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
-            sims = process.cdist(
-                [word],
-                self.vocab.strings[start:stop],
-                scorer=fuzz.ratio,
-                score_cutoff=_TOKEN_CUTOFF,
-                dtype=np.uint8,
-            )[0]
-            cols = np.flatnonzero(sims)
+            cols, close = self._close_words(word)
             unplaced |= not cols.size
             if cols.size:
-                close = (sims[cols] / 100.0) ** 2 * self.idf[start + cols]
-                weights[start + cols] = np.maximum(weights[start + cols], close)
+                weights[cols] = np.maximum(weights[cols], close)
         return weights, exact, unplaced
+
+    def _close_words(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary positions of the words within `_TOKEN_CUTOFF` of `word` (itself
+        included) and their weights, (ratio / 100)² × IDF; remembered (`_close`)."""
+        known = self._close.get(word)
+        if known is not None:
+            return known
+        start, stop = self.vocab.window(len(word), _TOKEN_CUTOFF)
+        sims = process.cdist(
+            [word],
+            self.vocab.strings[start:stop],
+            scorer=fuzz.ratio,
+            score_cutoff=_TOKEN_CUTOFF,
+            dtype=np.uint8,
+        )[0]
+        cols = np.flatnonzero(sims)
+        close = ((sims[cols] / 100.0) ** 2 * self.idf[start + cols]).astype(np.float32)
+        found = (start + cols, close)
+        for array in found:
+            array.setflags(write=False)
+        if len(self._close) >= _CLOSE_REMEMBERED:
+            self._close.clear()  # a flood of made-up words: start over rather than grow
+        self._close[word] = found
+        return found
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:

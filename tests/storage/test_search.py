@@ -272,6 +272,23 @@ def test_one_index_serves_many_threads_with_the_same_answers(index):
     assert len(results) == 8 * 5 * len(queries) and all(results)
 
 
+def test_words_remembered_from_earlier_queries_give_the_same_answers(monkeypatch):
+    from storage import search
+
+    queries = ["toy stroy", "heat 1986", "amelie", "qwxzv", "the godfater", "godfather toy"]
+    fresh = {q: TitleIndex.build(CATALOGUE, POPULARITY).search(q) for q in queries}
+    used = TitleIndex.build(CATALOGUE, POPULARITY)
+    for q in queries + queries[::-1]:  # the words of each query met before, in other queries
+        assert used.search(q) == fresh[q]
+        assert used.suggest(q) == TitleIndex.build(CATALOGUE, POPULARITY).suggest(q)
+    # A flood of made-up words does not grow what an index remembers without bound.
+    monkeypatch.setattr(search, "_CLOSE_REMEMBERED", 5)
+    for i in range(20):
+        used.search(f"zqx{i}word")
+    assert len(used._close) <= 5
+    assert used.search("toy stroy") == fresh["toy stroy"]
+
+
 @pytest.mark.parametrize(
     ("title", "names"),
     [
