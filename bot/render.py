@@ -28,6 +28,7 @@ from bot.services.metrics import LatencySummary, ModelSummary, Stats
 from bot.services.movienight import (
     ALIKE_AT_LEAST,
     ALIKE_SHARE,
+    MIN_RATINGS,
     Choice,
     Closing,
     Counted,
@@ -883,10 +884,10 @@ def night_message(
     if newcomers:
         lines += [
             "",
-            f"🆕 {escape(', '.join(newcomers))}: I don't know your taste yet. Tap "
-            f'<a href="{link}">Rate a few movies</a> '
-            "(a quick private chat with me) and you'll count. Otherwise you still vote, "
-            "I just can't take your taste into account.",
+            f"🆕 {escape(', '.join(newcomers))}: I don't know your taste yet; you count once "
+            f'you have rated {MIN_RATINGS} movies. Tap <a href="{link}">Rate a few movies</a> '
+            "(a quick private chat with me). Otherwise you still vote, I just can't take "
+            "your taste into account.",
         ]
     lines += ["", "<i>Whoever started it, or an admin, taps Pick movies when everyone's in.</i>"]
     scope = night.chat_id

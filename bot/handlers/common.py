@@ -166,9 +166,10 @@ async def _call(update: Update, method: str, **params: object) -> None:
     """A Bot API call whose answer nobody reads (a reply, an edit), sent the way
     python-telegram-bot sends its own (the send policy, the HTTP client, None left out), but
     without turning the message Telegram sends back into objects: a page of picks comes back
-    with its 21 buttons, and that parse was a fifth of the event loop's time on `/recommend`
-    (docs/benchmarks/notes.md). `Bot._post` is the call `Bot.do_api_request` makes for a
-    method python-telegram-bot has no function for; the chat tests cover every caller."""
+    with its 21 buttons, and that parse was 14% of the samples holding the interpreter lock in
+    a profile of `/recommend` (docs/benchmarks/notes.md). `Bot._post` is the call
+    `Bot.do_api_request` makes for a method python-telegram-bot has no function for; the chat
+    tests cover every caller."""
     keyboard = params.get("reply_markup")
     if isinstance(keyboard, InlineKeyboardMarkup):
         params["reply_markup"] = wire(keyboard)

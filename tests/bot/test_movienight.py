@@ -90,6 +90,7 @@ async def test_a_whole_movie_night_from_command_to_watchlist(emulator, run_bot):
     # One message, edited in place: Carol has no ratings, so she gets the deep link.
     assert night_message.edited and group.messages() == [group.messages()[0], night_message]
     assert "Bob" in night_message.text and "Carol: I don't know your taste" in night_message.text
+    assert "you count once you have rated 3 movies" in night_message.text
     night = current_night(services, group)
     link = f"https://t.me/{emulator.bot.username}?start=movienight_{night.id}"
     assert link in night_message.html and link in [b.url for b in night_message.button_list]
