@@ -23,6 +23,7 @@ timeouts (pool wait + connect + write + read), and each read by the read timeout
 
 from __future__ import annotations
 
+import functools
 import ssl
 import urllib.request
 from typing import Any, TypeVar
@@ -45,6 +46,14 @@ def install(builder: Builder) -> Builder:
     return builder.request(AiohttpRequest()).get_updates_request(
         AiohttpRequest(connection_pool_size=1)
     )
+
+
+@functools.cache
+def _trusted() -> ssl.SSLContext:
+    """Certificates verified against certifi's CA bundle, as httpx does (a slim image without
+    the system's CA certificates still reaches api.telegram.org): read once for every client
+    of the process, as reading the bundle takes 25–40 ms."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
@@ -79,11 +88,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                # Verified against certifi's CA bundle, as httpx does: a slim image without
-                # the system's CA certificates still reaches api.telegram.org.
-                connector=aiohttp.TCPConnector(
-                    limit=self._size, ssl=ssl.create_default_context(cafile=certifi.where())
-                ),
+                connector=aiohttp.TCPConnector(limit=self._size, ssl=_trusted()),
                 headers={"User-Agent": self.USER_AGENT},
             )
 
