@@ -154,7 +154,7 @@ def wire(keyboard: InlineKeyboardMarkup) -> dict[str, Any]:
     for row in keyboard.inline_keyboard:
         out: list[dict[str, Any]] = []
         for b in row:
-            if b.callback_data is not None and isinstance(b.callback_data, str):
+            if isinstance(b.callback_data, str):
                 out.append({"text": b.text, "callback_data": b.callback_data})
             elif b.url is not None and b.web_app is None and b.login_url is None:
                 out.append({"text": b.text, "url": b.url})
