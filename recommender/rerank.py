@@ -15,6 +15,9 @@ import numpy as np
 
 POOL_FACTOR = 5  # with a re-rank, n picks are chosen among the best POOL_FACTOR × n …
 MIN_POOL = 50  # … and never fewer than this many
+_SAMPLED_FROM = 8192  # `top` over at least this many scores looks at a sample first …
+_SAMPLE = 2048  # … of about this many (every k-th score) …
+_SPARE = 8  # … and cuts where this many more than the share of `n` it should hold are above
 
 
 def pool_size(
@@ -31,13 +34,38 @@ def pool_size(
 
 def top(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the `n` highest finite scores, best first (ties: lower index first)."""
+    if n <= 0 or len(scores) == 0:
+        return np.empty(0, dtype=np.int64)
+    chosen = _from_nth_best(scores, n)
+    return chosen[np.lexsort((chosen, -scores[chosen]))[:n]]
+
+
+def _from_nth_best(scores: np.ndarray, n: int) -> np.ndarray:
+    """The indices of the finite scores at or above some value the `n`-th best is not below
+    (its ties included): every one of the `n` best, and a few hundred more at most.
+
+    Partitioning a whole catalogue costs far more than the matrix product that scored it
+    (~0.6 ms at 62,000 movies against ~0.2 ms), so a large one is cut first at a value read
+    from an even sample of it; if fewer than `n` finite scores reach that value, the exact
+    cut decides. Either way the same movies come out.
+    """
+    if len(scores) >= _SAMPLED_FROM:
+        step = len(scores) // _SAMPLE
+        sample = scores[::step]
+        sample = sample[np.isfinite(sample)]
+        keep = min(len(sample), 2 * -(-n // step) + _SPARE)  # ~ (2n + _SPARE·step) pass it
+        if keep:
+            bar = np.partition(sample, len(sample) - keep)[len(sample) - keep]
+            found = np.flatnonzero(scores >= bar)
+            found = found[np.isfinite(scores[found])]
+            if len(found) >= n:
+                return found
     finite = np.flatnonzero(np.isfinite(scores))
-    if len(finite) == 0:
+    if len(finite) <= n:
         return finite
-    n = min(n, len(finite))
-    part = finite[np.argpartition(-scores[finite], n - 1)[:n]] if n < len(finite) else finite
-    order = np.lexsort((part, -scores[part]))
-    return part[order]
+    values = scores[finite]
+    nth = np.partition(values, len(values) - n)[len(values) - n]
+    return finite[values >= nth]
 
 
 def mmr(relevance: np.ndarray, similarity: np.ndarray, n: int, strength: float) -> np.ndarray:

@@ -44,3 +44,27 @@ def test_top_skips_non_finite_scores_and_breaks_ties_by_index():
     assert top(scores, 10).tolist() == [2, 0, 3]
     assert top(scores, 2).tolist() == [2, 0]
     assert top(np.full(3, -np.inf), 2).tolist() == []
+
+
+def _sorted_top(scores: np.ndarray, n: int) -> list[int]:
+    """The n best finite scores by a full sort: best first, ties to the lower index."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    return finite[np.lexsort((finite, -scores[finite]))][:n].tolist()
+
+
+@pytest.mark.parametrize("size", [1_682, 8_192, 62_423])
+@pytest.mark.parametrize("shape", ["spread", "ties", "rising", "mostly excluded"])
+def test_top_of_a_large_catalogue_is_what_a_full_sort_gives(size, shape):
+    """A large catalogue is cut at a sampled value first: the same picks, ties included, and
+    whatever order the scores come in (a sample of a sorted array sees only its low end)."""
+    rng = np.random.default_rng(size)
+    scores = {
+        "spread": rng.normal(size=size),
+        "ties": rng.integers(0, 4, size).astype(np.float64),  # the best value ~size/4 times
+        "rising": np.sort(rng.normal(size=size)),
+        "mostly excluded": np.where(rng.random(size) < 0.995, -np.inf, rng.normal(size=size)),
+    }[shape]
+    scores[rng.integers(0, size, 3)] = np.nan
+    scores[rng.integers(0, size, 3)] = np.inf
+    for n in (1, 10, 50, 500):
+        assert top(scores, n).tolist() == _sorted_top(scores, n)
