@@ -98,16 +98,26 @@ class Era:
         # (calendar year, share of ratings) rows
         self.rating_years = np.asarray(rating_years, dtype=np.float64).reshape(-1, 2)
         self.latest = float(latest)  # the latest rating's time (NaN without times)
-        # What every request needs, built once (serving reuses them from any thread):
-        known = self.years > 0
+        # What every request needs, built once (serving reuses them from any thread). A lift
+        # depends on a movie's release year only: it is worked out for each year the catalogue
+        # has (a few dozen) and handed to the movies once, at the end of `score`.
+        self._year_values, self._year_of = np.unique(self.years, return_inverse=True)
+        self._year_of = self._year_of.ravel()
+        self._year_counts = np.bincount(self._year_of).astype(np.float64)
         # movies released after the last year seen in training count as that year's
-        self._index = np.clip(self.years - self.first_year, 0, len(self.release) - 1)
-        self._year_bin = np.where(known, self._index, len(self.release))  # for `counts_by`
+        self._index = np.clip(self._year_values - self.first_year, 0, len(self.release) - 1)
+        known = self.years > 0
+        self._unknown = self._year_values <= 0  # those years score 0 before centring
+        self._year_bin = np.where(
+            known,
+            np.clip(self.years - self.first_year, 0, len(self.release) - 1),
+            len(self.release),
+        )  # for `counts_by`
         span = np.arange(len(self.release))
         apart = span[:, None] - span[None, :]
         width = config.bandwidth_years
         self._kernel = np.exp(-0.5 * (apart / width) ** 2) if width > 0 else (apart == 0) * 1.0
-        self._log_marginal: np.ndarray | None = None  # log m(y) for each movie
+        self._log_marginal: np.ndarray | None = None  # log m(y) for each release year
         self._at_latest: np.ndarray | None = None  # the moment's lift at `latest`
         if len(self.ages):
             on, share = self.rating_years[:, 0].astype(np.int64), self.rating_years[:, 1]
@@ -167,12 +177,12 @@ class Era:
                 lift += self._moment(calendar_years(moments), self._log_marginal)
         elif self._at_latest is not None:
             lift += self._at_latest
-        lift[:, self.years <= 0] = 0.0
-        lift -= lift.mean(axis=1, keepdims=True)
-        return lift.astype(np.float32)
+        lift[:, self._unknown] = 0.0
+        lift -= (lift @ self._year_counts / len(self.years))[:, None]  # the mean over movies
+        return np.take(lift.astype(np.float32), self._year_of, axis=1)
 
     def _own(self, rows: sp.csr_matrix) -> np.ndarray:
-        """log(k + own_mix·g) − log((1 + own_mix)·g) at each movie's year; 0 without history."""
+        """log(k + own_mix·g) − log((1 + own_mix)·g) at each release year; 0 without history."""
         release = self.release
         years = len(self.release)  # the last bin: movies of unknown year, not counted
         counts = counts_by(rows, self.config.from_stars, self._year_bin, years + 1)[:, :years]
@@ -185,12 +195,12 @@ class Era:
         return np.asarray(lift[:, self._index])
 
     def _ages_at(self, years: np.ndarray) -> np.ndarray:
-        """f(r − y) for each calendar year r (rows) and each movie's release year y."""
-        ages = np.clip(years[:, None] - self.years[None, :], AGES[0], AGES[-1])
+        """f(r − y) for each calendar year r (rows) and each release year y."""
+        ages = np.clip(years[:, None] - self._year_values[None, :], AGES[0], AGES[-1])
         return np.asarray(self.ages[ages - AGES[0]])
 
     def _moment(self, years: np.ndarray, log_marginal: np.ndarray) -> np.ndarray:
-        """log f(r − y) − log m(y) for each calendar year r (one per user) and movie year y."""
+        """log f(r − y) − log m(y) for each calendar year r (one per user) and release year y."""
         unique, inverse = np.unique(years, return_inverse=True)
         lift = np.log(np.maximum(self._ages_at(unique), TINY)) - log_marginal
         return np.asarray(lift[inverse.ravel()])

@@ -79,7 +79,7 @@ class GenreLift:
         lift = np.log(own) - np.log(self.shares)
         by_combo = lift @ self._mean_of
         by_combo -= (by_combo @ self._combo_share)[:, None]  # centred over every movie
-        return np.asarray(by_combo[:, self._combo], dtype=np.float32)
+        return np.take(by_combo.astype(np.float32), self._combo, axis=1)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"names": self.names, "shares": self.shares}
