@@ -43,11 +43,13 @@ class Reason:
     genre: str | None = None
 
 
-def liked(row: sp.csr_matrix) -> np.ndarray:
-    """Indices of history movies the user liked: rated at least min(their mean, 4)."""
+def liked(row: sp.csr_matrix, liked_from: float) -> np.ndarray:
+    """Indices of history movies the user liked: rated at least min(their mean, 4), and never
+    under `liked_from` (the middle of the rating scale): a harsh rater's best are theirs to
+    like, a half star is nobody's."""
     if row.nnz == 0:
         return np.empty(0, dtype=np.int64)
-    threshold = min(float(row.data.mean()), 4.0)
+    threshold = max(min(float(row.data.mean()), 4.0), liked_from)
     return np.asarray(row.indices[row.data >= threshold], dtype=np.int64)
 
 
@@ -63,9 +65,12 @@ class Explainer:
         genre_unit: np.ndarray,
         taste: np.ndarray,
         content: sp.csr_matrix,
+        *,
+        liked_from: float,
     ) -> None:
         self.catalog = catalog
         self.blend = blend
+        self.liked_from = liked_from  # a rating under this never makes a movie "liked"
         self.genre_names = list(genre_names)
         self.genre_matrix = genre_matrix  # items × genres, 0/1
         self.genre_unit = genre_unit  # its rows at unit length
@@ -107,7 +112,7 @@ class Explainer:
         at least `MIN_LIKENESS` alike and not yet named `MAX_REPEATS` times in the last
         `REPEAT_WINDOW` picks; with none, the reason is the user's taste ("taste").
         """
-        mine = liked(row)
+        mine = liked(row, self.liked_from)
         top_genres = self.user_genres(mine)
         general = tuple(c for c in COMPONENTS if c not in PERSONAL)
         alike = self.likeness(chosen, mine) if len(mine) else None

@@ -85,6 +85,7 @@ class Recommender:
             self._genre_unit,
             self._item_vectors,
             hybrid.content.vectors,
+            liked_from=predictor.dislike_below,
         )
 
     # -- building -------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def explainer() -> tuple[Explainer, Catalog]:
     unit = genres.toarray().astype(np.float64)
     content = sp.csr_matrix(np.eye(len(ids), dtype=np.float32))
     blend = BlendConfig(similarity_als_share=1.0)
-    return Explainer(cat, blend, names, genres, unit, taste, content), cat
+    explain = Explainer(cat, blend, names, genres, unit, taste, content, liked_from=3.0)
+    return explain, cat
 
 
 def personal_reasons(picks: list[int]) -> list[Reason]:
@@ -56,6 +57,19 @@ def test_a_pick_like_no_liked_movie_is_explained_by_taste_not_a_weak_liked():
     pick, liked = cat.items.index_of([7, HUB, SECOND])[:1], cat.items.index_of([HUB, SECOND])
     assert explain.likeness(pick, liked).max() < MIN_LIKENESS  # the test's premise
     assert personal_reasons([7]) == [Reason("taste")]
+
+
+def test_a_movie_rated_under_the_middle_of_the_scale_is_never_the_one_liked():
+    """Someone who gave their two movies half a star is not told a pick is "because you liked"
+    either; a harsh rater's ★3 (their best, above their mean) still names it."""
+    explain, cat = explainer()
+    chosen = cat.items.index_of([3, 4])
+    ones = np.ones(len(cat), dtype=np.float32)
+    parts = {"als": ones, "watched": ones}
+    panned = explain.reasons(history_row({HUB: 0.5, SECOND: 0.5}, cat.items), chosen, parts)
+    assert [r.kind for r in panned] == ["popular", "popular"]  # no liked movie to name
+    harsh = explain.reasons(history_row({HUB: 3.0, SECOND: 1.0}, cat.items), chosen, parts)
+    assert harsh == [Reason("liked", movie_id=HUB)] * 2
 
 
 def test_with_every_alike_liked_movie_named_twice_the_rest_say_taste():
