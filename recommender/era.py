@@ -178,7 +178,7 @@ class Era:
         elif self._at_latest is not None:
             lift += self._at_latest
         lift[:, self._unknown] = 0.0
-        lift -= (lift @ self._year_counts / len(self.years))[:, None]  # the mean over movies
+        lift -= (lift @ self._year_counts / max(len(self.years), 1))[:, None]  # mean over movies
         return np.take(lift.astype(np.float32), self._year_of, axis=1)
 
     def _own(self, rows: sp.csr_matrix) -> np.ndarray:
