@@ -106,13 +106,9 @@ class Era:
         self._year_counts = np.bincount(self._year_of).astype(np.float64)
         # movies released after the last year seen in training count as that year's
         self._index = np.clip(self._year_values - self.first_year, 0, len(self.release) - 1)
-        known = self.years > 0
         self._unknown = self._year_values <= 0  # those years score 0 before centring
-        self._year_bin = np.where(
-            known,
-            np.clip(self.years - self.first_year, 0, len(self.release) - 1),
-            len(self.release),
-        )  # for `counts_by`
+        # each movie's bin for `counts_by`: its year's, or the last (unknown year, not counted)
+        self._year_bin = np.where(self._unknown, len(self.release), self._index)[self._year_of]
         span = np.arange(len(self.release))
         apart = span[:, None] - span[None, :]
         width = config.bandwidth_years

@@ -55,8 +55,8 @@ def _sorted_top(scores: np.ndarray, n: int) -> list[int]:
 @pytest.mark.parametrize("size", [1_682, 8_192, 62_423])
 @pytest.mark.parametrize("shape", ["spread", "ties", "rising", "mostly excluded"])
 def test_top_of_a_large_catalogue_is_what_a_full_sort_gives(size, shape):
-    """A large catalogue is cut at a sampled value first: the same picks, ties included, and
-    whatever order the scores come in (a sample of a sorted array sees only its low end)."""
+    """A large catalogue is cut at a sampled value first: the same picks, ties included,
+    sorted scores and nearly all excluded ones too."""
     rng = np.random.default_rng(size)
     scores = {
         "spread": rng.normal(size=size),
