@@ -1008,8 +1008,8 @@ def _fits_note(choices: Sequence[Choice]) -> str:
     if alike:
         verb = "rates" if len(alike) == 1 else "rate"
         note += (
-            f" {escape(_names(alike))} {verb} everything alike, so their predicted stars are "
-            f"high for almost anything: for them a pick must also be among their own top "
+            f" {escape(_names(alike))} {verb} everything alike, so their predicted stars barely "
+            f"tell one movie from another: for them a pick must also be among their own top "
             f"{_percent(ALIKE_SHARE)} of matches (top {ALIKE_AT_LEAST} at least)."
         )
     return f"<i>{note}</i>"

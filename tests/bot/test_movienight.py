@@ -789,6 +789,14 @@ def test_the_reasons_say_once_what_fits_means_and_who_rates_everything_alike():
     assert "alike" not in render.night_picks([alone])
 
 
+def test_the_note_on_alike_raters_holds_for_someone_who_rates_everything_one_star():
+    heat = movies.Movie(1, "Heat", 1995, ("Action",))
+    low = (("Finn", 1.0), ("Erin", 1.1))
+    text = render.night_picks([Choice(0, heat, 0.9, GroupReason(low, fits=True, alike=("Finn",)))])
+    assert "Finn rates everything alike" in text
+    assert "high" not in text and "barely tell one movie from another" in text
+
+
 def test_without_a_model_there_are_no_picks_and_the_night_opens_again(nights):
     night = opened(nights)
     nights.start_picking(night.id, CHAT, ALICE, is_admin=False)
