@@ -136,3 +136,21 @@ def test_over_max_ratings_the_items_are_learnt_from_a_sample_of_users(low_rank, 
     assert not np.allclose(a.item_factors, whole.item_factors)
     at_cap = BiasedMF.fit(train, cat, replace(config, max_ratings=train.nnz))
     np.testing.assert_array_equal(at_cap.item_factors, whole.item_factors)
+
+
+def test_a_posterior_draw_has_the_mean_and_spread_its_normal_equations_give():
+    """Each Gibbs draw of a row is N(a⁻¹ b, (noise a)⁻¹): many draws of one system, solved as
+    a batch, average to the exact solution and spread as its covariance says."""
+    from recommender.predict import _draw
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 5))
+    a = x.T @ x + np.eye(5)
+    b = rng.normal(size=5) * 20  # a solution of about ±1
+    copies, noise = 40_000, 4.0
+    batch = np.repeat(a[None], copies, axis=0).astype(np.float32)  # single, as the fit has it
+    draws = _draw(batch, np.repeat(b[None], copies, axis=0).astype(np.float32), rng, noise)
+    assert draws.shape == (copies, 5)
+    np.testing.assert_allclose(draws.mean(axis=0), np.linalg.solve(a, b), atol=0.005)
+    # the covariance's entries are up to ~0.009
+    np.testing.assert_allclose(np.cov(draws.T), np.linalg.inv(noise * a), atol=5e-4)
