@@ -22,13 +22,13 @@ class BlendConfig:
     """Per component `{name}_cold` (the weight at 0 ratings) and `{name}_warm` (the weight it
     tends to as ratings accumulate), the `pivot`, and the serving settings of the blend."""
 
-    als_cold: float = -0.5  # ALS on liked movies: silent until about 5 ratings
+    als_cold: float = 1.0  # ALS on liked movies, folded in from the first rating
     als_warm: float = 1.0
     watched_cold: float = 0.125  # ALS on every rated movie ("watched")
     watched_warm: float = 1.0
     ease_cold: float = 0.0  # EASE (on the stars): grows with the user's ratings
     ease_warm: float = 0.5
-    popularity_cold: float = 1.6
+    popularity_cold: float = 3.2
     popularity_warm: float = 0.4
     quality_cold: float = 0.8  # the quality prior (damped mean rating)
     quality_warm: float = 0.0

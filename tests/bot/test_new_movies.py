@@ -26,7 +26,10 @@ def test_a_movie_imported_after_training_is_picked_for_someone_who_likes_its_kin
             services.feedback.rate(fan, movie.id, 10)
         for movie in ACTION[:3]:
             services.feedback.rate(fan, movie.id, 2)
-        page = services.picks.recommend(fan, Request(n=5))
-        assert NEW.id in [s.movie.id for s in page.suggestions]
+        page = services.picks.recommend(fan, Request(n=10))
+        picked = [s.movie for s in page.suggestions]
+        assert NEW in picked  # the first two pages of five in the chat
+        # Proven comedies may come first; nothing outside the fan's taste does.
+        assert all("Comedy" in m.genres for m in picked[: picked.index(NEW)])
     finally:
         services.close()

@@ -32,7 +32,9 @@ def test_blend_leans_on_popularity_and_quality_for_few_ratings_and_on_als_for_ma
     non_collaborative = weights["popularity"] + weights["quality"]
     assert non_collaborative[few] > weights["als"][few]
     assert weights["als"][many] > non_collaborative[many]
-    assert weights["als"][many] > weights["als"][few]
+    collaborative = weights["als"] + weights["watched"] + weights["ease"]
+    share = collaborative / sum(weights.values())
+    assert share[many] > share[few]
 
 
 def test_a_negative_cold_weight_holds_a_component_back_until_enough_ratings():
