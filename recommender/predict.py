@@ -340,8 +340,7 @@ class _Layout(NamedTuple):
     normal equations one batched product builds. It depends only on the ratings, so a fit
     works it out once, not in each of its sweeps (the gathers were a fifth of a sweep)."""
 
-    shape: tuple[int, int]  # the matrix's
-    lengths: np.ndarray  # ratings per row
+    lengths: np.ndarray  # ratings per row, one per row of the matrix
     chunks: tuple[tuple[np.ndarray, tuple[_Batch, ...]], ...]  # (rows, their batches)
 
     @classmethod
@@ -369,7 +368,7 @@ class _Layout(NamedTuple):
                 batches.append(_Batch(rows, slice(done, done + len(rows)), valid, cols, centred))
                 done += len(rows)
             chunks.append((chunk, tuple(batches)))
-        return cls(matrix.shape, lengths, tuple(chunks))
+        return cls(lengths, tuple(chunks))
 
 
 def _solve_side(
@@ -394,7 +393,7 @@ def _solve_side(
     points there, so padded cells add nothing to the sums.
     """
     draws, k = other.shape[0], other.shape[2]
-    out = np.zeros((draws, layout.shape[0], k), dtype=other.dtype)
+    out = np.zeros((draws, len(layout.lengths), k), dtype=other.dtype)
     diag = np.arange(1, k)
     most = max((len(chunk) for chunk, _ in layout.chunks), default=0)
     a = np.empty((draws, most, k, k), dtype=other.dtype)
