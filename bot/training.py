@@ -60,7 +60,8 @@ MIN_VALIDATION_USERS = 500
 # training for under 1% of the ratings, which fold-in still reads for their own users.
 SERVE_VALIDATED_SHARE = 0.01
 KEEP_ARTIFACTS = 3  # newest model files kept on disk (older ones are only in the registry)
-RATINGS_CACHE = "ratings-cache.npz"  # the data set's ratings, in the database's model folder
+RATINGS_CACHE = "ratings-cache.npy"  # the data set's ratings, in the database's model folder
+OLD_RATINGS_CACHE = "ratings-cache.npz"  # the same, as earlier versions kept it (a slower zip)
 
 
 class TrainingError(Exception):
@@ -321,6 +322,7 @@ def train(
     say("reading the catalogue and ratings")
     catalog = catalog_from_db(db)
     folder = model_folder(db, settings)
+    (folder / OLD_RATINGS_CACHE).unlink(missing_ok=True)
     ratings = ratings_from_db(db, catalog, cache=folder / RATINGS_CACHE)
     if ratings.nnz == 0:
         raise TrainingError("no ratings: run `moviebot data fetch` first")

@@ -219,6 +219,21 @@ def test_similar_finds_the_title_and_lists_its_block(filled, capsys):
     assert all("similar to Horror 25 (1975)" in line for line in out[1:])
 
 
+def test_a_retrain_replaces_an_earlier_versions_ratings_cache(env, capsys):
+    """Earlier versions kept the data set's ratings as ratings-cache.npz (hundreds of MB at
+    scale): a retrain removes it and reads the data set from the cache it writes instead."""
+    fill(env["db"])
+    with Database(env["db"]) as db:
+        folder = model_folder(db, settings(env))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ratings-cache.npz").write_bytes(b"PK\x03\x04 an old zip")
+    assert run(env, "train", *FAST, "--no-validate") == 0
+    assert not (folder / "ratings-cache.npz").exists() and (folder / RATINGS_CACHE).is_file()
+    assert run(env, "train", *FAST, "--no-validate") == 0
+    with Database(env["db"]) as db:
+        assert models.latest(db).version == 2
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

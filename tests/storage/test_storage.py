@@ -255,7 +255,7 @@ def test_the_ratings_cache_gives_what_the_database_holds_and_follows_a_new_impor
 ):
     """Retrains read the data set's ratings from a file; what they train on never differs
     from the database: Telegram ratings are read live, a re-import replaces the file."""
-    cache = tmp_path / "models" / "ratings-cache.npz"
+    cache = tmp_path / "models" / "ratings-cache.npy"
     first = ratings.frame(tiny_catalog, cache=cache)
     assert cache.is_file() and _rows(first) == _rows(ratings.frame(tiny_catalog))
     alice = users.ensure_telegram(tiny_catalog, 555)
@@ -270,11 +270,15 @@ def test_the_ratings_cache_gives_what_the_database_holds_and_follows_a_new_impor
 
 
 def test_a_damaged_or_unwritable_ratings_cache_only_costs_a_database_read(tiny_catalog, tmp_path):
-    cache = tmp_path / "ratings-cache.npz"
-    cache.write_bytes(b"not a zip file")
+    cache = tmp_path / "ratings-cache.npy"
+    cache.write_bytes(b"not an array file")
     assert _rows(ratings.frame(tiny_catalog, cache=cache)) == _rows(ratings.frame(tiny_catalog))
     assert len(ratings.frame(tiny_catalog, cache=cache)) == 5  # rewritten, and read back
-    blocked = tmp_path / "a file" / "ratings-cache.npz"
+    whole = cache.read_bytes()
+    cache.write_bytes(whole[:-3])  # cut short (a full disk, a crash while copying)
+    assert _rows(ratings.frame(tiny_catalog, cache=cache)) == _rows(ratings.frame(tiny_catalog))
+    assert cache.read_bytes() == whole
+    blocked = tmp_path / "a file" / "ratings-cache.npy"
     blocked.parent.write_text("a file where the folder should be")
     assert len(ratings.frame(tiny_catalog, cache=blocked)) == 5
 
