@@ -50,14 +50,16 @@ class Popularity:
     ) -> Self:
         cfg = config or PopularityConfig()
         check_ratings(ratings, catalog, cls.name)
-        matrix = ratings.matrix.tocoo()
-        n_items = ratings.matrix.shape[1]
-        weights = (matrix.data >= cfg.min_stars).astype(np.float64)
+        matrix = ratings.matrix.tocsr()  # its column indices: no COO copy of the rows
+        n_items = matrix.shape[1]
+        counts = np.bincount(matrix.indices, minlength=n_items)
         decay = _decay(ratings, cfg)
+        if decay is None and not (matrix.data < cfg.min_stars).any():
+            return cls(cfg, np.log1p(counts), counts)  # every rating counts once
+        weights = (matrix.data >= cfg.min_stars).astype(np.float64)
         if decay is not None:
             weights *= decay
-        mass = np.bincount(matrix.col, weights=weights, minlength=n_items)
-        counts = np.bincount(matrix.col, minlength=n_items)
+        mass = np.bincount(matrix.indices, weights=weights, minlength=n_items)
         return cls(cfg, np.log1p(mass), counts)
 
     def score(self, rows: sp.csr_matrix, when: np.ndarray | None = None) -> np.ndarray:
@@ -85,7 +87,7 @@ class Popularity:
 
 
 def _decay(ratings: Ratings, config: PopularityConfig) -> np.ndarray | None:
-    """Per-rating weights 0.5 ** (age / half-life), in `ratings.matrix.tocoo()` order."""
+    """Per-rating weights 0.5 ** (age / half-life), in `ratings.matrix` order."""
     half_life = config.half_life_days
     times = rating_times(ratings) if half_life else None
     if times is None or not half_life:

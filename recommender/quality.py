@@ -45,10 +45,10 @@ class Quality:
     @classmethod
     def fit(cls, ratings: Ratings, catalog: Catalog, config: QualityConfig | None = None) -> Self:
         check_ratings(ratings, catalog, cls.name)
-        matrix = ratings.matrix.tocoo()
-        n_items = ratings.matrix.shape[1]
-        counts = np.bincount(matrix.col, minlength=n_items).astype(np.int64)
-        sums = np.bincount(matrix.col, weights=matrix.data, minlength=n_items)
+        matrix = ratings.matrix.tocsr()  # its column indices: no COO copy of the rows
+        n_items = matrix.shape[1]
+        counts = np.bincount(matrix.indices, minlength=n_items).astype(np.int64)
+        sums = np.bincount(matrix.indices, weights=matrix.data, minlength=n_items)
         means = (sums / np.maximum(counts, 1)).astype(np.float32)
         return cls(config or QualityConfig(), counts, means)
 
