@@ -120,7 +120,7 @@ class BiasedMF:
             [self.item_bias.T[..., None], self.item_factors.transpose(1, 0, 2)], axis=2
         )
         # float32, as stored: a float64 copy of every draw would be 108 MB at 62,000 movies
-        self._design, self._offset = _regressors(side)
+        self._design = _regressors(side)
         # The mean over draws of b_i + p_u · q_i is one product: the draws' factors side by
         # side (a view), against the user's draws divided by their number
         self._bias = self.item_bias.mean(axis=1)
@@ -174,7 +174,7 @@ class BiasedMF:
         posterior mean given that draw of the item side (MAP: the ridge solution)."""
         rows = sp.csr_matrix(rows, dtype=np.float64)
         layout = _Layout.of(rows, self.mean, self.draws)
-        return _solve_side(layout, self._design, self._offset, self.user_prior)
+        return _solve_side(layout, self._design, self.user_prior)
 
     def stars(self, rows: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
         """Predicted stars averaged over the draws (n × n_items, or n × len(columns)),
@@ -233,8 +233,8 @@ def _alternate(
     users = np.zeros((matrix.shape[0], cfg.factors + 1), dtype=np.float32)
     prior = Prior.ridge(cfg, np.float32)
     for _ in range(cfg.iterations):
-        users = _solve_side(by_user, *_regressors(items[None]), prior, start=users)[0]
-        items = _solve_side(by_movie, *_regressors(users[None]), prior, start=items)[0]
+        users = _solve_side(by_user, _regressors(items[None]), prior, start=users)[0]
+        items = _solve_side(by_movie, _regressors(users[None]), prior, start=items)[0]
     return items[:, None, :]
 
 
@@ -254,12 +254,12 @@ def _gibbs(
         if sweep:
             user_hyper = _normal_wishart(users[rated_users], rng)
         user_prior = _noise_units(*user_hyper, noise)
-        users = _solve_side(by_user, *_regressors(items[None]), user_prior, rng=rng, noise=noise)[0]
+        users = _solve_side(by_user, _regressors(items[None]), user_prior, rng=rng, noise=noise)[0]
         item_prior = _noise_units(*_normal_wishart(items[rated_items], rng), noise)
         errors: list[float] = []
         items = _solve_side(
             by_movie,
-            *_regressors(users[None]),
+            _regressors(users[None]),
             item_prior,
             rng=rng,
             noise=noise,
@@ -313,15 +313,15 @@ def _normal_wishart(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndar
     return mu, precision
 
 
-def _regressors(side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[bias, factors] of one side (draws × rows × d) → ([1, factors], bias) as the
-    regressors and offsets of the other side's solve, each with a zero row after the last
-    (what padding points to)."""
-    design = np.zeros((side.shape[0], side.shape[1] + 1, side.shape[2]), dtype=side.dtype)
-    design[:, :-1] = side
-    offset = design[..., 0].copy()
+def _regressors(side: np.ndarray) -> np.ndarray:
+    """[bias, factors] of one side (draws × rows × d) → [1, factors, bias] (draws × rows + 1
+    × d + 1): the regressors of the other side's solve and, last, the offset each rating's
+    target is less; with a zero row after the last (what padding points to)."""
+    design = np.zeros((side.shape[0], side.shape[1] + 1, side.shape[2] + 1), dtype=side.dtype)
+    design[:, :-1, 1:-1] = side[..., 1:]
     design[:, :-1, 0] = 1.0
-    return design, offset
+    design[:, :-1, -1] = side[..., 0]
+    return design
 
 
 class _Batch(NamedTuple):
@@ -329,9 +329,8 @@ class _Batch(NamedTuple):
 
     rows: np.ndarray  # the matrix rows
     slot: slice  # their places in their chunk
-    valid: np.ndarray  # rows × longest: a rating, not padding
     cols: np.ndarray  # rows × longest: each rating's column (padding: the zero row after the last)
-    centred: np.ndarray  # rows × longest: each rating minus the global mean
+    centred: np.ndarray  # rows × longest: each rating minus the global mean (padding: 0)
 
 
 class _Layout(NamedTuple):
@@ -364,8 +363,8 @@ class _Layout(NamedTuple):
                 positions = np.where(valid, matrix.indptr[rows][:, None] + steps[None, :], 0)
                 # np.take, not fancy indexing: several times faster on these gathers
                 cols = np.where(valid, np.take(matrix.indices, positions), pad)
-                centred = np.take(matrix.data, positions) - mean
-                batches.append(_Batch(rows, slice(done, done + len(rows)), valid, cols, centred))
+                centred = np.where(valid, np.take(matrix.data, positions) - mean, 0.0)
+                batches.append(_Batch(rows, slice(done, done + len(rows)), cols, centred))
                 done += len(rows)
             chunks.append((chunk, tuple(batches)))
         return cls(lengths, tuple(chunks))
@@ -374,25 +373,25 @@ class _Layout(NamedTuple):
 def _solve_side(
     layout: _Layout,
     other: np.ndarray,
-    offset: np.ndarray,
     prior: Prior,
     start: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     noise: float = 1.0,
     errors: list[float] | None = None,
 ) -> np.ndarray:
-    """For each draw of `other` = [1 | q] (draws × columns + 1 × d) and each row of the
-    ratings laid out in `layout`: the [bias, factors] of least squared error against it
-    under `prior`, solved exactly, or refined from `start` (the previous solution, one draw)
-    by `CG_STEPS` steps, or drawn from its Gaussian posterior with noise precision `noise`
+    """For each draw of `other` = [1 | q | b] (draws × columns + 1 × d + 1, `_regressors`) and
+    each row of the ratings laid out in `layout`: the [bias, factors] w of least squared
+    error of [1 | q] w against the row's centred ratings less b, under `prior`, solved
+    exactly, or refined from `start` (the previous solution, one draw) by `CG_STEPS` steps,
+    or drawn from its Gaussian posterior with noise precision `noise`
     (`rng` given, one draw). `errors`, when given, gets the squared error of the solutions on
     their rows' ratings, one sum per solved chunk (from the normal equations: Σt² − 2 wᵀXᵀt
     + wᵀXᵀX w, no second pass over the ratings).
 
-    `other` and `offset` have one row more than the ratings have columns, all zeros: padding
-    points there, so padded cells add nothing to the sums.
+    `other` has one row more than the ratings have columns, all zeros: padding points there,
+    so padded cells add nothing to the sums.
     """
-    draws, k = other.shape[0], other.shape[2]
+    draws, k = other.shape[0], other.shape[2] - 1
     out = np.zeros((draws, len(layout.lengths), k), dtype=other.dtype)
     diag = np.arange(1, k)
     most = max((len(chunk) for chunk, _ in layout.chunks), default=0)
@@ -401,15 +400,14 @@ def _solve_side(
     squares = np.empty((draws, most), dtype=np.float64)
     for chunk, batches in layout.chunks:
         for batch in batches:
+            # [x | t] per rating: its regressors and its target, the centred stars less the
+            # other side's bias; one product gives XᵀX, Xᵀt and tᵀt (padding: all zeros)
             x = np.take(other, batch.cols, axis=1)
-            target = batch.centred[None] - np.take(offset, batch.cols, axis=1)
-            target = target.astype(other.dtype, copy=False)
-            xt = x.swapaxes(-1, -2)
-            a[:, batch.slot] = np.matmul(xt, x)
-            b[:, batch.slot] = np.matmul(xt, target[..., None])[..., 0]
-            if errors is not None:
-                # padded cells have a target but no regressors: left out
-                squares[:, batch.slot] = np.einsum("drl,drl,rl->dr", target, target, batch.valid)
+            x[..., k] = batch.centred[None] - x[..., k]
+            products = np.matmul(x.swapaxes(-1, -2), x)
+            a[:, batch.slot] = products[..., :k, :k]
+            b[:, batch.slot] = products[..., :k, k]
+            squares[:, batch.slot] = products[..., k, k]
         n = len(chunk)
         if errors is not None:
             gram, moment = a[:, :n].copy(), b[:, :n].copy()
