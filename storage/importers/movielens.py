@@ -23,12 +23,13 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from storage import movies
@@ -38,6 +39,7 @@ from storage.importers.tables import Chunk, TableSpec, read_chunks
 from storage.movies import Movie
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 __all__ = [
     "DataFormatError",
@@ -507,7 +509,8 @@ class _UserIds:
         )
 
     def map(self, external: np.ndarray) -> np.ndarray:
-        new = [int(u) for u in np.unique(external) if int(u) not in self.known]
+        ids, where = np.unique(external, return_inverse=True)
+        new = [u for u in ids.tolist() if u not in self.known]
         if new:
             with self.db.write() as conn:
                 conn.executemany(
@@ -525,9 +528,9 @@ class _UserIds:
                             part,
                         )
                     )
-        keys = pd.Index(np.fromiter(self.known.keys(), dtype=np.int64, count=len(self.known)))
-        values = np.fromiter(self.known.values(), dtype=np.int64, count=len(self.known))
-        return values[keys.get_indexer(pd.Index(external))]
+        # this chunk's users only (a few hundred): not an index of every user known so far
+        internal = np.fromiter((self.known[u] for u in ids.tolist()), np.int64, count=len(ids))
+        return internal[where.ravel()]
 
 
 # Above this size a ratings file is imported with the ratings table's secondary indexes
@@ -538,13 +541,17 @@ BULK_CACHE_KIB = 262_144
 
 
 @contextlib.contextmanager
-def _bulk_load(db: Database, size: int) -> Iterator[None]:
+def _bulk_load(db: Database, size: int, meanwhile: Callable[[], T]) -> Iterator[list[T]]:
     """Inside the import's transaction: for a big file, or into an empty ratings table (a
-    first import: nothing to re-index), build the indexes once at the end."""
+    first import: nothing to re-index), build the indexes once at the end. `meanwhile` runs
+    on a thread of its own as they are built (SQLite sorts without the interpreter lock),
+    else after the load; its result is put in the list yielded."""
+    done: list[T] = []
     conn = db.conn
     empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM ratings)").fetchone()[0]
     if size < BULK_BYTES and not empty:
-        yield
+        yield done
+        done.append(meanwhile())
         return
     cache = conn.execute("PRAGMA cache_size").fetchone()[0]
     indexes = conn.execute(
@@ -555,18 +562,27 @@ def _bulk_load(db: Database, size: int) -> Iterator[None]:
     try:
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name}"')
-        yield
-        for name, sql in indexes:
-            log.info("rebuilding index %s", name)
-            conn.execute(sql)
+        yield done
+        with ThreadPoolExecutor(1, thread_name_prefix="import") as pool:
+            running = pool.submit(meanwhile)
+            for name, sql in indexes:
+                log.info("rebuilding index %s", name)
+                conn.execute(sql)
+            done.append(running.result())
     finally:
         conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 def _import_ratings(
-    db: Database, source: Source, layout: Layout, now: int, progress: bool
-) -> _Scale:
-    """Stream the ratings file into the ratings table; returns the rating scale seen."""
+    db: Database,
+    source: Source,
+    layout: Layout,
+    now: int,
+    progress: bool,
+    meanwhile: Callable[[], T],
+) -> tuple[_Scale, T]:
+    """Stream the ratings file into the ratings table; returns the rating scale seen, and what
+    `meanwhile` gave (see `_bulk_load`)."""
     spec = layout.ratings
     movie_ids = np.array(
         [r[0] for r in db.conn.execute("SELECT id FROM movies ORDER BY id")], dtype=np.int64
@@ -575,7 +591,7 @@ def _import_ratings(
     scale = _Scale()
     size = source.size(spec.name)
     with (
-        _bulk_load(db, size),
+        _bulk_load(db, size, meanwhile) as done,
         source.open(spec.name) as fh,
         tqdm(total=size, desc=spec.name, unit="B", unit_scale=True, file=sys.stderr,
              disable=not progress, leave=False) as bar,
@@ -600,7 +616,7 @@ def _import_ratings(
                     zip(internal.tolist(), items.tolist(), stars.tolist(), stamps.tolist(),
                         strict=True),
                 )  # fmt: skip
-    return scale
+    return scale, done[0]
 
 
 def _check_ratings(
@@ -644,10 +660,12 @@ def import_dataset(
         with db.write():
             movies.upsert_many(db, catalogue)
             _upsert_users(db, demographics, now)
-            scale = _import_ratings(db, source, layout, now, progress)
+            # the content features are parsed while the ratings' indexes are built
+            scale, features = _import_ratings(
+                db, source, layout, now, progress, lambda: read_features(source, layout)
+            )
             if scale.low == float("inf"):
                 raise DataFormatError(f"{layout.ratings.name} has no ratings")
-            features = read_features(source, layout)
             movies.add_features(db, features)
             step = 0.5 if scale.fractional else 1.0
             for key, value in (

@@ -413,6 +413,23 @@ def test_a_big_file_rebuilds_the_ratings_index_and_a_failure_keeps_it(
     assert snapshot(fresh_db) == before
 
 
+def test_a_bad_tag_parsed_while_the_index_is_rebuilt_fails_the_whole_import(
+    fresh_db, tmp_path, monkeypatch
+):
+    """A big import parses the tags on a thread of its own as SQLite builds the ratings'
+    index: a bad line there still names itself and leaves nothing behind."""
+    monkeypatch.setattr(movielens, "BULK_BYTES", 0)
+    indexes = _ratings_indexes(fresh_db)
+    bad = dataset(tmp_path / "bad", "latest")
+    (bad / "tags.csv").write_text(LATEST_TAGS + "9,one,scary,5\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"tags\.csv line 7: movieId 'one' is not a whole"):
+        import_dataset(fresh_db, bad)
+    assert summary(fresh_db).ratings == 0 and summary(fresh_db).movies == 0
+    assert _ratings_indexes(fresh_db) == indexes
+    result = import_dataset(fresh_db, dataset(tmp_path / "good", "latest"))
+    assert result.ratings > 0 and movielens.feature_counts(fresh_db)["tag"] > 0
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
