@@ -1,4 +1,4 @@
-"""Does a demographic prior help users with few ratings? (docs/evaluation.md, demographics)
+"""Does a demographic prior help users with few ratings? (docs/evaluation-content.md, demographics)
 
     python bench/demographics.py data/ml100k.sqlite              # seeds 0-3, prints a table
 
@@ -15,6 +15,10 @@ Not part of the served model: the bot does not ask its users for demographics.
 """
 
 from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
 
 import sys
 
