@@ -26,6 +26,8 @@ nothing remembered at the start. Under 50 concurrent users one process spends ~5
 ranking's CPU on a wave of first pages whatever its web layer, so a sequential service p99
 says nothing about the layer; it is printed too (the picks service call one person after
 another), with the ratio against it ("sequential"). The ratio is p99 ÷ target (≤ 1 meets it).
+Last, the picks page's template alone: the event loop's share of a page that a faster
+template can cut.
 """
 
 from __future__ import annotations
@@ -114,6 +116,36 @@ def recommender_p99(services: Services, people: list[Person], rounds: int) -> li
             services.picks.recommend(person, Request(n=10))
             took.append(time.perf_counter() - start)
     return took
+
+
+def template_cost(services: Services, person: Person, repeats: int = 500) -> list[float]:
+    """The picks page's template alone (a page of 10 picks, rendered as the route renders it):
+    seconds per page, the best of five batches of `repeats`, five times over."""
+    from web import forms
+    from web.app import templates
+
+    template = templates().get_template("picks.html")
+    context = {
+        "session": services.web.session(services.web.open_session(person).token),
+        "path": "/picks",
+        "public_url": "",
+        "picks": services.picks.recommend(person, Request(n=10)),
+        "number": 0,
+        "genres": tuple(services.catalog.genres()),
+        "decades": forms.decades(services.catalog.about()),
+        "genre": "",
+        "decade": None,
+    }
+    best = []
+    for _ in range(5):
+        batches = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                template.render(**context)
+            batches.append((time.perf_counter() - start) / repeats)
+        best.append(min(batches))
+    return best
 
 
 def page_of(n: int) -> int | None:
@@ -242,7 +274,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         settings, cookies, people = prepare(args, Path(tmp))
         rounds = [one_round(settings, cookies, people, args) for _ in range(args.rounds)]
+        services = open_services(settings)
+        try:
+            rendering = template_cost(services, people[0])
+        finally:
+            services.close()
     ratios = [report(*measured, args) for measured in rounds]
+    print(f"\nthe picks page's template alone: {statistics.median(rendering) * 1e6:.0f} µs a page "
+          f"(median of {len(rendering)}, each the best of 5 × 500 renders)")  # fmt: skip
     if len(ratios) > 1:
         print(f"\np99/target over {len(ratios)} rounds (each with a fresh server), median [range]:")
         for name in ratios[0]:

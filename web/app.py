@@ -7,6 +7,7 @@ only ids a URL carries are the catalogue's movies and movie nights (checked for 
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -172,14 +173,22 @@ def templates() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates are package files: no stat() of each on every page
     )
-    env.globals.update(
-        title=render.display_title,
+    # The helpers are filters (`{{ movie | label }}`): Jinja calls a filter directly, a global
+    # function through its context (several times the cost, on every pick of every page).
+    env.filters.update(
+        display_title=render.display_title,
         label=render.label,
         stars=render.stars,
         # render's texts are escaped HTML already: the chat and the web word reasons alike.
         reason=lambda pick, filtered=False: Markup(render.pick_reason(pick, filtered)),
         group_reason=lambda reason: Markup(render.group_reason(reason)),
     )
+    # The markup every list repeats, made once: a movie's heading and poster, a filter's
+    # options. Each macro is a pure function of hashable values (a Movie is frozen), so a page
+    # of picks costs a lookup per movie instead of a dozen escapes (docs/web.md, "Speed").
+    macros = env.get_template("macros.html").module
+    for name, size in (("movie_head", 4096), ("poster", 4096), ("options", 256)):
+        env.filters[name] = functools.lru_cache(maxsize=size)(getattr(macros, name))
     for name in env.list_templates():  # compiled now, not on the event loop at a first visit
         env.get_template(name)
     return env

@@ -92,9 +92,9 @@ def picks_request(
     return wanted, page_number(request)
 
 
-def decades(about: About) -> list[int]:
+def decades(about: About) -> tuple[int, ...]:
     first, last = about.first_year or 1900, about.last_year or 2020
-    return list(range(first // 10 * 10, last // 10 * 10 + 1, 10))[::-1]
+    return tuple(range(last // 10 * 10, first // 10 * 10 - 1, -10))
 
 
 def steps(scale: Scale) -> tuple[int, ...]:

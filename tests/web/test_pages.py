@@ -130,6 +130,17 @@ async def test_genre_and_decade_filters_and_paging(alice, services):
     assert first and second and not set(first) & set(second)
     page = await (await alice.get("/picks")).text()
     assert 'href="/picks?page=1&amp;genre=&amp;decade="' in page
+    assert " selected>" not in page  # "Any genre", "Any decade"
+
+
+async def test_the_filter_form_shows_what_was_chosen(alice):
+    # The options are made once and remembered: each page must still mark its own choice.
+    both = await (await alice.get("/picks?genre=Comedy&decade=1990")).text()
+    assert '<option value="Comedy" selected>Comedy</option>' in both
+    assert '<option value="1990" selected>1990s</option>' in both
+    drama = await (await alice.get("/picks?genre=Drama")).text()
+    assert '<option value="Drama" selected>Drama</option>' in drama
+    assert '<option value="Comedy">Comedy</option>' in drama and " selected>1990s" not in drama
 
 
 async def test_the_picks_show_their_reasons(alice, services):
