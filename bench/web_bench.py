@@ -131,7 +131,7 @@ def template_cost(services: Services, person: Person, repeats: int = 500) -> lis
         "public_url": "",
         "picks": services.picks.recommend(person, Request(n=10)),
         "number": 0,
-        "genres": tuple(services.catalog.genres()),
+        "genres": services.catalog.genres(),
         "decades": forms.decades(services.catalog.about()),
         "genre": "",
         "decade": None,

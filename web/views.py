@@ -223,7 +223,7 @@ async def picks(request: web.Request) -> web.Response:
         "picks.html",
         picks=shown,
         number=number,
-        genres=tuple(genres),
+        genres=genres,
         decades=forms.decades(about),
         genre=wanted.genre_names(genres)[0] if wanted.genres else "",
         decade=wanted.decade,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from telegram import Update
 
@@ -95,7 +96,7 @@ def _count(word: str) -> int | None:
     return int(digits) if len(digits) <= 18 else 10**18
 
 
-def parse_request(args: list[str], genres: list[str]) -> Request:
+def parse_request(args: list[str], genres: Sequence[str]) -> Request:
     """`[n] [genres] [years]` in any order: `10 comedy 90s`, `comedy horror` (both), `sci-fi
     1980s`, `noir 1995` (that year), `kids 1990-1995`, `film noir`."""
     n, wanted, years = DEFAULT_N, list[int](), (0, 0)

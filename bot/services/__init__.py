@@ -137,7 +137,7 @@ class Services:
         model = self.model
         return metrics.stats(self.db, None if model is None else model.info, self.timings)
 
-    def genres(self) -> list[str]:
+    def genres(self) -> tuple[str, ...]:
         return self.catalog.genres()
 
     def close(self) -> None:

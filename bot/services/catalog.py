@@ -98,13 +98,14 @@ class Catalog:
         self._metadata = metadata
         # What the catalogue is, read once here: it changes only on import, and front ends
         # read these two straight from memory, with no trip to a worker thread.
-        self._genres = movies.genres(db)
+        self._genres = tuple(movies.genres(db))
         held = movies.catalogue(db)
         dated = held.dated(time.gmtime().tm_year)
         self._about = About(held.name, held.movies, held.first_year, held.last_year, dated)
 
-    def genres(self) -> list[str]:
-        """The catalogue's genres, sorted (in memory: no SQL)."""
+    def genres(self) -> tuple[str, ...]:
+        """The catalogue's genres, sorted (in memory: no SQL; a tuple, which nobody can change
+        under the others and a template can remember its options by)."""
         return self._genres
 
     def about(self) -> About:

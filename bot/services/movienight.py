@@ -267,7 +267,7 @@ class NightService:
         settings: Settings,
         db: Database,
         models: ModelHolder,
-        genres: Callable[[], list[str]],
+        genres: Callable[[], Sequence[str]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings, self.db, self.models = settings, db, models
