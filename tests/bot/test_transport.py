@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
 from bot.transport import AiohttpRequest
@@ -91,21 +91,27 @@ async def test_a_document_upload_arrives_with_its_name_type_bytes_and_parameters
     }
 
 
-async def test_parameters_are_a_form_and_the_reply_markup_is_json(serve):
-    seen: dict[str, str] = {}
+async def test_parameters_are_one_json_body_with_the_keyboard_as_an_object(serve):
+    seen: dict[str, object] = {}
 
     async def handler(request: web.Request) -> web.Response:
         if request.path.endswith("/getMe"):
             return ok(ME)
-        seen.update(await request.post())  # type: ignore[arg-type]
+        seen["type"] = request.content_type
+        seen.update(await request.json())
         return ok({"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}})
 
     bot = bot_at(await serve(handler))
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("★5", callback_data="r.1.10.sig")]])
     async with bot:
-        await bot.send_message(42, "Léon & <b>co</b>", parse_mode="HTML")
-    assert seen["chat_id"] == "42"
-    assert seen["text"] == "Léon & <b>co</b>"
-    assert seen["parse_mode"] == "HTML"
+        await bot.send_message(42, "Léon & <b>co</b>", parse_mode="HTML", reply_markup=keyboard)
+    assert seen == {
+        "type": "application/json",
+        "chat_id": 42,
+        "text": "Léon & <b>co</b>",
+        "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "★5", "callback_data": "r.1.10.sig"}]]},
+    }
 
 
 async def test_a_server_slower_than_the_read_timeout_is_timed_out(serve):
