@@ -27,18 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp import web
 from telegram import Bot
 from telegram.request import RequestData
+from web_bench import free_port
 
 from bot import render
-from bot.keyboards import (
-    ADD_TO_WATCHLIST,
-    MORE_LIKE_THIS,
-    NOT_INTERESTED,
-    RATE,
-    CallbackCodec,
-    markup,
-    wire,
-)
+from bot.keyboards import CallbackCodec, wire
+from bot.services.catalog import Card
 from bot.transport import AiohttpRequest
+from storage.movies import Movie
 
 ME = {"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
 SENT = {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"}}
@@ -68,13 +63,11 @@ class FormRequest(AiohttpRequest):
 
 
 def card() -> dict[str, object]:
-    codec = CallbackCodec("1:bench")
-    rows = render.rating_rows(codec, RATE, 858, 42, (0.5, 5.0, 0.5))
-    rows.append([codec.button(text, action, movie=858, scope=42) for text, action in (
-        ("➕ Watchlist", ADD_TO_WATCHLIST), ("🚫 Not interested", NOT_INTERESTED),
-        ("More like this", MORE_LIKE_THIS))])  # fmt: skip
-    text = "<b>The Godfather</b> (1972)\nCrime · Drama\nPredicted ★4.5 for you"
-    return {"chat_id": 42, "text": text, "parse_mode": "HTML", "reply_markup": wire(markup(rows))}
+    """A movie card's sendMessage parameters, as the bot's handlers send them."""
+    movie = Movie(858, "Godfather, The", 1972, ("Crime", "Drama"))
+    shown = Card(movie, None, 4.5, False, False, (0.5, 5.0, 0.5))
+    text, keyboard = render.movie_card(shown, CallbackCodec("1:bench"), 42)
+    return {"chat_id": 42, "text": text, "parse_mode": "HTML", "reply_markup": wire(keyboard)}
 
 
 async def cpu_per_call(bots: dict[str, Bot], calls: int, batches: int) -> dict[str, list[float]]:
@@ -104,9 +97,7 @@ def main() -> int:
     if args.serve:
         stand_in(args.serve)
         return 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
         for _ in range(300):  # bounded: 30 s for the child to listen

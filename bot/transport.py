@@ -19,8 +19,9 @@ carries the token).
 
 Other calls go as one JSON body (`application/json`, which the Bot API takes for everything but
 uploads) rather than HTTPXRequest's urlencoded form: a form JSON-encodes each nested value and
-then percent-encodes the whole in Python, which cost a movie card's sendMessage (13 buttons)
-~730 µs of CPU against ~450 µs as JSON (docs/benchmarks.md, "Bot API calls as JSON").
+then percent-encodes the whole in Python: a movie card's sendMessage (13 buttons) cost 885–912
+µs of client CPU as a form against 640–685 µs as JSON (`bench/transport_bench.py`;
+docs/benchmarks.md, "Bot API calls as one JSON body").
 
 aiohttp has no separate write timeout: a request is bounded by the sum of its phases'
 timeouts (pool wait + connect + write + read), and each read by the read timeout.
@@ -126,11 +127,13 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        # An upload is a multipart form; anything else one JSON body (the Bot API takes both),
-        # encoded in a single pass instead of each nested value to JSON and then the whole
-        # form percent-encoded (`quote_plus` of a movie card's keyboard alone: docs/benchmarks).
-        data = _form(request_data) if files and request_data is not None else None
-        body = None if files or request_data is None else request_data.parameters
+        data: aiohttp.FormData | None = None
+        body: dict[str, Any] | None = None  # everything but an upload: one JSON body
+        if request_data is not None:
+            if files:
+                data = _form(request_data)
+            else:
+                body = request_data.parameters
         try:
             proxy = self._proxy(url)
             async with self._session.request(
