@@ -83,12 +83,36 @@ class ModelSpec:
     rating: bool = False
     metric: str | None = None
     ranking: bool = True  # False: a rating model scored on RMSE / MAE only
+    beyond_grid: bool = True  # False: `tune` tries the grid only, not past its edges
 
 
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
     """Every combination of a grid, in a fixed order (the first value of each name first)."""
     names = list(grid)
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+# A numeric setting that wins at the edge of its grid may do better beyond it: `tune` goes on
+# outward, a step of the edge's own ratio at a time, while validation improves (at most this
+# many steps each way), so no model is compared at an optimum its grid cut off.
+EXTEND_STEPS = 3
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def beyond(tried: Iterable[Any], value: Any) -> Any | None:
+    """The next value outward from `value` if it is the largest or smallest of the positive
+    numbers `tried` (at least two): the edge times its ratio to its neighbour, an int for an
+    int setting; None when `value` is inside them or the step would not move."""
+    values = sorted({v for v in tried if _numeric(v)})
+    if len(values) < 2 or not _numeric(value) or value not in (values[0], values[-1]):
+        return None
+    inner = values[-2] if value == values[-1] else values[1]
+    step = value * (value / inner)
+    out = round(step) if isinstance(value, int) else float(f"{step:.4g}")
+    return None if out == value or out <= 0 else out
 
 
 def tune(
@@ -104,10 +128,11 @@ def tune(
 ) -> tuple[dict, list[dict]]:
     """Choose `spec`'s parameters on validation splits carved from `train` (never test).
 
-    Returns the winning parameters (spec.params updated with the best grid point) and one row
-    per grid point: its parameters and validation figures (the mean over the carves of
-    `validation_splits`). A spec with `rating` and a "rmse" `metric` is tuned on RMSE (lower
-    is better).
+    Returns the winning parameters (spec.params updated with the best point) and one row per
+    point tried: its parameters and validation figures (the mean over the carves of
+    `validation_splits`). Every grid point is tried; then a numeric setting whose best value
+    lies on an edge of what was tried goes on outward (`beyond`, marked "beyond_grid"). A
+    spec with `rating` and a "rmse" `metric` is tuned on RMSE (lower is better).
     """
     metric = metric or f"ndcg@{k}"
     points = grid_points(spec.grid)
@@ -117,16 +142,16 @@ def tune(
     sign = -1.0 if metric == "rmse" else 1.0
     rows: list[dict] = []
     best: tuple[float, dict] | None = None
-    for i, point in enumerate(points):
+
+    def attempt(point: dict, **marks: Any) -> None:
+        nonlocal best
         params = {**spec.params, **point}
-        if progress is not None:
-            progress(f"tune {spec.name}", i, len(points))
         try:
             found = [_validate(spec, params, f, v, catalog, k, metric, protocol) for f, v in carves]
         except (ValueError, MemoryError, Unavailable) as exc:
             log.warning("%s with %s cannot run: %s", spec.name, point, exc)
-            rows.append({"params": point, "error": str(exc)})
-            continue
+            rows.append({"params": point, "error": str(exc), **marks})
+            return
         value = sign * float(np.mean([v for v, _ in found]))
         rows.append(
             {
@@ -134,15 +159,33 @@ def tune(
                 metric: sign * value,
                 "carves": len(found),
                 "fit_seconds": round(sum(s for _, s in found), 3),
+                **marks,
             }
         )
         if best is None or value > best[0]:
             best = (value, params)
+
+    for i, point in enumerate(points):
+        if progress is not None:
+            progress(f"tune {spec.name}", i, len(points))
+        attempt(point)
     if progress is not None:
         progress(f"tune {spec.name}", len(points), len(points))
     if best is None:
         raise ModelSkipped(f"no {spec.name} setting could be trained: {rows[-1]['error']}")
-    return best[1], rows
+    steps = dict.fromkeys(spec.grid, 0 if spec.beyond_grid else EXTEND_STEPS)
+    while True:  # each step leaves `best` inside what was tried, or counts towards the limit
+        outward = (
+            (name, value)
+            for name in spec.grid
+            if steps[name] < EXTEND_STEPS
+            and (value := beyond([row["params"][name] for row in rows], best[1][name])) is not None
+        )
+        name, value = next(outward, (None, None))
+        if name is None:
+            return best[1], rows
+        steps[name] += 1
+        attempt({**{n: best[1][n] for n in spec.grid}, name: value}, beyond_grid=True)
 
 
 def _validate(

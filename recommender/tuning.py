@@ -240,6 +240,7 @@ def _tune_predictor(
         grid=PREDICTOR_GRID,
         rating=True,
         metric="rmse",
+        beyond_grid=False,  # a carve's fewer ratings favour fewer factors: not below the grid
     )
     best, rows = tune(spec, train, catalog, protocol, seed, metric="rmse", progress=progress)
     return replace(config, predictor=replace(config.predictor, **best)), rows

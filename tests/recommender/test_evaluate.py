@@ -563,9 +563,11 @@ def test_report_has_the_stable_json_schema(tmp_path) -> None:
         assert ranking | {"fit_seconds", "params"} <= set(loaded["models"][name])
     assert {"rmse", "mae", "mse"} <= set(loaded["models"]["fixed"])
     assert "rmse" not in loaded["models"]["ease"]  # EASE does not predict stars
-    # λ was chosen on validation from the grid, and the grid is in the report
-    assert loaded["models"]["ease"]["params"]["lambda"] in (1.0, 10.0, 100.0)
-    assert len(loaded["models"]["ease"]["tuning"]) == 3
+    # λ was chosen on validation from the grid (or beyond its edge), and every λ tried is in
+    # the report, the grid's first
+    tuning = loaded["models"]["ease"]["tuning"]
+    assert [row["params"]["lam"] for row in tuning[:3]] == [1.0, 10.0, 100.0]
+    assert loaded["models"]["ease"]["params"]["lambda"] in [row["params"]["lam"] for row in tuning]
 
 
 def test_report_same_seed_same_figures_and_other_protocols() -> None:
@@ -927,3 +929,54 @@ def test_genre_popularity_and_random_know_nothing_of_a_movies_own_ratings() -> N
     assert np.array_equal(rnd.score(ratings.matrix[:3]), rnd.score(ratings.matrix[:3]))
     profile = GenreProfile.unfitted().fit(ratings, catalog).score(ratings.matrix[:1])
     assert profile[0, :20].min() > profile[0, 20:].max()
+
+
+# --- tuning beyond the grid's edges -----------------------------------------------------------
+
+
+def test_beyond_steps_outward_from_an_edge_by_its_own_ratio() -> None:
+    from recommender.report import beyond
+
+    lambdas = (300.0, 1000.0, 2000.0, 5000.0, 10_000.0, 20_000.0, 50_000.0)
+    assert beyond(lambdas, 50_000.0) == 125_000.0
+    assert beyond(lambdas, 300.0) == 90.0
+    assert beyond(lambdas, 5000.0) is None  # inside what was tried
+    assert beyond((20, 50, 100, 200), 200) == 400 and isinstance(beyond((20, 50), 20), int)
+    assert beyond((20, 50, 100, 200), 20) == 8
+    assert beyond((1, 2), 1) is None  # 0.5 rounds back to an int of 0 or 1: no step
+    assert beyond((True, False), True) is None and beyond((64,), 64) is None
+
+
+def peaked_spec(peak: float) -> tuple:
+    """A spec over "lam" whose validation NDCG peaks at `peak` (log scale), and the harness
+    call it replaces."""
+    from recommender.report import ModelSpec
+
+    spec = ModelSpec("peaked", lambda p: FixedScores([1.0] * 40), grid={"lam": (1.0, 10.0, 100.0)})
+
+    def validate(spec, params, fit_part, valid, catalog, k, metric, protocol="holdout"):
+        return -((math.log10(params["lam"]) - math.log10(peak)) ** 2), 0.0
+
+    return spec, validate
+
+
+@pytest.mark.parametrize(
+    ("peak", "chosen", "tried"),
+    [
+        (10.0, 10.0, [1.0, 10.0, 100.0]),  # inside the grid: nothing more is tried
+        (1000.0, 1000.0, [1.0, 10.0, 100.0, 1000.0, 10_000.0]),  # past the top, and back
+        (0.01, 0.01, [1.0, 10.0, 100.0, 0.1, 0.01, 0.001]),  # below the bottom
+        (1e9, 1e5, [1.0, 10.0, 100.0, 1000.0, 10_000.0, 100_000.0]),  # at most three steps
+    ],
+)
+def test_tuning_goes_past_the_edge_of_its_grid_while_validation_improves(
+    monkeypatch, peak, chosen, tried
+) -> None:
+    from recommender import report
+
+    spec, validate = peaked_spec(peak)
+    monkeypatch.setattr(report, "_validate", validate)
+    best, rows = report.tune(spec, random_ratings(n_users=80), make_catalog(40))
+    assert best["lam"] == pytest.approx(chosen)
+    assert [row["params"]["lam"] for row in rows] == pytest.approx(tried)
+    assert [bool(row.get("beyond_grid")) for row in rows] == [i >= 3 for i in range(len(tried))]
