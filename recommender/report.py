@@ -93,9 +93,12 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict]:
 
 
 # A numeric setting that wins at the edge of its grid may do better beyond it: `tune` goes on
-# outward, a step of the edge's own ratio at a time, while validation improves (at most this
-# many steps each way), so no model is compared at an optimum its grid cut off.
+# outward, a step of the edge's own ratio at a time, while validation improves by at least
+# BEYOND_GAIN of its value (smaller gains are a carve's noise, and a step out is often a
+# costlier model: ALS on ML-100K given-5 seed 0 went 128 → 1024 factors for +0.8%), at most
+# EXTEND_STEPS steps a setting, so no model is compared at an optimum its grid cut off.
 EXTEND_STEPS = 3
+BEYOND_GAIN = 0.01
 
 
 def _numeric(value: Any) -> bool:
@@ -131,7 +134,8 @@ def tune(
     Returns the winning parameters (spec.params updated with the best point) and one row per
     point tried: its parameters and validation figures (the mean over the carves of
     `validation_splits`). Every grid point is tried; then a numeric setting whose best value
-    lies on an edge of what was tried goes on outward (`beyond`, marked "beyond_grid"). A
+    lies on an edge of what was tried goes on outward (`beyond`, marked "beyond_grid"), and
+    a point out there wins only by `BEYOND_GAIN` of the best's value. A
     spec with `rating` and a "rmse" `metric` is tuned on RMSE (lower is better).
     """
     metric = metric or f"ndcg@{k}"
@@ -162,7 +166,7 @@ def tune(
                 **marks,
             }
         )
-        if best is None or value > best[0]:
+        if best is None or value > best[0] + (BEYOND_GAIN * abs(best[0]) if marks else 0.0):
             best = (value, params)
 
     for i, point in enumerate(points):

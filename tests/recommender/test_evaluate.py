@@ -980,3 +980,17 @@ def test_tuning_goes_past_the_edge_of_its_grid_while_validation_improves(
     assert best["lam"] == pytest.approx(chosen)
     assert [row["params"]["lam"] for row in rows] == pytest.approx(tried)
     assert [bool(row.get("beyond_grid")) for row in rows] == [i >= 3 for i in range(len(tried))]
+
+
+def test_a_step_past_the_grid_must_gain_more_than_a_carve_s_noise(monkeypatch) -> None:
+    from recommender import report
+
+    spec, _ = peaked_spec(1.0)
+
+    def creeping(spec, params, fit_part, valid, catalog, k, metric, protocol="holdout"):
+        return 0.3 * (1 + 0.004 * math.log10(params["lam"])), 0.0  # +0.4% a step, for ever
+
+    monkeypatch.setattr(report, "_validate", creeping)
+    best, rows = report.tune(spec, random_ratings(n_users=80), make_catalog(40))
+    assert best["lam"] == 100.0  # 1000 was better by 0.4%: not enough to leave the grid
+    assert [row["params"]["lam"] for row in rows] == [1.0, 10.0, 100.0, 1000.0]
