@@ -188,12 +188,14 @@ def _tune_als(
     protocol: str = "holdout",
 ) -> tuple[Any, list[dict]]:
     """ALS's factors, regularization and alpha (or `grid`) on a validation split of
-    `protocol` (holdout, or temporal when that is what is evaluated)."""
+    `protocol` (holdout, or temporal when that is what is evaluated). A `grid` someone gave
+    is tried as given; `ALS_GRID` also past its edges."""
     spec = ModelSpec(
         "als",
         lambda p: unfitted(ALS, replace(config.als, **p)),
         params={},
         grid=grid or ALS_GRID,
+        beyond_grid=not grid,
     )
     best, rows = tune(spec, train, catalog, protocol, seed, k, progress=progress)
     return replace(config, als=replace(config.als, **best)), rows

@@ -147,7 +147,8 @@ def _tune_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=V1,V2",
         help="ALS values to try when tuning, e.g. --als factors=32,64 --als regularization=20 "
-        "(default grid: factors 32,64,128 × regularization 5,20,50 × alpha 1,2,5)",
+        "(default grid: factors 32,64,128 × regularization 5,20,50 × alpha 1,2,5, and past "
+        "its edges while validation improves; values given here are tried as given)",
     )
 
 
