@@ -147,8 +147,9 @@ def tune(
     rows: list[dict] = []
     best: tuple[float, dict] | None = None
 
-    def attempt(point: dict, **marks: Any) -> None:
+    def attempt(point: dict, beyond_grid: bool = False) -> None:
         nonlocal best
+        marks = {"beyond_grid": True} if beyond_grid else {}
         params = {**spec.params, **point}
         try:
             found = [_validate(spec, params, f, v, catalog, k, metric, protocol) for f, v in carves]
@@ -166,7 +167,7 @@ def tune(
                 **marks,
             }
         )
-        if best is None or value > best[0] + (BEYOND_GAIN * abs(best[0]) if marks else 0.0):
+        if best is None or value > best[0] + (BEYOND_GAIN * abs(best[0]) if beyond_grid else 0.0):
             best = (value, params)
 
     for i, point in enumerate(points):
@@ -177,7 +178,9 @@ def tune(
         progress(f"tune {spec.name}", len(points), len(points))
     if best is None:
         raise ModelSkipped(f"no {spec.name} setting could be trained: {rows[-1]['error']}")
-    steps = dict.fromkeys(spec.grid, 0 if spec.beyond_grid else EXTEND_STEPS)
+    if not spec.beyond_grid:
+        return best[1], rows
+    steps = dict.fromkeys(spec.grid, 0)
     while True:  # each step leaves `best` inside what was tried, or counts towards the limit
         outward = (
             (name, value)
