@@ -36,7 +36,8 @@ FORMAT = "moviebot-model"
 # 9: the rating predictor keeps Bayesian posterior draws: "predictor/item_bias" is movies ×
 #    draws, "predictor/item_factors" movies × draws × factors, with each draw's user prior
 #    ("predictor/user_precision", "predictor/user_shift").
-FORMAT_VERSION = 9
+# 10: a second EASE for new users ("ease_new/weights"), λ chosen on new users' validation.
+FORMAT_VERSION = 10
 META_KEY = "__meta__"
 IDS_KEY = "catalog/ids"
 

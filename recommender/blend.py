@@ -3,7 +3,8 @@
 A user with n ratings gives component c the weight
     w_c(n) = max(0, cold_c + (warm_c − cold_c) · n / (n + pivot)),
 so a negative cold weight holds a component back until the user has rated enough for it to
-help, and the weights slide from "new user" to "established user" as ratings accumulate. A user
+help, a negative warm weight silences one made for new users once they have rated enough, and
+the weights slide from "new user" to "established user" as ratings accumulate. A user
 with no ratings is scored by popularity alone. How the weights were chosen: docs/tuning.md.
 """
 
@@ -28,6 +29,9 @@ class BlendConfig:
     watched_warm: float = 1.0
     ease_cold: float = 0.0  # EASE (on the stars): grows with the user's ratings
     ease_warm: float = 0.5
+    # EASE with new users' λ: a negative warm weight silences it once a user has rated enough
+    ease_new_cold: float = 1.0
+    ease_new_warm: float = -1.0
     popularity_cold: float = 3.2
     popularity_warm: float = 0.4
     quality_cold: float = 0.8  # the quality prior (damped mean rating)

@@ -32,6 +32,9 @@ class HybridConfig:
     blend: BlendConfig = field(default_factory=BlendConfig)
     # EASE in the blend: on the stars, λ as validation chose it for the standalone EASE.
     ease: EASEConfig = field(default_factory=lambda: EASEConfig(5000.0, values=True))
+    # EASE for new users: λ as validation chose it for the standalone EASE on new users
+    # (given-N), far stronger than established users want (docs/tuning.md).
+    ease_new: EASEConfig = field(default_factory=lambda: EASEConfig(125000.0, values=True))
     # Confidence of a rating in the "watched" ALS: 1 + alpha · (1 + watched_slope · stars).
     watched_slope: float = 0.25
 
@@ -65,5 +68,6 @@ class HybridConfig:
             genres=GenreLiftConfig(**data.get("genres", {})),
             blend=BlendConfig(**data.get("blend", {})),
             ease=EASEConfig(**data.get("ease", {"lam": 5000.0, "values": True})),
+            ease_new=EASEConfig(**data.get("ease_new", {"lam": 125000.0, "values": True})),
             watched_slope=float(data.get("watched_slope", cls.watched_slope)),
         )

@@ -80,6 +80,7 @@ PARTS: tuple[Part, ...] = (
     Part("als", ALS, lambda c: c.als, personal=True, stand_in="content"),
     Part("watched", ALS, lambda c: c.watched, personal=True, stand_in="content", warm_from="als"),
     Part("ease", EASE, lambda c: c.ease, personal=True, stand_in="content", optional=True),
+    Part("ease_new", EASE, lambda c: c.ease_new, personal=True, stand_in="content", optional=True),
     Part("content", Content, lambda c: c.content, blended=False),
     # A movie added since training: what movies like it draw stands in for its popularity,
     # else its zero count would bury it under every known movie until the next retrain.

@@ -209,21 +209,24 @@ def _tune_ease(
     k: int,
     progress: ProgressFn | None,
     protocol: str = "holdout",
+    name: str = "ease",
 ) -> tuple[Any, list[dict]]:
-    """EASE's λ and input (stars or 1/0) for the blend: what validation chooses for EASE
-    alone (`suite.EASE_GRID`); nothing to tune when the catalogue is too large for it."""
+    """The λ and input (stars or 1/0) of the blend's EASE `name` ("ease", or "ease_new" under
+    a given-N `protocol`): what validation chooses for EASE alone (`suite.EASE_GRID`); nothing
+    to tune when the catalogue is too large for it."""
+    settings = getattr(config, name)
     try:
-        check_memory(len(catalog), config.ease.memory_limit)
+        check_memory(len(catalog), settings.memory_limit)
     except MemoryError:
         return config, []
     spec = ModelSpec(
-        "ease",
-        lambda p: unfitted(EASE, replace(config.ease, lam=p["lambda"], values=p["values"])),
+        name,
+        lambda p: unfitted(EASE, replace(settings, lam=p["lambda"], values=p["values"])),
         grid=EASE_GRID,
     )
     best, rows = tune(spec, train, catalog, protocol, seed, k, progress=progress)
     return replace(
-        config, ease=replace(config.ease, lam=best["lambda"], values=best["values"])
+        config, **{name: replace(settings, lam=best["lambda"], values=best["values"])}
     ), rows
 
 
@@ -340,6 +343,9 @@ def tune_hybrid(
             config, train, catalog, seed, k, progress, als_grid, warm_protocol
         )
         config, ease_rows = _tune_ease(config, train, catalog, seed, k, progress, warm_protocol)
+        config, ease_new_rows = _tune_ease(
+            config, train, catalog, seed, k, progress, cold_protocol, "ease_new"
+        )
         config, predictor_rows = _tune_predictor(
             config, train, catalog, seed, progress, warm_protocol
         )
@@ -386,6 +392,7 @@ def tune_hybrid(
         "validation": {
             "als": als_rows,
             "ease": ease_rows,
+            "ease_new": ease_new_rows,
             "predictor": predictor_rows,
             "blend_warm": warm,
             "blend_cold": cold,

@@ -227,6 +227,13 @@ def test_evaluate_tune_under_the_temporal_protocol_tunes_on_the_past(
     tuned = json.loads(tuned_file(db_file).read_text())
     assert {"als", "ease", "predictor", "blend_warm", "blend_cold"} <= set(tuned["validation"])
     assert {r["protocol"] for r in tuned["validation"]["blend_warm"]} == {"temporal"}
+    # new users' EASE: λ and input chosen on the new users of given-5 carves (several)
+    new_users = [r for r in tuned["validation"]["ease_new"] if "error" not in r]
+    assert new_users and all(r["carves"] > 1 for r in new_users)
+    metric, ease_new = tuned["metric"], tuned["config"]["ease_new"]
+    picked = {"lambda": ease_new["lam"], "values": ease_new["values"]}
+    chosen = [r for r in new_users if r["params"] == picked]
+    assert chosen and chosen[0][metric] >= max(r[metric] for r in new_users) * 0.99
     assert set(report["paired"]) == {"popularity"}
     assert "95% interval" in out and "| popularity |" in out
 

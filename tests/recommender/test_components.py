@@ -27,6 +27,7 @@ JOB = {
     "als": "taste",
     "watched": "taste",
     "ease": "taste",
+    "ease_new": "taste",
     "content": "taste",
     "era": "taste",  # the blocks are from different decades
     "genres": "taste",  # and of different genres

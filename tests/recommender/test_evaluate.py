@@ -779,7 +779,7 @@ def test_tuning_may_delay_a_personal_component_for_new_users_but_never_silence_a
 
     blend = BlendConfig()
     delayed = {f for f in blend_fields(blend, "_cold") if min(blend_steps(f)) < 0}
-    assert delayed == {"als_cold", "watched_cold", "ease_cold"}
+    assert delayed == {"als_cold", "watched_cold", "ease_cold", "ease_new_cold"}
     assert all(min(blend_steps(f)) >= 0 for f in blend_fields(blend, "_warm"))
     assert min(blend_steps("pivot")) > 0
 

@@ -37,6 +37,14 @@ def test_blend_leans_on_popularity_and_quality_for_few_ratings_and_on_als_for_ma
     assert share[many] > share[few]
 
 
+def test_new_users_ease_speaks_for_new_users_and_falls_silent_for_established_ones():
+    """A negative warm weight lets a component made for new users go: the EASE with new users'
+    λ weighs most at the first ratings and nothing once someone has rated a few dozen."""
+    weights = BlendConfig().weights(np.array([1, 5, 30, 200]))["ease_new"]
+    assert weights[0] > weights[1] > 0
+    assert weights[2] == weights[3] == 0
+
+
 def test_a_negative_cold_weight_holds_a_component_back_until_enough_ratings():
     blend = BlendConfig(als_cold=-0.5, als_warm=1.0, pivot=10.0)
     als = blend.weights(np.array([1, 5, 6, 200]))["als"]
@@ -362,9 +370,13 @@ def test_without_memory_for_ease_the_model_trains_saves_and_serves_without_it(tm
     """EASE needs an items × items matrix: over its memory limit it is left out of the blend,
     and the model is the same as ever otherwise (saved, loaded, recommending)."""
     cat = synthetic.catalog()
-    tight = replace(SMALL, ease=replace(SMALL.ease, memory_limit=1000))
+    tight = replace(
+        SMALL,
+        ease=replace(SMALL.ease, memory_limit=1000),
+        ease_new=replace(SMALL.ease_new, memory_limit=1000),
+    )
     model = Recommender.train(synthetic.ratings(cat), cat, tight)
-    assert "ease" not in model.info["components"]
+    assert not {"ease", "ease_new"} & set(model.info["components"])
     path = tmp_path / "model.npz"
     model.save(path)
     loaded = Recommender.load(path)

@@ -25,6 +25,7 @@ SMALL_ALS = ALSConfig(factors=4, regularization=0.5, alpha=4.0, iterations=8)
 SMALL = HybridConfig(
     als=SMALL_ALS,
     ease=EASEConfig(20.0, values=True),  # λ for 80 users, not MovieLens's thousands
+    ease_new=EASEConfig(200.0, values=True),
     blend=BlendConfig(popularity_cold=0.1, popularity_warm=0.1, quality_cold=0.0),
 )
 ALL = ("popularity", "content", "als", "hybrid")
