@@ -83,11 +83,17 @@ def read_tuned(model_dir: str | Path) -> dict[str, Any] | None:
 
 
 def summary(tuned: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The chosen values a person wants to see: ALS, blend weights and re-rank."""
+    """The chosen values a person wants to see: ALS, EASE's λ for established and for new
+    users, blend weights and re-rank."""
     config = tuned["config"]
     als = config["als"]
     return {
         "als": {key: als[key] for key in ("factors", "regularization", "alpha")},
+        "ease": {
+            name: {"lambda": config[name]["lam"], "values": config[name]["values"]}
+            for name in ("ease", "ease_new")
+            if name in config
+        },
         "blend": config["blend"],
     }
 

@@ -202,7 +202,7 @@ def test_tune_writes_values_that_evaluate_and_train_then_use(db_file, tmp_path, 
     assert [r.get("error", "")[:8] for r in tuned["validation"]["als"]] == ["", "ALS with"]
     assert tuned["config"]["blend"]["pivot"] > 0
     assert {"als", "blend_warm", "blend_cold", "rerank"} <= set(tuned["validation"])
-    assert "ALS" in out
+    assert "ALS" in out and '"ease_new": {"lambda": ' in out
     assert "re-rank" in out and "(given-5)" in out and "(chosen)" in out
     assert run(db_file, "evaluate", "--models", "hybrid", "--json", "t.json") == 0
     report = json.loads((tmp_path / "t.json").read_text())

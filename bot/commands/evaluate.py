@@ -295,6 +295,7 @@ def run_tune(args: argparse.Namespace, settings: Settings) -> int:
         f"{tuned['metric']}, {tuned['seconds']:.0f} s)\n"
     )
     print(f"- ALS: `{json.dumps(chosen['als'], sort_keys=True)}`")
+    print(f"- EASE (ease: established users, ease_new: new ones): `{json.dumps(chosen['ease'])}`")
     print(f"- blend and re-rank: `{json.dumps(chosen['blend'], sort_keys=True)}`")
     print()
     for line in validation_lines(tuned):
