@@ -59,6 +59,8 @@ class HybridConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        # EASE's defaults here are not EASEConfig's: a missing one is the field's default.
+        default = cls()
         return cls(
             als=ALSConfig(**data.get("als", {})),
             content=ContentConfig(**data.get("content", {})),
@@ -67,7 +69,7 @@ class HybridConfig:
             era=EraConfig(**data.get("era", {})),
             genres=GenreLiftConfig(**data.get("genres", {})),
             blend=BlendConfig(**data.get("blend", {})),
-            ease=EASEConfig(**data.get("ease", {"lam": 5000.0, "values": True})),
-            ease_new=EASEConfig(**data.get("ease_new", {"lam": 125000.0, "values": True})),
+            ease=EASEConfig(**data["ease"]) if "ease" in data else default.ease,
+            ease_new=EASEConfig(**data["ease_new"]) if "ease_new" in data else default.ease_new,
             watched_slope=float(data.get("watched_slope", cls.watched_slope)),
         )
