@@ -72,8 +72,9 @@ train part holds ~80% of seed 0's test ratings), which is why every figure here 
   EASE's λ (300 … 50,000) and input (1/0 or stars), the kNNs' neighbours and weighting, the
   SVD's factors and regularization (by RMSE) in every run; with `--tune` also ALS (factors ×
   regularization × alpha), EASE and the predictor inside the hybrid, the new users' EASE
-  inside it (on given-5 validation), the blend weights and the re-rank strength. A numeric setting whose best value is at an edge of its grid is tried
-  further out, a step of the edge's own ratio at a time (λ 50,000 → 125,000, 20 neighbours →
+  inside it (on given-5 validation), the blend weights and the re-rank strength. A numeric
+  setting whose best value is at an edge of its grid is tried further out, a step of the
+  edge's own ratio at a time (λ 50,000 → 125,000, 20 neighbours →
   8), while validation improves, up to three steps (`recommender.report.tune`; the rows marked
   `beyond_grid` in the JSON): no model is compared at an optimum its grid cut off. Not the
   rating predictor's factors, whose carves favour fewer factors (docs/tuning.md).
