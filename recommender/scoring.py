@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -183,16 +183,19 @@ class Hybrid:
         return cls(config, parts, unknown, timings)
 
     def components(
-        self, rows: sp.csr_matrix, when: np.ndarray | None = None
+        self,
+        rows: sp.csr_matrix,
+        when: np.ndarray | None = None,
+        names: Collection[str] = COMPONENTS,
     ) -> dict[str, np.ndarray]:
         """Each blended component's scores for these users (n × n_items; a shared component's
         one row, n_items), standardised where the component is; `when`: each user's moment for
         the components that depend on time (Unix seconds; None or NaN: the latest training
-        rating)."""
+        rating); `names`: only these of the blended components."""
         rows = sp.csr_matrix(rows, dtype=np.float32)
         unknown = self.unknown
         # A part that is not blended is scored only to stand in for movies nobody had rated.
-        wanted = {p.name for p in PARTS if p.blended or (p.name in STAND_INS and unknown.any())}
+        wanted = set(names) | (STAND_INS if unknown.any() else frozenset())
         out: dict[str, np.ndarray] = {}
         for part in PARTS:
             model = self.parts.get(part.name)
@@ -221,7 +224,7 @@ class Hybrid:
                     out[part.name] = row
                 else:
                     out[part.name][:, unknown] = np.atleast_2d(out[part.stand_in])[:, unknown]
-        return {name: scores for name, scores in out.items() if name in COMPONENTS}
+        return {name: scores for name, scores in out.items() if name in names}
 
     def _factor_z_scores(self, name: str, model: ALS, rows: sp.csr_matrix) -> np.ndarray:
         """`standardise(model.score(rows), over=known movies)`, from the moments: the same
@@ -240,10 +243,13 @@ class Hybrid:
     def blend(
         self, rows: sp.csr_matrix, when: np.ndarray | None = None
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Blended scores and each component's weighted contribution (for reasons)."""
+        """Blended scores and each component's weighted contribution (for reasons); a
+        component weighed 0 for every one of these users (the new users' EASE for established
+        ones) adds nothing and is not scored."""
         rows = sp.csr_matrix(rows, dtype=np.float32)
-        parts = self.components(rows, when)
-        weights = self.config.blend.weights(np.diff(rows.indptr), parts)
+        weights = self.config.blend.weights(np.diff(rows.indptr), COMPONENTS)
+        speaking = [name for name in COMPONENTS if weights[name].any()]
+        parts = self.components(rows, when, speaking)
         weighted = dict(contributions(parts, weights))
         return add_up(weighted.values(), rows.shape), weighted
 

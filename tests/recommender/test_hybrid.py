@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.als import ALS
-from recommender.blend import BlendConfig
+from recommender.blend import BlendConfig, add_up, contributions
 from recommender.data import Catalog, Ratings
 from recommender.explain import Reason
 from recommender.filters import Filters
@@ -43,6 +43,21 @@ def test_new_users_ease_speaks_for_new_users_and_falls_silent_for_established_on
     weights = BlendConfig().weights(np.array([1, 5, 30, 200]))["ease_new"]
     assert weights[0] > weights[1] > 0
     assert weights[2] == weights[3] == 0
+
+
+def test_a_component_weighed_zero_for_everyone_asked_is_not_scored_and_changes_nothing(model):
+    """An established user's blend leaves out the new users' EASE, which weighs 0 for them,
+    and is the blend of every component to the last bit; a new user's blend keeps it."""
+    hybrid = model._hybrid
+    row = model._row({m: 4.0 for m in synthetic.BLOCK_A[:8] + synthetic.BLOCK_B[:7]})
+    scores, weighted = hybrid.blend(row)
+    assert "ease_new" not in weighted and "ease" in weighted
+    parts = hybrid.components(row)
+    assert "ease_new" in parts
+    weights = hybrid.config.blend.weights(np.diff(row.indptr), parts)
+    every = add_up((part for _, part in contributions(parts, weights)), row.shape)
+    np.testing.assert_array_equal(scores, every)
+    assert "ease_new" in hybrid.blend(model._row(COMEDY_FAN))[1]
 
 
 def test_a_negative_cold_weight_holds_a_component_back_until_enough_ratings():
