@@ -69,7 +69,7 @@ def test_recommends_the_movie_that_goes_with_the_history() -> None:
 
 
 def test_too_large_catalogue_is_refused_with_the_figures() -> None:
-    assert memory_estimate(1000) == 1000 * 1000 * 8 * 3
+    assert memory_estimate(1000) == 1000 * 1000 * 4 * 3
     check_memory(1000, limit=memory_estimate(1000))
     with pytest.raises(CatalogTooLargeError, match=r"62,000 movies"):
         check_memory(62_000)
