@@ -2,6 +2,7 @@
 # The issue's quality targets on seeds 0-3, as one Markdown table on stdout.
 #
 #   bench/evaluation_seeds.sh DB FOLDER [PROTOCOLS]
+#   SEEDS="0 1" bench/evaluation_seeds.sh DB FOLDER     # fewer seeds (default 0 1 2 3)
 #
 # Runs `moviebot evaluate --tune` (a throw-away model directory: every model tuned on the
 # split's own train part) under each protocol (default: holdout temporal given-5) for seeds
@@ -15,11 +16,12 @@ set -eu
 DB="$1"
 FOLDER="$2"
 PROTOCOLS="${3:-holdout temporal given-5}"
+SEEDS="${SEEDS:-0 1 2 3}"
 MOVIEBOT="${MOVIEBOT:-moviebot}"
 TUNED_DIR=$(mktemp -d)
 trap 'rm -rf "$TUNED_DIR"' EXIT
 mkdir -p "$FOLDER"
-for seed in 0 1 2 3; do
+for seed in $SEEDS; do
     for protocol in $PROTOCOLS; do
         json="$FOLDER/$protocol-seed-$seed.json"
         [ -e "$json" ] && continue
@@ -28,15 +30,17 @@ for seed in 0 1 2 3; do
             --models popularity,als,ease,item_knn,user_knn,hybrid --json "$json" > /dev/null
     done
 done
-"${PYTHON:-python3}" - "$FOLDER" $PROTOCOLS <<'SEEDS'
+SEEDS="$SEEDS" "${PYTHON:-python3}" - "$FOLDER" $PROTOCOLS <<'SEEDS'
 import json
+import os
 import sys
 from pathlib import Path
 
 folder, protocols = Path(sys.argv[1]), sys.argv[2:]
-first = json.loads((folder / f"{protocols[0]}-seed-0.json").read_text())["dataset"]
+seeds = [int(s) for s in os.environ["SEEDS"].split()]
+first = json.loads((folder / f"{protocols[0]}-seed-{seeds[0]}.json").read_text())["dataset"]
 names = ("popularity", "als", "ease", "item_knn", "user_knn", "hybrid")
-print("\n## Seeds 0-3, every model tuned on its split's train part\n")
+print(f"\n## Seeds {seeds[0]}-{seeds[-1]}, every model tuned on its split's train part\n")
 print(f"{first['ratings']:,} ratings of {first['users']:,} users on {first['items']:,} movies. "
       "NDCG@10 from `moviebot evaluate --tune --protocol P --seed S --models "
       + ",".join(names) + "`; the best baseline of the run, the hybrid's ratio to it and the "
@@ -45,7 +49,7 @@ print("| protocol | seed | " + " | ".join(names)
       + " | best baseline | hybrid ÷ best | hybrid − best (95%) | RMSE |")
 print("|---|---|" + "---|" * (len(names) + 4))
 for protocol in protocols:
-    for seed in range(4):
+    for seed in seeds:
         path = folder / f"{protocol}-seed-{seed}.json"
         if not path.exists():
             continue
