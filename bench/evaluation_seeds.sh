@@ -40,7 +40,8 @@ folder, protocols = Path(sys.argv[1]), sys.argv[2:]
 seeds = [int(s) for s in os.environ["SEEDS"].split()]
 first = json.loads((folder / f"{protocols[0]}-seed-{seeds[0]}.json").read_text())["dataset"]
 names = ("popularity", "als", "ease", "item_knn", "user_knn", "hybrid")
-print(f"\n## Seeds {seeds[0]}-{seeds[-1]}, every model tuned on its split's train part\n")
+span = f"Seeds {seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else f"Seed {seeds[0]}"
+print(f"\n## {span}, every model tuned on its split's train part\n")
 print(f"{first['ratings']:,} ratings of {first['users']:,} users on {first['items']:,} movies. "
       "NDCG@10 from `moviebot evaluate --tune --protocol P --seed S --models "
       + ",".join(names) + "`; the best baseline of the run, the hybrid's ratio to it and the "
