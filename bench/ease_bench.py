@@ -3,7 +3,7 @@
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/ease_bench.py --db mls.sqlite --lam 2000
 
 Reads the database's data-set ratings and, in child processes one after another (so each peak
-is its own), fits `recommender.ease.EASE` (float32, in place) and the float64 fit the code had
+is its own), fits `recommender.ease.EASE` (float32) and the float64 fit the code had
 before (`float64_weights` below, kept here as the reference), `--repeat` times each,
 alternating; prints each fit's seconds and its peak RSS over the process before the fit (MB).
 Then, in this process, the largest difference between the two fits' weights and the share of

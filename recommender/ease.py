@@ -24,7 +24,7 @@ from recommender.data import Catalog, Ratings
 DEFAULT_LAMBDA = 500.0
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 # The Gram matrix (sparse, then dense) and its inverse, which becomes the weights: at most 3
-# float32 n² matrices alive at once (2.0× was measured on 9,066 movies).
+# float32 n² matrices alive at once (the peak measured on 9,066 movies was 2.0 of them).
 COPIES = 3
 
 
@@ -86,8 +86,9 @@ class EASE:
         gram = (x.T @ x).toarray()
         gram[np.diag_indices(n_items)] += cfg.lam
         # In float32, as the weights are kept: half the memory and time of float64, and the
-        # same top-10s (docs/benchmarks/notes.md, "EASE in float32"). In place (overwrite_a),
-        # so the Gram matrix, its inverse and the weights share one buffer.
+        # same top-10s (docs/benchmarks/notes.md, "EASE in float32"). SciPy returns the
+        # inverse as a new array even with overwrite_a; the Gram matrix is freed at once and
+        # the weights are the inverse divided in place, so two n² matrices at the peak.
         weights = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
         del gram
         weights /= -np.diag(weights).copy()
